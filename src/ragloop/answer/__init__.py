@@ -1,0 +1,1 @@
+"""Answering: grounded prompts with citations, fast and slow strategies, and a router."""

@@ -1,0 +1,34 @@
+"""`ragloop init` and `ragloop config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from ragloop.cli.common import console, fail, state
+from ragloop.errors import RagloopError
+from ragloop.project import Project
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def init(directory: Path = typer.Argument(Path("."), help="Folder to make a project of."),
+             name: str = typer.Option(None, help="Project name (default: the folder name).")):
+        """Create a project: a commented default ragloop.toml and a data folder."""
+        try:
+            project = Project.init(directory, name=name)
+        except RagloopError as err:
+            fail(err)
+        console.print(f"Created {project.config_path}")
+        console.print(f"Next: [bold]ragloop -p {directory} ingest DOCS/[/] then "
+                      f"[bold]ragloop -p {directory} ask \"...\"[/]")
+
+    @app.command("config")
+    def show_config(ctx: typer.Context):
+        """Validate ragloop.toml and print the effective settings, defaults included."""
+        try:
+            project = state(ctx).project
+        except RagloopError as err:
+            fail(err)
+        console.print_json(project.settings.model_dump_json())

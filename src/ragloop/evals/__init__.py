@@ -1,0 +1,1 @@
+"""Evaluation: datasets, pure metrics, judges, runs, comparisons, reports and gates."""

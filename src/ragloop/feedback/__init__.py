@@ -1,0 +1,1 @@
+"""Traces and user feedback, and exporters that turn them into training data."""

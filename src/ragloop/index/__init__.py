@@ -1,0 +1,1 @@
+"""The index: where chunks, questions and their vectors are stored and searched."""

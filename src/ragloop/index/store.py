@@ -1,0 +1,98 @@
+"""The ``Store`` protocol: what ingestion writes and retrieval reads.
+
+The embedded store and any server store implement this and pass the same contract tests
+(``tests/index/test_store_contract.py``). Writes go through a ``StoreWriter`` obtained from
+``store.writer()``: nothing a writer does is visible until its ``commit()``, and a crash
+before that leaves the previous index complete and searchable.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from ragloop.records import Chunk, Document, Question
+
+Target = Literal["chunks", "questions"]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters, honoured by every search. Empty filters match everything."""
+
+    sources: tuple[str, ...] = ()  # exact document sources
+    path_glob: str | None = None  # fnmatch pattern on the document source
+    modified_after: float | None = None  # unix time, inclusive
+    modified_before: float | None = None  # unix time, exclusive
+    fields: dict[str, Any] = field(default_factory=dict)  # document metadata equality
+
+    def is_empty(self) -> bool:
+        return not (self.sources or self.path_glob or self.modified_after is not None
+                    or self.modified_before is not None or self.fields)
+
+    def matches(self, source: str, mtime: float | None, metadata: dict[str, Any]) -> bool:
+        if self.sources and source not in self.sources:
+            return False
+        if self.path_glob and not fnmatch.fnmatch(source, self.path_glob):
+            return False
+        if self.modified_after is not None and (mtime is None or mtime < self.modified_after):
+            return False
+        if self.modified_before is not None and (mtime is None or mtime >= self.modified_before):
+            return False
+        return all(metadata.get(key) == value for key, value in self.fields.items())
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    """What the store knows of one ingested document, for incremental sync."""
+
+    doc_id: str
+    source: str
+    content_hash: str
+    title: str
+    mtime: float | None
+    n_chunks: int
+    n_questions: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class StoreWriter(Protocol):
+    def replace_document(self, document: Document, chunks: Sequence[Chunk],
+                         chunk_vectors: np.ndarray, questions: Sequence[Question] = (),
+                         question_vectors: np.ndarray | None = None) -> None:
+        """Stage the document and all its chunks/questions, replacing any earlier version."""
+        ...
+
+    def delete_document(self, doc_id: str) -> None: ...
+
+    def commit(self) -> None:
+        """Make every staged change visible at once (atomic)."""
+        ...
+
+    def rollback(self) -> None: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    def writer(self) -> StoreWriter: ...
+
+    def documents(self) -> Iterator[DocumentEntry]: ...
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]: ...
+
+    def get_questions(self, question_ids: Sequence[str]) -> list[Question]: ...
+
+    def lexical_search(self, query: str, k: int, filters: Filters | None = None, *,
+                       target: Target = "chunks") -> list[tuple[str, float]]:
+        """(id, score) best first; ids are chunk ids or question ids per ``target``."""
+        ...
+
+    def vector_search(self, vector: np.ndarray, k: int, filters: Filters | None = None, *,
+                      target: Target = "chunks") -> list[tuple[str, float]]: ...
+
+    def stats(self) -> dict[str, Any]: ...

@@ -1,0 +1,1 @@
+"""Ingestion: documents → clean text → chunks (with context and questions) → index."""

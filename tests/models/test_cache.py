@@ -1,0 +1,51 @@
+import pytest
+
+from ragloop.config import LLMSettings
+from ragloop.errors import SchemaValidationError
+from ragloop.models.factory import build_llm
+from ragloop.models.cache import DiskCache
+from ragloop.models.llm import LLMClient, parse_json_output
+
+from fakes import FakeLLMBackend
+
+
+@pytest.mark.real_model
+def test_cache_returns_identical_completion_and_counts_a_hit(tmp_path):
+    llm = build_llm(LLMSettings(), tmp_path)
+    msgs = [{"role": "user", "content": "Name one fruit."}]
+    first = llm.complete(msgs, max_tokens=12)
+    second = llm.complete(msgs, max_tokens=12)
+    assert not first.cached and second.cached
+    assert second.text == first.text
+    assert (llm.usage.cache_hits, llm.usage.cache_misses) == (1, 1)
+    assert llm.cache.hits == 1
+    # different params are a different key
+    third = llm.complete(msgs, max_tokens=13)
+    assert not third.cached
+    # the cache survives the process: a new client on the same folder hits
+    again = build_llm(LLMSettings(), tmp_path).complete(msgs, max_tokens=12)
+    assert again.cached and again.text == first.text
+
+
+def test_no_cache_means_every_call_reaches_the_backend():
+    backend = FakeLLMBackend("hi")
+    client = LLMClient(backend, cache=None)
+    client.complete([{"role": "user", "content": "x"}])
+    client.complete([{"role": "user", "content": "x"}])
+    assert len(backend.calls) == 2
+
+
+def test_invalid_json_raises_with_raw_text_and_is_not_cached(tmp_path):
+    backend = FakeLLMBackend("sure! here you go: {\"a\": ")
+    client = LLMClient(backend, DiskCache(tmp_path / "c.sqlite"))
+    with pytest.raises(SchemaValidationError) as info:
+        client.complete([{"role": "user", "content": "x"}], schema={"type": "object"})
+    assert info.value.raw_text.startswith("sure!")
+    assert len(client.cache) == 0
+
+
+def test_json_is_found_inside_prose_and_validated():
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    assert parse_json_output('```json\n{"a": 3}\n```', schema) == {"a": 3}
+    with pytest.raises(SchemaValidationError, match="does not match"):
+        parse_json_output('{"a": "three"}', schema)

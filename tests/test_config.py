@@ -1,0 +1,50 @@
+import pytest
+
+from ragloop.config import CONFIG_FILENAME, Settings, load_settings
+from ragloop.errors import ConfigError, ProjectNotFoundError
+from ragloop.project import Project
+
+
+def test_init_writes_a_commented_config_equal_to_the_defaults(tmp_path):
+    project = Project.init(tmp_path / "p")
+    text = project.config_path.read_text()
+    assert "# " in text and "[llm]" in text
+    defaults = Settings().model_dump()
+    loaded = project.settings.model_dump()
+    loaded["project"]["name"] = defaults["project"]["name"]
+    assert loaded == defaults
+    assert project.data_dir.is_dir()
+
+
+def test_unknown_key_names_the_key_and_the_file(tmp_path):
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('[llm]\nmodle_path = "x.gguf"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert "llm.modle_path" in str(info.value) and str(path) in str(info.value)
+    assert info.value.key == "llm.modle_path"
+
+
+def test_wrong_type_names_the_key(tmp_path):
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text('[retrieve]\nk = "ten"\n')
+    with pytest.raises(ConfigError, match="retrieve.k"):
+        load_settings(path)
+
+
+def test_bad_toml_names_the_file(tmp_path):
+    path = tmp_path / CONFIG_FILENAME
+    path.write_text("[llm\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(path)
+
+
+def test_missing_project_says_how_to_create_one(tmp_path):
+    with pytest.raises(ProjectNotFoundError, match="ragloop init"):
+        Project.load(tmp_path)
+
+
+def test_init_refuses_to_overwrite(tmp_path):
+    Project.init(tmp_path)
+    with pytest.raises(ConfigError, match="already exists"):
+        Project.init(tmp_path)
