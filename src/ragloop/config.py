@@ -38,6 +38,9 @@ class LLMSettings(Section):
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
+    # openai: how a JSON schema is sent; "auto" tries "json_schema" and switches to
+    # "json_object" (llama.cpp server style) when the server rejects it
+    json_mode: Literal["auto", "json_schema", "json_object"] = "auto"
     cache: bool = True
 
 
@@ -183,6 +186,7 @@ model = ""                       # backend = "openai": model name sent to the se
 api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)
 timeout_s = 120.0
 max_retries = 3
+json_mode = "auto"               # backend = "openai": how JSON schemas are sent (auto, json_schema, json_object)
 cache = true                     # cache calls on disk, keyed by (backend, model, messages, params)
 
 # [judge]                        # a separate model for LLM-as-judge; same keys as [llm]

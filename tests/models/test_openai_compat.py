@@ -26,18 +26,21 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url(tmp_path_factory):
     port = free_port()
+    # a file, not a pipe: llama.cpp logs enough to fill a pipe and stall the server
+    log_path = tmp_path_factory.mktemp("server") / "server.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(default_model_path()),
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
          "--model_alias", "smollm2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited: {proc.stderr.read().decode()[-2000:]}")
+            pytest.fail(f"llama_cpp.server exited: {log_path.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/models", timeout=1).status_code == 200:
                 break
@@ -49,6 +52,7 @@ def server_url():
     yield url
     proc.terminate()
     proc.wait(10)
+    log.close()
 
 
 def test_completion_over_http(server_url):
@@ -61,10 +65,11 @@ def test_completion_over_http(server_url):
 
 def test_schema_over_http(server_url):
     llm = LLMClient(OpenAICompatBackend(server_url, "smollm2"))
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}},
+    # maxLength bounds the grammar, so the tiny model cannot ramble past max_tokens
+    schema = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 40}},
               "required": ["answer"]}
     c = llm.complete([{"role": "user", "content": "Reply in JSON with an answer field."}],
-                     schema=schema, max_tokens=40)
+                     schema=schema, max_tokens=60)
     jsonschema.validate(c.parsed, schema)
 
 

@@ -18,7 +18,8 @@ def build_llm_backend(settings: LLMSettings) -> LLMBackend:
                                    api_key_env=settings.api_key_env,
                                    timeout_s=settings.timeout_s,
                                    max_retries=settings.max_retries,
-                                   context_window=settings.n_ctx)
+                                   context_window=settings.n_ctx,
+                                   json_mode=settings.json_mode)
     from ragloop.models.llamacpp import LlamaCppBackend
 
     return LlamaCppBackend(settings.model_path, n_ctx=settings.n_ctx,

@@ -25,12 +25,16 @@ class OpenAICompatBackend:
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str = "OPENAI_API_KEY",
                  timeout_s: float = 120.0, max_retries: int = 3, context_window: int = 8192,
-                 backoff_s: float = 0.5):
+                 backoff_s: float = 0.5, json_mode: str = "auto"):
         self.base_url = base_url.rstrip("/")
         self.model = model or "default"
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self._context_window = context_window
+        # "json_schema" is OpenAI's and vLLM's form; llama.cpp's server and some others only
+        # take {"type": "json_object", "schema": ...}. "auto" starts with the first and
+        # switches for good when the server rejects it. Output is validated either way.
+        self.json_mode = json_mode
         headers = {}
         api_key = os.environ.get(api_key_env, "") if api_key_env else ""
         if api_key:
@@ -88,12 +92,11 @@ class OpenAICompatBackend:
     def generate(self, messages: list[Message], params: GenerationParams,
                  schema: dict | None) -> Completion:
         body = self._body(messages, params)
-        if schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": schema, "strict": True}}
         start = time.perf_counter()
-        data = self._post("/chat/completions", body).json()
+        if schema is None:
+            data = self._post("/chat/completions", body).json()
+        else:
+            data = self._post_with_schema(body, schema)
         latency = time.perf_counter() - start
         try:
             choice = data["choices"][0]
@@ -105,6 +108,20 @@ class OpenAICompatBackend:
                           completion_tokens=usage.get("completion_tokens", 0),
                           latency_s=latency, model=data.get("model") or self.model,
                           finish_reason=choice.get("finish_reason"))
+
+    def _post_with_schema(self, body: dict, schema: dict) -> dict:
+        if self.json_mode in ("auto", "json_schema"):
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": schema, "strict": True}}
+            try:
+                return self._post("/chat/completions", body).json()
+            except ModelError as err:
+                if self.json_mode != "auto" or "response_format" not in str(err):
+                    raise
+                self.json_mode = "json_object"
+        body["response_format"] = {"type": "json_object", "schema": schema}
+        return self._post("/chat/completions", body).json()
 
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str]:
         body = self._body(messages, params) | {"stream": True}
