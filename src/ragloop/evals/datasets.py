@@ -1,0 +1,110 @@
+"""Golden datasets: one JSON object per line, each an ``EvalExample``.
+
+A line looks like::
+
+    {"id": "q1", "question": "...", "reference_answers": ["..."], "label": "yes",
+     "gold_doc_ids": ["doc-1"], "gold_chunk_ids": [], "tags": ["pubmedqa"]}
+
+Only ``id`` and ``question`` are required. Reading validates every line and names the line
+of the first problem (``DatasetError(path, msg, line=n)``); ids must be unique.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ragloop.errors import DatasetError
+from ragloop.records import EvalExample
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(line)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown field '{key}'"
+    if first["type"] == "missing":
+        return f"missing required field '{key}'"
+    return f"field '{key}': {first['msg']}"
+
+
+def parse_example(raw: str, *, path: Path, line: int) -> EvalExample:
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise DatasetError(path, f"not valid JSON: {err.msg} (column {err.colno})",
+                           line=line) from None
+    if not isinstance(data, dict):
+        raise DatasetError(path, f"expected a JSON object, got {type(data).__name__}", line=line)
+    if isinstance(data.get("reference_answers"), str):
+        raise DatasetError(path, "field 'reference_answers' must be a list of strings",
+                           line=line)
+    try:
+        example = EvalExample.model_validate(data)
+    except ValidationError as err:
+        raise DatasetError(path, _describe(err), line=line) from None
+    if not example.id.strip():
+        raise DatasetError(path, "field 'id' is empty", line=line)
+    if not example.question.strip():
+        raise DatasetError(path, "field 'question' is empty", line=line)
+    return example
+
+
+def iter_dataset(path: Path | str) -> Iterator[EvalExample]:
+    """Stream the examples of a JSONL dataset, validating each line; blank lines are skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "dataset file not found")
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            example = parse_example(raw, path=path, line=number)
+            if example.id in seen:
+                raise DatasetError(path, f"duplicate id {example.id!r} (first on line "
+                                         f"{seen[example.id]})", line=number)
+            seen[example.id] = number
+            yield example
+
+
+def load_dataset(path: Path | str, *, limit: int | None = None) -> list[EvalExample]:
+    """All examples (validated as a whole: a bad line anywhere fails), optionally the first
+    ``limit``."""
+    examples = list(iter_dataset(path))
+    if not examples:
+        raise DatasetError(path, "dataset has no examples")
+    return examples[:limit] if limit else examples
+
+
+def example_to_json(example: EvalExample) -> str:
+    data = example.model_dump(mode="json")
+    # keep lines short: leave out empty optional fields
+    for key in ("reference_answers", "gold_doc_ids", "gold_chunk_ids", "tags", "metadata"):
+        if not data[key]:
+            del data[key]
+    if data["label"] is None:
+        del data["label"]
+    return json.dumps(data, ensure_ascii=False)
+
+
+def write_dataset(path: Path | str, examples: Iterable[EvalExample]) -> int:
+    """Write examples as JSONL (atomically: a temp file renamed into place). Returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    with tmp.open("w", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(example_to_json(example) + "\n")
+            count += 1
+    tmp.replace(path)
+    return count
+
+
+def dataset_hash(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
