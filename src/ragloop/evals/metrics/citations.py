@@ -14,7 +14,13 @@ from collections.abc import Mapping, Sequence
 
 from ragloop.evals.metrics.answer import normalize
 
-STOP_WORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "do", "does", "for", "from", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "so", "than", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "you", "your", "not", "no", "yes"])
+STOP_WORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "been", "but", "by", "can", "do", "does", "for",
+    "from", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or",
+    "so", "than", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was",
+    "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "you",
+    "your", "not", "no", "yes",
+))
 _MARKER = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
