@@ -1,0 +1,109 @@
+"""Loaders: one module per file format, found by suffix in the ``LOADERS`` registry.
+
+``load_path(path)`` reads one file into documents; ``walk(paths, include, exclude)`` lists
+the files a directory walk would ingest. Every module of this package is imported, so a new
+format is a new file with a ``@register``-ed loader class.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ragloop.errors import IngestError
+from ragloop.ingest.loaders.base import LOADERS, Loader, LoadItem, file_doc_id, page_of
+from ragloop.records import Document
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+DEFAULT_MAX_FILE_MB = 20.0
+
+__all__ = ["LOADERS", "Loader", "LoadItem", "file_doc_id", "iter_path", "load_path",
+           "loader_for", "page_of", "walk"]
+
+
+def loader_for(path: Path) -> Loader:
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise IngestError(path, f"no loader for '{path.suffix}' files "
+                                f"(known: {', '.join(sorted(LOADERS))})")
+    return loader
+
+
+def iter_path(path: Path | str, *, max_file_mb: float = DEFAULT_MAX_FILE_MB,
+              data: bytes | None = None) -> Iterator[LoadItem]:
+    """Yield the documents of one file, and an ``IngestError`` for each bad record.
+    Raise ``IngestError`` when the whole file is unusable. ``data`` may carry the file's
+    bytes when the caller has read them already (single-document formats)."""
+    path = Path(path)
+    loader = loader_for(path)
+    limit = int(max_file_mb * 1024 * 1024)
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise IngestError(path, f"cannot read: {err.strerror or err}") from None
+    if size == 0:
+        raise IngestError(path, "empty file")
+    if loader.multi_document:
+        loader.max_line_bytes = limit  # type: ignore[attr-defined]
+        yield from loader.load(path, None)
+        return
+    if size > limit:
+        raise IngestError(path, f"file is {size / 1024 / 1024:.1f} MB, over the "
+                                f"[ingest] max_file_mb limit of {max_file_mb:g} MB")
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise IngestError(path, f"cannot read: {err.strerror or err}") from None
+    yield from loader.load(path, data)
+
+
+def load_path(path: Path | str, *, max_file_mb: float = DEFAULT_MAX_FILE_MB,
+              errors: list[IngestError] | None = None) -> list[Document]:
+    """The documents of one file. Bad records (e.g. a BEIR line that is not JSON) are
+    appended to ``errors`` when a list is given, else the first one is raised."""
+    documents = []
+    for item in iter_path(path, max_file_mb=max_file_mb):
+        if isinstance(item, IngestError):
+            if errors is None:
+                raise item
+            errors.append(item)
+        else:
+            documents.append(item)
+    return documents
+
+
+def _matches(relative: str, patterns: Iterable[str]) -> bool:
+    # "**/x" must also match "x" at the top of the walked folder
+    return any(fnmatch.fnmatch(relative, p) or (p.startswith("**/")
+                                                and fnmatch.fnmatch(relative, p[3:]))
+               for p in patterns)
+
+
+def walk(paths: Iterable[Path | str], include: Iterable[str] = ("**/*",),
+         exclude: Iterable[str] = ()) -> Iterator[Path]:
+    """Files under ``paths`` (sorted, each once) whose path relative to the walked folder
+    matches an ``include`` glob and no ``exclude`` glob. A file named directly is always
+    taken; a path that does not exist raises ``IngestError``."""
+    include, exclude = tuple(include), tuple(exclude)
+    seen: set[Path] = set()
+    for root in paths:
+        root = Path(root)
+        if root.is_file():
+            candidates: Iterable[Path] = [root]
+        elif root.is_dir():
+            candidates = (p for p in sorted(root.rglob("*")) if p.is_file()
+                          and _matches(p.relative_to(root).as_posix(), include)
+                          and not _matches(p.relative_to(root).as_posix(), exclude))
+        else:
+            raise IngestError(root, "no such file or folder")
+        for path in candidates:
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield path
