@@ -1,0 +1,128 @@
+"""Judge calibration: how often does each judge agree with human labels?
+
+A labels file is JSONL, one item per line::
+
+    {"id": "cal-01", "judge": "correctness", "question": "...", "answer": "...",
+     "reference": "...", "context": "...", "human": "correct"}
+
+``human`` must be one of the judge's two verdicts. ragloop ships a small set labelled by hand
+for its demo corpus (``ragloop/data/calibration.jsonl``), used when no file is given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ragloop.errors import DatasetError
+from ragloop.evals.judges import JudgeResult, get_spec, run_judge
+from ragloop.evals.metrics.stats import cohen_kappa, confusion_matrix
+from ragloop.models.llm import LLMClient
+
+
+class LabelledItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    judge: str
+    question: str
+    answer: str
+    reference: str = ""
+    context: str = ""
+    human: str
+
+
+def shipped_labels_path() -> Path:
+    return Path(str(resources.files("ragloop") / "data" / "calibration.jsonl"))
+
+
+def load_labels(path: Path | str, *, version: str = "v1") -> list[LabelledItem]:
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(path, "labels file not found")
+    items: list[LabelledItem] = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            item = LabelledItem.model_validate(json.loads(raw))
+        except json.JSONDecodeError as err:
+            raise DatasetError(path, f"not valid JSON: {err.msg}", line=number) from None
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise DatasetError(path, f"field '{key}': {first['msg']}", line=number) from None
+        try:
+            spec = get_spec(item.judge, version)
+        except ValueError as err:
+            raise DatasetError(path, str(err), line=number) from None
+        if item.human not in spec.verdicts:
+            raise DatasetError(path, f"human verdict {item.human!r} is not one of "
+                                     f"{list(spec.verdicts)}", line=number)
+        items.append(item)
+    if not items:
+        raise DatasetError(path, "labels file has no items")
+    return items
+
+
+@dataclass
+class JudgeAgreement:
+    judge: str
+    labels: tuple[str, str]
+    n: int = 0
+    errors: int = 0  # judge output that could not be parsed: counted, not scored
+    accuracy: float = float("nan")
+    kappa: float = float("nan")
+    confusion: list[list[int]] = field(default_factory=list)  # rows human, columns judge
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("judge", "labels", "n", "errors", "accuracy",
+                                               "kappa", "confusion")}
+
+
+@dataclass
+class CalibrationReport:
+    prompt_version: str
+    model: str
+    judges: list[JudgeAgreement]
+    items: list[dict]
+
+    def as_dict(self) -> dict:
+        return {"prompt_version": self.prompt_version, "model": self.model,
+                "judges": [j.as_dict() for j in self.judges], "items": self.items}
+
+
+def agreement(judge: str, labels: tuple[str, str], human: list[str],
+              predicted: list[str | None]) -> JudgeAgreement:
+    pairs = [(h, p) for h, p in zip(human, predicted, strict=True) if p is not None]
+    result = JudgeAgreement(judge, labels, n=len(pairs), errors=len(human) - len(pairs))
+    if pairs:
+        gold, pred = [h for h, _ in pairs], [p for _, p in pairs]
+        result.accuracy = sum(g == p for g, p in pairs) / len(pairs)
+        result.kappa = cohen_kappa(gold, pred, list(labels))
+        result.confusion = confusion_matrix(gold, pred, list(labels))
+    return result
+
+
+def calibrate(llm: LLMClient, items: list[LabelledItem], *, version: str = "v1",
+              on_item: Callable[[], None] | None = None) -> CalibrationReport:
+    results: list[tuple[LabelledItem, JudgeResult]] = []
+    for item in items:
+        result = run_judge(llm, item.judge, question=item.question, answer=item.answer,
+                           reference=item.reference, context=item.context, version=version)
+        results.append((item, result))
+        if on_item:
+            on_item()
+    judges = []
+    for name in dict.fromkeys(item.judge for item in items):
+        mine = [(i, r) for i, r in results if i.judge == name]
+        judges.append(agreement(name, get_spec(name, version).verdicts,
+                                [i.human for i, _ in mine], [r.verdict for _, r in mine]))
+    rows = [{"id": i.id, "judge": i.judge, "human": i.human, "verdict": r.verdict,
+             "reason": r.reason, "error": r.error} for i, r in results]
+    return CalibrationReport(version, llm.model_id, judges, rows)

@@ -1,0 +1,79 @@
+import json
+
+import pytest
+
+from fakes import fake_llm
+from ragloop.errors import DatasetError
+from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path
+from ragloop.evals.judges import applies, run_judge
+
+
+def verdict_from_answer(messages, params, schema):
+    """Fake judge: passes answers containing 'good', fails the rest."""
+    passing, failing = schema["properties"]["verdict"]["enum"]
+    verdict = passing if "good" in messages[-1].content else failing
+    return json.dumps({"verdict": verdict, "reason": "fake"})
+
+
+def test_judge_scores_and_records_version_and_schema():
+    llm = fake_llm(verdict_from_answer)
+    result = run_judge(llm, "correctness", question="q", answer="a good answer",
+                       reference="r", version="v1")
+    assert (result.verdict, result.score, result.prompt_version) == ("correct", 1.0, "v1")
+    assert result.call.purpose == "judge-correctness"
+    schema = llm.backend.calls[0][2]
+    assert schema["properties"]["reason"]["maxLength"] > 0
+    bad = run_judge(llm, "faithfulness", question="q", answer="bad", context="c")
+    assert (bad.verdict, bad.score) == ("unfaithful", 0.0)
+
+
+@pytest.mark.parametrize("output", ["not json at all", '{"verdict": "maybe", "reason": "x"}'])
+def test_unparseable_judge_output_is_an_error_not_a_score(output):
+    result = run_judge(fake_llm(output), "relevancy", question="q", answer="a")
+    assert result.score is None and result.verdict is None
+    assert "SchemaValidationError" in result.error
+
+
+def test_applies_needs_reference_or_context():
+    assert not applies("correctness", reference="")
+    assert applies("correctness", reference="r")
+    assert not applies("faithfulness", context=" ")
+    assert applies("relevancy")
+
+
+def test_shipped_calibration_set_is_valid_and_balanced():
+    items = load_labels(shipped_labels_path())
+    assert len(items) >= 30
+    for judge in ("correctness", "faithfulness", "relevancy"):
+        humans = [i.human for i in items if i.judge == judge]
+        assert len(humans) >= 10 and len(set(humans)) == 2
+
+
+def test_calibrate_reports_kappa_and_confusion():
+    items = load_labels(shipped_labels_path())
+    # a judge that always passes: accuracy 0.5 on a balanced set, kappa 0
+    always = fake_llm(lambda m, p, s: json.dumps(
+        {"verdict": s["properties"]["verdict"]["enum"][0], "reason": "x"}))
+    report = calibrate(always, items)
+    correctness = next(j for j in report.judges if j.judge == "correctness")
+    assert correctness.accuracy == 0.5 and correctness.kappa == 0.0
+    assert correctness.confusion == [[5, 0], [5, 0]]
+    # a broken judge: every item is an error, none scored
+    broken = calibrate(fake_llm("garbage"), items[:3])
+    assert broken.judges[0].errors == 3 and broken.judges[0].n == 0
+
+
+def test_bad_labels_file_names_line(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    path.write_text(json.dumps({"id": "1", "judge": "correctness", "question": "q",
+                                "answer": "a", "human": "sort of"}) + "\n")
+    with pytest.raises(DatasetError, match=r"labels.jsonl:1: human verdict 'sort of'"):
+        load_labels(path)
+
+
+@pytest.mark.real_model
+def test_real_judge_returns_a_parseable_verdict(real_llm):
+    result = run_judge(real_llm, "relevancy", question="How do I start the server?",
+                       answer="Run ragloop serve.", max_tokens=48)
+    assert result.error is None, result.error
+    assert result.verdict in ("relevant", "irrelevant") and result.prompt_version == "v1"
