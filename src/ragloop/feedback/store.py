@@ -1,0 +1,164 @@
+"""Traces and feedback in one SQLite file (``<data_dir>/traces.sqlite``).
+
+Each write is its own transaction in WAL mode with ``synchronous=FULL``, so a feedback POST
+that returned has reached the disk: killing the server afterwards loses nothing.
+One connection is shared by the server's threads behind a lock; SQLite serialises writers
+anyway and every statement here is short.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragloop.errors import StoreError
+from ragloop.records import Feedback, Trace
+
+TRACES_FILENAME = "traces.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS traces (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    question TEXT NOT NULL,
+    strategy TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_created ON traces(created);
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY,
+    trace_id TEXT NOT NULL REFERENCES traces(id),
+    created TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_trace ON feedback(trace_id, created);
+"""
+
+
+class UnknownTraceError(StoreError):
+    """No trace with this id."""
+
+    def __init__(self, trace_id: str):
+        self.trace_id = trace_id
+        super().__init__(f"no trace with id {trace_id!r}")
+
+
+@dataclass(frozen=True)
+class TraceWithFeedback:
+    trace: Trace
+    feedback: tuple[Feedback, ...]
+
+    @property
+    def latest_rating(self) -> str | None:
+        rated = [f.rating for f in self.feedback if f.rating]
+        return rated[-1] if rated else None
+
+    @property
+    def latest_correction(self) -> str | None:
+        corrected = [f.corrected_answer for f in self.feedback if f.corrected_answer]
+        return corrected[-1] if corrected else None
+
+
+class TraceStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False,
+                                         isolation_level=None, timeout=30)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{self.path}: cannot open trace store: {err}") from None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path | str) -> TraceStore:
+        return cls(Path(data_dir) / TRACES_FILENAME)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _write(self, sql: str, params: tuple) -> None:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(sql, params)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    # ---- traces
+
+    def add_trace(self, trace: Trace) -> None:
+        self._write("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?)",
+                    (trace.id, trace.created.isoformat(), trace.question, trace.strategy,
+                     trace.model_dump_json()))
+
+    def get_trace(self, trace_id: str) -> Trace:
+        rows = self._read("SELECT record FROM traces WHERE id = ?", (trace_id,))
+        if not rows:
+            raise UnknownTraceError(trace_id)
+        return Trace.model_validate_json(rows[0][0])
+
+    def has_trace(self, trace_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM traces WHERE id = ?", (trace_id,)))
+
+    def recent(self, limit: int = 20, offset: int = 0) -> list[TraceWithFeedback]:
+        rows = self._read("SELECT record FROM traces ORDER BY created DESC, id LIMIT ? OFFSET ?",
+                          (limit, offset))
+        traces = [Trace.model_validate_json(r[0]) for r in rows]
+        return [TraceWithFeedback(t, self.feedback_for(t.id)) for t in traces]
+
+    def count_traces(self) -> int:
+        return self._read("SELECT COUNT(*) FROM traces")[0][0]
+
+    # ---- feedback
+
+    def add_feedback(self, feedback: Feedback) -> None:
+        if not self.has_trace(feedback.trace_id):
+            raise UnknownTraceError(feedback.trace_id)
+        self._write("INSERT INTO feedback VALUES (?, ?, ?, ?)",
+                    (feedback.id, feedback.trace_id, feedback.created.isoformat(),
+                     feedback.model_dump_json()))
+
+    def feedback_for(self, trace_id: str) -> tuple[Feedback, ...]:
+        rows = self._read("SELECT record FROM feedback WHERE trace_id = ? ORDER BY created, id",
+                          (trace_id,))
+        return tuple(Feedback.model_validate_json(r[0]) for r in rows)
+
+    def iter_with_feedback(self, batch: int = 500) -> Iterator[TraceWithFeedback]:
+        """Every trace that has feedback, oldest first, streamed in batches."""
+        last = ("", "")
+        while True:
+            rows = self._read(
+                "SELECT t.created, t.id, t.record FROM traces t WHERE EXISTS "
+                "(SELECT 1 FROM feedback f WHERE f.trace_id = t.id) AND (t.created, t.id) > (?, ?) "
+                "ORDER BY t.created, t.id LIMIT ?", (*last, batch))
+            if not rows:
+                return
+            for created, trace_id, record in rows:
+                yield TraceWithFeedback(Trace.model_validate_json(record),
+                                        self.feedback_for(trace_id))
+            last = (rows[-1][0], rows[-1][1])
+
+
+def trace_summary(item: TraceWithFeedback) -> dict:
+    """The JSON shape of a trace in listings: the trace, its feedback, and a summary."""
+    data = json.loads(item.trace.model_dump_json())
+    data["feedback"] = [json.loads(f.model_dump_json()) for f in item.feedback]
+    data["rating"] = item.latest_rating
+    data["corrected_answer"] = item.latest_correction
+    return data

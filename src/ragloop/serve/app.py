@@ -1,0 +1,62 @@
+"""The FastAPI app: ``create_app(pipeline_or_factory, settings, data_dir=...)``.
+
+``pipeline_or_factory`` is a ``ragloop.pipeline.Pipeline`` (anything with ``ask``) or a
+zero-argument callable building one on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from ragloop import __version__
+from ragloop.config import Settings
+from ragloop.errors import ConfigError
+from ragloop.serve import api, errors, openai_routes, pages
+from ragloop.serve.guards import APIKeyGuard, BodyLimit
+from ragloop.serve.state import ServerState
+
+
+def api_key(settings: Settings) -> str | None:
+    """The API key from the env var ``[serve] api_key_env`` names; None when auth is off."""
+    name = settings.serve.api_key_env
+    if not name:
+        return None
+    key = os.environ.get(name, "")
+    if not key:
+        raise ConfigError(f"[serve] api_key_env names {name!r}, but that environment "
+                          f"variable is empty or unset", key="serve.api_key_env")
+    return key
+
+
+def create_app(pipeline_or_factory, settings: Settings, *, data_dir: Path | str) -> FastAPI:
+    state = ServerState.build(pipeline_or_factory, settings, Path(data_dir))
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        state.close()
+
+    app = FastAPI(title="ragloop", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
+                  description="Answers with citations over your documents, traces, feedback.")
+    app.state.ragloop = state
+    errors.install(app)
+
+    @app.get("/healthz")
+    async def healthz():
+        """Liveness, open without the API key."""
+        return {"status": "ok", "version": __version__, "queue": state.gate.pending,
+                "queue_size": state.gate.capacity}
+
+    app.include_router(api.router)
+    app.include_router(openai_routes.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=int(settings.serve.max_body_mb * 1024 * 1024))
+    app.add_middleware(APIKeyGuard, api_key=api_key(settings))
+    return app

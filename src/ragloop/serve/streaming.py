@@ -1,0 +1,121 @@
+"""Server-sent events from the model thread: answer events are pumped into an asyncio queue
+and formatted by the endpoint (ragloop's own events or OpenAI chat chunks).
+
+The gate place is taken before the response starts (so a full queue is a plain 503) and
+given back only when the model thread is done, even if the client went away early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+
+from fastapi.responses import StreamingResponse
+
+from ragloop.feedback.tracing import build_trace, new_trace_id
+from ragloop.records import Answer, Trace
+from ragloop.serve.answering import AskOptions, answer_events
+from ragloop.serve.state import ServerState
+
+log = logging.getLogger(__name__)
+_DONE = object()
+
+
+def sse(data: dict | str, event: str | None = None) -> str:
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    head = f"event: {event}\n" if event else ""
+    return head + "".join(f"data: {line}\n" for line in payload.split("\n")) + "\n"
+
+
+class Formatter:
+    """Turns stream events into SSE text; subclassed per API flavour."""
+
+    def delta(self, text: str) -> str:
+        raise NotImplementedError
+
+    def final(self, answer: Answer, trace: Trace) -> str:
+        raise NotImplementedError
+
+    def error(self, message: str) -> str:
+        return sse({"error": {"message": message, "type": "server_error"}}, "error")
+
+
+def stream_answer_response(state: ServerState, question: str, options: AskOptions,
+                           formatter: Formatter, *, endpoint: str) -> StreamingResponse:
+    state.gate.admit()  # raises QueueFullError → 503 before any byte is sent
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue()
+    cancelled = False
+    trace_id = new_trace_id()
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+
+    def put(item) -> None:
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def pump() -> None:
+        try:
+            for kind, value in answer_events(state.pipeline, question, options):
+                if cancelled:
+                    log.info("client left; stopping stream %s", trace_id)
+                    return
+                put((kind, value))
+        except Exception as err:  # reported to the client as an error event
+            log.exception("streaming answer failed")
+            put(("error", f"{type(err).__name__}: {err}"))
+        finally:
+            put(_DONE)
+
+    future = state.gate.submit(pump)
+
+    def finished(_fut) -> None:
+        state.gate.record_duration(time.perf_counter() - t0)
+        state.gate.release()
+
+    future.add_done_callback(finished)
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal cancelled
+        try:
+            while (item := await queue.get()) is not _DONE:
+                kind, value = item
+                if kind == "delta":
+                    yield formatter.delta(value)
+                elif kind == "error":
+                    yield formatter.error(value)
+                else:
+                    trace = build_trace(value, started=started, trace_id=trace_id,
+                                        wall_s=time.perf_counter() - t0, endpoint=endpoint,
+                                        extra={"streamed": True})
+                    await asyncio.to_thread(state.record, trace)
+                    yield formatter.final(value, trace)
+        finally:
+            cancelled = True
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Trace-Id": trace_id})
+
+
+def answer_payload(answer: Answer, trace: Trace) -> dict:
+    return {"trace_id": trace.id, "question": answer.question, "answer": answer.text,
+            "strategy": answer.strategy, "refused": answer.refused,
+            "confidence": answer.confidence,
+            "citations": [c.model_dump(mode="json") for c in answer.citations],
+            "chunks": trace.metadata.get("chunks", []), "latency_s": answer.latency_s,
+            "usage": {"prompt_tokens": answer.prompt_tokens,
+                      "completion_tokens": answer.completion_tokens}}
+
+
+class RagloopFormatter(Formatter):
+    """``event: delta`` with ``{"text"}``, then ``event: answer`` with the full answer."""
+
+    def delta(self, text: str) -> str:
+        return sse({"text": text}, "delta")
+
+    def final(self, answer: Answer, trace: Trace) -> str:
+        return sse(answer_payload(answer, trace), "answer")
+
