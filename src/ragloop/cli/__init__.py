@@ -12,6 +12,8 @@ from ragloop.cli.common import app
 COMMAND_MODULES = (
     "ragloop.cli.project_cmds",
     "ragloop.cli.models_cmds",
+    "ragloop.cli.serve_cmds",
+    "ragloop.cli.feedback_cmds",
 )
 
 for _name in COMMAND_MODULES:

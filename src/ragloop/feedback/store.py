@@ -113,6 +113,12 @@ class TraceStore:
             raise UnknownTraceError(trace_id)
         return Trace.model_validate_json(rows[0][0])
 
+    def ids_starting_with(self, prefix: str, limit: int = 2) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._read("SELECT id FROM traces WHERE id LIKE ? ESCAPE '\\' LIMIT ?",
+                          (escaped + "%", limit))
+        return [r[0] for r in rows]
+
     def has_trace(self, trace_id: str) -> bool:
         return bool(self._read("SELECT 1 FROM traces WHERE id = ?", (trace_id,)))
 

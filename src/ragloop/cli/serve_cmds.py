@@ -1,0 +1,34 @@
+"""`ragloop serve`: the HTTP API and web page."""
+
+from __future__ import annotations
+
+import typer
+
+from ragloop.cli.common import console, fail, state
+from ragloop.errors import RagloopError
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def serve(ctx: typer.Context,
+              host: str = typer.Option(None, help="Address to bind ([serve] host)."),
+              port: int = typer.Option(None, help="Port ([serve] port)."),
+              log_level: str = typer.Option("info", help="uvicorn log level.")):
+        """Serve the API (/v1/ask, /v1/chat/completions, ...) and the web page at /."""
+        import uvicorn
+
+        from ragloop.pipeline import Pipeline
+        from ragloop.serve.app import create_app
+
+        st = state(ctx)
+        try:
+            project = st.project
+            app_ = create_app(lambda: Pipeline(project, use_cache=st.use_cache),
+                              project.settings, data_dir=project.data_dir)
+        except RagloopError as err:
+            fail(err)
+        serve_settings = project.settings.serve
+        host = host or serve_settings.host
+        port = port or serve_settings.port
+        console.print(f"ragloop serving {project.root} on http://{host}:{port}/")
+        uvicorn.run(app_, host=host, port=port, log_level=log_level)
