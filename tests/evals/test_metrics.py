@@ -48,6 +48,7 @@ def test_context_scores():
 def test_exact_match_and_f1():
     assert exact_match("The Cat!", ["cat"]) == 1.0
     assert exact_match("a dog", ["cat"]) == 0.0
+    assert exact_match("The cat [1][2].", ["cat"]) == 1.0  # citation markers ignored
     # pred "the cat sat" → [cat, sat]; ref "cat sat down" → [cat, sat, down]
     # P = 2/2, R = 2/3, F1 = 0.8
     assert token_f1("the cat sat", ["cat sat down"]) == pytest.approx(0.8)

@@ -9,11 +9,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_CITATION_MARKER = re.compile(r"\[\d+\]")
 _PUNCT = str.maketrans("", "", string.punctuation)
 
 
 def normalize(text: str) -> str:
-    """Lower case, no punctuation, no articles, single spaces."""
+    """Lower case, no citation markers ``[n]``, no punctuation, no articles, single spaces."""
+    text = _CITATION_MARKER.sub(" ", text)
     return " ".join(_ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split())
 
 
