@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "ragloop.cli.models_cmds",
     "ragloop.cli.serve_cmds",
     "ragloop.cli.feedback_cmds",
+    "ragloop.cli.ingest_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -23,7 +23,7 @@ for _module in pkgutil.iter_modules(__path__):
 DEFAULT_MAX_FILE_MB = 20.0
 
 __all__ = ["LOADERS", "Loader", "LoadItem", "file_doc_id", "iter_path", "load_path",
-           "loader_for", "page_of", "walk"]
+           "loader_for", "page_of", "read_file", "walk"]
 
 
 def loader_for(path: Path) -> Loader:
@@ -34,33 +34,37 @@ def loader_for(path: Path) -> Loader:
     return loader
 
 
+def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> bytes:
+    """The bytes of a single-document file, after the size checks."""
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise IngestError(path, "empty file")
+        if size > max_file_mb * 1024 * 1024:
+            raise IngestError(path, f"file is {size / 1024 / 1024:.1f} MB, over the "
+                                    f"[ingest] max_file_mb limit of {max_file_mb:g} MB")
+        return path.read_bytes()
+    except OSError as err:
+        raise IngestError(path, f"cannot read: {err.strerror or err}") from None
+
+
 def iter_path(path: Path | str, *, max_file_mb: float = DEFAULT_MAX_FILE_MB,
               data: bytes | None = None) -> Iterator[LoadItem]:
     """Yield the documents of one file, and an ``IngestError`` for each bad record.
-    Raise ``IngestError`` when the whole file is unusable. ``data`` may carry the file's
-    bytes when the caller has read them already (single-document formats)."""
+    Raise ``IngestError`` when the whole file is unusable. ``data`` may carry the bytes of
+    a single-document file when the caller has read them already (with ``read_file``)."""
     path = Path(path)
     loader = loader_for(path)
-    limit = int(max_file_mb * 1024 * 1024)
-    try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise IngestError(path, f"cannot read: {err.strerror or err}") from None
-    if size == 0:
-        raise IngestError(path, "empty file")
     if loader.multi_document:
-        loader.max_line_bytes = limit  # type: ignore[attr-defined]
-        yield from loader.load(path, None)
-        return
-    if size > limit:
-        raise IngestError(path, f"file is {size / 1024 / 1024:.1f} MB, over the "
-                                f"[ingest] max_file_mb limit of {max_file_mb:g} MB")
-    if data is None:
         try:
-            data = path.read_bytes()
+            if path.stat().st_size == 0:
+                raise IngestError(path, "empty file")
         except OSError as err:
             raise IngestError(path, f"cannot read: {err.strerror or err}") from None
-    yield from loader.load(path, data)
+        loader.max_line_bytes = int(max_file_mb * 1024 * 1024)  # type: ignore[attr-defined]
+        yield from loader.load(path, None)
+        return
+    yield from loader.load(path, data if data is not None else read_file(path, max_file_mb))
 
 
 def load_path(path: Path | str, *, max_file_mb: float = DEFAULT_MAX_FILE_MB,

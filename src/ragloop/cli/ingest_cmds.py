@@ -1,0 +1,80 @@
+"""`ragloop ingest`: files and folders into the project's index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
+from ragloop.errors import RagloopError
+from ragloop.ingest.report import STAGES, IngestReport
+
+
+def print_report(report: IngestReport) -> None:
+    for error in report.errors:
+        err_console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
+    for result in report.files:
+        for warning in result.warnings:
+            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False,
+                              soft_wrap=True)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    counts = Table(title="ingest", show_header=True)
+    for name in ("added", "changed", "unchanged", "removed", "duplicates", "failed", "chunks",
+                 "questions"):
+        counts.add_column(name, justify="right")
+    counts.add_row(*(str(v) for v in report.counts().values()))
+    console.print(counts)
+    stages = Table(title="seconds per stage", show_header=True)
+    for name in (*STAGES, "total"):
+        stages.add_column(name, justify="right")
+    stages.add_row(*(f"{report.seconds[s]:.1f}" for s in STAGES),
+                   f"{report.total_seconds:.1f}")
+    console.print(stages)
+    if report.llm:
+        console.print(f"LLM: {report.llm['calls']:.0f} calls "
+                      f"({report.llm['cache_hits']:.0f} from cache), "
+                      f"{report.llm['prompt_tokens']:.0f} prompt + "
+                      f"{report.llm['completion_tokens']:.0f} completion tokens")
+    if report.stale:
+        console.print(f"{report.stale} indexed document(s) no longer found under these paths; "
+                      "`--prune` removes them")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def ingest(ctx: typer.Context,
+               paths: list[Path] = typer.Argument(..., help="Files and folders to ingest."),
+               prune: bool = typer.Option(False, "--prune",
+                                          help="Remove indexed documents whose files are gone "
+                                               "from under PATHS."),
+               no_enrich: bool = typer.Option(False, "--no-enrich",
+                                              help="Skip LLM context and questions this run."),
+               quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")):
+        """Ingest files and folders into the project's index. Only new or changed files are
+        processed; the run commits every [ingest] batch_docs documents, so an interrupted run
+        resumes where it stopped.
+
+        Exit codes: 0 every file ingested; 3 some files or records failed (each is listed
+        with its cause, the rest were ingested); 1 fatal error (nothing already indexed is
+        lost)."""
+        from ragloop.ingest.sync import ingest_paths
+        from ragloop.pipeline import Pipeline
+
+        try:
+            project = state(ctx).project
+            pipeline = Pipeline(project, use_cache=state(ctx).use_cache)
+            settings = project.settings.ingest
+            wants_llm = settings.contextual or settings.questions_per_chunk > 0
+            report = ingest_paths(paths, settings=settings, store=pipeline.store,
+                                  embedder=pipeline.embedder,
+                                  llm=pipeline.llm if wants_llm and not no_enrich else None,
+                                  prune=prune, enrich=not no_enrich,
+                                  progress=not quiet and err_console.is_terminal)
+        except RagloopError as err:
+            fail(err)
+        print_report(report)
+        if not report.ok:
+            raise typer.Exit(EXIT_PARTIAL)

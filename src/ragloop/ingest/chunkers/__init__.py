@@ -1,0 +1,51 @@
+"""Chunking strategies, one module each, chosen by ``[ingest] chunker``.
+
+A chunker implements ``Chunker``: it cuts a document into ``Piece``s (spans of the
+document text plus their section path) of at most ``limit`` embedder tokens. Turning pieces
+into ``Chunk`` records (header, context, dense and lexical texts) is ``ingest.chunk``'s job.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from ragloop.config import IngestSettings
+from ragloop.models.embedder import Embedder
+from ragloop.records import Document
+
+
+@dataclass(frozen=True)
+class Piece:
+    start: int
+    end: int
+    section_path: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Chunker(Protocol):
+    name: str
+
+    def split(self, document: Document, limit: int) -> list[Piece]:
+        """Pieces covering the document's text, each at most ``limit`` tokens."""
+        ...
+
+
+CHUNKERS: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    CHUNKERS[cls.name] = cls
+    return cls
+
+
+def build_chunker(settings: IngestSettings, embedder: Embedder) -> Chunker:
+    if settings.chunker not in CHUNKERS:
+        raise ValueError(f"unknown chunker '{settings.chunker}' (known: {sorted(CHUNKERS)})")
+    return CHUNKERS[settings.chunker](settings, embedder)
+
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

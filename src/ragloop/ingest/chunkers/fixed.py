@@ -1,0 +1,27 @@
+"""Fixed-size windows of ``chunk_tokens`` tokens overlapping by ``overlap_tokens``, cut at
+word boundaries, ignoring sentences and headings."""
+
+from __future__ import annotations
+
+from ragloop.config import IngestSettings
+from ragloop.ingest.chunkers import Piece, register
+from ragloop.ingest.chunkers.units import WORDS, enforce_limit, pack, units_under
+from ragloop.models.embedder import Embedder
+from ragloop.records import Document
+
+
+@register
+class FixedTokenChunker:
+    name = "fixed"
+
+    def __init__(self, settings: IngestSettings, embedder: Embedder):
+        self.target = settings.chunk_tokens
+        self.overlap = settings.overlap_tokens
+        self.count = embedder.count_tokens_batch
+
+    def split(self, document: Document, limit: int) -> list[Piece]:
+        target = min(self.target, limit)
+        text = document.text
+        words, counts = units_under(text, (0, len(text)), target, self.count, level=WORDS)
+        spans = pack(words, counts, target, min(self.overlap, target // 2))
+        return [Piece(s, e) for s, e in enforce_limit(text, spans, limit, self.count)]

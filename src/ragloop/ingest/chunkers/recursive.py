@@ -1,0 +1,33 @@
+"""Sentence-aware recursive splitting: paragraphs, then lines, then sentences, then words
+(only where a piece is too big), packed up to ``chunk_tokens`` with ``overlap_tokens`` of
+whole trailing units carried over. Headings are ordinary text here."""
+
+from __future__ import annotations
+
+from ragloop.config import IngestSettings
+from ragloop.ingest.chunkers import Piece, register
+from ragloop.ingest.chunkers.units import Span, enforce_limit, pack, units_under
+from ragloop.models.embedder import Embedder
+from ragloop.records import Document
+
+
+def split_recursive(text: str, span: Span, target: int, overlap: int, limit: int,
+                    count) -> list[Span]:
+    units, counts = units_under(text, span, target, count)
+    return enforce_limit(text, pack(units, counts, target, overlap), limit, count)
+
+
+@register
+class RecursiveChunker:
+    name = "recursive"
+
+    def __init__(self, settings: IngestSettings, embedder: Embedder):
+        self.target = settings.chunk_tokens
+        self.overlap = settings.overlap_tokens
+        self.count = embedder.count_tokens_batch
+
+    def split(self, document: Document, limit: int) -> list[Piece]:
+        target = min(self.target, limit)
+        spans = split_recursive(document.text, (0, len(document.text)), target,
+                                min(self.overlap, target // 2), limit, self.count)
+        return [Piece(s, e) for s, e in spans]

@@ -1,0 +1,46 @@
+"""Structure-aware chunking: the document is first cut at every heading, so no chunk
+crosses one and each carries its section path; each region is then split recursively."""
+
+from __future__ import annotations
+
+from ragloop.config import IngestSettings
+from ragloop.ingest.chunkers import Piece, register
+from ragloop.ingest.chunkers.recursive import split_recursive
+from ragloop.models.embedder import Embedder
+from ragloop.records import Document
+
+
+def regions(document: Document) -> list[Piece]:
+    """Spans between consecutive headings with the titles of the sections holding them.
+    A region holding nothing but its heading line is dropped: its title lives on in the
+    section path of the regions below it."""
+    text = document.text
+    cuts = sorted({0, len(text), *(s.start for s in document.sections)})
+    out = []
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        holders = sorted((s for s in document.sections if s.start <= start < s.end),
+                         key=lambda s: (s.level, s.start))
+        heading = next((s for s in document.sections if s.start == start), None)
+        body = text[start:end].strip()
+        if not body or (heading is not None and body == heading.title):
+            continue
+        out.append(Piece(start, end, tuple(s.title for s in holders)))
+    return out
+
+
+@register
+class StructureChunker:
+    name = "structure"
+
+    def __init__(self, settings: IngestSettings, embedder: Embedder):
+        self.target = settings.chunk_tokens
+        self.overlap = settings.overlap_tokens
+        self.count = embedder.count_tokens_batch
+
+    def split(self, document: Document, limit: int) -> list[Piece]:
+        target = min(self.target, limit)
+        overlap = min(self.overlap, target // 2)
+        return [Piece(s, e, region.section_path)
+                for region in regions(document)
+                for s, e in split_recursive(document.text, (region.start, region.end), target,
+                                            overlap, limit, self.count)]
