@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fake_pipeline import FakePipeline  # noqa: E402
+
+from ragloop.config import Settings, parse_settings  # noqa: E402
+from ragloop.serve.app import create_app  # noqa: E402
+
+
+def serve_settings(**serve) -> Settings:
+    return parse_settings({"serve": serve})
+
+
+@pytest.fixture
+def fake_pipeline():
+    return FakePipeline()
+
+
+@pytest.fixture
+def client(tmp_path, fake_pipeline):
+    app = create_app(fake_pipeline, serve_settings(), data_dir=tmp_path / "data")
+    with TestClient(app) as test_client:
+        yield test_client
