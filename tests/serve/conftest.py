@@ -9,13 +9,9 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fake_pipeline import FakePipeline  # noqa: E402
+from serve_helpers import serve_settings  # noqa: E402
 
-from ragloop.config import Settings, parse_settings  # noqa: E402
 from ragloop.serve.app import create_app  # noqa: E402
-
-
-def serve_settings(**serve) -> Settings:
-    return parse_settings({"serve": serve})
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import asyncio
 import re
 
 import pytest
-from conftest import serve_settings
 from fake_pipeline import FakePipeline
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from serve_helpers import serve_settings
 from starlette.routing import Mount, Route
 
 from ragloop.errors import ConfigError

@@ -37,13 +37,19 @@ def traces(ctx: typer.Context, limit: int = typer.Option(20, "--limit", "-n", mi
     if ctx.invoked_subcommand:
         return
     items = _store(ctx).recent(limit)
-    table = Table("id", "when", "question", "answer", "strategy", "s", "feedback")
+    table = Table()
+    for name, width in (("id", 12), ("when", 14), ("feedback", 14), ("strategy", 8),
+                        ("s", 5)):
+        table.add_column(name, no_wrap=True, min_width=width)
+    for name in ("question", "answer"):
+        table.add_column(name, overflow="ellipsis", no_wrap=True, ratio=1)
     for item in items:
         t = item.trace
         marks = " ".join(filter(None, [item.latest_rating or "",
                                        "corrected" if item.latest_correction else ""]))
-        table.add_row(t.id[:12], t.created.strftime("%Y-%m-%d %H:%M:%S"), _short(t.question),
-                      _short(t.answer), t.strategy, f"{t.metadata.get('wall_s', 0):.2f}", marks)
+        table.add_row(t.id[:12], t.created.strftime("%m-%d %H:%M:%S"), marks, t.strategy,
+                      f"{t.metadata.get('wall_s', 0):.2f}", _short(t.question),
+                      _short(t.answer))
     console.print(table if items else "No traces yet: `ragloop serve` records one per request.")
 
 

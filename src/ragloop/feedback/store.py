@@ -155,7 +155,7 @@ class TraceStore:
                 "ORDER BY t.created, t.id LIMIT ?", (*last, batch))
             if not rows:
                 return
-            for created, trace_id, record in rows:
+            for _created, trace_id, record in rows:
                 yield TraceWithFeedback(Trace.model_validate_json(record),
                                         self.feedback_for(trace_id))
             last = (rows[-1][0], rows[-1][1])

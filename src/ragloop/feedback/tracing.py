@@ -10,7 +10,7 @@ started, so span times are laid out in order from the request's start: retrieval
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ragloop.records import Answer, LLMCall, Span, Trace
@@ -69,7 +69,7 @@ def build_trace(answer: Answer, *, started: datetime, wall_s: float,
                 trace_id: str | None = None, endpoint: str = "ask",
                 extra: dict[str, Any] | None = None) -> Trace:
     """A trace of one answered request; ``wall_s`` is the server's own timing of it."""
-    started = started if started.tzinfo else started.replace(tzinfo=timezone.utc)
+    started = started if started.tzinfo else started.replace(tzinfo=UTC)
     strategy = answer.strategy
     model_s = sum(c.latency_s for c in answer.calls)
     retrieve_s = max(0.0, min(answer.latency_s or wall_s, wall_s) - model_s)

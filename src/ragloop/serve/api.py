@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
@@ -55,7 +55,7 @@ async def ask(body: AskRequest, request: Request):
 async def feedback(body: FeedbackRequest, request: Request):
     """Rate an answer up or down, correct it, or comment on it (by its trace id)."""
     record = Feedback(id=uuid.uuid4().hex, trace_id=body.trace_id,
-                      created=datetime.now(timezone.utc), rating=body.rating,
+                      created=datetime.now(UTC), rating=body.rating,
                       corrected_answer=(body.corrected_answer or "").strip() or None,
                       comment=(body.comment or "").strip() or None)
     await asyncio.to_thread(server(request).store.add_feedback, record)

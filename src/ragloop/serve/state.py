@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ class ServerState:
     async def answer(self, question: str, options: AskOptions, *,
                      endpoint: str) -> tuple[Answer, Trace]:
         """Answer on the model thread (through the gate), then store the trace."""
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         t0 = time.perf_counter()
         answer = await self.gate.run(lambda: ask(self.pipeline, question, options))
         trace = build_trace(answer, started=started, wall_s=time.perf_counter() - t0,

@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi.responses import StreamingResponse
 
@@ -51,7 +51,7 @@ def stream_answer_response(state: ServerState, question: str, options: AskOption
     queue: asyncio.Queue = asyncio.Queue()
     cancelled = False
     trace_id = new_trace_id()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
 
     def put(item) -> None:
