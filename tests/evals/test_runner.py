@@ -6,7 +6,8 @@ from fake_pipeline import FakePipeline
 from ragloop.evals import runs
 from ragloop.evals.datasets import write_dataset
 from ragloop.evals.fingerprint import file_sha256
-from ragloop.evals.runner import RunOptions, run_eval
+from ragloop.evals.runner import RunOptions
+from ragloop.evals.runner import run_eval as _run_eval
 from ragloop.records import EvalExample
 
 EXAMPLES = [
@@ -27,6 +28,13 @@ def dataset(tmp_path):
     path = tmp_path / "gold.jsonl"
     write_dataset(path, EXAMPLES)
     return path
+
+
+def run_eval(pipeline, dataset=None, *, options=RunOptions(), **kwargs):
+    """The runner without the HTML report (tested on its own in test_report.py)."""
+    from dataclasses import replace
+
+    return _run_eval(pipeline, dataset, options=replace(options, report=False), **kwargs)
 
 
 def by_id(run_dir):

@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "ragloop.cli.serve_cmds",
     "ragloop.cli.feedback_cmds",
     "ragloop.cli.ingest_cmds",
+    "ragloop.cli.eval_cmds",
 )
 
 for _name in COMMAND_MODULES:

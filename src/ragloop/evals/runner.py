@@ -24,6 +24,7 @@ from ragloop.evals import runs
 from ragloop.evals.datasets import dataset_hash, load_dataset
 from ragloop.evals.fingerprint import model_fingerprint, settings_hash
 from ragloop.evals.judges import JUDGES
+from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores, step_scores
 from ragloop.records import EvalExample
 
@@ -40,6 +41,7 @@ class RunOptions:
     # appended to the question sent to the pipeline when the dataset has labels, so the
     # model answers with one of them; retrieval metrics use the bare question
     label_instruction: str = "Answer with one word first: {labels}."
+    report: bool = True  # write report.html at the end
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -204,4 +206,6 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     manifest.update(status="complete", finished=datetime.now(UTC).isoformat(),
                     usage=pipeline.llm.usage.as_dict())
     runs.write_json(run_dir / runs.MANIFEST, manifest)
+    if options.report:
+        write_run_report(run_dir)
     return result

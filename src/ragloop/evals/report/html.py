@@ -1,0 +1,196 @@
+"""Self-contained HTML for a run and for a comparison: inline CSS and SVG, no scripts and no
+external URLs, so the file can be mailed, archived in CI or opened offline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+from ragloop.evals.report import plots
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;
+max-width:1100px;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
+th{background:#f4f6f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.meta td:first-child{color:#555}.bad{color:#b00020}.good{color:#146c2e}
+details{border:1px solid #e2e2e2;border-radius:4px;margin:.3rem 0;padding:.3rem .6rem}
+summary{cursor:pointer}pre{white-space:pre-wrap;background:#f7f7f7;padding:.4rem;margin:.2rem 0}
+.plot svg{max-width:100%;height:auto}.gold{background:#e8f5e9}
+"""
+
+STEPS = (("Retrieval", ("hit@", "recall@", "mrr@", "ndcg@")),
+         ("Context selection", ("context_",)),
+         ("Generation", ("exact_match", "token_f1", "label_accuracy", "citation_", "refused")),
+         ("Judges", ("judge_",)))
+
+
+def step_of(metric: str) -> str:
+    for step, prefixes in STEPS:
+        if metric.startswith(prefixes):
+            return step
+    return "Other"
+
+
+def fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return "nan" if value != value else f"{value:.{digits}f}"
+    return escape(str(value))
+
+
+def table(headers: Iterable[str], rows: Iterable[Iterable], *, cls: str = "") -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="num">{fmt(c)}</td>' if isinstance(c, int | float)
+                         and not isinstance(c, bool) else f"<td>{c}</td>" for c in row)
+        + "</tr>" for row in rows)
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def page(title: str, body: str) -> str:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{escape(title)}</title><style>{CSS}</style></head>"
+            f"<body><h1>{escape(title)}</h1>{body}</body></html>")
+
+
+def plot(svg: str, name: str) -> str:
+    return f'<div class="plot" data-plot="{escape(name)}">{svg}</div>'
+
+
+# ----------------------------------------------------------------------------- run report
+
+
+def run_page(run) -> str:
+    m, agg = run.manifest, run.aggregates
+    model = m.get("model", {})
+    meta = table(["", ""], [
+        ["dataset", escape(str(m.get("dataset")))],
+        ["created", escape(str(m.get("created")))],
+        ["examples", f"{agg.get('n_examples', 0)} ({agg.get('n_errors', 0)} failed)"],
+        ["model", escape(f"{model.get('model')} sha256 {str(model.get('sha256', '–'))[:16]}")],
+        ["judge", escape(f"{m.get('judge_model') or 'off'} (prompts "
+                         f"{m.get('judge_prompt_version')}, {agg.get('judge_errors', 0)} "
+                         "unparseable)")],
+        ["config hash", escape(str(m.get("config_hash", ""))[:16])],
+        ["latency / example", escape(", ".join(f"{k} {v:.2f}s" for k, v in
+                                               agg.get("latency_s", {}).items()))],
+        ["tokens", escape(", ".join(f"{k} {v}" for k, v in agg.get("tokens", {}).items()))],
+    ], cls="meta")
+    parts = [meta, "<h2>Metrics (mean, 95% bootstrap interval)</h2>", metrics_table(agg)]
+    if "labels" in agg:
+        parts.append(labels_section(agg["labels"]))
+    parts.append("<h2>Plots</h2>" + run_plots(run))
+    parts.append(f"<h2>Examples ({len(run.records)})</h2>"
+                 + "".join(example_details(r) for r in run.records))
+    return page(f"ragloop eval run {run.name}", "".join(parts))
+
+
+def metrics_table(agg: dict) -> str:
+    rows = []
+    metrics = agg.get("metrics", {})
+    for step, _ in (*STEPS, ("Other", ())):
+        for name in sorted(n for n in metrics if step_of(n) == step):
+            v = metrics[name]
+            rows.append([escape(step), escape(name), v["mean"],
+                         f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"]])
+    return table(["step", "metric", "mean", "95% CI", "n"], rows, cls="metrics")
+
+
+def labels_section(labels: dict) -> str:
+    rows = [[escape(k), v["precision"], v["recall"], v["f1"], v["support"], v["predicted"]]
+            for k, v in labels["per_label"].items()]
+    dist = ", ".join(f"{escape(k)}: {v}" for k, v in
+                     sorted(labels["prediction_distribution"].items()))
+    return ("<h2>Labels</h2>"
+            f"<p>accuracy {fmt(labels['accuracy'])}, macro-F1 {fmt(labels['macro_f1'])} over "
+            f"{labels['n']} examples; predictions: {dist}</p>"
+            + table(["label", "precision", "recall", "F1", "gold", "predicted"], rows,
+                    cls="labels"))
+
+
+def run_plots(run) -> str:
+    metrics = run.aggregates.get("metrics", {})
+    out = []
+    if metrics:
+        names = sorted(metrics)
+        out.append(plot(plots.metric_bars(names, [metrics[n]["mean"] for n in names],
+                                          [metrics[n]["low"] for n in names],
+                                          [metrics[n]["high"] for n in names],
+                                          "mean with 95% interval"), "metrics"))
+        ok = [r for r in run.records if not r.get("error")]
+        series = {n: [r["scores"][n] for r in ok if n in r["scores"]] for n in names}
+        # binary metrics are fully described by their mean; plot the graded ones
+        series = {n: v for n, v in series.items() if v and not set(v) <= {0.0, 1.0}}
+        series = dict(list(series.items())[:9])
+        if series:
+            out.append(plot(plots.distributions(series, "per-example score distributions"),
+                            "distributions"))
+    latencies = [r["latency"]["total_s"] for r in run.records if not r.get("error")]
+    if latencies:
+        out.append(plot(plots.histogram(latencies, "latency per example", "seconds"),
+                        "latency"))
+    return "".join(out)
+
+
+def example_details(r: dict) -> str:
+    head = f"{escape(r['id'])} — {escape(r['question'][:120])}"
+    if r.get("error"):
+        return (f'<details class="example"><summary class="bad">{head} — error</summary>'
+                f"<pre>{escape(r['error'])}</pre></details>")
+    scores = ", ".join(f"{escape(k)} {fmt(v, 2)}" for k, v in sorted(r["scores"].items()))
+    gold = set(r.get("gold_chunk_ids") or []) | set(r.get("gold_doc_ids") or [])
+    retrieved = table(["#", "chunk", "doc", "score"], [
+        [i, f'<span class="{"gold" if {c["chunk_id"], c["doc_id"]} & gold else ""}">'
+            f'{escape(c["chunk_id"])}</span>', escape(c["doc_id"]), c["score"]]
+        for i, c in enumerate(r.get("retrieved", []), 1)])
+    context = "".join(f"<pre>[{i}] {escape(c['chunk_id'])}: {escape(c['text'][:1500])}</pre>"
+                      for i, c in enumerate(r.get("context", []), 1))
+    judges = table(["judge", "verdict", "reason / error", "prompt"], [
+        [escape(name), escape(str(j.get("verdict"))),
+         escape(j.get("error") or j.get("reason") or ""), escape(j.get("prompt_version", ""))]
+        for name, j in r.get("judges", {}).items()]) if r.get("judges") else ""
+    refs = "".join(f"<pre>{escape(x)}</pre>" for x in r.get("reference_answers", []))
+    label = (f"<p>label: gold {escape(str(r['label']))}, predicted "
+             f"{escape(str(r.get('predicted_label')))}</p>" if r.get("label") else "")
+    return (f'<details class="example"><summary>{head}</summary>'
+            f"<p>{scores}</p><h4>Answer</h4><pre>{escape(r.get('answer', ''))}</pre>{label}"
+            f"{'<h4>Reference</h4>' + refs if refs else ''}"
+            f"<h4>Retrieved</h4>{retrieved}<h4>Context in the prompt</h4>{context}"
+            f"{'<h4>Judges</h4>' + judges if judges else ''}</details>")
+
+
+# ----------------------------------------------------------------------------- comparison
+
+
+def compare_page(comparison, a, b) -> str:
+    rows = [[escape(d.metric), d.a, d.b,
+             f'<span class="{"bad" if d.high < 0 else "good" if d.low > 0 else ""}">'
+             f"{d.delta:+.3f}</span>", f"[{d.low:+.3f}, {d.high:+.3f}]", d.n]
+            for d in comparison.deltas]
+    parts = [f"<p>A = {escape(a.name)}, B = {escape(b.name)}; deltas are B − A over the "
+             "examples scored in both, with paired bootstrap 95% intervals.</p>",
+             "<h2>Metrics</h2>",
+             table(["metric", "A", "B", "delta", "95% CI", "n"], rows, cls="metrics")]
+    if comparison.deltas:
+        parts.append(plot(plots.comparison_bars([d.metric for d in comparison.deltas],
+                                                [d.a for d in comparison.deltas],
+                                                [d.b for d in comparison.deltas],
+                                                f"A {a.name}", f"B {b.name}"), "comparison"))
+    if comparison.gates:
+        verdict = "passed" if comparison.passed else "FAILED"
+        rate = (f" (pass rate {comparison.pass_rate:.2f} over {comparison.repeats} judge "
+                "repeats)" if comparison.repeats else "")
+        parts.append(f"<h2>Gates: {verdict}{escape(rate)}</h2>" + table(
+            ["gate", "result"], [[escape(f"{g.gate.kind} {g.gate.metric}={g.gate.threshold}"),
+                                  f'<span class="{"good" if g.passed else "bad"}">'
+                                  f"{escape(g.message)}</span>"] for g in comparison.gates]))
+    parts.append(f"<h2>Flipped examples ({len(comparison.flips)})</h2>" + table(
+        ["example", "metric", "A", "B", "question"],
+        [[escape(f.id), escape(f.metric), f.a, f.b, escape(f.question[:140])]
+         for f in comparison.flips], cls="flips"))
+    return page(f"ragloop eval compare {a.name} → {b.name}", "".join(parts))
