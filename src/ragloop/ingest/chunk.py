@@ -31,21 +31,27 @@ def header_for(title: str, section_path: Sequence[str]) -> str:
     return " > ".join(p for i, p in enumerate(parts) if p and (i == 0 or p != parts[i - 1]))
 
 
-def fit_tokens(text: str, limit: int, count: Callable[[str], int]) -> str:
-    """``text`` cut at a word boundary to at most ``limit`` tokens (whole if it fits)."""
+def fit_tokens(text: str, limit: int, count: Callable[[str], int], *,
+               keep_end: bool = False) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` tokens (whole if it fits),
+    keeping its beginning, or its end with ``keep_end``."""
     if limit <= 0:
         return ""
     if count(text) <= limit:
         return text
     words = text.split()
+
+    def part(n: int) -> str:
+        return " ".join(words[len(words) - n:] if keep_end else words[:n])
+
     low, high = 0, len(words)
-    while low < high:  # the longest prefix of words that fits
+    while low < high:  # the most words that fit
         mid = (low + high + 1) // 2
-        if count(" ".join(words[:mid])) <= limit:
+        if count(part(mid)) <= limit:
             low = mid
         else:
             high = mid - 1
-    return " ".join(words[:low])
+    return part(low)
 
 
 class ChunkBuilder:

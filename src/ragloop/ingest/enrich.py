@@ -104,8 +104,10 @@ class Enricher:
         head = fit_tokens(document.text[:budget * 8], budget // 2, count)
         if chunk.end <= len(head):
             return head
-        around = document.text[max(len(head), chunk.start - 2000):chunk.end + 2000]
-        return f"{head}\n[...]\n{fit_tokens(around, budget - budget // 2, count)}"
+        # what leads up to the chunk matters most for situating it; a little after too
+        around = document.text[max(len(head), chunk.start - budget * 8):chunk.end + 300]
+        tail = fit_tokens(around, budget - budget // 2, count, keep_end=True)
+        return f"{head}\n[...]\n{tail}"
 
     def context(self, document: Document, chunk: Chunk) -> str:
         empty = CONTEXT_USER.format(title=document.title, document="", passage=chunk.text)

@@ -252,9 +252,10 @@ class _Run:
                 raise
         for pending, chunks, questions in done:  # counted once they are committed
             result = pending.result
-            setattr(result, pending.status, getattr(result, pending.status) + 1)
             if pending.duplicate_of is not None:
                 result.duplicates += 1
+            if pending.duplicate_of is None or self.settings.dedup == "keep":
+                setattr(result, pending.status, getattr(result, pending.status) + 1)
             result.chunks += len(chunks)
             result.questions += len(questions)
         self.report.removed += batch.deletions

@@ -79,6 +79,14 @@ class DocumentBuilder:
         if start is not None:
             self._headings.append((max(1, level), title, start))
 
+    def mark_section(self, level: int, title: str) -> None:
+        """A heading known from outside the text (a PDF bookmark): a section starts at the
+        current end of the text, and the title is not added to the text."""
+        title = normalize_text(title).replace("\n", " ")
+        if title:
+            start = self._length + (2 if self._parts else 0)
+            self._headings.append((max(1, level), title, start))
+
     def paragraph(self, text: str) -> None:
         self._append(text)
 
@@ -156,6 +164,11 @@ def decode_text(path: Path, data: bytes, warn: Callable[[str], None]) -> tuple[s
     except UnicodeDecodeError as err:
         utf8_error = err
     best = from_bytes(data).best()
+    # Short texts leave the detector torn between code pages of equal fit; Western
+    # European cp1252 is by far the most common legacy encoding, so it wins a tie.
+    western = from_bytes(data, cp_isolation=["cp1252"]).best()
+    if western is not None and (best is None or western.chaos <= best.chaos):
+        best = western
     if best is None:
         raise IngestError(path, f"not UTF-8 ({utf8_error.reason} at byte {utf8_error.start}) "
                                 "and no other encoding could be detected")

@@ -57,8 +57,8 @@ class DocxLoader:
             if style == "Title":
                 style_title = style_title or block.text
                 builder.heading(1, block.text)
-            elif heading:
-                builder.heading(int(heading.group(1)), block.text)
+            elif heading:  # below the Title, which is level 1
+                builder.heading(int(heading.group(1)) + 1, block.text)
             else:
                 builder.paragraph(block.text)
         title = document.core_properties.title or style_title or path.stem

@@ -44,9 +44,13 @@ def parse_markdown(text: str, builder: DocumentBuilder) -> str | None:
             paragraph.clear()
 
     for line in text.split("\n"):
-        if _FENCE.match(line):
-            in_fence = not in_fence
+        if _FENCE.match(line):  # a code block is a paragraph of its own
+            if not in_fence:
+                flush()
             paragraph.append(line)
+            in_fence = not in_fence
+            if not in_fence:
+                flush()
             continue
         atx = None if in_fence else _ATX.match(line)
         setext = None if in_fence or len(paragraph) != 1 else _SETEXT.match(line)

@@ -73,7 +73,7 @@ class PdfLoader:
         for number, text in enumerate(pages):
             builder.page()
             for level, title in outline.get(number, []):
-                builder.heading(level, title)
+                builder.mark_section(level, title)
             builder.paragraph(text)
         meta = file_metadata(path, data)
         meta["n_pages"] = len(pages)
