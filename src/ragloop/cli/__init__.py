@@ -10,6 +10,7 @@ import importlib
 from ragloop.cli.common import app
 
 COMMAND_MODULES = (
+    "ragloop.cli.demo_cmds",
     "ragloop.cli.project_cmds",
     "ragloop.cli.models_cmds",
     "ragloop.cli.serve_cmds",
