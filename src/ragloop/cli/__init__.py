@@ -23,5 +23,19 @@ for _name in COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
+def _one_line(text: str | None) -> str | None:
+    """The first paragraph of a docstring on one line: what `--help` lists per command."""
+    if not text:
+        return None
+    return " ".join(text.strip().split("\n\n")[0].split())
+
+
+for _info in app.registered_commands:
+    _info.short_help = _info.short_help or _one_line(_info.help or _info.callback.__doc__)
+for _group in app.registered_groups:
+    _group.short_help = _group.short_help or _one_line(
+        _group.help or _group.typer_instance.info.help)
+
+
 def main() -> None:
     app()
