@@ -11,17 +11,28 @@ def test_normalize_text():
 
 def test_exact_and_near_duplicates():
     dedup = DuplicateFilter(threshold=0.8)
-    assert dedup.check("a", BASE, "h-a") is None
-    exact = dedup.check("b", BASE, "h-a")
+
+    def check(doc_id, text, text_hash):
+        signature = dedup.signature(text)
+        found = dedup.check(doc_id, text_hash, signature)
+        if found is None:
+            dedup.remember(doc_id, text_hash, signature)
+        return found
+
+    assert check("a", BASE, "h-a") is None
+    exact = check("b", BASE, "h-a")
     assert (exact.of, exact.kind) == ("a", "exact")
-    near = dedup.check("c", BASE + " today", "h-c")
+    near = check("c", BASE + " today", "h-c")
     assert (near.of, near.kind) == ("a", "near")
-    assert dedup.check("d", "penguins huddle on the ice to keep warm in winter storms",
-                       "h-d") is None
+    assert check("d", "penguins huddle on the ice to keep warm in winter storms", "h-d") is None
+    assert check("a", BASE, "h-a") is None  # a document is no copy of itself
 
 
-def test_known_hash_of_an_indexed_document():
-    dedup = DuplicateFilter()
-    dedup.remember_hash("old", "h1")
-    assert dedup.check("new", "some text", "h1").of == "old"
-    assert dedup.check("old", "some text", "h1") is None  # a document is no copy of itself
+def test_signatures_survive_the_trip_through_metadata():
+    dedup = DuplicateFilter(threshold=0.8)
+    encoded = dedup.encode(dedup.signature(BASE))
+    fresh = DuplicateFilter(threshold=0.8)
+    fresh.remember("old", "h-old", fresh.decode(encoded))
+    found = fresh.check("new", "h-new", fresh.signature(BASE + " indeed"))
+    assert (found.of, found.kind) == ("old", "near")
+    assert DuplicateFilter(num_perm=32).decode(encoded) is None

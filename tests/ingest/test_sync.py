@@ -152,11 +152,21 @@ def test_duplicates_are_reported_and_skipped_and_then_unchanged(folder, tmp_path
     warnings = [w for f in report.files for w in f.warnings if "duplicate" in w]
     assert any("exact duplicate" in w for w in warnings)
     assert any("near duplicate" in w for w in warnings)
-    skipped = [d for d, chunks, _, _ in store.docs.values() if "duplicate_of" in d.metadata]
-    assert len(skipped) == 2 and all(not store.docs[d.id][1] for d in skipped)
-    again = ingest([root], store, settings=settings)
+    assert len(store.docs) == 8  # the copies are not indexed
+    assert not any("duplicate_of" in d.metadata for d, _, _, _ in store.docs.values())
     assert report.added == 8
-    assert again.unchanged == 10 and again.duplicates == 0
+    again = ingest([root], store, settings=settings)
+    assert again.unchanged == 8 and again.duplicates == 2 and again.added == 0
+
+
+def test_kept_duplicates_are_indexed_and_marked(folder):
+    root = folder["good_md"].parent
+    shutil.copy(folder["good_md"], root / "copy.md")
+    store = FakeStore()
+    report = ingest([root], store, settings=IngestSettings(dedup="keep"))
+    assert report.duplicates == 1 and report.added == 9
+    marked = [d for d, _, _, _ in store.docs.values() if "duplicate_of" in d.metadata]
+    assert len(marked) == 1 and store.docs[marked[0].id][1]
 
 
 def test_enrichment_without_an_llm_is_a_warning_not_a_failure(folder):

@@ -8,16 +8,19 @@ LSH from ``datasketch``); it holds only hashes and signatures, never document te
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
 from dataclasses import dataclass
 
+import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200c\u200d\u2060\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _SHINGLE_WORDS = 3
+SCHEME = "affine32"  # datasketch's hashing scheme; signatures in the index depend on it
 
 
 def normalize_text(text: str) -> str:
@@ -47,10 +50,13 @@ class Duplicate:
 
 
 class DuplicateFilter:
-    """Remembers the documents seen so far; ``check`` says whether a new one duplicates one.
+    """Remembers documents by hash and MinHash signature; ``check`` says whether a new one
+    duplicates one of them.
 
     Exact duplicates compare the hash of the normalised text; near duplicates compare MinHash
     signatures of word 3-shingles with LSH at ``threshold`` (estimated Jaccard similarity).
+    Signatures are small (``num_perm`` 32-bit values) and are kept in the index's document
+    metadata (``encode``/``decode``), so documents indexed by earlier runs count too.
     """
 
     def __init__(self, threshold: float = 0.9, num_perm: int = 64):
@@ -59,21 +65,29 @@ class DuplicateFilter:
         self._exact: dict[str, str] = {}
         self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
 
-    def remember_hash(self, doc_id: str, text_hash: str) -> None:
-        """Know a document only by its hash (one already indexed, whose text is not loaded)."""
-        self._exact.setdefault(text_hash, doc_id)
+    def signature(self, text: str) -> MinHash:
+        signature = MinHash(num_perm=self.num_perm, scheme=SCHEME)
+        signature.update_batch(list(_shingles(text)))
+        return signature
 
-    def check(self, doc_id: str, text: str, text_hash: str) -> Duplicate | None:
-        """Return the duplicate finding for this document, or remember it and return None."""
+    def encode(self, signature: MinHash) -> str:
+        return base64.b64encode(signature.hashvalues.astype("<u4").tobytes()).decode("ascii")
+
+    def decode(self, encoded: str) -> MinHash | None:
+        values = np.frombuffer(base64.b64decode(encoded), dtype="<u4").astype(np.uint32)
+        if len(values) != self.num_perm:
+            return None  # written with another num_perm: only the exact hash is usable
+        return MinHash(num_perm=self.num_perm, hashvalues=values, scheme=SCHEME)
+
+    def remember(self, doc_id: str, text_hash: str, signature: MinHash | None) -> None:
+        self._exact.setdefault(text_hash, doc_id)
+        if signature is not None and doc_id not in self._lsh:
+            self._lsh.insert(doc_id, signature)
+
+    def check(self, doc_id: str, text_hash: str, signature: MinHash) -> Duplicate | None:
+        """The document this one duplicates, if any (a document is no copy of itself)."""
         first = self._exact.get(text_hash)
         if first is not None and first != doc_id:
             return Duplicate(doc_id, first, "exact")
-        signature = MinHash(num_perm=self.num_perm)
-        signature.update_batch(list(_shingles(text)))
-        near = [key for key in self._lsh.query(signature) if key != doc_id]
-        if near:
-            return Duplicate(doc_id, sorted(near)[0], "near")
-        self._exact[text_hash] = doc_id
-        if doc_id not in self._lsh:
-            self._lsh.insert(doc_id, signature)
-        return None
+        near = sorted(key for key in self._lsh.query(signature) if key != doc_id)
+        return Duplicate(doc_id, near[0], "near") if near else None

@@ -104,8 +104,10 @@ class _Run:
             for entry in store.documents():
                 self.known[entry.doc_id] = entry
                 self.by_path[entry.metadata.get("path", entry.source)].add(entry.doc_id)
-                if "duplicate_of" not in entry.metadata and "text_hash" in entry.metadata:
-                    self.dedup.remember_hash(entry.doc_id, entry.metadata["text_hash"])
+                if "text_hash" in entry.metadata:
+                    encoded = entry.metadata.get("minhash")
+                    self.dedup.remember(entry.doc_id, entry.metadata["text_hash"],
+                                        self.dedup.decode(encoded) if encoded else None)
         self.seen_ids: set[str] = set()
         self.troubled_paths: set[str] = set()  # files with errors: never pruned
         self.batch = _Batch()
@@ -180,9 +182,13 @@ class _Run:
             return
         result.warnings += document.metadata.get("warnings", [])
         text_hash = content_hash(document.text)
-        duplicate = self.dedup.check(document.id, document.text, text_hash)
+        signature = self.dedup.signature(document.text)
+        duplicate = self.dedup.check(document.id, text_hash, signature)
+        if duplicate is None:
+            self.dedup.remember(document.id, text_hash, signature)
         document = document.model_copy(update={"metadata": {
-            **document.metadata, "text_hash": text_hash, "ingest": self.recipe}})
+            **document.metadata, "text_hash": text_hash,
+            "minhash": self.dedup.encode(signature), "ingest": self.recipe}})
         pending = _Pending(document, result, "changed" if entry else "added")
         if duplicate is not None:
             pending.duplicate_of = duplicate.of
@@ -194,8 +200,6 @@ class _Run:
     # ------------------------------------------------------------------ processing
 
     def _process(self, pending: _Pending) -> tuple[list[Chunk], list[Question]]:
-        if pending.duplicate_of is not None and self.settings.dedup == "skip":
-            return [], []
         document = pending.document
         with self.timed("chunk"):
             chunks = self.builder.chunks(document)
@@ -218,6 +222,13 @@ class _Run:
         batch, self.batch = self.batch, _Batch()
         done = []
         for pending in batch.items:
+            if pending.duplicate_of is not None and self.settings.dedup == "skip":
+                # reported, not indexed: the next run finds and reports it again; an earlier
+                # version that was not a duplicate leaves the index
+                pending.result.duplicates += 1
+                if pending.status == "changed":
+                    batch.deletions.append(pending.document.id)
+                continue
             try:
                 chunks, questions = self._process(pending)
             except IngestError as err:
@@ -254,8 +265,7 @@ class _Run:
             result = pending.result
             if pending.duplicate_of is not None:
                 result.duplicates += 1
-            if pending.duplicate_of is None or self.settings.dedup == "keep":
-                setattr(result, pending.status, getattr(result, pending.status) + 1)
+            setattr(result, pending.status, getattr(result, pending.status) + 1)
             result.chunks += len(chunks)
             result.questions += len(questions)
         self.report.removed += batch.deletions
