@@ -85,12 +85,16 @@ class RetrieveSettings(Section):
         "bm25", "dense")
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(default=60, ge=1)
-    normalization: Literal["minmax", "zscore"] = "minmax"
+    # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
+    normalization: Literal["minmax", "zscore", "dbsf"] = "minmax"
     weights: dict[str, float] = Field(default_factory=dict)  # retriever name → weight
     depth: int = Field(default=100, ge=1)  # candidates per retriever before fusion
     rerank: Literal["none", "llm", "cross-encoder"] = "none"
     rerank_depth: int = Field(default=20, ge=1)
+    # reranked order = weight * reranker + (1 - weight) * first stage (both min-max scaled)
+    rerank_weight: float = Field(default=1.0, ge=0, le=1)
     cross_encoder_path: str = ""
+    doc_aggregation: Literal["max", "sum"] = "max"  # chunk → document scores (doc-level evals)
 
 
 class AnswerSettings(Section):
@@ -105,6 +109,10 @@ class AnswerSettings(Section):
     max_latency_s: float = Field(default=0.0, ge=0)  # 0: no budget
     max_tokens_per_query: int = Field(default=0, ge=0)
     router_thresholds: dict[str, float] = Field(default_factory=dict)
+    # "json": schema-constrained {"answer", "sources"} (the small model cites far more often);
+    # "inline": free text with [n] markers (streams token by token)
+    citation_style: Literal["json", "inline"] = "json"
+    verifier: Literal["grounding", "llm"] = "grounding"  # best-of-N and refine
 
 
 class EvalSettings(Section):

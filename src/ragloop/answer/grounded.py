@@ -1,0 +1,181 @@
+"""The steps every strategy shares: retrieve and pack context, refuse when support is weak,
+make one grounded model call, and turn text with ``[n]`` markers into an ``Answer``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ragloop.answer.base import Budget
+from ragloop.answer.citations import drop_markers, extract_citations, is_refusal, with_markers
+from ragloop.answer.prompt import (
+    ANSWER_SCHEMA,
+    INLINE_STOP,
+    REFUSAL,
+    CitationStyle,
+    answer_messages,
+    pack_context,
+)
+from ragloop.config import AnswerSettings
+from ragloop.errors import SchemaValidationError
+from ragloop.models.llm import LLMClient
+from ragloop.records import Answer, Candidate, Completion, LLMCall
+from ragloop.retrieve.base import Retriever
+
+
+@dataclass
+class Draft:
+    """One model answer: text with markers (``[n]`` from either format) and its cost."""
+
+    text: str
+    call: LLMCall
+    completion: Completion
+    schema_error: str | None = None
+    reasoning: str = ""  # chain-of-thought schema: the reasoning written before the answer
+
+
+@dataclass
+class Tally:
+    """Calls made so far for one question, and the budget they are spent against."""
+
+    budget: Budget = Budget()
+    started: float = field(default_factory=time.perf_counter)
+    calls: list[LLMCall] = field(default_factory=list)
+
+    def add(self, call: LLMCall) -> None:
+        self.calls.append(call)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def tokens(self) -> int:
+        return sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
+
+    def can_afford(self, latency_s: float = 0.0, tokens: int = 0) -> bool:
+        """Whether one more step costing about this much stays within the budget."""
+        if self.budget.max_latency_s and self.elapsed + latency_s > self.budget.max_latency_s:
+            return False
+        return not (self.budget.max_tokens and self.tokens + tokens > self.budget.max_tokens)
+
+
+def retrieve(question: str, retriever: Retriever, llm: LLMClient, settings: AnswerSettings,
+             filters=None, *, max_tokens: int | None = None,
+             extra_prompt: str = "") -> list[Candidate]:
+    """Candidates for ``question``, best first, packed to fit the model's window."""
+    found = retriever.search(question, settings.context_chunks, filters)
+    return pack_context(found, llm, question=question, max_chunks=settings.context_chunks,
+                        max_tokens=max_tokens or settings.max_tokens, extra_prompt=extra_prompt)
+
+
+def weak_support(candidates: Sequence[Candidate], settings: AnswerSettings) -> str | None:
+    """Why the answer must be a refusal before asking the model, or None."""
+    if not candidates:
+        return "no candidates"
+    if settings.refuse_below and candidates[0].score < settings.refuse_below:
+        return f"top retrieval score {candidates[0].score:.3f} < refuse_below"
+    return None
+
+
+def generate(question: str, candidates: Sequence[Candidate], llm: LLMClient, *,
+             style: CitationStyle, purpose: str, max_tokens: int, temperature: float = 0.0,
+             seed: int = 0, instruction: str = "", schema: dict | None = None) -> Draft:
+    """One grounded call. ``schema`` (json style) replaces ``ANSWER_SCHEMA`` by one with the
+    same ``answer``/``sources`` fields (and optionally ``reasoning`` first)."""
+    messages = answer_messages(question, candidates, style=style, instruction=instruction)
+    if style == "inline":
+        completion = llm.complete(messages, temperature=temperature, max_tokens=max_tokens,
+                                  seed=seed, stop=INLINE_STOP)
+        return Draft(completion.text.strip(), llm.call_record(purpose, completion), completion)
+    try:
+        completion = llm.complete(messages, schema=schema or ANSWER_SCHEMA,
+                                  temperature=temperature,
+                                  max_tokens=max_tokens, seed=seed)
+    except SchemaValidationError as err:
+        # Usually the answer ran past max_tokens; keep what was said, and say so in metadata.
+        completion = Completion(text=err.raw_text, model=llm.model_id)
+        return Draft(_salvage(err.raw_text), llm.call_record(purpose, completion), completion,
+                     schema_error=str(err)[:200])
+    parsed = completion.parsed or {}
+    text = with_markers(str(parsed.get("answer", "")), parsed.get("sources", []))
+    return Draft(text, llm.call_record(purpose, completion), completion,
+                 reasoning=str(parsed.get("reasoning", "")))
+
+
+def _salvage(raw: str) -> str:
+    start = raw.find('"answer"')
+    if start < 0:
+        return raw.strip()
+    body = raw[start + len('"answer"'):].lstrip(" :").lstrip('"')
+    return body.split('"')[0].strip()
+
+
+def finish(question: str, text: str, candidates: Sequence[Candidate], *, strategy: str,
+           tally: Tally, confidence: float | None = None,
+           metadata: dict | None = None) -> Answer:
+    """The ``Answer`` for ``text``: valid citations kept, invalid markers dropped and
+    reported in ``metadata["invalid_markers"]``, refusals flagged."""
+    citations, invalid = extract_citations(text, candidates)
+    refused = not text.strip() or is_refusal(text)
+    meta = dict(metadata or {})
+    meta["invalid_markers"] = invalid
+    meta["prompt_tokens"] = sum(c.prompt_tokens for c in tally.calls)
+    meta["completion_tokens"] = sum(c.completion_tokens for c in tally.calls)
+    if refused:
+        meta.setdefault("refusal_reason", "model" if text.strip() else "empty answer")
+    return Answer(question=question, text=drop_markers(text, invalid) if text.strip() else REFUSAL,
+                  citations=() if refused else citations, candidates=tuple(candidates),
+                  strategy=strategy, refused=refused, confidence=confidence,
+                  calls=tuple(tally.calls), latency_s=tally.elapsed, metadata=meta)
+
+
+def refusal(question: str, candidates: Sequence[Candidate], reason: str, *, strategy: str,
+            tally: Tally) -> Answer:
+    return Answer(question=question, text=REFUSAL, candidates=tuple(candidates),
+                  strategy=strategy, refused=True, confidence=None, calls=tuple(tally.calls),
+                  latency_s=tally.elapsed, metadata={"refusal_reason": reason,
+                                                     "invalid_markers": []})
+
+
+class GroundedStrategy:
+    """Base of the strategies: retrieve, refuse on weak support, else ``answer``.
+
+    Subclasses implement ``answer(question, candidates, llm, tally)``; the router calls it
+    directly to reuse one retrieval across a fast pass and a slow one.
+    """
+
+    name = "grounded"
+
+    def __init__(self, settings: AnswerSettings, *, filters=None,
+                 style: CitationStyle | None = None):
+        self.settings = settings
+        self.filters = filters
+        self.style: CitationStyle = style or settings.citation_style
+
+    def run(self, question: str, retriever: Retriever, llm: LLMClient,
+            budget: Budget = Budget()) -> Answer:
+        tally = Tally(budget)
+        candidates = retrieve(question, retriever, llm, self.settings, self.filters)
+        reason = weak_support(candidates, self.settings)
+        if reason:
+            return refusal(question, candidates, reason, strategy=self.name, tally=tally)
+        return self.answer(question, candidates, llm, tally, retriever=retriever)
+
+    def answer(self, question: str, candidates: Sequence[Candidate], llm: LLMClient,
+               tally: Tally, *, retriever: Retriever | None = None) -> Answer:
+        raise NotImplementedError
+
+    def draft(self, question: str, candidates: Sequence[Candidate], llm: LLMClient,
+              tally: Tally, *, purpose: str, temperature: float | None = None, seed: int = 0,
+              instruction: str = "", max_tokens: int | None = None,
+              style: CitationStyle | None = None, schema: dict | None = None) -> Draft:
+        """One grounded call, recorded in ``tally``."""
+        result = generate(question, candidates, llm, style=style or self.style, purpose=purpose,
+                          max_tokens=max_tokens or self.settings.max_tokens,
+                          temperature=(self.settings.temperature if temperature is None
+                                       else temperature),
+                          seed=seed, instruction=instruction, schema=schema)
+        tally.add(result.call)
+        return result

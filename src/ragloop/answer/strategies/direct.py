@@ -1,0 +1,15 @@
+"""Direct: one grounded pass. The fast strategy, and the first pass of the router."""
+
+from __future__ import annotations
+
+from ragloop.answer.grounded import GroundedStrategy, finish
+
+
+class DirectStrategy(GroundedStrategy):
+    name = "direct"
+
+    def answer(self, question, candidates, llm, tally, *, retriever=None):
+        draft = self.draft(question, candidates, llm, tally, purpose="answer")
+        meta = {"schema_error": draft.schema_error} if draft.schema_error else {}
+        return finish(question, draft.text, candidates, strategy=self.name, tally=tally,
+                      metadata=meta)

@@ -1,0 +1,47 @@
+"""Refine: answer, check with a ``Verifier``, and only if the check fails try again with
+the check's finding as feedback. Never refines on the model's own say-so: self-critique
+without an outside signal makes answers worse (Huang et al., 2024)."""
+
+from __future__ import annotations
+
+from ragloop.answer.grounded import GroundedStrategy, finish
+from ragloop.answer.verify import Verifier, build_verifier
+
+MAX_ROUNDS = 2
+
+
+class RefineStrategy(GroundedStrategy):
+    name = "refine"
+
+    def __init__(self, settings, *, filters=None, style=None, verifier: Verifier | None = None):
+        super().__init__(settings, filters=filters, style=style)
+        self.verifier = verifier or build_verifier(settings.verifier)
+
+    def _check(self, question, text, candidates, llm, tally):
+        verdict = self.verifier.check(question, text, candidates, llm)
+        for call in verdict.calls:
+            tally.add(call)
+        return verdict
+
+    def answer(self, question, candidates, llm, tally, *, retriever=None):
+        text = self.draft(question, candidates, llm, tally, purpose="answer").text
+        verdict = self._check(question, text, candidates, llm, tally)
+        best = (verdict.score, text)
+        history = [{"score": round(verdict.score, 3), "reason": verdict.reason}]
+        rounds = 0
+        while not verdict.passed and rounds < MAX_ROUNDS:
+            if not tally.can_afford(tally.elapsed / len(history), tally.tokens // len(history)):
+                break
+            rounds += 1
+            feedback = (f"Your previous answer was: {text}\nA check found a problem: "
+                        f"{verdict.reason}.\nWrite a corrected answer that uses only the "
+                        "documents and cites them.")
+            text = self.draft(question, candidates, llm, tally, purpose=f"refine-{rounds}",
+                              instruction=feedback).text
+            verdict = self._check(question, text, candidates, llm, tally)
+            history.append({"score": round(verdict.score, 3), "reason": verdict.reason})
+            if verdict.score > best[0]:
+                best = (verdict.score, text)
+        meta = {"verifier": self.verifier.name, "rounds": rounds, "checks": history}
+        return finish(question, best[1], candidates, strategy=self.name, tally=tally,
+                      confidence=best[0], metadata=meta)
