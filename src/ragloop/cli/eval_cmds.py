@@ -86,7 +86,8 @@ def run_cmd(
         console.print_json(json.dumps(result.aggregates))
     else:
         _print_aggregates(result.aggregates)
-    console.print(f"run folder: {result.run_dir}\nreport: {result.run_dir / 'report.html'}")
+    console.print(f"run folder: {result.run_dir}\nreport: {result.run_dir / 'report.html'}",
+                  soft_wrap=True, highlight=False)
     if result.errors:
         for line in result.errors[:10]:
             console.print(f"[red]failed[/] {line}", highlight=False)
@@ -94,12 +95,15 @@ def run_cmd(
 
 
 def _print_aggregates(agg: dict) -> None:
-    from ragloop.evals.report.html import step_of
+    from ragloop.evals.report.html import metric_key, step_of
 
     table = Table(title=f"{agg['n_examples']} examples, {agg['n_errors']} failed")
     for column in ("step", "metric", "mean", "95% CI", "n"):
         table.add_column(column, justify="right" if column in ("mean", "n") else "left")
-    for name, v in sorted(agg["metrics"].items(), key=lambda kv: (step_of(kv[0]), kv[0])):
+    def order(item):
+        return step_of(item[0]), metric_key(item[0])
+
+    for name, v in sorted(agg["metrics"].items(), key=order):
         table.add_row(step_of(name), name, f"{v['mean']:.3f}",
                       f"[{v['low']:.3f}, {v['high']:.3f}]", str(v["n"]))
     console.print(table)
@@ -158,7 +162,7 @@ def compare_cmd(
     except RagloopError as err:
         fail(err)
     _print_comparison(comparison, flips)
-    console.print(f"report: {page}")
+    console.print(f"report: {page}", soft_wrap=True, highlight=False)
     if not comparison.passed:
         console.print("[bold red]gate failed[/]")
         raise typer.Exit(EXIT_GATE)
@@ -228,7 +232,8 @@ def report_cmd(ctx: typer.Context,
     from ragloop.evals.report import write_run_report
 
     try:
-        console.print(str(write_run_report(_run_dir(ctx, run))))
+        console.print(str(write_run_report(_run_dir(ctx, run))), soft_wrap=True,
+                      highlight=False)
     except RagloopError as err:
         fail(err)
 

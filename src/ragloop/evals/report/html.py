@@ -27,6 +27,12 @@ STEPS = (("Retrieval", ("hit@", "recall@", "mrr@", "ndcg@")),
          ("Judges", ("judge_",)))
 
 
+def metric_key(metric: str) -> tuple:
+    """hit@5 before hit@10: the cut-off sorts as a number."""
+    name, _, k = metric.partition("@")
+    return (name, int(k) if k.isdigit() else 0)
+
+
 def step_of(metric: str) -> str:
     for step, prefixes in STEPS:
         if metric.startswith(prefixes):
@@ -42,13 +48,14 @@ def fmt(value, digits: int = 3) -> str:
     return escape(str(value))
 
 
-def table(headers: Iterable[str], rows: Iterable[Iterable], *, cls: str = "") -> str:
+def table(headers: list[str], rows: Iterable[Iterable], *, cls: str = "") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    head = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
     body = "".join(
         "<tr>" + "".join(f'<td class="num">{fmt(c)}</td>' if isinstance(c, int | float)
                          and not isinstance(c, bool) else f"<td>{c}</td>" for c in row)
         + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<table class="{cls}">{head}<tbody>{body}</tbody></table>'
 
 
 def page(title: str, body: str) -> str:
@@ -94,7 +101,7 @@ def metrics_table(agg: dict) -> str:
     rows = []
     metrics = agg.get("metrics", {})
     for step, _ in (*STEPS, ("Other", ())):
-        for name in sorted(n for n in metrics if step_of(n) == step):
+        for name in sorted((n for n in metrics if step_of(n) == step), key=metric_key):
             v = metrics[name]
             rows.append([escape(step), escape(name), v["mean"],
                          f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"]])
@@ -117,7 +124,7 @@ def run_plots(run) -> str:
     metrics = run.aggregates.get("metrics", {})
     out = []
     if metrics:
-        names = sorted(metrics)
+        names = sorted(metrics, key=lambda n: (step_of(n), metric_key(n)))
         out.append(plot(plots.metric_bars(names, [metrics[n]["mean"] for n in names],
                                           [metrics[n]["low"] for n in names],
                                           [metrics[n]["high"] for n in names],
