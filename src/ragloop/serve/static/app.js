@@ -224,9 +224,9 @@ async function loadTraces() {
     tbody.innerHTML = "";
     for (const t of traces) {
       const tr = document.createElement("tr");
-      const marks = [t.rating === "up" ? "👍" : t.rating === "down" ? "👎" : "",
+      const marks = [t.rating === "up" ? "▲ good" : t.rating === "down" ? "▼ bad" : "",
         t.corrected_answer ? "✎ corrected" : "",
-        t.feedback.some((f) => f.comment) ? "💬" : ""].filter(Boolean).join(" ");
+        t.feedback.some((f) => f.comment) ? "commented" : ""].filter(Boolean).join(" · ");
       const when = new Date(t.created).toLocaleString();
       const latency = t.metadata.wall_s !== undefined ? `${t.metadata.wall_s.toFixed(2)} s` : "";
       for (const text of [when, short(t.question), short(t.corrected_answer || t.answer),
