@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -52,7 +53,9 @@ def register(app: typer.Typer) -> None:
                                                "from under PATHS."),
                no_enrich: bool = typer.Option(False, "--no-enrich",
                                               help="Skip LLM context and questions this run."),
-               quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar.")):
+               quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+               as_json: bool = typer.Option(False, "--json",
+                                            help="Print the report as JSON on stdout.")):
         """Ingest files and folders into the project's index. Only new or changed files are
         processed; the run commits every [ingest] batch_docs documents, so an interrupted run
         resumes where it stopped.
@@ -75,6 +78,11 @@ def register(app: typer.Typer) -> None:
                                   progress=not quiet and err_console.is_terminal)
         except RagloopError as err:
             fail(err)
-        print_report(report)
+        if as_json:
+            for error in report.errors:
+                err_console.print(f"failed: {error}", highlight=False, soft_wrap=True)
+            print(json.dumps(report.as_dict()))
+        else:
+            print_report(report)
         if not report.ok:
             raise typer.Exit(EXIT_PARTIAL)
