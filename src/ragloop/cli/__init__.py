@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "ragloop.cli.feedback_cmds",
     "ragloop.cli.ingest_cmds",
     "ragloop.cli.eval_cmds",
+    "ragloop.cli.ask_cmds",
 )
 
 for _name in COMMAND_MODULES:
