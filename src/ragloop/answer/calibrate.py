@@ -159,7 +159,8 @@ def fit_thresholds(records: list[dict], *, fast: str = "direct", slow: str = "vo
             latency += f["latency"] + (target["latency"] if go else 0.0)
             escalated += go
         feasible = latency / n <= max_latency_ratio * slow_lat
-        key = (feasible, correct, -latency)
+        # feasible: most accurate, then fastest; when nothing is feasible: fastest
+        key = (True, correct, -latency) if feasible else (False, -latency, correct)
         if best is None or key > best[0]:
             best = (key, thresholds, correct / n, latency / n, escalated / n)
     (feasible, _, _), thresholds, acc, lat, rate = best
