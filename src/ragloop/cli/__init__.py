@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "ragloop.cli.ingest_cmds",
     "ragloop.cli.eval_cmds",
     "ragloop.cli.ask_cmds",
+    "ragloop.cli.search_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -1,0 +1,15 @@
+"""BM25 over chunks (the store's lexical index)."""
+
+from __future__ import annotations
+
+from ragloop.index.store import Filters, Store
+from ragloop.retrieve.hits import Hit, HitRetriever, ranked
+
+
+class BM25Retriever(HitRetriever):
+    def __init__(self, store: Store, name: str = "bm25"):
+        self.store = store
+        self.name = name
+
+    def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        return ranked(self.name, self.store.lexical_search(query, k, filters, target="chunks"))
