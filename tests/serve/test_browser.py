@@ -1,7 +1,9 @@
 """End to end in headless Chromium (Selenium + Debian's chromedriver): open the page with an
 API key, ask, watch the answer stream in, open a citation, rate, correct, see the trace list.
 
-Needs ``scripts/install-browser.sh``. Missing Chromium fails under CI=true, skips otherwise.
+Runs on the fake pipeline (exact texts) and on the real one (SmolLM2 + MiniLM over a tiny
+corpus uploaded through ``/v1/documents``). Needs ``scripts/install-browser.sh``; missing
+Chromium fails under CI=true and skips otherwise.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 from fake_pipeline import FakePipeline
 from live import live_server
+from real_project import make_project, write_docs
 from serve_helpers import serve_settings
 
 from ragloop.feedback.store import TraceStore
+from ragloop.pipeline import Pipeline
 from ragloop.serve.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -24,12 +29,11 @@ KEY = "browser-test-key"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--window-size=1200,900")
+CORRECTION = "Ocean tides come from the Moon's gravity [1]."
 
 
 def _require_browser() -> None:
     missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
-    if shutil.which("chromium") is None and CHROMIUM not in missing:
-        missing.append("chromium on PATH")
     if not missing:
         return
     message = (f"headless browser test needs {', '.join(missing)}: run "
@@ -55,16 +59,32 @@ def browser(tmp_path):
     driver.quit()
 
 
-def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch):
+def _app(kind: str, tmp_path: Path):
+    if kind == "fake":
+        settings = serve_settings(api_key_env="RAGLOOP_BROWSER_KEY")
+        return create_app(FakePipeline(delay_s=0.5), settings, data_dir=tmp_path / "data")
+    project = make_project(tmp_path / "proj", max_tokens=16)
+    settings = project.settings.model_copy(update={"serve": serve_settings(
+        api_key_env="RAGLOOP_BROWSER_KEY").serve})
+    return create_app(lambda: Pipeline(project), settings, data_dir=project.data_dir)
+
+
+@pytest.mark.parametrize("kind", ["fake", pytest.param("real", marks=pytest.mark.real_model)])
+def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch, kind):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     monkeypatch.setenv("RAGLOOP_BROWSER_KEY", KEY)
-    app = create_app(FakePipeline(delay_s=0.5), serve_settings(api_key_env="RAGLOOP_BROWSER_KEY"),
-                     data_dir=tmp_path / "data")
-    wait = WebDriverWait(browser, 20)
+    app = _app(kind, tmp_path)
+    wait = WebDriverWait(browser, 180 if kind == "real" else 20)
     with live_server(app) as base:
+        if kind == "real":
+            files = [("files", (p.name, p.read_bytes())) for p in write_docs(tmp_path / "docs")]
+            uploaded = httpx.post(base + "/v1/documents", files=files, timeout=120,
+                                  headers={"Authorization": f"Bearer {KEY}"})
+            assert uploaded.status_code == 201 and uploaded.json()["counts"]["added"] == 2
+
         browser.get(base + "/")
         assert "API key" in browser.page_source  # the 401 page offers a key form
         browser.get(f"{base}/?api_key={KEY}")
@@ -78,21 +98,25 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
                 document.getElementById('status').textContent])).observe(
                 document.getElementById('answer'), {childList: true, characterData: true,
                                                     subtree: true});""")
-        browser.find_element(By.ID, "question").send_keys("Why are there tides?")
+        browser.find_element(By.ID, "question").send_keys("What causes ocean tides?")
         browser.find_element(By.ID, "ask-button").click()
         wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "Answered"))
         final = browser.find_element(By.ID, "answer").text
-        assert final.startswith("Tides come from the Moon")
+        assert final.strip()
         seen = browser.execute_script("return window.__seen")
-        # while the status still said "Thinking", the answer grew word by word: it streamed
+        # while the status still said "Thinking", the answer grew piece by piece: it streamed
         partial = [t.strip() for t, status in seen if t.strip() and "Answered" not in status]
-        assert len(partial) >= 3 and len(partial[0]) < len(final), seen
-        assert all(final.startswith(t) for t in partial)
+        assert len(partial) >= 3 and len(partial[0]) < len(partial[-1]), seen
 
-        browser.find_element(By.CSS_SELECTOR, "#answer a.cite[data-marker='1']").click()
-        wait.until(ec.visibility_of_element_located((By.ID, "chunk")))
-        assert "Moon's gravity pulling" in browser.find_element(By.ID, "chunk-text").text
-        assert browser.find_element(By.ID, "chunk-source").text == "docs/tides.md"
+        links = browser.find_elements(By.CSS_SELECTOR, "#citations a.cite")
+        if kind == "fake":
+            assert final.startswith("Tides come from the Moon") and len(links) == 2
+        if links:  # the small real model does not always cite
+            links[0].click()
+            wait.until(ec.visibility_of_element_located((By.ID, "chunk")))
+            assert browser.find_element(By.ID, "chunk-text").text.strip()
+            source = browser.find_element(By.ID, "chunk-source").text
+            assert source.endswith(".md") if kind == "fake" else source.strip()
 
         browser.find_element(By.ID, "thumb-up").click()
         wait.until(ec.text_to_be_present_in_element((By.ID, "feedback-status"), "rated up"))
@@ -100,11 +124,11 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
         browser.find_element(By.ID, "edit").click()
         box = browser.find_element(By.ID, "correction")
         box.clear()
-        box.send_keys("The Moon's gravity causes tides [1].")
+        box.send_keys(CORRECTION)
         browser.find_element(By.ID, "save-correction").click()
         wait.until(ec.text_to_be_present_in_element((By.ID, "feedback-status"),
                                                     "Correction saved"))
-        assert browser.find_element(By.ID, "answer").text == "The Moon's gravity causes tides [1]."
+        assert browser.find_element(By.ID, "answer").text == CORRECTION
         shot = tmp_path / "ask.png"
         assert browser.save_screenshot(str(shot))
 
@@ -115,11 +139,10 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
 
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
-    item = TraceStore.for_data_dir(tmp_path / "data").recent(1)[0]
-    assert item.latest_rating == "up"
-    assert item.latest_correction == "The Moon's gravity causes tides [1]."
+    item = TraceStore.for_data_dir(app.state.ragloop.data_dir).recent(1)[0]
+    assert item.latest_rating == "up" and item.latest_correction == CORRECTION
     keep = os.environ.get("RAGLOOP_KEEP_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         for name in ("ask.png", "traces.png"):
-            shutil.copy(tmp_path / name, Path(keep) / name)
+            shutil.copy(tmp_path / name, Path(keep) / f"{kind}-{name}")
