@@ -89,13 +89,18 @@ def generate(question: str, candidates: Sequence[Candidate], llm: LLMClient, *,
         completion = llm.complete(messages, temperature=temperature, max_tokens=max_tokens,
                                   seed=seed, stop=INLINE_STOP)
         return Draft(completion.text.strip(), llm.call_record(purpose, completion), completion)
+    started = time.perf_counter()
     try:
         completion = llm.complete(messages, schema=schema or ANSWER_SCHEMA,
                                   temperature=temperature,
                                   max_tokens=max_tokens, seed=seed)
     except SchemaValidationError as err:
         # Usually the answer ran past max_tokens; keep what was said, and say so in metadata.
-        completion = Completion(text=err.raw_text, model=llm.model_id)
+        # The error carries no usage, so tokens are counted here to keep budgets honest.
+        completion = Completion(
+            text=err.raw_text, model=llm.model_id, latency_s=time.perf_counter() - started,
+            prompt_tokens=sum(llm.count_tokens(m.content) for m in messages),
+            completion_tokens=llm.count_tokens(err.raw_text) if err.raw_text else 0)
         return Draft(_salvage(err.raw_text), llm.call_record(purpose, completion), completion,
                      schema_error=str(err)[:200])
     parsed = completion.parsed or {}

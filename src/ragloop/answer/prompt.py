@@ -41,7 +41,7 @@ INLINE_STOP = ("\n[", "\nQuestion:", "\nDocuments:")
 ANSWER_SCHEMA = {
     "type": "object",
     "properties": {
-        "answer": {"type": "string", "maxLength": 400},
+        "answer": {"type": "string", "maxLength": 300},
         "sources": {"type": "array", "items": {"type": "integer"}, "maxItems": 5},
     },
     "required": ["answer", "sources"],

@@ -1,0 +1,60 @@
+"""Answering mechanics on the real embedded model (SmolLM2-135M): citations valid, votes
+counted, early stop and budgets honoured, streaming works. Retrieval is a fake over five
+chunks so only the model is real here. Small max_tokens keep this affordable."""
+
+from __future__ import annotations
+
+import pytest
+from answer_fakes import FakeRetriever
+
+from ragloop.answer.base import Budget
+from ragloop.answer.router import answer_question
+from ragloop.answer.strategies import build_strategy
+from ragloop.answer.stream import stream_answer
+from ragloop.config import AnswerSettings
+
+pytestmark = pytest.mark.real_model
+
+Q = "Which port does the ragloop server listen on?"
+
+
+def _valid(answer):
+    n = len(answer.candidates)
+    assert all(1 <= c.marker <= n for c in answer.citations)
+    assert all(c.chunk_id == answer.candidates[c.marker - 1].chunk.id for c in answer.citations)
+    assert all(m > n or m < 1 for m in answer.metadata["invalid_markers"])
+
+
+def test_direct_json_answer_cites_valid_chunks(real_llm):
+    answer = answer_question(Q, settings=AnswerSettings(max_tokens=64),
+                             retriever=FakeRetriever(), llm=real_llm)
+    assert answer.text and len(answer.calls) == 1
+    assert answer.calls[0].prompt_tokens > 100 and answer.calls[0].completion_tokens > 0
+    _valid(answer)
+    # The schema makes the model name sources; on this question it cites.
+    assert answer.citations or answer.refused
+
+
+def test_vote_counts_samples_and_stays_in_budget(real_llm):
+    settings = AnswerSettings(samples=3, max_tokens=64)
+    answer = build_strategy("vote", settings).run(Q, FakeRetriever(), real_llm)
+    taken = answer.metadata["samples"]
+    assert sum(answer.metadata["votes"].values()) == taken == len(answer.calls)
+    assert answer.confidence == max(answer.metadata["votes"].values()) / taken
+    if taken < 3:
+        assert answer.metadata["stopped"].startswith("early")
+    _valid(answer)
+    assert all(c.prompt_tokens > 0 for c in answer.calls)  # even a truncated JSON is counted
+    capped = build_strategy("vote", settings).run(Q, FakeRetriever(), real_llm,
+                                                  Budget(max_latency_s=0.01))
+    assert len(capped.calls) == 1 and capped.metadata["stopped"] == "budget"
+
+
+def test_stream_inline_on_the_real_model(real_llm):
+    settings = AnswerSettings(citation_style="inline", max_tokens=40)
+    events = list(stream_answer(Q, settings=settings, retriever=FakeRetriever(), llm=real_llm))
+    deltas = "".join(e.text for e in events if e.kind == "delta")
+    final = events[-1].answer
+    assert events[-1].kind == "answer" and final.metadata["streamed"]
+    assert deltas.strip() and final.text
+    _valid(final)
