@@ -73,6 +73,13 @@ def test_run_writes_folder_with_step_scores(project, dataset):
     assert "judge_correctness" not in agg["metrics"]  # judges off by default
 
 
+def test_limit_keeps_the_label_set_of_the_whole_dataset(project, dataset):
+    pipeline = FakePipeline(project)
+    result = run_eval(pipeline, dataset, options=RunOptions(limit=4))
+    asked = by_id(result.run_dir)["es"]["asked"]
+    assert asked.endswith("no, yes.")  # "no" only appears in the 5th example
+
+
 def test_label_accuracy_when_the_answer_names_a_label(project, dataset):
     result = run_eval(FakePipeline(project, answer_prefix="Yes. "), dataset)
     labels = result.aggregates["labels"]

@@ -161,7 +161,11 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     if dataset is None:
         raise ValueError("a dataset or a run to resume is needed")
     dataset = Path(dataset).resolve()
-    examples = load_dataset(dataset, limit=options.limit)
+    examples = load_dataset(dataset)
+    # the label set comes from the whole dataset: a --limit subset must not narrow the
+    # choices offered to the model (or leak its gold distribution into the prompt)
+    labels = _labels_of(examples)
+    examples = examples[:options.limit] if options.limit else examples
     config_dump = settings.model_dump(mode="json")
     config_hash = settings_hash(config_dump)
     data_hash = dataset_hash(dataset)
@@ -177,7 +181,7 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
             "judge_prompt_version": eval_settings.judge_prompt_version,
             "n_examples": len(examples), "status": "running"}
         runs.write_json(run_dir / runs.MANIFEST, manifest)
-    scoring = ScoringOptions(ks=options.ks, labels=_labels_of(examples), judge=options.judge,
+    scoring = ScoringOptions(ks=options.ks, labels=labels, judge=options.judge,
                              judges=options.judges,
                              judge_prompt_version=manifest["judge_prompt_version"],
                              judge_seed=eval_settings.seed)
