@@ -16,8 +16,8 @@ from ragloop.ingest.chunk import fit_tokens
 from ragloop.models.llm import LLMClient
 from ragloop.records import Chunk, Document, Question
 
-PROMPT_VERSION = "enrich-v1"  # part of the ingest fingerprint: change it when prompts change
-CONTEXT_MAX_TOKENS = 80
+PROMPT_VERSION = "enrich-v2"  # part of the ingest fingerprint: change it when prompts change
+CONTEXT_MAX_TOKENS = 60
 QUESTION_MAX_CHARS = 160
 _MARGIN_TOKENS = 32
 
@@ -30,7 +30,8 @@ CONTEXT_USER = ("<document title=\"{title}\">\n{document}\n</document>\n\n"
 QUESTIONS_SYSTEM = "You write questions that a passage answers."
 QUESTIONS_USER = ("Passage from \"{title}\":\n{passage}\n\nWrite {n} different questions that "
                   "this passage answers. Each is one full question ending with '?', in your "
-                  "own words. Reply as JSON: {{\"questions\": [\"...\"]}}")
+                  "own words. Reply as a JSON object whose \"questions\" list holds the "
+                  "questions.")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _LEAD = re.compile(r"^(context|answer|summary)\s*:\s*", re.IGNORECASE)

@@ -1,0 +1,190 @@
+"""Ingestion speed on SciFact, and what LLM enrichment costs.
+
+    python bench/ingest.py [--corpus ../shared/datasets/scifact/corpus.jsonl] [--limit N]
+                           [--enrich-docs 100] [--batch-docs 64]
+
+1. The whole corpus (5,183 documents) without enrichment, into a fresh embedded index with
+   the default ONNX MiniLM embedder, uncached: documents/s and chunks/s per stage (parse,
+   clean, chunk, embed, index) and overall.
+2. Embedding micro-benchmark, side by side on the same chunk texts: embedder batch sizes,
+   and length-sorted batches (what ``OnnxEmbedder`` does) against arrival order.
+3. Contextual sentences + 2 questions per chunk on the first ``--enrich-docs`` documents
+   with the default LLM (SmolLM2-135M, fresh cache): LLM tokens and seconds per document;
+   then the same documents again into a fresh index: every call must come from the cache.
+
+Prints tables and writes ``bench/results/ingest.json``. The CPU is shared with other jobs
+while this runs (the load average is recorded): absolute numbers are pessimistic; ratios
+measured side by side in one run are the fair comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from ragloop.config import EmbedderSettings, IngestSettings, LLMSettings  # noqa: E402
+from ragloop.index.embedded import open_store  # noqa: E402
+from ragloop.ingest.report import STAGES  # noqa: E402
+from ragloop.ingest.sync import ingest_paths  # noqa: E402
+from ragloop.models.factory import build_embedder, build_llm  # noqa: E402
+
+console = Console()
+DEFAULT_CORPUS = ROOT.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
+
+
+def subset(corpus: Path, n: int | None, out: Path) -> Path:
+    if n is None:
+        return corpus
+    with corpus.open("rb") as src, out.open("wb") as dst:
+        for i, line in enumerate(src):
+            if i >= n:
+                break
+            dst.write(line)
+    return out
+
+
+def stage_rates(report) -> dict:
+    docs = report.added + report.changed
+    return {stage: {"seconds": round(seconds, 2),
+                    "docs_per_s": round(docs / seconds, 1) if seconds else None,
+                    "chunks_per_s": round(report.chunks / seconds, 1) if seconds else None}
+            for stage, seconds in report.seconds.items()}
+
+
+def run_plain(corpus: Path, embedder, batch_docs: int, workdir: Path) -> dict:
+    settings = IngestSettings(batch_docs=batch_docs)
+    store = open_store(workdir / "plain-index")
+    report = ingest_paths([corpus], settings=settings, store=store, embedder=embedder,
+                          progress=True)
+    docs = report.added + report.changed
+    return {"documents": docs, "chunks": report.chunks, "failed": report.failed,
+            "total_seconds": round(report.total_seconds, 1),
+            "docs_per_s": round(docs / report.total_seconds, 2),
+            "chunks_per_s": round(report.chunks / report.total_seconds, 2),
+            "stages": stage_rates(report), "errors": report.errors[:5],
+            "chunker": settings.chunker, "chunk_tokens": settings.chunk_tokens}
+
+
+def run_embed_micro(embedder, workdir: Path, n: int = 192) -> dict:
+    """Same chunk texts, different batching; only the ONNX model call is timed."""
+    store = open_store(workdir / "plain-index")
+    ids = [f"{e.doc_id}#0" for _, e in zip(range(n), store.documents(), strict=False)]
+    texts = [c.dense_text for c in store.get_chunks(ids)]
+    inner = embedder
+    results = {}
+    for batch_size in (8, 32, 128):
+        for sort in (True, False):
+            inner.batch_size = batch_size
+            start = time.perf_counter()
+            if sort:
+                inner.embed_passages(texts)
+            else:  # arrival order: one model call per slice as it comes
+                for i in range(0, len(texts), batch_size):
+                    inner._embed_batch(texts[i:i + batch_size])
+            seconds = time.perf_counter() - start
+            results[f"batch{batch_size}-{'sorted' if sort else 'unsorted'}"] = round(
+                len(texts) / seconds, 1)
+    inner.batch_size = 32
+    return {"texts": len(texts), "passages_per_s": results}
+
+
+def run_enriched(corpus: Path, n_docs: int, embedder, workdir: Path) -> dict:
+    part = subset(corpus, n_docs, workdir / "enrich.jsonl")
+    llm = build_llm(LLMSettings(), workdir / "llm-cache")
+    settings = IngestSettings(contextual=True, questions_per_chunk=2)
+    first = ingest_paths([part], settings=settings, store=open_store(workdir / "enr-index"),
+                         embedder=embedder, llm=llm, progress=True)
+    again = ingest_paths([part], settings=settings, store=open_store(workdir / "enr-index2"),
+                         embedder=embedder, llm=llm, progress=False)
+    docs = first.added
+    return {"documents": docs, "chunks": first.chunks, "questions": first.questions,
+            "llm_calls": first.llm["calls"], "prompt_tokens": first.llm["prompt_tokens"],
+            "completion_tokens": first.llm["completion_tokens"],
+            "prompt_tokens_per_doc": round(first.llm["prompt_tokens"] / docs, 1),
+            "completion_tokens_per_doc": round(first.llm["completion_tokens"] / docs, 1),
+            "enrich_seconds_per_doc": round(first.seconds["enrich"] / docs, 2),
+            "total_seconds_per_doc": round(first.total_seconds / docs, 2),
+            "stages": stage_rates(first), "warnings": first.warnings[:5],
+            "rerun_llm_cache_misses": again.llm["cache_misses"],
+            "rerun_llm_calls": again.llm["calls"],
+            "rerun_enrich_seconds": round(again.seconds["enrich"], 2),
+            "llm_model": llm.model_id}
+
+
+def print_tables(results: dict) -> None:
+    plain = results["plain"]
+    table = Table(title=f"SciFact ingest, no enrichment: {plain['documents']} docs, "
+                        f"{plain['chunks']} chunks, {plain['total_seconds']} s "
+                        f"= {plain['docs_per_s']} docs/s")
+    for column in ("stage", "seconds", "docs/s", "chunks/s"):
+        table.add_column(column, justify="right")
+    for stage in STAGES:
+        row = plain["stages"][stage]
+        table.add_row(stage, str(row["seconds"]), str(row["docs_per_s"]),
+                      str(row["chunks_per_s"]))
+    console.print(table)
+    if "embed_micro" in results:
+        micro = Table(title=f"embedder passages/s on {results['embed_micro']['texts']} chunks")
+        micro.add_column("batching")
+        micro.add_column("passages/s", justify="right")
+        for name, rate in results["embed_micro"]["passages_per_s"].items():
+            micro.add_row(name, str(rate))
+        console.print(micro)
+    if "enriched" in results:
+        enr = results["enriched"]
+        table = Table(title=f"contextual + 2 questions/chunk on {enr['documents']} docs "
+                            f"({enr['llm_model']})")
+        for column in ("chunks", "questions", "LLM calls", "prompt tok/doc",
+                       "completion tok/doc", "enrich s/doc", "total s/doc",
+                       "re-run cache misses"):
+            table.add_column(column, justify="right")
+        table.add_row(*(str(enr[k]) for k in (
+            "chunks", "questions", "llm_calls", "prompt_tokens_per_doc",
+            "completion_tokens_per_doc", "enrich_seconds_per_doc", "total_seconds_per_doc",
+            "rerun_llm_cache_misses")))
+        console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N documents")
+    parser.add_argument("--enrich-docs", type=int, default=100)
+    parser.add_argument("--batch-docs", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
+    args = parser.parse_args()
+    results: dict = {"machine": {"python": platform.python_version(),
+                                 "cpus": os.cpu_count(),
+                                 "load_average_start": os.getloadavg()},
+                     "note": "CPU shared with other agents' jobs during the run; see the "
+                             "load averages. Embedder uncached; LLM cache fresh."}
+    embedder = build_embedder(EmbedderSettings(cache=False), None)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        corpus = subset(args.corpus, args.limit, workdir / "corpus.jsonl")
+        results["plain"] = run_plain(corpus, embedder, args.batch_docs, workdir)
+        results["embed_micro"] = run_embed_micro(embedder, workdir)
+        if args.enrich_docs:
+            results["enriched"] = run_enriched(args.corpus, args.enrich_docs, embedder,
+                                               workdir)
+    results["machine"]["load_average_end"] = os.getloadavg()
+    print_tables(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    console.print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
