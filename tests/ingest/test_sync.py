@@ -180,3 +180,18 @@ def test_no_enrich_skips_llm_calls(folder, tmp_path):
     llm = make_llm(tmp_path)
     report = ingest([folder["good_md"]], FakeStore(), llm, enrich=False)
     assert report.added == 1 and report.llm["calls"] == 0
+
+
+def test_a_parser_crash_on_one_file_is_that_files_error(folder, monkeypatch):
+    from ragloop.ingest.loaders.base import LOADERS
+
+    def explode(path, data):
+        raise AttributeError("parser bug on a malformed file")
+        yield
+
+    monkeypatch.setattr(LOADERS[".docx"], "load", explode)
+    report = ingest([folder["good_md"].parent], FakeStore(), settings=IngestSettings())
+    docx_error = [e for e in report.errors if str(folder["good_docx"]) in e]
+    assert docx_error == [f"{folder['good_docx']}: cannot parse: AttributeError: parser bug "
+                          "on a malformed file"]
+    assert report.added == 7

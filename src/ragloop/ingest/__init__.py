@@ -1,1 +1,3 @@
-"""Ingestion: documents → clean text → chunks (with context and questions) → index."""
+"""Ingestion: files → documents (``loaders``) → clean text and duplicates (``clean``) →
+chunks (``chunkers``, ``chunk``) → context and questions (``enrich``) → the index, run
+incrementally in batches by ``sync.ingest_paths``."""

@@ -14,18 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ragloop.config import IngestSettings
 from ragloop.errors import IngestError
-from ragloop.index.store import DocumentEntry, Store
+from ragloop.index.store import Store
 from ragloop.ingest.chunk import ChunkBuilder
 from ragloop.ingest.clean import DuplicateFilter
 from ragloop.ingest.enrich import PROMPT_VERSION, Enricher
@@ -53,6 +53,15 @@ def ingest_fingerprint(settings: IngestSettings, embedder: Embedder, llm: LLMCli
         recipe["llm"] = llm.model_id if llm else ""
         recipe["prompts"] = PROMPT_VERSION
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class _Known(NamedTuple):
+    """What the plan needs of an indexed document (kept small: one per indexed document)."""
+
+    content_hash: str
+    fingerprint: str | None
+    file_hash: str | None
+    path: str
 
 
 @dataclass
@@ -97,13 +106,14 @@ class _Run:
                        "dense_fields": list(settings.dense_fields),
                        "lexical_fields": list(settings.lexical_fields),
                        "contextual": contextual, "questions_per_chunk": n_questions}
-        self.known: dict[str, DocumentEntry] = {}
-        self.by_path: dict[str, set[str]] = defaultdict(set)
+        self.known: dict[str, _Known] = {}
         self.dedup = DuplicateFilter(settings.near_duplicate_threshold)
         with self.timed("parse"):
             for entry in store.documents():
-                self.known[entry.doc_id] = entry
-                self.by_path[entry.metadata.get("path", entry.source)].add(entry.doc_id)
+                meta = entry.metadata
+                self.known[entry.doc_id] = _Known(
+                    entry.content_hash, meta.get("ingest", {}).get("fingerprint"),
+                    meta.get("file_hash"), meta.get("path", entry.source))
                 if "text_hash" in entry.metadata:
                     encoded = entry.metadata.get("minhash")
                     self.dedup.remember(entry.doc_id, entry.metadata["text_hash"],
@@ -123,13 +133,12 @@ class _Run:
 
     # ------------------------------------------------------------------ planning
 
-    def _is_current(self, entry: DocumentEntry | None, document: Document | None = None,
+    def _is_current(self, entry: _Known | None, document: Document | None = None,
                     file_hash: str | None = None) -> bool:
-        if entry is None or entry.metadata.get("ingest", {}).get("fingerprint") \
-                != self.fingerprint:
+        if entry is None or entry.fingerprint != self.fingerprint:
             return False
         if file_hash is not None:
-            return entry.metadata.get("file_hash") == file_hash
+            return entry.file_hash == file_hash
         return document is not None and entry.content_hash == document.content_hash
 
     def _items(self, path: Path, result: FileResult) -> Iterator:
@@ -153,7 +162,7 @@ class _Run:
         try:
             while True:
                 with self.timed("parse"):
-                    item = next(items, None)
+                    item = _next_item(items, path)
                 if item is None:
                     break
                 if isinstance(item, IngestError):
@@ -283,13 +292,24 @@ class _Run:
             prefixes.append((str(resolved), resolved.is_dir() or not resolved.exists()))
         stale = []
         for doc_id, entry in self.known.items():
-            path = entry.metadata.get("path", entry.source)
+            path = entry.path
             if doc_id in self.seen_ids or path in self.troubled_paths:
                 continue
             if any(path == p or (is_dir and path.startswith(p.rstrip("/") + "/"))
                    for p, is_dir in prefixes):
                 stale.append(doc_id)
         return stale
+
+
+def _next_item(items: Iterator, path: Path):
+    """The next document or record error; a parser's own exception on a malformed file
+    becomes an ``IngestError`` for that file, so the run goes on."""
+    try:
+        return next(items, None)
+    except IngestError:
+        raise
+    except Exception as err:  # noqa: BLE001 - third-party parsers raise anything on bad input
+        raise IngestError(path, f"cannot parse: {type(err).__name__}: {err}") from None
 
 
 def _progress_bar() -> Progress:
@@ -303,7 +323,7 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     """Ingest files and folders into ``store``; see the module docstring. Per-file errors are
     recorded in the report (``report.ok`` is False) and the run goes on; a store error is
     raised (what earlier batches committed stays)."""
-    paths = [Path(p) for p in paths]
+    paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     started = time.perf_counter()
     usage_before = llm.usage.as_dict() if llm is not None else {}
     bar = _progress_bar() if progress else None
