@@ -74,6 +74,7 @@ def run_plain(corpus: Path, embedder, batch_docs: int, workdir: Path) -> dict:
             "docs_per_s": round(docs / report.total_seconds, 2),
             "chunks_per_s": round(report.chunks / report.total_seconds, 2),
             "stages": stage_rates(report), "errors": report.errors[:5],
+            "embed_share_of_total": round(report.seconds["embed"] / report.total_seconds, 3),
             "chunker": settings.chunker, "chunk_tokens": settings.chunk_tokens}
 
 
@@ -170,19 +171,27 @@ def main() -> None:
                                  "load_average_start": os.getloadavg()},
                      "note": "CPU shared with other agents' jobs during the run; see the "
                              "load averages. Embedder uncached; LLM cache fresh."}
+    if args.limit:
+        results["note"] += f" Corpus limited to the first {args.limit} documents (--limit)."
+
+    def save() -> None:  # after every part, so an interrupted run keeps what it measured
+        results["machine"]["load_average_end"] = os.getloadavg()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
     embedder = build_embedder(EmbedderSettings(cache=False), None)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         corpus = subset(args.corpus, args.limit, workdir / "corpus.jsonl")
         results["plain"] = run_plain(corpus, embedder, args.batch_docs, workdir)
+        save()
         results["embed_micro"] = run_embed_micro(embedder, workdir)
+        save()
         if args.enrich_docs:
             results["enriched"] = run_enriched(args.corpus, args.enrich_docs, embedder,
                                                workdir)
-    results["machine"]["load_average_end"] = os.getloadavg()
+            save()
     print_tables(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
     console.print(f"wrote {args.out}")
 
 
