@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from ragloop.cli import app
 from ragloop.index.embedded import open_store
+from ragloop.ingest.loaders import file_doc_id
 
 from .samples import BAD, GOOD_QUERIES, make_bad_input_folder
 
@@ -59,6 +60,13 @@ def test_bad_input_folder_exit_3_errors_named_good_files_searchable(project, tmp
                  if e.metadata["path"] == str(files["good_md"].resolve()))
     assert hits and store.get_chunks([hits[0][0]])[0].doc_id == md_id
     assert not store.lexical_search("eruption", 3)  # the old version is gone
+
+    files["good_txt"].unlink()
+    kept = json.loads(ingest(project, "--json", tmp_path / "docs").stdout)
+    assert kept["stale"] == 1 and kept["removed"] == []
+    pruned = json.loads(ingest(project, "--json", "--prune", tmp_path / "docs").stdout)
+    assert pruned["removed"] == [file_doc_id(files["good_txt"])]
+    assert not store.lexical_search("huddle", 3)
 
 
 def _corpus(path, n: int, tag: str) -> None:

@@ -43,12 +43,11 @@ def ingest_fingerprint(settings: IngestSettings, embedder: Embedder, llm: LLMCli
     """A hash of everything that decides what a document's chunks and vectors are."""
     recipe = {"chunker": settings.chunker, "chunk_tokens": settings.chunk_tokens,
               "overlap_tokens": settings.overlap_tokens,
-              "semantic_threshold": settings.semantic_threshold,
               "dense_fields": settings.dense_fields, "lexical_fields": settings.lexical_fields,
               "embedder": embedder.model_id, "max_tokens": embedder.max_tokens,
-              "contextual": contextual, "questions_per_chunk": questions_per_chunk,
-              "dedup": settings.dedup, "near_duplicate_threshold":
-                  settings.near_duplicate_threshold}
+              "contextual": contextual, "questions_per_chunk": questions_per_chunk}
+    if settings.chunker == "semantic":
+        recipe["semantic_threshold"] = settings.semantic_threshold
     if contextual or questions_per_chunk:
         recipe["llm"] = llm.model_id if llm else ""
         recipe["prompts"] = PROMPT_VERSION
