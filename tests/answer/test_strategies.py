@@ -75,8 +75,9 @@ def test_vote_respects_a_token_budget():
 
 
 def test_best_of_n_picks_the_verified_sample():
-    # sample 1 (greedy) is unsupported, sample 2 is grounded in chunk 1
-    llm = fake_llm(by_seed(["Bananas are yellow.", "The server listens on port 8765."]))
+    # sample 1 (greedy, seed 0) is unsupported, sample 2 (seed 1) is grounded in chunk 1
+    llm = fake_llm(lambda m, params, s: reply(
+        "The server listens on port 8765." if params.seed == 1 else "Bananas are yellow."))
     answer = build_strategy("best_of_n", AnswerSettings(samples=3)).run(Q, FakeRetriever(), llm)
     assert "8765" in answer.text and answer.metadata["scores"][0] < answer.confidence
     assert answer.metadata["stopped"].startswith("early")

@@ -26,10 +26,13 @@ def final_number(text: str) -> str | None:
 
 
 def label(text: str) -> str | None:
-    """yes/no/maybe when the answer starts with one of them."""
-    words = strip_markers(text).lower().translate(str.maketrans("", "", string.punctuation))
-    first = words.split()[:1]
-    return first[0] if first and first[0] in LABELS else None
+    """yes/no/maybe when the answer starts with one of them, or names exactly one of them."""
+    words = strip_markers(text).lower().translate(
+        str.maketrans("", "", string.punctuation)).split()
+    if words and words[0] in LABELS:
+        return words[0]
+    named = {w for w in words if w in LABELS}
+    return named.pop() if len(named) == 1 else None
 
 
 def answer_key(text: str) -> str:

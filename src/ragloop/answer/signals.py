@@ -19,7 +19,7 @@ _MULTIHOP_CUES = re.compile(
 
 def question_signals(question: str) -> dict[str, float]:
     numbers = len(_NUMBER.findall(question))
-    arithmetic = min(1.0, (numbers >= 2) * 0.5 + len(_ARITHMETIC_CUES.findall(question)) * 0.25)
+    arithmetic = min(1.0, (numbers >= 2) * 0.5 + len(_ARITHMETIC_CUES.findall(question)) * 0.5)
     multihop = min(1.0, len(_MULTIHOP_CUES.findall(question)) * 0.5
                    + (question.count("?") > 1) * 0.5)
     return {"length": float(len(question.split())), "arithmetic": arithmetic,

@@ -63,8 +63,8 @@ class GroundingVerifier:
         cited = " ".join(candidates[c.marker - 1].chunk.text for c in citations)
         support = set(content_words(cited))
         words = content_words(strip_markers(text))
-        if not words:
-            return Verdict(0.5, False, "the answer says nothing beyond its citations")
+        if not words:  # e.g. "Yes [1]": nothing to check beyond a valid citation
+            return Verdict(0.5, True, "")
         missing = [w for w in words if w not in support]
         score = 1 - len(missing) / len(words)
         if score >= self.min_overlap:

@@ -26,9 +26,11 @@ class BestOfNStrategy(GroundedStrategy):
             if i and not tally.can_afford(tally.elapsed / i, tally.tokens // i):
                 stopped = "budget"
                 break
-            # The first sample is greedy so best-of-N is never worse than direct on its own.
+            # The first sample is the greedy direct answer (same call, so a cache shares it):
+            # the verifier can only move best-of-N away from direct when it finds better.
             draft = self.draft(question, candidates, llm, tally, purpose=f"sample-{i + 1}",
-                               temperature=0.0 if i == 0 else temperature, seed=i + 1)
+                               temperature=0.0 if i == 0 else temperature,
+                               seed=0 if i == 0 else i)
             verdict = self.verifier.check(question, draft.text, candidates, llm)
             for call in verdict.calls:
                 tally.add(call)
