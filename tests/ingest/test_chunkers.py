@@ -127,3 +127,18 @@ def test_real_tokenizer_limit_holds_for_a_long_unbroken_text(real_embedder):
     real = real_embedder.count_tokens_batch([c.dense_text for c in chunks])
     assert real == [c.n_tokens for c in chunks]
     assert max(real) <= real_embedder.max_tokens - 2
+
+
+@pytest.mark.real_model
+def test_real_semantic_breakpoint_between_topics(real_embedder):
+    cats = ("Cats groom their fur with rough tongues. A cat purrs when it is content. "
+            "Kittens learn to hunt by watching their mother.")
+    tax = ("The tax return must be filed by April. Deductions lower the taxable income. "
+           "Late filing of the return incurs a penalty.")
+    doc = make_doc([(1, "Notes", f"{cats} {tax}")])
+    builder = ChunkBuilder(IngestSettings(chunker="semantic", semantic_threshold=0.2),
+                           real_embedder, contextual=False)
+    texts = [c.text for c in builder.chunks(doc)]
+    assert not any("purrs" in t and "taxable" in t for t in texts)
+    assert "".join(texts).replace(" ", "") == f"{cats}{tax}".replace(" ", "")
+    assert len(texts) <= 4  # breaks where the topic changes, not after every sentence

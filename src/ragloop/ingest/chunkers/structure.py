@@ -12,8 +12,8 @@ from ragloop.records import Document
 
 def regions(document: Document) -> list[Piece]:
     """Spans between consecutive headings with the titles of the sections holding them.
-    A region holding nothing but its heading line is dropped: its title lives on in the
-    section path of the regions below it."""
+    The heading line itself is left out of the span: its title is in the section path, and
+    so in every chunk's header. A region with nothing but its heading is dropped."""
     text = document.text
     cuts = sorted({0, len(text), *(s.start for s in document.sections)})
     out = []
@@ -21,10 +21,11 @@ def regions(document: Document) -> list[Piece]:
         holders = sorted((s for s in document.sections if s.start <= start < s.end),
                          key=lambda s: (s.level, s.start))
         heading = next((s for s in document.sections if s.start == start), None)
-        body = text[start:end].strip()
-        if not body or (heading is not None and body == heading.title):
-            continue
-        out.append(Piece(start, end, tuple(s.title for s in holders)))
+        body_start = start
+        if heading is not None and text.startswith(heading.title, start):
+            body_start = start + len(heading.title)
+        if text[body_start:end].strip():
+            out.append(Piece(body_start, end, tuple(s.title for s in holders)))
     return out
 
 
