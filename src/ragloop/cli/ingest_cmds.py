@@ -12,16 +12,18 @@ from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
 from ragloop.errors import RagloopError
 from ragloop.ingest.report import STAGES, IngestReport
 
+MAX_WARNINGS = 20  # errors are always all printed; warnings (duplicates…) can be many
+
 
 def print_report(report: IngestReport) -> None:
     for error in report.errors:
         err_console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
-    for result in report.files:
-        for warning in result.warnings:
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False,
-                              soft_wrap=True)
-    for warning in report.warnings:
+    warnings = report.warnings + [w for result in report.files for w in result.warnings]
+    for warning in warnings[:MAX_WARNINGS]:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    if len(warnings) > MAX_WARNINGS:
+        err_console.print(f"[yellow]warning:[/] … and {len(warnings) - MAX_WARNINGS} more "
+                          "(all of them with --json)", highlight=False)
     counts = Table(title="ingest", show_header=True)
     for name in ("added", "changed", "unchanged", "removed", "duplicates", "failed", "chunks",
                  "questions"):
