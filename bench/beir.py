@@ -192,6 +192,8 @@ def main() -> None:
     ap.add_argument("--llm-queries", type=int, default=30,
                     help="queries for question-index and rerank rows (0 = skip)")
     ap.add_argument("--rerank-depth", type=int, default=10)
+    ap.add_argument("--llm-threads", type=int, default=0,
+                    help="llama.cpp threads (0 = all cores; 1 is faster on a busy machine)")
     ap.add_argument("--questions-pool", type=int, default=10,
                     help="question index built for the top-N fused docs of each LLM query")
     args = ap.parse_args()
@@ -295,7 +297,7 @@ def llm_rows(args, results, record, store, embedder, corpus, queries, qids, qrel
 
     subset = sorted(qids, key=lambda q: hashlib.sha256(q.encode()).hexdigest())[
         :args.llm_queries]
-    llm = build_llm(LLMSettings(), args.cache)
+    llm = build_llm(LLMSettings(n_threads=args.llm_threads), args.cache)
     sub_queries = {q: queries[q] for q in subset}
     record(f"best convex {best[0]} bm25={best[1]} (subset)", best_run,
            "same subset as the LLM rows", subset)
