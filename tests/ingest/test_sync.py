@@ -195,3 +195,9 @@ def test_a_parser_crash_on_one_file_is_that_files_error(folder, monkeypatch):
     assert docx_error == [f"{folder['good_docx']}: cannot parse: AttributeError: parser bug "
                           "on a malformed file"]
     assert report.added == 7
+
+
+def test_progress_bar_runs(folder, capsys):
+    report = ingest_paths([folder["good_md"]], settings=IngestSettings(), store=FakeStore(),
+                          embedder=FakeEmbedder(), progress=True)
+    assert report.added == 1

@@ -120,7 +120,7 @@ class _Run:
         self.seen_ids: set[str] = set()
         self.troubled_paths: set[str] = set()  # files with errors: never pruned
         self.batch = _Batch()
-        self._doc_task = progress.add_task("documents", total=None) if progress else None
+        self._doc_task = None  # a progress task counting documents, set by ingest_paths
 
     @contextmanager
     def timed(self, stage: str):
@@ -336,7 +336,11 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
             except IngestError as err:
                 run.report.files.append(FileResult(path=str(root), errors=[str(err)]))
         file_task = bar.add_task("files", total=len(files)) if bar else None
+        if bar is not None:  # below the files bar: the documents found in them
+            run._doc_task = bar.add_task("documents", total=None)
         for path in files:
+            if bar is not None:
+                bar.update(file_task, description=f"files ({path.name})")
             run.add_file(path)
             if bar is not None:
                 bar.advance(file_task)
