@@ -137,6 +137,16 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
         assert "▲ good" in browser.find_element(By.ID, "traces").text
         browser.save_screenshot(str(tmp_path / "traces.png"))
 
+        if kind == "fake":  # the newest eval report, loaded in a frame with the key
+            run = app.state.ragloop.runs_dir / "run-1"
+            run.mkdir(parents=True)
+            (run / "report.html").write_text("<h1>Eval run one</h1>")
+            browser.find_element(By.CSS_SELECTOR, "nav .tab[data-view='report']").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "report-status"), "run-1"))
+            wait.until(ec.frame_to_be_available_and_switch_to_it((By.ID, "report-frame")))
+            wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Eval run one"))
+            browser.switch_to.default_content()
+
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     item = TraceStore.for_data_dir(app.state.ragloop.data_dir).recent(1)[0]
