@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse
 
 from ragloop.feedback.store import TraceWithFeedback, trace_summary
 from ragloop.index.store import Filters
@@ -92,9 +93,12 @@ def _save_upload(upload: UploadFile, folder: Path) -> Path:
     return target
 
 
-@router.post("/documents", status_code=201)
+@router.post("/documents", status_code=201, responses={
+    207: {"description": "some files were ingested, some failed (see `files[].errors`)"},
+    422: {"description": "no file could be ingested (see `files[].errors`)"}})
 async def upload_documents(request: Request, files: list[UploadFile] = File(...)):
-    """Upload files (multipart field `files`) and ingest them into the project's index."""
+    """Upload files (multipart field `files`) and ingest them into the project's index.
+    Files are kept under `<data_dir>/uploads/`; a re-upload of a name replaces it."""
     state = server(request)
     saved = [await asyncio.to_thread(_save_upload, f, state.uploads_dir) for f in files]
     try:
@@ -102,4 +106,10 @@ async def upload_documents(request: Request, files: list[UploadFile] = File(...)
     except ImportError as err:
         raise HTTPException(501, f"ingestion is not available: {err}") from None
     report = await state.gate.run(lambda: ingest_uploads(state, saved))
-    return {"saved": [p.name for p in saved], **report}
+    body = {"saved": [p.name for p in saved], **report}
+    failed = [f for f in report["files"] if f["errors"]]
+    if not failed:
+        return body
+    done = len(failed) < len(report["files"]) or any(
+        f["status"] == "partial" for f in failed)
+    return JSONResponse(body, status_code=207 if done else 422)

@@ -1,0 +1,70 @@
+"""Uploads → ingest_paths → the embedded index (with the fake embedder, named as such);
+partial failures are 207, total failures 422, each file's error reported."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import pytest
+from fastapi.testclient import TestClient
+from serve_helpers import serve_settings
+
+from fakes import FakeEmbedder
+from ragloop.config import Settings
+from ragloop.index.embedded import open_store
+from ragloop.serve.app import create_app
+
+
+@dataclass
+class FakeIngestPipeline:
+    """Just what uploads need: settings, the real embedded store, a fake embedder, no LLM."""
+
+    settings: Settings
+    root: object
+
+    @cached_property
+    def store(self):
+        return open_store(self.root / "index")
+
+    embedder = FakeEmbedder()
+    llm = None
+
+    def ask(self, *args, **kwargs):  # pragma: no cover - uploads never ask
+        raise AssertionError("not used")
+
+
+@pytest.fixture
+def upload_client(tmp_path):
+    settings = serve_settings()
+    pipeline = FakeIngestPipeline(settings, tmp_path / "data")
+    with TestClient(create_app(pipeline, settings, data_dir=tmp_path / "data")) as client:
+        yield client, pipeline
+
+
+def test_upload_ingests_into_the_index(upload_client):
+    client, pipeline = upload_client
+    response = client.post("/v1/documents", files=[
+        ("files", ("notes.md", b"# Tides\n\nThe Moon pulls the oceans.\n", "text/markdown")),
+        ("files", ("../../etc/evil name.txt", b"Plain text about volcanoes.\n", "text/plain"))])
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["saved"] == ["notes.md", "evil_name.txt"]  # no path tricks in names
+    assert body["counts"]["added"] == 2 and body["ok"]
+    assert pipeline.store.stats()["documents"] == 2
+
+
+def test_partial_and_total_failures_are_reported(upload_client):
+    client, _ = upload_client
+    partial = client.post("/v1/documents", files=[
+        ("files", ("good.md", b"# Good\n\nFine text.\n", "text/markdown")),
+        ("files", ("broken.pdf", b"this is not a pdf", "application/pdf"))])
+    assert partial.status_code == 207, partial.text
+    broken = [f for f in partial.json()["files"] if f["path"] == "broken.pdf"][0]
+    assert broken["errors"] and "broken.pdf" in broken["errors"][0]
+    failed = client.post("/v1/documents", files=[
+        ("files", ("bad.pdf", b"%PDF-1.4 nonsense", "application/pdf"))])
+    assert failed.status_code == 422
+    missing = client.post("/v1/documents")
+    assert missing.status_code == 422
+    assert "files" in missing.json()["error"]["message"]
