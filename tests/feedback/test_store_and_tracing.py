@@ -26,6 +26,7 @@ def test_spans_per_stage_with_genai_attributes():
     retrieve, rerank, generate, judge = trace.spans
     assert retrieve.attributes["gen_ai.operation.name"] == "retrieval"
     assert retrieve.attributes["ragloop.retrieved_ids"] == list(trace.retrieved_ids)
+    assert retrieve.attributes["ragloop.signals"] == []
     assert (retrieve.end - retrieve.start).total_seconds() == pytest.approx(0.2)
     assert generate.attributes["gen_ai.usage.input_tokens"] == 300
     assert generate.attributes["gen_ai.usage.output_tokens"] == 40

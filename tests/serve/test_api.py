@@ -31,6 +31,7 @@ def test_ask_returns_answer_with_citations_and_stores_a_trace(client, tmp_path):
     trace = TraceStore.for_data_dir(tmp_path / "data").get_trace(body["trace_id"])
     assert trace.question == "Why are there tides?"
     assert trace.retrieved_ids == ("c-tides", "c-sun")
+    assert trace.spans[0].attributes["ragloop.signals"] == ["bm25"]
     generate = [s for s in trace.spans if s.name == "generate"][0]
     assert generate.attributes["gen_ai.request.model"] == "fake-llm"
     assert generate.attributes["gen_ai.usage.input_tokens"] == 120

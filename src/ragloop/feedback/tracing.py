@@ -16,7 +16,7 @@ from typing import Any
 from ragloop.records import Answer, LLMCall, Span, Trace
 
 RERANK_PURPOSES = ("rerank",)
-JUDGE_PURPOSES = ("judge",)
+JUDGE_PURPOSES = ("judge", "verify")  # verify: the answer checked against its sources
 MAX_CHUNK_CHARS = 2000  # chunk text kept per retrieved candidate, for the page and exports
 
 
@@ -81,6 +81,8 @@ def build_trace(answer: Answer, *, started: datetime, wall_s: float,
                       "gen_ai.retrieval.query.text": answer.question,
                       "ragloop.retrieved_ids": list(retrieved),
                       "ragloop.retrieved_count": len(retrieved),
+                      # which signals scored the candidates (bm25, dense, rerank, ...)
+                      "ragloop.signals": sorted({k for c in answer.candidates for k in c.scores}),
                       "ragloop.strategy": strategy,
                       "ragloop.latency_s": round(retrieve_s, 6),
                       "ragloop.timing": "derived"})]
