@@ -122,3 +122,34 @@ def test_latest_eval_report_is_served(client, tmp_path):
     assert client.get("/v1/reports/latest").json()["run"] == "new"
     assert client.get("/report").text == "<h1>report new</h1>"
     assert client.get("/runs/new/%2e%2e/%2e%2e/traces.sqlite").status_code == 404
+
+
+class BrokenFakePipeline:
+    """A fake pipeline whose index is missing, as before the first `ragloop ingest`."""
+
+    def ask(self, question, **kwargs):
+        from ragloop.errors import StoreError
+
+        raise StoreError("no index at .ragloop/index: run `ragloop ingest` first")
+
+    def stream(self, question, **kwargs):
+        yield "partial "
+        self.ask(question)
+
+
+def test_pipeline_errors_are_reported_not_hung(tmp_path):
+    from fastapi.testclient import TestClient
+    from serve_helpers import serve_settings
+
+    from ragloop.serve.app import create_app
+
+    app = create_app(BrokenFakePipeline(), serve_settings(), data_dir=tmp_path)
+    with TestClient(app) as client:
+        plain = client.post("/v1/ask", json={"question": "tides?"})
+        assert plain.status_code == 500
+        assert "ragloop ingest" in plain.json()["error"]["message"]
+        streamed = client.post("/v1/ask", json={"question": "tides?", "stream": True})
+        events = sse_events(streamed.text)
+        assert events[0] == ("delta", '{"text": "partial "}')
+        assert events[-1][0] == "error" and "ragloop ingest" in events[-1][1]
+        assert app.state.ragloop.gate.pending == 0
