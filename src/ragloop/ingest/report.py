@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+# parse: reading and parsing files, including the unicode/whitespace normalisation done
+# while documents are built (so offsets stay right); clean: hashing, the unchanged check and
+# duplicate detection; chunk: chunking and token counting; enrich: LLM context and
+# questions; embed: chunk and question vectors; index: store writes and commits.
 STAGES = ("parse", "clean", "chunk", "enrich", "embed", "index")
 
 
