@@ -119,3 +119,17 @@ def test_walk_include_exclude(tmp_path):
     assert list(walk([tmp_path / "sub/c.log"], include=("**/*.md",))) == [tmp_path / "sub/c.log"]
     with pytest.raises(IngestError, match="no such file"):
         list(walk([tmp_path / "missing"]))
+
+
+def test_a_docx_that_is_not_a_zip(tmp_path):
+    path = tmp_path / "fake.docx"
+    path.write_text("plain text pretending to be a Word file")
+    with pytest.raises(IngestError, match="corrupt or not a .docx"):
+        load_path(path)
+
+
+def test_unknown_suffix_named_directly(tmp_path):
+    path = tmp_path / "table.csv"
+    path.write_text("a,b\n")
+    with pytest.raises(IngestError, match="no loader for '.csv'"):
+        load_path(path)
