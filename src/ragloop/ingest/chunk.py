@@ -97,7 +97,9 @@ class ChunkBuilder:
                      header=header,
                      dense_text=compose(self.settings.dense_fields, header, "", text),
                      lexical_text=compose(self.settings.lexical_fields, header, "", text),
-                     metadata=dict(self.fields_meta))
+                     # source and title travel with the chunk so a citation can name them
+                     metadata={**self.fields_meta, "source": document.source,
+                               "title": document.title})
 
     def with_context(self, chunk: Chunk, context: str) -> Chunk:
         """The chunk with its situating context, cut to the room left under the limit."""
