@@ -194,7 +194,7 @@ model = ""                       # backend = "openai": model name sent to the se
 api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)
 timeout_s = 120.0
 max_retries = 3
-json_mode = "auto"               # backend = "openai": how JSON schemas are sent (auto, json_schema, json_object)
+json_mode = "auto"               # backend = "openai": "auto", "json_schema" or "json_object"
 cache = true                     # cache calls on disk, keyed by (backend, model, messages, params)
 
 # [judge]                        # a separate model for LLM-as-judge; same keys as [llm]

@@ -15,12 +15,12 @@ class Project:
     settings: Settings
 
     @classmethod
-    def load(cls, root: Path | str = ".") -> "Project":
+    def load(cls, root: Path | str = ".") -> Project:
         root = Path(root).resolve()
         return cls(root=root, settings=load_settings(root / CONFIG_FILENAME))
 
     @classmethod
-    def init(cls, root: Path | str, *, name: str | None = None) -> "Project":
+    def init(cls, root: Path | str, *, name: str | None = None) -> Project:
         root = Path(root).resolve()
         config_path = root / CONFIG_FILENAME
         if config_path.exists():

@@ -1,12 +1,11 @@
 import pytest
 
+from fakes import FakeLLMBackend
 from ragloop.config import LLMSettings
 from ragloop.errors import SchemaValidationError
-from ragloop.models.factory import build_llm
 from ragloop.models.cache import DiskCache
+from ragloop.models.factory import build_llm
 from ragloop.models.llm import LLMClient, parse_json_output
-
-from fakes import FakeLLMBackend
 
 
 @pytest.mark.real_model

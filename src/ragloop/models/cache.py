@@ -1,4 +1,4 @@
-"""An on-disk key/value cache in SQLite: one file, transactional, safe across threads and processes."""
+"""An on-disk key/value cache in SQLite: one file, transactional, thread- and process-safe."""
 
 from __future__ import annotations
 
