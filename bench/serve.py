@@ -3,6 +3,7 @@ real `ragloop serve` process on 127.0.0.1 (real pipeline over the bundled demo c
 
     python bench/serve.py [--levels 1,8,50] [--requests 8,16,50] [--max-tokens 32]
                           [--queue-size 16] [--modes model,cached] [--distinct 12]
+                          [--context-chunks 5] [--n-threads 0]
 
 Two modes, side by side:
   model   the server runs with --no-cache: every request retrieves and generates with the
@@ -70,8 +71,12 @@ def ragloop(*args: str, background: bool = False, **kwargs):
 CONFIG = """[project]
 name = "bench-serve"
 
+[llm]
+n_threads = {n_threads}
+
 [answer]
 max_tokens = {max_tokens}
+context_chunks = {context_chunks}
 citation_style = "inline"   # token-by-token streaming for the direct strategy
 
 [serve]
@@ -79,11 +84,10 @@ queue_size = {queue_size}
 """
 
 
-def make_project(folder: Path, *, max_tokens: int, queue_size: int) -> Path:
+def make_project(folder: Path, **settings) -> Path:
     project = folder / "proj"
     project.mkdir(parents=True)
-    (project / "ragloop.toml").write_text(CONFIG.format(max_tokens=max_tokens,
-                                                        queue_size=queue_size))
+    (project / "ragloop.toml").write_text(CONFIG.format(**settings))
     docs = folder / "docs"
     shutil.copytree(DEMO, docs, ignore=shutil.ignore_patterns("*.jsonl"))
     ragloop("-p", str(project), "ingest", "--quiet", str(docs), stdout=subprocess.DEVNULL)
@@ -141,12 +145,44 @@ def summarise(mode: str, clients: int, outcomes: list[Outcome], wall: float) -> 
             "errors": sorted({o.error or str(o.status) for o in outcomes if o.status != 200})}
 
 
+def report(args, levels, sizes, rows, *, final: bool) -> None:
+    """Write the JSON (after every level, so an interrupted run keeps what it measured) and,
+    at the end, print the table."""
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "benchmark": "serve", "complete": final,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "load_avg": os.getloadavg()},
+        "settings": {"queue_size": args.queue_size, "max_tokens": args.max_tokens,
+                     "context_chunks": args.context_chunks, "n_threads": args.n_threads,
+                     "distinct_questions": args.distinct, "levels": levels, "requests": sizes,
+                     "corpus": "src/ragloop/demo_corpus"},
+        "results": rows}, indent=2) + "\n")
+    if not final:
+        return
+    table = Table(title=f"serving: real pipeline, queue_size={args.queue_size}, "
+                        f"max_tokens={args.max_tokens}")
+    for name in ("mode", "clients", "requests", "ok", "failed", "503 retries", "req/s",
+                 "p50 s", "p95 s"):
+        table.add_column(name, justify="right")
+    for r in rows:
+        table.add_row(r["mode"], str(r["clients"]), str(r["requests"]), str(r["ok"]),
+                      str(r["failed"]), str(r["retries_503"]), f"{r['throughput_rps']:.2f}",
+                      f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}")
+    console.print(table)
+    console.print(f"wrote {args.out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,8,50")
     parser.add_argument("--requests", default="8,16,50",
                         help="requests per level (at least the number of clients)")
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--context-chunks", type=int, default=5)
+    parser.add_argument("--n-threads", type=int, default=0,
+                        help="llama.cpp threads (0: all cores; 1 fares far better when the "
+                             "machine is oversubscribed)")
     parser.add_argument("--queue-size", type=int, default=16)
     parser.add_argument("--modes", default="model,cached")
     parser.add_argument("--distinct", type=int, default=12,
@@ -163,7 +199,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ragloop-bench-serve-") as tmp:
         console.print("building the project (demo corpus, real embedder)…")
         project = make_project(Path(tmp), max_tokens=args.max_tokens,
-                               queue_size=args.queue_size)
+                               queue_size=args.queue_size, n_threads=args.n_threads,
+                               context_chunks=args.context_chunks)
         for mode in args.modes.split(","):
             port = free_port()
             server = start_server(project, port, cached=mode == "cached",
@@ -176,31 +213,15 @@ def main() -> None:
                     console.print(f"{mode}: {clients} clients, {n} requests…")
                     outcomes, wall = asyncio.run(run_level(base, clients, n, qs, args.seed))
                     rows.append(summarise(mode, clients, outcomes, wall))
+                    console.print(rows[-1])
+                    report(args, levels, sizes, rows, final=False)
             finally:
                 server.terminate()
                 try:
                     server.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     server.kill()
-    table = Table(title=f"serving: real pipeline, queue_size={args.queue_size}, "
-                        f"max_tokens={args.max_tokens}")
-    for name in ("mode", "clients", "requests", "ok", "failed", "503 retries", "req/s",
-                 "p50 s", "p95 s"):
-        table.add_column(name, justify="right")
-    for r in rows:
-        table.add_row(r["mode"], str(r["clients"]), str(r["requests"]), str(r["ok"]),
-                      str(r["failed"]), str(r["retries_503"]), f"{r['throughput_rps']:.2f}",
-                      f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}")
-    console.print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "serve", "machine": {"cpus": os.cpu_count(),
-                                          "platform": platform.platform(),
-                                          "load_avg_at_end": os.getloadavg()},
-        "settings": {"queue_size": args.queue_size, "max_tokens": args.max_tokens,
-                     "levels": levels, "requests": sizes, "corpus": "src/ragloop/demo_corpus"},
-        "results": rows}, indent=2) + "\n")
-    console.print(f"wrote {args.out}")
+    report(args, levels, sizes, rows, final=True)
     if any(r["failed"] for r in rows):
         raise SystemExit(1)
 
