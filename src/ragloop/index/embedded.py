@@ -48,6 +48,7 @@ K1, B = 1.2, 0.75  # BM25 (Lucene's defaults)
 FLUSH_ROWS = 20_000  # a writer's buffered rows per target before they go to a segment file
 MERGE_FACTOR = 8  # merge when this many segments share a size level (log base MERGE_FACTOR)
 LOCK_TIMEOUT_S = 600.0
+DENSE_SCORING_ROWS = 1 << 18  # segments up to this size accumulate BM25 in a dense array
 
 _SCHEMA = """
 BEGIN;
@@ -154,27 +155,24 @@ class EmbeddedStore:
                 self._all_conns = [*getattr(self, "_all_conns", []), conn]
         return conn
 
-    def _snapshot(self):
-        """Run a read in one SQLite snapshot with the matching view; retried once when a
-        concurrent merge removed a segment file between listing and loading it."""
-        store = self
-
-        class _Snap:
-            def __enter__(self):
-                self.conn = store._conn()
-                self.conn.execute("BEGIN")
-                try:
-                    self.view = store._view_for(self.conn)
-                except FileNotFoundError:
-                    self.conn.execute("COMMIT")
-                    self.conn.execute("BEGIN")
-                    self.view = store._view_for(self.conn)
-                return self
-
-            def __exit__(self, *exc):
-                self.conn.execute("COMMIT")
-
-        return _Snap()
+    def _current(self) -> _View:
+        """The view of the latest committed generation. Searches need no SQL beyond this
+        generation check; a changed generation is loaded in one read transaction (retried
+        once when a concurrent merge removed a segment between listing and loading it)."""
+        conn = self._conn()
+        view = self._view
+        if view is not None and _generation(conn) == view.gen:
+            return view
+        for attempt in range(2):
+            conn.execute("BEGIN")
+            try:
+                return self._view_for(conn)
+            except FileNotFoundError:
+                if attempt:
+                    raise
+            finally:
+                conn.execute("COMMIT")
+        raise AssertionError("unreachable")
 
     def _load_segment(self, name: str) -> Segment:
         segment = self._segment_cache.get(name)
@@ -216,6 +214,8 @@ class EmbeddedStore:
                     live[dead[name]] = False
             else:
                 segment = self._load_segment(name)
+                if segment.ids is None:  # written before segments kept their ids
+                    segment.ids = _ids_from_table(conn, target, name, segment.size)
                 live = np.ones(segment.size, dtype=bool)
                 gone = [p for (p,) in conn.execute("SELECT pos FROM tombstones WHERE seg=?",
                                                     (name,))]
@@ -251,11 +251,11 @@ class EmbeddedStore:
         self._filter_cache[key] = result
         return result
 
-    def _masks(self, snap, target: str, filters: Filters | None) -> list[np.ndarray]:
-        parts = snap.view.parts[target]
+    def _masks(self, view: _View, target: str, filters: Filters | None) -> list[np.ndarray]:
+        parts = view.parts[target]
         if filters is None or filters.is_empty():
             return [p.live for p in parts]
-        allowed = self._allowed_docs(snap.conn, snap.view.gen, filters)
+        allowed = self._allowed_docs(self._conn(), view.gen, filters)
         return [p.live & np.isin(p.segment.doc_rowid, allowed) for p in parts]
 
     # -- search
@@ -265,77 +265,73 @@ class EmbeddedStore:
         terms = list(dict.fromkeys(analyze(query)))
         if not terms or k <= 0:
             return []
-        with self._snapshot() as snap:
-            parts = snap.view.parts[target]
-            n = snap.view.n_live[target]
-            if n == 0:
-                return []
-            avgdl = max(snap.view.total_len[target] / n, 1e-9)
-            postings = [[p.segment.postings(t) for t in terms] for p in parts]
-            df = np.zeros(len(terms))
-            for part, lists in zip(parts, postings, strict=True):
-                for i, (rows, _) in enumerate(lists):
-                    if len(rows):
-                        df[i] += np.count_nonzero(part.live[rows])
-            idf = np.log1p((n - df + 0.5) / (df + 0.5))
-            masks = self._masks(snap, target, filters)
-            hits: list[tuple[float, int, int]] = []
-            for pi, (part, lists, mask) in enumerate(zip(parts, postings, masks, strict=True)):
-                sizes = [len(rows) for rows, _ in lists]
-                if not sum(sizes):
-                    continue
-                rows = np.concatenate([r for r, _ in lists])
-                tf = np.concatenate([f for _, f in lists])
-                weight = np.repeat(idf, sizes)
-                norm = K1 * (1 - B + B * part.segment.doc_len[rows] / avgdl)
-                contrib = weight * tf * (K1 + 1) / (tf + norm)
+        view = self._current()
+        parts = view.parts[target]
+        n = view.n_live[target]
+        if n == 0:
+            return []
+        avgdl = max(view.total_len[target] / n, 1e-9)
+        postings = [[p.segment.postings(t) for t in terms] for p in parts]
+        df = np.zeros(len(terms))
+        for part, lists in zip(parts, postings, strict=True):
+            for i, (rows, _) in enumerate(lists):
+                if len(rows):
+                    df[i] += np.count_nonzero(part.live[rows])
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        masks = self._masks(view, target, filters)
+        hits: list[tuple[float, int, int]] = []
+        for pi, (part, lists, mask) in enumerate(zip(parts, postings, masks, strict=True)):
+            sizes = [len(rows) for rows, _ in lists]
+            if not sum(sizes):
+                continue
+            rows = np.concatenate([r for r, _ in lists])
+            tf = np.concatenate([f for _, f in lists])
+            weight = np.repeat(idf, sizes)
+            norm = K1 * (1 - B + B * part.segment.doc_len[rows] / avgdl)
+            contrib = weight * tf * (K1 + 1) / (tf + norm)
+            if part.segment.size <= DENSE_SCORING_ROWS:
+                scores = np.bincount(rows, weights=contrib, minlength=part.segment.size)
+                uniq = np.flatnonzero((scores > 0) & mask)
+                scores = scores[uniq]
+            else:  # sparse accumulation: no array the size of a big segment per query
                 uniq, inverse = np.unique(rows, return_inverse=True)
                 scores = np.bincount(inverse, weights=contrib)
                 keep = mask[uniq]
                 uniq, scores = uniq[keep], scores[keep]
-                for j in _top(scores, k):
-                    hits.append((float(scores[j]), pi, int(uniq[j])))
-            return self._resolve(snap, target, hits, k)
+            for j in _top(scores, k):
+                hits.append((float(scores[j]), pi, int(uniq[j])))
+        return self._resolve(view, target, hits, k)
 
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters | None = None, *,
                       target: Target = "chunks") -> list[tuple[str, float]]:
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if k <= 0:
             return []
-        with self._snapshot() as snap:
-            parts = snap.view.parts[target]
-            masks = self._masks(snap, target, filters)
-            hits: list[tuple[float, int, int]] = []
-            for pi, (part, mask) in enumerate(zip(parts, masks, strict=True)):
-                valid = mask & part.segment.has_vector
-                if not valid.any():
-                    continue
-                if part.segment.vectors.shape[1] != query.shape[0]:
-                    raise StoreError(f"{self.path}: query vector has dimension "
-                                     f"{query.shape[0]}, the index has "
-                                     f"{part.segment.vectors.shape[1]}")
-                scores = part.segment.vectors @ query
-                scores[~valid] = -np.inf
-                for j in _top(scores, min(k, int(valid.sum()))):
-                    hits.append((float(scores[j]), pi, int(j)))
-            return self._resolve(snap, target, hits, k)
+        view = self._current()
+        parts = view.parts[target]
+        masks = self._masks(view, target, filters)
+        hits: list[tuple[float, int, int]] = []
+        for pi, (part, mask) in enumerate(zip(parts, masks, strict=True)):
+            valid = mask & part.segment.has_vector
+            if not valid.any():
+                continue
+            if part.segment.vectors.shape[1] != query.shape[0]:
+                raise StoreError(f"{self.path}: query vector has dimension "
+                                 f"{query.shape[0]}, the index has "
+                                 f"{part.segment.vectors.shape[1]}")
+            scores = part.segment.vectors @ query
+            scores[~valid] = -np.inf
+            for j in _top(scores, min(k, int(valid.sum()))):
+                hits.append((float(scores[j]), pi, int(j)))
+        return self._resolve(view, target, hits, k)
 
-    def _resolve(self, snap, target: str, hits: list[tuple[float, int, int]],
+    @staticmethod
+    def _resolve(view: _View, target: str, hits: list[tuple[float, int, int]],
                  k: int) -> list[tuple[str, float]]:
         hits.sort(key=lambda h: -h[0])
-        hits = hits[:k]
-        parts = snap.view.parts[target]
-        by_part: dict[int, list[int]] = {}
-        for _, pi, pos in hits:
-            by_part.setdefault(pi, []).append(pos)
-        ids: dict[tuple[int, int], str] = {}
-        for pi, positions in by_part.items():
-            name = parts[pi].segment.name
-            sql = (f"SELECT pos, id FROM {target} WHERE seg=? AND pos IN "
-                   f"({','.join('?' * len(positions))})")
-            for pos, item_id in snap.conn.execute(sql, (name, *positions)):
-                ids[(pi, pos)] = item_id
-        return [(ids[(pi, pos)], score) for score, pi, pos in hits if (pi, pos) in ids]
+        parts = view.parts[target]
+        return [(parts[pi].segment.ids[pos].decode("utf-8"), score)
+                for score, pi, pos in hits[:k]]
 
     # -- records
 
@@ -401,6 +397,13 @@ class EmbeddedStore:
         self.close()
 
 
+def _ids_from_table(conn: sqlite3.Connection, target: str, name: str, size: int) -> np.ndarray:
+    ids = np.zeros(size, dtype=object)
+    for pos, item_id in conn.execute(f"SELECT pos, id FROM {target} WHERE seg=?", (name,)):
+        ids[pos] = item_id
+    return np.asarray([i.encode("utf-8") if i else b"" for i in ids], dtype=np.bytes_)
+
+
 def open_store(path: Path) -> EmbeddedStore:
     """Open (creating if needed) the embedded index at ``path``."""
     return EmbeddedStore(Path(path))
@@ -416,6 +419,7 @@ class _Buffer:
     vectors: list[np.ndarray] = field(default_factory=list)
     has_vector: list[bool] = field(default_factory=list)
     doc_rowid: list[int] = field(default_factory=list)
+    ids: list[bytes] = field(default_factory=list)
 
 
 class EmbeddedWriter:
@@ -508,7 +512,8 @@ class EmbeddedWriter:
         vectors = np.stack(buf.vectors).astype(np.float32)
         write_segment(self.store.segments_dir / buf.name, matrix, vocab,
                       [(vectors, np.arange(len(vectors)))], vectors.shape[1],
-                      np.asarray(buf.has_vector), np.asarray(buf.doc_rowid))
+                      np.asarray(buf.has_vector), np.asarray(buf.doc_rowid),
+                      np.asarray(buf.ids, dtype=np.bytes_))
         self._written.append((buf.name, target, len(buf.counts)))
 
     # -- staging
@@ -574,6 +579,7 @@ class EmbeddedWriter:
         buf.vectors.append(vector if vector is not None
                            else np.zeros(self._dim or 0, dtype=np.float32))
         buf.doc_rowid.append(doc_rowid)
+        buf.ids.append(item_id.encode("utf-8"))
         if len(buf.counts) >= FLUSH_ROWS:
             self._flush(target)
 
@@ -657,7 +663,7 @@ def _merge(conn: sqlite3.Connection, segments_dir: Path, target: str,
     new_name = f"{target[0]}{gen:09d}-{uuid.uuid4().hex[:10]}"
     try:
         dim = int(_meta(conn, "dim") or 0)
-        parts, vector_parts, has_vector, doc_rowid, moves = [], [], [], [], []
+        parts, vector_parts, has_vector, doc_rowid, ids, moves = [], [], [], [], [], []
         at = 0
         for name in names:
             segment = Segment.load(segments_dir / name)
@@ -670,11 +676,13 @@ def _merge(conn: sqlite3.Connection, segments_dir: Path, target: str,
             vector_parts.append((segment.vectors, keep))
             has_vector.append(segment.has_vector[keep])
             doc_rowid.append(segment.doc_rowid[keep])
+            ids.append(segment.ids[keep])
             moves += [(new_name, at + i, name, int(old)) for i, old in enumerate(keep)]
             at += len(keep)
         matrix, vocab = merge_matrices(parts)
         write_segment(segments_dir / new_name, matrix, vocab, vector_parts, dim,
-                      np.concatenate(has_vector), np.concatenate(doc_rowid))
+                      np.concatenate(has_vector), np.concatenate(doc_rowid),
+                      np.concatenate(ids) if ids else np.zeros(0, dtype=np.bytes_))
         conn.executemany(f"UPDATE {target} SET seg=?, pos=? WHERE seg=? AND pos=?", moves)
         marks = ",".join("?" * len(names))
         conn.execute(f"DELETE FROM segments WHERE name IN ({marks})", names)

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-_FILES = ("vectors", "has_vector", "doc_len", "doc_rowid", "term_ptr", "post_row", "post_tf")
+_FILES = ("vectors", "has_vector", "doc_len", "doc_rowid", "ids", "term_ptr", "post_row",
+          "post_tf")
 
 
 def counts_to_matrix(counts: Sequence[Counter[str]]) -> tuple[sp.csr_matrix, list[str]]:
@@ -77,9 +78,10 @@ _BLOCK = 65536
 
 def write_segment(folder: Path, matrix: sp.csr_matrix, vocab: Sequence[str],
                   vector_parts: Sequence[tuple[np.ndarray, np.ndarray]], dim: int,
-                  has_vector: np.ndarray, doc_rowid: np.ndarray) -> None:
+                  has_vector: np.ndarray, doc_rowid: np.ndarray, ids: np.ndarray) -> None:
     """Write a segment durably at ``folder`` (which must not exist yet). ``vector_parts`` are
-    (vectors, row indices to keep) pairs, concatenated in order."""
+    (vectors, row indices to keep) pairs, concatenated in order; ``ids`` are the rows' chunk
+    or question ids as UTF-8 bytes (fixed width, so they memory-map)."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -90,6 +92,7 @@ def write_segment(folder: Path, matrix: sp.csr_matrix, vocab: Sequence[str],
         "has_vector": np.asarray(has_vector, dtype=bool),
         "doc_len": np.asarray(matrix.sum(axis=1)).ravel().astype(np.float32),
         "doc_rowid": np.asarray(doc_rowid, dtype=np.int64),
+        "ids": np.asarray(ids, dtype=np.bytes_),
         "term_ptr": by_term.indptr.astype(np.int64),
         "post_row": by_term.indices.astype(np.int32),
         "post_tf": by_term.data.astype(np.float32),
@@ -114,6 +117,7 @@ class Segment:
     has_vector: np.ndarray  # (n,) bool: rows staged without a vector are lexical-only
     doc_len: np.ndarray  # (n,) float32, in analysed terms
     doc_rowid: np.ndarray  # (n,) int64, the documents-table rowid, for filters
+    ids: np.ndarray | None  # (n,) bytes: the row's chunk or question id
     term_ptr: np.ndarray  # (V+1,) postings of term t are post_row[term_ptr[t]:term_ptr[t+1]]
     post_row: np.ndarray
     post_tf: np.ndarray
@@ -125,7 +129,9 @@ class Segment:
 
     @classmethod
     def load(cls, folder: Path) -> Segment:
-        arrays = {name: _load(folder / f"{name}.npy") for name in _FILES}
+        arrays = {name: _load(folder / f"{name}.npy") for name in _FILES if name != "ids"}
+        ids_file = folder / "ids.npy"
+        arrays["ids"] = _load(ids_file) if ids_file.exists() else None
         text = (folder / "vocab.txt").read_text(encoding="utf-8")
         vocab = {term: i for i, term in enumerate(text.split("\n"))} if text else {}
         # small arrays are read into memory: they are touched by every query
@@ -152,7 +158,8 @@ class Segment:
 
 def _load(path: Path) -> np.ndarray:
     try:
-        return np.load(path, mmap_mode="r")
+        # a plain ndarray view of the map: slicing a np.memmap costs far more per call
+        return np.load(path, mmap_mode="r").view(np.ndarray)
     except ValueError:  # an empty array cannot be memory-mapped
         return np.load(path)
 
