@@ -86,7 +86,8 @@ class RetrieveSettings(Section):
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(default=60, ge=1)
     # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
-    normalization: Literal["minmax", "zscore", "dbsf"] = "minmax"
+    # zscore with equal weights: best convex setting on both halves of BEIR SciFact (bench/beir.py)
+    normalization: Literal["minmax", "zscore", "dbsf"] = "zscore"
     weights: dict[str, float] = Field(default_factory=dict)  # retriever name → weight
     depth: int = Field(default=100, ge=1)  # candidates per retriever before fusion
     rerank: Literal["none", "llm", "cross-encoder"] = "none"
@@ -222,7 +223,7 @@ lexical_fields = ["header", "context", "text"]
 k = 10
 retrievers = ["bm25", "dense"]   # also "questions_bm25", "questions_dense"
 fusion = "convex"                # "rrf" or "convex" (score-normalised weighted sum)
-normalization = "minmax"         # "minmax" or "zscore" (convex fusion)
+normalization = "zscore"         # "zscore", "minmax" or "dbsf" (convex fusion)
 rrf_k = 60
 depth = 100                      # candidates per retriever before fusion
 rerank = "none"                  # "none", "llm" or "cross-encoder"
