@@ -23,7 +23,7 @@ from ragloop.serve.client import post_with_retry
 
 
 def test_fifty_concurrent_asks_all_complete_with_a_small_queue(tmp_path):
-    pipeline = FakePipeline(delay_s=0.02)
+    pipeline = FakePipeline(delay_s=0.05)
     app = create_app(pipeline, serve_settings(queue_size=8), data_dir=tmp_path)
 
     async def run(base: str):
