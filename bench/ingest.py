@@ -165,7 +165,19 @@ def main() -> None:
     parser.add_argument("--enrich-docs", type=int, default=100)
     parser.add_argument("--batch-docs", type=int, default=64)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
+    parser.add_argument("--only-enrich", action="store_true",
+                        help="run part 3 only and add it to the existing --out file")
     args = parser.parse_args()
+    if args.only_enrich:
+        results = json.loads(args.out.read_text())
+        embedder = build_embedder(EmbedderSettings(cache=False), None)
+        with tempfile.TemporaryDirectory() as tmp:
+            results["enriched"] = run_enriched(args.corpus, args.enrich_docs, embedder,
+                                               Path(tmp))
+        results["machine"]["load_average_enrich_end"] = os.getloadavg()
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print_tables(results)
+        return
     results: dict = {"machine": {"python": platform.python_version(),
                                  "cpus": os.cpu_count(),
                                  "load_average_start": os.getloadavg()},
