@@ -4,12 +4,13 @@
    ingested into a project (``--workdir``, kept between runs so ingestion happens once).
 2. Retrieval: every test question is searched (``pipeline.retrieve``); hit@5 / recall@5 /
    MRR@10 / nDCG@10 for the question's own abstract, with bootstrap 95% intervals.
-3. Answering: ``ragloop eval run`` machinery (``run_eval``) on the first ``--limit`` test
-   questions, asked with a label instruction (yes / no / maybe); accuracy with interval,
-   macro-F1, per-label precision/recall, the prediction distribution, latency, tokens.
+3. Answering: ``ragloop eval run`` machinery (``run_eval``) on ``--limit`` test questions
+   (a seeded sample stratified by label), asked with a label instruction (yes / no /
+   maybe); accuracy with interval, macro-F1, per-label precision/recall, the prediction
+   distribution, latency, tokens.
 4. Reader only (``--gold N``): the LLM given the gold abstract and asked for one label with a
-   schema-constrained enum, on the first N questions — what the model can do with perfect
-   retrieval.
+   schema-constrained enum, on a stratified sample of N questions — what the model can do
+   with perfect retrieval.
 Every accuracy is shown next to the majority-class baseline (always "yes") on the same
 questions. Writes ``bench/results/pubmedqa.json`` and prints a Markdown table.
 
@@ -48,6 +49,27 @@ OUT = REPO / "bench" / "results" / "pubmedqa.json"
 GOLD_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string",
                                                            "enum": list(LABELS)}},
                "required": ["answer"]}
+
+
+def stratified_subset(examples, n: int, seed: int = 0) -> list:
+    """``n`` examples with the split's label proportions (largest remainder), drawn with a
+    fixed seed, in the official order. The official file is not shuffled by label (its first
+    30 questions are all "yes"), so its first N would hide every other label."""
+    import random
+
+    if n >= len(examples):
+        return list(examples)
+    by_label: dict[str, list] = {}
+    for example in examples:
+        by_label.setdefault(example.label, []).append(example)
+    quotas = {k: n * len(v) / len(examples) for k, v in by_label.items()}
+    counts = {k: int(q) for k, q in quotas.items()}
+    for k in sorted(quotas, key=lambda k: quotas[k] - counts[k], reverse=True)[
+            : n - sum(counts.values())]:
+        counts[k] += 1
+    rng = random.Random(seed)
+    chosen = {e.id for k, v in by_label.items() for e in rng.sample(v, counts[k])}
+    return [e for e in examples if e.id in chosen]
 
 
 def ci(values) -> dict:
@@ -91,9 +113,8 @@ def majority(gold: list[str]) -> dict:
     return {"accuracy": scores["accuracy"], "macro_f1": scores["macro_f1"]}
 
 
-def answering(pipeline: Pipeline, dataset: Path, limit: int, workers: int) -> dict:
-    result = run_eval(pipeline, dataset, options=RunOptions(limit=limit, workers=workers,
-                                                            judge=False))
+def answering(pipeline: Pipeline, dataset: Path, workers: int) -> dict:
+    result = run_eval(pipeline, dataset, options=RunOptions(workers=workers, judge=False))
     agg = result.aggregates
     from ragloop.evals.runs import read_records
 
@@ -171,9 +192,10 @@ def table(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--limit", type=int, default=500, help="questions to answer with RAG")
-    parser.add_argument("--gold", type=int, default=0, help="questions for the reader-only "
-                        "run with the gold abstract (0: skip)")
+    parser.add_argument("--limit", type=int, default=500, help="questions to answer with RAG: "
+                        "a seeded subset stratified by label (all 500 by default)")
+    parser.add_argument("--gold", type=int, default=0, help="questions (stratified subset) "
+                        "for the reader-only run with the gold abstract (0: skip)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/ragloop-bench-pubmedqa"))
     parser.add_argument("--skip-answering", action="store_true")
@@ -182,8 +204,9 @@ def main() -> None:
     project = open_project(args.workdir)
     pipeline = Pipeline(project)
     examples = list(iter_pubmedqa_examples(DATA))
-    dataset = args.workdir / "pubmedqa-test.jsonl"
-    write_dataset(dataset, examples)
+    subset = stratified_subset(examples, args.limit)
+    dataset = args.workdir / f"pubmedqa-test-{len(subset)}.jsonl"
+    write_dataset(dataset, subset)
     results: dict = {"dataset": "PubMedQA PQA-L official test split (500)",
                      "corpus": "pooled CONTEXTS, 1,000 documents (one per PMID)",
                      "model": pipeline.llm.model_id, "embedder": "all-MiniLM-L6-v2 int8",
@@ -194,12 +217,13 @@ def main() -> None:
     results["retrieval"] = retrieval(pipeline, examples)
     print(f"retrieval hit@5 {fmt(results['retrieval']['hit@5'])}")
     if args.gold:
-        results["gold_reader"] = gold_reader(pipeline, examples[:args.gold])
+        results["gold_reader"] = gold_reader(pipeline, stratified_subset(examples, args.gold))
     if not args.skip_answering:
-        results["answering"] = answering(pipeline, dataset, args.limit, args.workers)
+        results["answering"] = answering(pipeline, dataset, args.workers)
     results["limit"] = {"retrieval": len(examples),
-                        "answering": None if args.skip_answering else args.limit,
-                        "gold_reader": args.gold}
+                        "answering": None if args.skip_answering else len(subset),
+                        "gold_reader": args.gold,
+                        "subset": "seeded (0) sample stratified by label, official order"}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2, default=str))
     print(table(results))
