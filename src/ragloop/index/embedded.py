@@ -115,6 +115,15 @@ class _View:
     filter_masks: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
+def _dot(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Scores of every row. Small segments use a single-threaded loop: a multi-threaded BLAS
+    matrix-vector product was measured at 0.15 ms or 30 ms per call on a busy 2-core machine
+    (threads spinning for a core), the loop at a steady 0.3 ms for 5k x 384."""
+    if len(vectors) <= DENSE_SCORING_ROWS:
+        return np.einsum("ij,j->i", vectors, query)
+    return vectors @ query
+
+
 def _top(scores: np.ndarray, k: int) -> np.ndarray:
     if k <= 0:
         return np.zeros(0, dtype=np.int64)
@@ -319,7 +328,7 @@ class EmbeddedStore:
                 raise StoreError(f"{self.path}: query vector has dimension "
                                  f"{query.shape[0]}, the index has "
                                  f"{part.segment.vectors.shape[1]}")
-            scores = part.segment.vectors @ query
+            scores = _dot(part.segment.vectors, query)
             scores[~valid] = -np.inf
             for j in _top(scores, min(k, int(valid.sum()))):
                 hits.append((float(scores[j]), pi, int(j)))
