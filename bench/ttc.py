@@ -26,7 +26,7 @@ Records are appended to ``bench/results/ttc_records.jsonl`` as they finish (the 
 the file is also input for ``ragloop route calibrate``). Writes ``bench/results/ttc.json``,
 ``bench/results/ttc.png`` and the ``### Test-time compute`` section of README.md.
 
-    python bench/ttc.py [--pubmedqa 10] [--arith 10] [--samples 3] [--max-tokens 48]
+    python bench/ttc.py [--pubmedqa 5] [--arith 8] [--samples 3] [--max-tokens 32]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ RESULTS = REPO / "bench" / "results"
 RECORDS = RESULTS / "ttc_records.jsonl"
 PUBMEDQA = REPO.parent / "shared" / "datasets" / "pubmedqa" / "data"
 STRATEGIES = ("direct", "direct-json", "cot", "vote", "best_of_n", "refine")
-BUDGETS = (600, 1500, 0)  # tokens per query for auto; 0 = no limit
+BUDGETS = (500, 1200, 0)  # tokens per query for auto; 0 = no limit
 SLOW = ("cot", "vote", "best_of_n", "refine")
 
 
@@ -86,7 +86,7 @@ def pubmedqa_examples(n: int) -> list[dict]:
                   for i, (text, lab) in enumerate(zip(rec["CONTEXTS"], rec["LABELS"],
                                                       strict=False))]
         out.append({"dataset": "pubmedqa", "id": pmid, "gold": gold[pmid], "chunks": chunks,
-                    "question": f"{rec['QUESTION']} Answer yes, no or maybe."})
+                    "question": f"{rec['QUESTION']} Start your answer with yes, no or maybe."})
     return out
 
 
@@ -267,10 +267,10 @@ def write_readme(section: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pubmedqa", type=int, default=10)
-    parser.add_argument("--arith", type=int, default=10)
+    parser.add_argument("--pubmedqa", type=int, default=5)
+    parser.add_argument("--arith", type=int, default=8)
     parser.add_argument("--samples", type=int, default=3)
-    parser.add_argument("--max-tokens", type=int, default=48)
+    parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ragloop-ttc-cache"))
     parser.add_argument("--fresh", action="store_true", help="Discard earlier records.")
     parser.add_argument("--report-only", action="store_true",
