@@ -19,7 +19,11 @@ set is multi-hop.
 Questions are interleaved and every policy runs on a question before the next question, so
 machine load hits all policies alike.
 
-Latency is the sum of the model calls' own latencies (``Answer.calls``). Calls go through the
+Latency is the sum of the model calls' own latencies (``Answer.calls``). llama.cpp keeps the
+KV state of the last prompt, so a policy run after another on the same question skips most
+prompt processing (direct runs first and pays it; the router's escalation gets the same
+benefit in production). ``--cold`` resets that state before every policy, for latencies of
+each policy as a standalone query. Calls go through the
 disk cache, so a call two policies share (the router's fast pass is the direct call; its vote
 samples are the vote policy's) is made once and counted, at its measured latency, in both.
 Records are appended to ``bench/results/ttc_records.jsonl`` as they finish (the run resumes;
@@ -273,6 +277,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ragloop-ttc-cache"))
     parser.add_argument("--fresh", action="store_true", help="Discard earlier records.")
+    parser.add_argument("--cold", action="store_true",
+                        help="Reset the model's KV prefix before every policy (llamacpp).")
     parser.add_argument("--report-only", action="store_true",
                         help="Summarise the records so far without running anything.")
     args = parser.parse_args()
@@ -300,6 +306,8 @@ def main() -> None:
         with Progress() as progress, RECORDS.open("a") as out:
             task = progress.add_task("ttc", total=len(todo))
             for example, policy in todo:
+                if args.cold:
+                    llm.backend._model.reset()  # llama_cpp.Llama: forget the cached prefix
                 record = run_policy(policy, example, settings, llm)
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
@@ -333,7 +341,12 @@ def readme_section(md: str, args) -> str:
         "Latency = sum of the model calls' measured "
         "latencies; vote and best-of-N use k = "
         f"{args.samples}; auto runs direct, then escalates to vote on its signals within the "
-        "token budget. Plot: `bench/results/ttc.png`; numbers: `bench/results/ttc.json`; "
+        "token budget. "
+        + ("Each policy ran cold (KV prefix reset). " if args.cold else
+           "Policies after the first on a question reuse llama.cpp's cached prompt prefix, "
+           "which lowers their latency relative to direct (run first). ")
+        + "Only questions on which every policy finished are compared (column n). "
+        + "Plot: `bench/results/ttc.png`; numbers: `bench/results/ttc.json`; "
         "per-example records: `bench/results/ttc_records.jsonl`.\n\n" + md)
 
 

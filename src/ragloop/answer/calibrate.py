@@ -107,7 +107,9 @@ def _by_strategy(records: list[dict], metric: str | None) -> dict[str, dict[str,
         if correct is None:
             continue
         key = str(record.get("id", record.get("question")))
-        table.setdefault(record.get("strategy", "direct"), {})[key] = {
+        # bench records name the policy (auto@budget) apart from the strategy it ran
+        name = record.get("policy") or record.get("strategy", "direct")
+        table.setdefault(name, {})[key] = {
             "correct": correct, "latency": _latency(record), "record": record}
     return table
 
