@@ -41,13 +41,11 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=int, nargs="*", default=[5000, 50_000, 200_000])
     args = ap.parse_args()
     rng = np.random.default_rng(0)
-    words = [f"w{i}" for i in range(50_000)]
-    probs = 1 / np.arange(1, len(words) + 1)
-    probs /= probs.sum()
+    words = np.asarray([f"w{i}" for i in range(50_000)])
 
     def docs(start: int, n: int):
         for i in range(start, start + n):
-            text = " ".join(rng.choice(words, size=120, p=probs))
+            text = " ".join(words[np.minimum(rng.zipf(1.3, size=120), len(words)) - 1])
             doc = Document(id=f"d{i}", source=f"s/{i}", title="", text=text,
                            content_hash=str(i))
             chunk = Chunk(id=f"d{i}#0", doc_id=doc.id, ordinal=0, text=text, lexical_text=text)
@@ -73,7 +71,7 @@ def main() -> None:
                         w.replace_document(*item)
                 commits.append(time.perf_counter() - t0)
                 have += args.batch
-            queries = [" ".join(rng.choice(words[:5000], size=8)) for _ in range(50)]
+            queries = [" ".join(rng.choice(words[:5000], size=8)) for _ in range(100)]
             lex, vec = [], []
             for q in queries:
                 t0 = time.perf_counter()
