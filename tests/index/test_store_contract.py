@@ -318,3 +318,36 @@ def test_kill_9_leaves_a_complete_searchable_index(make_store, tmp_path, mode):
     assert ids(again.lexical_search("rust borrowing compiler", 1)) == ["rust#0"]
     put(again, make_doc("after", ["written after the crash"]))  # the lock was released
     assert ids(again.lexical_search("crash", 5)) == ["after#0"]
+
+
+def test_reader_keeps_working_while_a_writer_commits_and_merges(make_store):
+    import threading
+
+    reader, writer_store = make_store(), make_store()
+    put(writer_store, *CORPUS)
+    errors: list[BaseException] = []
+    seen = 0
+    stop = threading.Event()
+
+    def read() -> None:
+        nonlocal seen
+        vec = EMB.embed_queries(["rust borrowing compiler"])[0]
+        while not stop.is_set():
+            try:
+                assert ids(reader.lexical_search("rust borrowing compiler", 1)) == ["rust#0"]
+                assert "rust#0" in ids(reader.vector_search(vec, 3))
+                seen += 1
+            except BaseException as err:  # noqa: BLE001 - reported by the main thread
+                errors.append(err)
+                return
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    try:
+        for i in range(24):  # enough commits for merges (MERGE_FACTOR segments per level)
+            put(writer_store, make_doc(f"churn{i % 5}", [f"churn text {i}"]))
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[0]
+    assert seen > 0
