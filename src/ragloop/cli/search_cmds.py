@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_USAGE, console, fail, state
@@ -61,15 +62,20 @@ def register(app: typer.Typer) -> None:
             return
         signals = _signals(found) if explain else []
         table = Table(show_lines=explain)
-        for column in ("#", "score", "chunk", *signals, "text"):
-            table.add_column(column, overflow="fold")
+        for column in ("#", "score", "chunk", *signals):
+            table.add_column(column, overflow="fold", no_wrap=column != "chunk")
+        table.add_column("text", overflow="fold", ratio=1, min_width=30)
         for rank, cand in enumerate(found, start=1):
             per_signal = [f"#{cand.ranks[s]} {cand.scores[s]:.3f}" if s in cand.scores
                           else (f"#{cand.ranks[s]}" if s in cand.ranks else "-")
                           for s in signals]
             text = " ".join(cand.chunk.text.split())
-            text = text[:300] + ("…" if len(text) > 300 else "")
+            text = text[:200] + ("…" if len(text) > 200 else "")
+            if cand.chunk.header:
+                text = f"[bold]{escape(cand.chunk.header)}[/]\n{escape(text)}"
+            else:
+                text = escape(text)
             if explain and cand.matched_question:
-                text += f"\n[dim]matched question: {cand.matched_question}[/]"
+                text += f"\n[dim]matched question: {escape(cand.matched_question)}[/]"
             table.add_row(str(rank), f"{cand.score:.3f}", cand.chunk.id, *per_signal, text)
         console.print(table)
