@@ -185,7 +185,7 @@ def table(results: dict) -> str:
         lines.append(f"| RAG latency per question (mean / p95) | {a['n']} | "
                      f"{a['latency_s']['mean']:.1f} s / {a['latency_s']['p95']:.1f} s | – |")
         tokens = a["tokens"]
-        lines.append(f"| RAG tokens (prompt / completion, uncached) | {a['n']} | "
+        lines.append(f"| RAG tokens (prompt / completion) | {a['n']} | "
                      f"{tokens['prompt']} / {tokens['completion']} | – |")
     return "\n".join(lines)
 
