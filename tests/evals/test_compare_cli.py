@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from fake_pipeline import FakePipeline
+from eval_fake_pipeline import FakePipeline
 from test_runner import EXAMPLES
 from typer.testing import CliRunner
 

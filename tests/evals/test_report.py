@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fake_pipeline import FakePipeline
+from eval_fake_pipeline import FakePipeline
 from test_runner import EXAMPLES
 
 from ragloop.evals import compare as cmp

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from fake_pipeline import FakePipeline
+from eval_fake_pipeline import FakePipeline
 
 from ragloop.evals import runs
 from ragloop.evals.datasets import write_dataset

@@ -8,19 +8,19 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_pipeline import FakePipeline  # noqa: E402
+from serve_fake_pipeline import FakePipeline  # noqa: E402
 from serve_helpers import serve_settings  # noqa: E402
 
 from ragloop.serve.app import create_app  # noqa: E402
 
 
 @pytest.fixture
-def fake_pipeline():
+def serve_fake_pipeline():
     return FakePipeline()
 
 
 @pytest.fixture
-def client(tmp_path, fake_pipeline):
-    app = create_app(fake_pipeline, serve_settings(), data_dir=tmp_path / "data")
+def client(tmp_path, serve_fake_pipeline):
+    app = create_app(serve_fake_pipeline, serve_settings(), data_dir=tmp_path / "data")
     with TestClient(app) as test_client:
         yield test_client

@@ -10,7 +10,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_pipeline import FakePipeline  # noqa: E402
+from serve_fake_pipeline import FakePipeline  # noqa: E402
 
 from ragloop.config import Settings  # noqa: E402
 from ragloop.serve.app import create_app  # noqa: E402

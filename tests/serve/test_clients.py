@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_pipeline import FakePipeline
+from serve_fake_pipeline import FakePipeline
 from live import free_port, live_server
 from serve_helpers import serve_settings
 

@@ -6,7 +6,7 @@ import asyncio
 import re
 
 import pytest
-from fake_pipeline import FakePipeline
+from serve_fake_pipeline import FakePipeline
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from serve_helpers import serve_settings

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
-from fake_pipeline import FakePipeline
+from serve_fake_pipeline import FakePipeline
 from live import free_port, live_server
 from serve_helpers import serve_settings
 
