@@ -47,6 +47,7 @@ class SchemaValidationError(ModelError):
 
     def __init__(self, message: str, *, raw_text: str):
         self.raw_text = raw_text
+        self.reason = message
         super().__init__(f"{message}; raw output: {raw_text[:500]!r}")
 
 

@@ -34,13 +34,21 @@ def test_no_cache_means_every_call_reaches_the_backend():
     assert len(backend.calls) == 2
 
 
-def test_invalid_json_raises_with_raw_text_and_is_not_cached(tmp_path):
+def test_invalid_json_raises_with_raw_text_and_the_failure_is_cached(tmp_path):
     backend = FakeLLMBackend("sure! here you go: {\"a\": ")
     client = LLMClient(backend, DiskCache(tmp_path / "c.sqlite"))
-    with pytest.raises(SchemaValidationError) as info:
-        client.complete([{"role": "user", "content": "x"}], schema={"type": "object"})
-    assert info.value.raw_text.startswith("sure!")
-    assert len(client.cache) == 0
+    for _ in range(2):
+        with pytest.raises(SchemaValidationError) as info:
+            client.complete([{"role": "user", "content": "x"}], schema={"type": "object"})
+        assert info.value.raw_text.startswith("sure!")
+    assert "cached failure" in str(info.value)
+    assert len(backend.calls) == 1  # the re-run did not reach the model
+    assert (client.usage.cache_misses, client.usage.cache_hits) == (1, 1)
+    # without a cache, every call reaches the model
+    uncached = LLMClient(backend)
+    with pytest.raises(SchemaValidationError):
+        uncached.complete([{"role": "user", "content": "x"}], schema={"type": "object"})
+    assert len(backend.calls) == 2
 
 
 def test_json_is_found_inside_prose_and_validated():

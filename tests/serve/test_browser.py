@@ -14,9 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_fake_pipeline import FakePipeline
 from live import live_server
 from real_project import make_project, write_docs
+from serve_fake_pipeline import FakePipeline
 from serve_helpers import serve_settings
 
 from ragloop.feedback.store import TraceStore

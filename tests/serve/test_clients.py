@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_fake_pipeline import FakePipeline
 from live import free_port, live_server
+from serve_fake_pipeline import FakePipeline
 from serve_helpers import serve_settings
 
 from ragloop.serve.app import create_app

@@ -6,9 +6,9 @@ import asyncio
 import re
 
 import pytest
-from serve_fake_pipeline import FakePipeline
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from serve_fake_pipeline import FakePipeline
 from serve_helpers import serve_settings
 from starlette.routing import Mount, Route
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
-from serve_fake_pipeline import FakePipeline
 from live import free_port, live_server
+from serve_fake_pipeline import FakePipeline
 from serve_helpers import serve_settings
 
 from ragloop.feedback.store import TraceStore

@@ -119,7 +119,9 @@ class LLMClient:
     """The LLM interface of ragloop: chat messages in, a ``Completion`` out.
 
     ``complete`` is cached on disk (when a cache is given) by (backend, model, messages,
-    params, schema); a hit returns the stored completion marked ``cached=True``.
+    params, schema); a hit returns the stored completion marked ``cached=True``. Output that
+    fails its schema is cached as that failure: the same call fails the same way again
+    without reaching the model, so a re-run costs no calls (``--no-cache`` retries it).
     """
 
     def __init__(self, backend: LLMBackend, cache: DiskCache | None = None):
@@ -152,13 +154,21 @@ class LLMClient:
         if completion is None:
             completion = self.backend.generate(msgs, params, schema)
             if schema is not None:
-                # Validate before caching so a bad output is never served from the cache.
-                parsed = parse_json_output(completion.text, schema)
+                try:
+                    parsed = parse_json_output(completion.text, schema)
+                except SchemaValidationError as err:
+                    self.usage.add(completion)
+                    self._store(key, {"schema_error": err.reason,
+                                      "completion": completion.model_dump(mode="json")})
+                    raise
                 completion = completion.model_copy(update={"parsed": parsed})
-            if self.cache is not None:
-                self.cache.put(key, completion.model_dump_json().encode("utf-8"))
+            self._store(key, completion.model_dump(mode="json"))
         self.usage.add(completion)
         return completion
+
+    def _store(self, key: str, value: dict) -> None:
+        if self.cache is not None:
+            self.cache.put(key, json.dumps(value).encode("utf-8"))
 
     def stream(self, messages: MessagesLike, *, temperature: float = 0.0,
                max_tokens: int = 256, seed: int = 0, stop: Sequence[str] = ()) -> Iterator[str]:
@@ -177,7 +187,14 @@ class LLMClient:
         blob = self.cache.get(key)
         if blob is None:
             return None
-        return Completion.model_validate_json(blob).model_copy(update={"cached": True})
+        data = json.loads(blob)
+        if "schema_error" in data:
+            completion = Completion.model_validate(data["completion"]).model_copy(
+                update={"cached": True})
+            self.usage.add(completion)
+            raise SchemaValidationError(f"{data['schema_error']} (cached failure)",
+                                        raw_text=completion.text)
+        return Completion.model_validate(data).model_copy(update={"cached": True})
 
     @staticmethod
     def call_record(purpose: str, completion: Completion) -> LLMCall:
