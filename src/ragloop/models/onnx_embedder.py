@@ -36,7 +36,7 @@ def default_onnx_path() -> Path:
 
 class OnnxEmbedder:
     def __init__(self, model_path: str | Path = "", tokenizer_path: str | Path = "", *,
-                 max_tokens: int = 256, batch_size: int = 32, query_prefix: str = "",
+                 max_tokens: int = 256, batch_size: int = 8, query_prefix: str = "",
                  passage_prefix: str = "", n_threads: int = 0):
         import onnxruntime as ort
         from tokenizers import Tokenizer
