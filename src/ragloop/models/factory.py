@@ -23,7 +23,8 @@ def build_llm_backend(settings: LLMSettings) -> LLMBackend:
     from ragloop.models.llamacpp import LlamaCppBackend
 
     return LlamaCppBackend(settings.model_path, n_ctx=settings.n_ctx,
-                           n_threads=settings.n_threads)
+                           n_threads=settings.n_threads,
+                           repeat_penalty=settings.repeat_penalty)
 
 
 def build_llm(settings: LLMSettings, cache_dir: Path | None, *,

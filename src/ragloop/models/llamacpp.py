@@ -59,18 +59,25 @@ def _load(path: Path, n_ctx: int, n_threads: int):
 class LlamaCppBackend:
     backend_name = "llamacpp"
 
-    def __init__(self, model_path: str | Path = "", *, n_ctx: int = 2048, n_threads: int = 0):
+    def __init__(self, model_path: str | Path = "", *, n_ctx: int = 2048, n_threads: int = 0,
+                 repeat_penalty: float = 1.0):
         path = Path(model_path).expanduser() if model_path else default_model_path()
         if not path.is_file():
             raise ModelNotFoundError(f"model file not found: {path}")
         self.path = path
         self.n_ctx = n_ctx
+        self.repeat_penalty = repeat_penalty
         self.n_threads = n_threads or (os.cpu_count() or 1)
         self._model, self._lock = _load(path, n_ctx, self.n_threads)
 
     @property
     def model_id(self) -> str:
         return self.path.name
+
+    @property
+    def output_settings(self) -> dict:
+        """Settings besides the call's own that change what the model writes."""
+        return {"repeat_penalty": self.repeat_penalty}
 
     @property
     def context_window(self) -> int:
@@ -83,7 +90,8 @@ class LlamaCppBackend:
     def _kwargs(self, messages: list[Message], params: GenerationParams) -> dict:
         return dict(messages=[m.model_dump() for m in messages],
                     temperature=params.temperature, max_tokens=params.max_tokens,
-                    seed=params.seed, stop=list(params.stop) or None)
+                    seed=params.seed, stop=list(params.stop) or None,
+                    repeat_penalty=self.repeat_penalty)
 
     def generate(self, messages: list[Message], params: GenerationParams,
                  schema: dict | None) -> Completion:
@@ -106,11 +114,14 @@ class LlamaCppBackend:
                           latency_s=latency, model=self.model_id,
                           finish_reason=choice.get("finish_reason"))
 
-    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str]:
+    def stream(self, messages: list[Message], params: GenerationParams,
+               schema: dict | None = None) -> Iterator[str]:
+        kwargs = self._kwargs(messages, params)
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         with self._lock:
             try:
-                pieces = self._model.create_chat_completion(stream=True,
-                                                            **self._kwargs(messages, params))
+                pieces = self._model.create_chat_completion(stream=True, **kwargs)
                 for piece in pieces:
                     text = piece["choices"][0]["delta"].get("content")
                     if text:

@@ -52,7 +52,8 @@ class LLMBackend(Protocol):
     def generate(self, messages: list[Message], params: GenerationParams,
                  schema: dict | None) -> Completion: ...
 
-    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str]: ...
+    def stream(self, messages: list[Message], params: GenerationParams,
+               schema: dict | None = None) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -148,6 +149,8 @@ class LLMClient:
                                   stop=tuple(stop))
         key = cache_key({
             "backend": self.backend.backend_name, "model": self.backend.model_id,
+            # backend settings that change the output (e.g. a repeat penalty) are part of it
+            "backend_settings": getattr(self.backend, "output_settings", {}),
             "messages": [m.model_dump() for m in msgs], "params": params.__dict__,
             "schema": schema})
         completion = self._cached(key)
@@ -170,13 +173,16 @@ class LLMClient:
         if self.cache is not None:
             self.cache.put(key, json.dumps(value).encode("utf-8"))
 
-    def stream(self, messages: MessagesLike, *, temperature: float = 0.0,
-               max_tokens: int = 256, seed: int = 0, stop: Sequence[str] = ()) -> Iterator[str]:
-        """Yield text pieces as the model writes them. Not cached: streaming is for people."""
+    def stream(self, messages: MessagesLike, *, schema: dict | None = None,
+               temperature: float = 0.0, max_tokens: int = 256, seed: int = 0,
+               stop: Sequence[str] = ()) -> Iterator[str]:
+        """Yield text pieces as the model writes them; with ``schema`` the output is
+        constrained like ``complete``'s (the caller validates the joined text). Not cached:
+        streaming is for people."""
         params = GenerationParams(temperature=temperature, max_tokens=max_tokens, seed=seed,
                                   stop=tuple(stop))
         start = time.perf_counter()
-        yield from self.backend.stream(as_messages(messages), params)
+        yield from self.backend.stream(as_messages(messages), params, schema)
         with self.usage._lock:
             self.usage.calls += 1
             self.usage.latency_s += time.perf_counter() - start

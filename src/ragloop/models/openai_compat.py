@@ -47,6 +47,11 @@ class OpenAICompatBackend:
         return self.model
 
     @property
+    def output_settings(self) -> dict:
+        """The same model name on two servers may be two models."""
+        return {"base_url": self.base_url}
+
+    @property
     def context_window(self) -> int:
         return self._context_window
 
@@ -123,8 +128,14 @@ class OpenAICompatBackend:
         body["response_format"] = {"type": "json_object", "schema": schema}
         return self._post("/chat/completions", body).json()
 
-    def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str]:
+    def stream(self, messages: list[Message], params: GenerationParams,
+               schema: dict | None = None) -> Iterator[str]:
         body = self._body(messages, params) | {"stream": True}
+        if schema is not None:
+            body["response_format"] = (
+                {"type": "json_object", "schema": schema} if self.json_mode == "json_object"
+                else {"type": "json_schema",
+                      "json_schema": {"name": "output", "schema": schema, "strict": True}})
         try:
             with self._http.stream("POST", "/chat/completions", json=body) as response:
                 if response.status_code >= 400:
