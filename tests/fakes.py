@@ -57,8 +57,8 @@ class FakeLLMBackend:
                           completion_tokens=self.count_tokens(text), latency_s=self.delay_s,
                           model=self.model_id, finish_reason="stop")
 
-    def stream(self, messages, params) -> Iterator[str]:
-        text = self._text(messages, params, None)
+    def stream(self, messages, params, schema=None) -> Iterator[str]:
+        text = self._text(messages, params, schema)
         for word in text.split(" "):
             yield word + " "
 

@@ -26,7 +26,9 @@ def fake_pipeline(monkeypatch):
 def test_ask_prints_answer_then_sources(project, fake_pipeline):
     result = CliRunner().invoke(app, ["-p", str(project.root), "ask", "Which port?"])
     assert result.exit_code == 0, result.output
-    assert "port 8765 [1]" in result.output and "Sources" in result.output
+    # streamed answer, then the markers it cites, then the sources
+    assert "port 8765. [1]" in result.output and "Sources" in result.output
+    assert result.output.index("port 8765") < result.output.index("Sources")
     assert "docs/doc0.md" in result.output and "[9]" in result.output  # reported as dropped
 
 

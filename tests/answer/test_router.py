@@ -83,8 +83,20 @@ def test_stream_inline_yields_deltas_then_the_answer():
     assert [c.marker for c in final.citations] == [1] and final.calls[0].completion_tokens > 0
 
 
-def test_stream_json_style_arrives_whole():
+def test_stream_json_style_streams_the_answer_field_then_its_markers():
     events = list(stream_answer("Which port?", settings=AnswerSettings(),
+                                retriever=FakeRetriever(), llm=fake_llm(GROUNDED)))
+    deltas = [e.text for e in events if e.kind == "delta"]
+    assert len(deltas) > 2  # word by word, not one piece
+    final = events[-1].answer
+    assert events[-1].kind == "answer" and final.metadata["streamed"] is True
+    shown = "".join(deltas)
+    assert not shown.lstrip().startswith("{")  # the reader never sees the JSON
+    assert final.citations and all(f"[{c.marker}]" in shown for c in final.citations)
+
+
+def test_stream_multi_call_strategy_arrives_whole():
+    events = list(stream_answer("Which port?", settings=AnswerSettings(), strategy="vote",
                                 retriever=FakeRetriever(), llm=fake_llm(GROUNDED)))
     assert [e.kind for e in events] == ["delta", "answer"]
     assert events[-1].answer.metadata["streamed"] is False

@@ -101,7 +101,7 @@ def generate(question: str, candidates: Sequence[Candidate], llm: LLMClient, *,
             text=err.raw_text, model=llm.model_id, latency_s=time.perf_counter() - started,
             prompt_tokens=sum(llm.count_tokens(m.content) for m in messages),
             completion_tokens=llm.count_tokens(err.raw_text) if err.raw_text else 0)
-        return Draft(_salvage(err.raw_text), llm.call_record(purpose, completion), completion,
+        return Draft(salvage_answer(err.raw_text), llm.call_record(purpose, completion), completion,
                      schema_error=str(err)[:200])
     parsed = completion.parsed or {}
     text = with_markers(str(parsed.get("answer", "")), parsed.get("sources", []))
@@ -109,7 +109,7 @@ def generate(question: str, candidates: Sequence[Candidate], llm: LLMClient, *,
                  reasoning=str(parsed.get("reasoning", "")))
 
 
-def _salvage(raw: str) -> str:
+def salvage_answer(raw: str) -> str:
     start = raw.find('"answer"')
     if start < 0:
         return raw.strip()

@@ -7,10 +7,11 @@ pieces concatenate to the answer text, then exactly one ``kind="answer"`` event 
 ``Answer`` ``answer_question`` would return, with ``metadata["streamed"]`` saying whether the
 text arrived token by token.
 
-Token-by-token streaming happens for the one-pass ``direct`` strategy with
-``[answer] citation_style = "inline"``. Schema-constrained (``json``) answers and multi-call
-strategies (vote, best-of-N, ...) cannot be shown before they are decided, so their text
-arrives as one delta once the answer is ready.
+Token-by-token streaming happens for the one-pass ``direct`` strategy in both citation
+styles: ``inline`` text as it comes, and the default ``json`` answer by decoding its
+``answer`` field while the model writes it (the cited sources follow once the JSON closes).
+Multi-call strategies (vote, best-of-N, ...) cannot be shown before they are decided, so
+their text arrives as one delta once the answer is ready.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ragloop.answer.citations import markers
-from ragloop.answer.grounded import Tally, finish, refusal, retrieve, weak_support
-from ragloop.answer.prompt import INLINE_STOP, answer_messages
+from ragloop.answer.citations import markers, with_markers
+from ragloop.answer.grounded import Tally, finish, refusal, retrieve, salvage_answer, weak_support
+from ragloop.answer.json_stream import FieldStreamer
+from ragloop.answer.prompt import ANSWER_SCHEMA, INLINE_STOP, answer_messages
 from ragloop.answer.router import answer_question, budget_of
 from ragloop.config import AnswerSettings
+from ragloop.errors import SchemaValidationError
+from ragloop.models.llm import parse_json_output
 from ragloop.records import Answer, LLMCall
 
 
@@ -37,7 +41,7 @@ class AnswerEvent:
 
 def _streams(settings: AnswerSettings, mode: str | None, strategy: str | None) -> bool:
     name = strategy or (settings.strategy if (mode or settings.mode) == "fast" else None)
-    return name == "direct" and settings.citation_style == "inline"
+    return name == "direct"
 
 
 def stream_answer(question: str, *, settings: AnswerSettings, retriever, llm,
@@ -60,23 +64,42 @@ def stream_answer(question: str, *, settings: AnswerSettings, retriever, llm,
         yield AnswerEvent("answer", answer=answer.model_copy(
             update={"metadata": {**answer.metadata, "streamed": False}}))
         return
-    messages = answer_messages(question, candidates, style="inline")
+    style = settings.citation_style
+    messages = answer_messages(question, candidates, style=style)
     started = time.perf_counter()
     pieces: list[str] = []
-    for piece in llm.stream(messages, temperature=settings.temperature,
-                            max_tokens=settings.max_tokens, stop=INLINE_STOP):
-        if not pieces:
-            piece = piece.lstrip()
+    field = FieldStreamer("answer") if style == "json" else None
+    shown = False
+    for piece in llm.stream(messages, schema=ANSWER_SCHEMA if field else None,
+                            temperature=settings.temperature, max_tokens=settings.max_tokens,
+                            stop=() if field else INLINE_STOP):
         pieces.append(piece)
-        yield AnswerEvent("delta", piece)
-    text = "".join(pieces).strip()
+        visible = field.feed(piece) if field else piece
+        if not shown:
+            visible = visible.lstrip()
+        if visible:
+            shown = True
+            yield AnswerEvent("delta", visible)
+    raw = "".join(pieces).strip()
     # The stream carries no usage counts, so the record's tokens are counted afterwards.
     tally.add(LLMCall(purpose="answer", model=llm.model_id,
                       prompt_tokens=sum(llm.count_tokens(m.content) for m in messages),
-                      completion_tokens=llm.count_tokens(text) if text else 0,
+                      completion_tokens=llm.count_tokens(raw) if raw else 0,
                       latency_s=time.perf_counter() - started))
+    metadata = {"streamed": True}
+    text = raw
+    if field is not None:
+        try:
+            parsed = parse_json_output(raw, ANSWER_SCHEMA)
+            text = with_markers(str(parsed.get("answer", "")), parsed.get("sources", []))
+            cited = [n for n in parsed.get("sources", []) if 1 <= n <= len(candidates)]
+            if cited:  # the reader saw the bare answer; show what it cites
+                yield AnswerEvent("delta", " " + " ".join(f"[{n}]" for n in cited))
+        except SchemaValidationError as err:  # e.g. cut at max_tokens: keep what was said
+            text = salvage_answer(raw)
+            metadata["schema_error"] = str(err)[:200]
     answer = finish(question, text, candidates, strategy="direct", tally=tally,
-                    metadata={"streamed": True})
+                    metadata=metadata)
     if answer.metadata["invalid_markers"] and markers(text):
         # The reader saw the raw text; the final event carries it cleaned.
         answer = answer.model_copy(update={"metadata": {**answer.metadata,
