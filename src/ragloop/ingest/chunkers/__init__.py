@@ -33,6 +33,17 @@ class Chunker(Protocol):
         ...
 
 
+class TokenSizedChunker:
+    """What every chunker starts from: its size targets, and the embedder's token counter."""
+
+    name = ""
+
+    def __init__(self, settings: IngestSettings, embedder: Embedder):
+        self.target = settings.chunk_tokens
+        self.overlap = settings.overlap_tokens
+        self.count = embedder.count_tokens_batch
+
+
 CHUNKERS: dict[str, type] = {}
 
 

@@ -3,21 +3,14 @@ word boundaries, ignoring sentences and headings."""
 
 from __future__ import annotations
 
-from ragloop.config import IngestSettings
-from ragloop.ingest.chunkers import Piece, register
+from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
 from ragloop.ingest.chunkers.units import WORDS, enforce_limit, pack, units_under
-from ragloop.models.embedder import Embedder
 from ragloop.records import Document
 
 
 @register
-class FixedTokenChunker:
+class FixedTokenChunker(TokenSizedChunker):
     name = "fixed"
-
-    def __init__(self, settings: IngestSettings, embedder: Embedder):
-        self.target = settings.chunk_tokens
-        self.overlap = settings.overlap_tokens
-        self.count = embedder.count_tokens_batch
 
     def split(self, document: Document, limit: int) -> list[Piece]:
         target = min(self.target, limit)

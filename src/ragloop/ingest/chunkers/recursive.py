@@ -4,10 +4,8 @@ whole trailing units carried over. Headings are ordinary text here."""
 
 from __future__ import annotations
 
-from ragloop.config import IngestSettings
-from ragloop.ingest.chunkers import Piece, register
+from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
 from ragloop.ingest.chunkers.units import Span, enforce_limit, pack, units_under
-from ragloop.models.embedder import Embedder
 from ragloop.records import Document
 
 
@@ -18,13 +16,8 @@ def split_recursive(text: str, span: Span, target: int, overlap: int, limit: int
 
 
 @register
-class RecursiveChunker:
+class RecursiveChunker(TokenSizedChunker):
     name = "recursive"
-
-    def __init__(self, settings: IngestSettings, embedder: Embedder):
-        self.target = settings.chunk_tokens
-        self.overlap = settings.overlap_tokens
-        self.count = embedder.count_tokens_batch
 
     def split(self, document: Document, limit: int) -> list[Piece]:
         target = min(self.target, limit)

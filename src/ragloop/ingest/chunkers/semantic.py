@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ragloop.config import IngestSettings
-from ragloop.ingest.chunkers import Piece, register
+from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
 from ragloop.ingest.chunkers.structure import regions
 from ragloop.ingest.chunkers.units import SENTENCES, enforce_limit, units_under
 from ragloop.models.embedder import Embedder
@@ -16,14 +16,13 @@ from ragloop.records import Document
 
 
 @register
-class SemanticChunker:
+class SemanticChunker(TokenSizedChunker):
     name = "semantic"
 
     def __init__(self, settings: IngestSettings, embedder: Embedder):
-        self.target = settings.chunk_tokens
+        super().__init__(settings, embedder)
         self.threshold = settings.semantic_threshold
         self.embedder = embedder
-        self.count = embedder.count_tokens_batch
 
     def split(self, document: Document, limit: int) -> list[Piece]:
         target = min(self.target, limit)

@@ -3,10 +3,8 @@ crosses one and each carries its section path; each region is then split recursi
 
 from __future__ import annotations
 
-from ragloop.config import IngestSettings
-from ragloop.ingest.chunkers import Piece, register
+from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
 from ragloop.ingest.chunkers.recursive import split_recursive
-from ragloop.models.embedder import Embedder
 from ragloop.records import Document
 
 
@@ -30,13 +28,8 @@ def regions(document: Document) -> list[Piece]:
 
 
 @register
-class StructureChunker:
+class StructureChunker(TokenSizedChunker):
     name = "structure"
-
-    def __init__(self, settings: IngestSettings, embedder: Embedder):
-        self.target = settings.chunk_tokens
-        self.overlap = settings.overlap_tokens
-        self.count = embedder.count_tokens_batch
 
     def split(self, document: Document, limit: int) -> list[Piece]:
         target = min(self.target, limit)
