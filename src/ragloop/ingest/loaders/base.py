@@ -175,3 +175,13 @@ def decode_text(path: Path, data: bytes, warn: Callable[[str], None]) -> tuple[s
     warn(f"not UTF-8 (invalid byte at {utf8_error.start}); decoded as {best.encoding} "
          "(detected)")
     return str(best), best.encoding
+
+
+def read_text_file(path: Path, data: bytes | None) -> tuple[str, dict]:
+    """A text file's decoded text and its metadata, any decoding warning recorded in it."""
+    meta = file_metadata(path, data)
+    warnings: list[str] = []
+    text, meta["encoding"] = decode_text(path, data or b"", warnings.append)
+    if warnings:
+        meta["warnings"] = warnings
+    return text, meta

@@ -11,9 +11,8 @@ from pathlib import Path
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
-    decode_text,
     file_doc_id,
-    file_metadata,
+    read_text_file,
     register,
 )
 
@@ -79,11 +78,7 @@ class MarkdownLoader:
     multi_document = False
 
     def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
-        meta = file_metadata(path, data)
-        warnings: list[str] = []
-        text, meta["encoding"] = decode_text(path, data or b"", warnings.append)
-        if warnings:
-            meta["warnings"] = warnings
+        text, meta = read_text_file(path, data)
         front, body = split_front_matter(text.replace("\r\n", "\n"))
         builder = DocumentBuilder()
         first_h1 = parse_markdown(body, builder)

@@ -8,9 +8,8 @@ from pathlib import Path
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
-    decode_text,
     file_doc_id,
-    file_metadata,
+    read_text_file,
     register,
 )
 
@@ -21,11 +20,7 @@ class TextLoader:
     multi_document = False
 
     def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
-        meta = file_metadata(path, data)
-        warnings: list[str] = []
-        text, meta["encoding"] = decode_text(path, data or b"", warnings.append)
-        if warnings:
-            meta["warnings"] = warnings
+        text, meta = read_text_file(path, data)
         builder = DocumentBuilder()
         for paragraph in text.replace("\r\n", "\n").split("\n\n"):
             builder.paragraph(paragraph)
