@@ -57,6 +57,15 @@ class Pipeline:
     def retrieve(self, query: str, k: int | None = None, filters=None):
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)
 
+    def stream(self, question: str, *, mode: str | None = None, strategy: str | None = None,
+               filters=None):
+        """``ask``, as events: text deltas, then the complete ``Answer``
+        (``ragloop.answer.stream.stream_answer``)."""
+        from ragloop.answer.stream import stream_answer
+
+        return stream_answer(question, settings=self.settings.answer, retriever=self.retriever,
+                             llm=self.llm, mode=mode, strategy=strategy, filters=filters)
+
     def ask(self, question: str, *, mode: str | None = None, strategy: str | None = None,
             filters=None):
         """Answer with citations using ``[answer]`` settings (overridable per call)."""

@@ -27,7 +27,6 @@ def ask(ctx: typer.Context,
             None, help="Force a strategy: direct, cot, vote, best_of_n, decompose, refine."),
         as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON.")):
     """Answer QUESTION from the project's documents: the answer streams, then its sources."""
-    from ragloop.answer.stream import stream_answer
     from ragloop.pipeline import Pipeline
 
     st = state(ctx)
@@ -35,9 +34,7 @@ def ask(ctx: typer.Context,
         fail(f"--mode must be fast, slow or auto, not {mode!r}", EXIT_USAGE)
     try:
         pipeline = Pipeline(st.project, use_cache=st.use_cache)
-        events = stream_answer(question, settings=pipeline.settings.answer,
-                               retriever=pipeline.retriever, llm=pipeline.llm, mode=mode,
-                               strategy=strategy)
+        events = pipeline.stream(question, mode=mode, strategy=strategy)
         answer = None
         for event in events:
             if event.kind == "delta" and not as_json:

@@ -42,20 +42,14 @@ def _stream_source(pipeline, question: str, options: AskOptions) -> Iterator[Any
     kwargs = {"mode": options.mode, "strategy": options.strategy, "filters": options.filters}
     if hasattr(pipeline, "stream"):
         return pipeline.stream(question, **kwargs)
-    if not hasattr(pipeline, "retriever"):
-        return None
-    from ragloop.answer.stream import stream_answer
-
-    return stream_answer(question, settings=pipeline.settings.answer,
-                         retriever=pipeline.retriever, llm=pipeline.llm, **kwargs)
+    return None
 
 
 def answer_events(pipeline, question: str, options: AskOptions) -> Iterator[tuple[str, Any]]:
     """Yield ``("delta", text)`` pieces, then one ``("answer", Answer)``.
 
-    A pipeline's own ``stream`` method wins; a ``ragloop.pipeline.Pipeline`` streams through
-    ``ragloop.answer.stream.stream_answer`` (which itself sends multi-call strategies' answers
-    in one piece); anything else is asked whole and sent as one delta (logged)."""
+    A pipeline's ``stream`` method (``ragloop.pipeline.Pipeline.stream``) supplies them;
+    a pipeline without one is asked whole and the answer sent as one delta (logged)."""
     source = _stream_source(pipeline, question, options)
     if source is None:
         log.warning("no streaming answerer available; sending the answer in one piece")

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ragloop.records import Citation
+
 MAX_QUESTION_CHARS = 8000
 
 
@@ -29,15 +31,6 @@ class AskRequest(Strict):
     stream: bool = False
 
 
-class CitationOut(BaseModel):
-    marker: int
-    chunk_id: str
-    doc_id: str
-    source: str
-    title: str = ""
-    quote: str = ""
-
-
 class AskResponse(BaseModel):
     trace_id: str
     question: str
@@ -45,7 +38,7 @@ class AskResponse(BaseModel):
     strategy: str
     refused: bool
     confidence: float | None
-    citations: list[CitationOut]
+    citations: list[Citation]
     chunks: list[dict[str, Any]]
     latency_s: float
     usage: dict[str, int]
