@@ -64,6 +64,7 @@ def test_tables_are_plain_rows_and_escapes_are_gone():
     assert "Tea | Water (°C) | Minutes\nGreen | 75 | 2\nBlack | 95 | 4" in doc.text
     assert "---" not in doc.text and "| Green" not in doc.text
     assert "`max_file_mb`-style" in doc.text and "\\" not in doc.text
+    assert "the kettle_limit option [in litres] is 2*3 at most, and #hashtags" in doc.text
     assert "taste decides" in doc.text and "*taste*" not in doc.text
     (pot,) = load_path(SPHINX / "pot.html")
     assert "`%T` | Tea name, such as Assam." in pot.text

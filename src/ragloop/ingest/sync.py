@@ -122,6 +122,12 @@ class _Run:
         self.batch = _Batch()
         self._doc_task = None  # a progress task counting documents, set by ingest_paths
 
+    @property
+    def load_limits(self) -> dict:
+        return {"max_file_mb": self.settings.max_file_mb,
+                "max_unpacked_mb": self.settings.max_unpacked_mb,
+                "max_archive_members": self.settings.max_archive_members}
+
     @contextmanager
     def timed(self, stage: str):
         start = time.perf_counter()
@@ -143,7 +149,7 @@ class _Run:
     def _items(self, path: Path, result: FileResult) -> Iterator:
         """The file's documents and record errors; nothing when its bytes are unchanged."""
         if loader_for(path).multi_document:
-            yield from iter_path(path, max_file_mb=self.settings.max_file_mb)
+            yield from iter_path(path, **self.load_limits)
             return
         data = read_file(path, self.settings.max_file_mb)
         doc_id = file_doc_id(path)
@@ -152,7 +158,7 @@ class _Run:
             self.seen_ids.add(doc_id)
             result.unchanged += 1
             return
-        yield from iter_path(path, max_file_mb=self.settings.max_file_mb, data=data)
+        yield from iter_path(path, **self.load_limits, data=data)
 
     def add_file(self, path: Path) -> None:
         result = FileResult(path=str(path))

@@ -23,6 +23,7 @@ from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
+    LoadLimits,
     file_doc_id,
     file_metadata,
     looks_binary,
@@ -75,7 +76,7 @@ class HtmlLoader:
     suffixes = (".html", ".htm", ".xhtml")
     multi_document = False
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         data = data or b""
         if looks_binary(data):
             raise IngestError(path, "binary content, not HTML")

@@ -11,6 +11,7 @@ from pathlib import Path
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
+    LoadLimits,
     file_doc_id,
     read_text_file,
     register,
@@ -85,7 +86,7 @@ class MarkdownLoader:
     suffixes = (".md", ".markdown")
     multi_document = False
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         text, meta = read_text_file(path, data)
         front, body = split_front_matter(text.replace("\r\n", "\n"))
         builder = DocumentBuilder()
