@@ -16,6 +16,7 @@ import pytest
 
 from fakes import FakeEmbedder
 from ragloop.errors import StoreError
+from ragloop.index.ann import AnnSettings
 from ragloop.index.embedded import open_store
 from ragloop.index.store import Filters, Store
 from ragloop.records import Chunk, Document, Question, content_hash
@@ -27,7 +28,12 @@ def _embedded(path: Path):
     return open_store(path / "index")
 
 
-STORE_FACTORIES = {"embedded": _embedded}
+def _embedded_ann(path: Path):
+    """Every segment gets an HNSW graph, however small, so the contract runs through ANN."""
+    return open_store(path / "index", AnnSettings(min_rows=1))
+
+
+STORE_FACTORIES = {"embedded": _embedded, "embedded-ann": _embedded_ann}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -40,6 +46,7 @@ def make_store(request, tmp_path):
         opened.append(store)
         return store
 
+    make.kind = request.param
     yield make
     for store in opened:
         close = getattr(store, "close", None)
@@ -295,8 +302,7 @@ _CHILD = textwrap.dedent("""
 def test_kill_9_leaves_a_complete_searchable_index(make_store, tmp_path, mode):
     store = make_store()
     put(store, *CORPUS)
-    factory = next(name for name, f in STORE_FACTORIES.items() if f is not None)
-    code = _CHILD.format(tests=str(Path(__file__).parent.parent), factory=factory,
+    code = _CHILD.format(tests=str(Path(__file__).parent.parent), factory=make_store.kind,
                          root=str(tmp_path), mode=mode)
     # the child imports the same ragloop as this process (a worktree's src before the venv's)
     paths = [str(Path(__file__).parent), *sys.path]

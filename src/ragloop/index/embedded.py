@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ragloop.errors import StoreError
-from ragloop.index import bm25, catalog
+from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
 from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
 from ragloop.index.segment import Segment
@@ -74,8 +74,9 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class EmbeddedStore:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, ann_settings: ann.AnnSettings | None = None):
         self.path = Path(path)
+        self.ann = ann_settings or ann.AnnSettings()
         self.segments_dir = self.path / "segments"
         self.segments_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.path / "index.sqlite"
@@ -249,11 +250,31 @@ class EmbeddedStore:
                 raise StoreError(f"{self.path}: query vector has dimension "
                                  f"{query.shape[0]}, the index has "
                                  f"{part.segment.vectors.shape[1]}")
-            scores = _dot(part.segment.vectors, query)
-            scores[~valid] = -np.inf
-            for j in _top(scores, min(k, int(valid.sum()))):
-                hits.append((float(scores[j]), pi, int(j)))
+            rows, scores = self._segment_vector_search(part.segment, query, k, valid)
+            hits += [(float(score), pi, int(row)) for row, score in zip(rows, scores,
+                                                                         strict=True)]
         return self._resolve(view, target, hits, k)
+
+    def _segment_vector_search(self, segment: Segment, query: np.ndarray, k: int,
+                               valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, scores) of one segment among its ``valid`` rows: through the
+        segment's HNSW graph when it has one and the valid rows are not a small share of it,
+        exactly otherwise."""
+        n_valid = int(np.count_nonzero(valid))
+        k = min(k, n_valid)
+        if segment.graph is not None and self.ann.enabled:
+            if n_valid >= ann.EXACT_BELOW_FRACTION * segment.size:
+                return ann.search(segment.graph, query, k,
+                                  None if n_valid == segment.size else valid,
+                                  self.ann.ef_search)
+            rows = np.flatnonzero(valid)
+            scores = ann.exact(segment.vectors, query, rows)
+            top = _top(scores, k)
+            return rows[top], scores[top]
+        scores = _dot(segment.vectors, query)
+        scores[~valid] = -np.inf
+        top = _top(scores, k)
+        return top, scores[top]
 
     @staticmethod
     def _resolve(view: _View, target: str, hits: list[tuple[float, int, int]],
@@ -338,6 +359,7 @@ def _ids_from_table(conn: sqlite3.Connection, target: str, name: str, size: int)
     return np.asarray([i.encode("utf-8") if i else b"" for i in ids], dtype=np.bytes_)
 
 
-def open_store(path: Path) -> EmbeddedStore:
-    """Open (creating if needed) the embedded index at ``path``."""
-    return EmbeddedStore(Path(path))
+def open_store(path: Path, ann_settings: ann.AnnSettings | None = None) -> EmbeddedStore:
+    """Open (creating if needed) the embedded index at ``path``. ``ann_settings`` decide
+    which segments get an HNSW graph when written and how graphs are searched."""
+    return EmbeddedStore(Path(path), ann_settings)
