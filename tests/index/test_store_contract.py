@@ -3,6 +3,7 @@ add a factory to ``STORE_FACTORIES``."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -33,12 +34,27 @@ def _embedded_ann(path: Path):
     return open_store(path / "index", AnnSettings(min_rows=1))
 
 
-STORE_FACTORIES = {"embedded": _embedded, "embedded-ann": _embedded_ann}
+def pg_schema(path: Path) -> str:
+    """One schema per test folder, so a test and its child processes share an index."""
+    return "t_" + hashlib.sha1(str(path).encode()).hexdigest()[:16]
+
+
+def _postgres(path: Path):
+    from ragloop.index.postgres import PostgresSettings, PostgresStore
+
+    return PostgresStore(PostgresSettings(url=os.environ["RAGLOOP_TEST_PG_URL"],
+                                          schema=pg_schema(path)))
+
+
+STORE_FACTORIES = {"embedded": _embedded, "embedded-ann": _embedded_ann,
+                   "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def make_store(request, tmp_path):
     factory = STORE_FACTORIES[request.param]
+    if request.param == "postgres":
+        request.getfixturevalue("pg_url")
     opened = []
 
     def make():
@@ -49,9 +65,12 @@ def make_store(request, tmp_path):
     make.kind = request.param
     yield make
     for store in opened:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+        store.close()
+    if request.param == "postgres":
+        import psycopg
+
+        with psycopg.connect(os.environ["RAGLOOP_TEST_PG_URL"], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {pg_schema(tmp_path)} CASCADE")
 
 
 def make_doc(doc_id: str, texts: list[str], *, source: str | None = None,

@@ -31,8 +31,8 @@ from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
 from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
 from ragloop.index.segment import Segment
-from ragloop.index.store import DocumentEntry, Filters, Target
-from ragloop.records import Chunk, Question
+from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target
+from ragloop.records import Chunk, Document, Question
 
 DENSE_SCORING_ROWS = bm25.DENSE_ROWS  # segments up to this size score vectors in one loop
 
@@ -317,6 +317,49 @@ class EmbeddedStore:
     def get_questions(self, question_ids: Sequence[str]) -> list[Question]:
         found = self._get("questions", question_ids)
         return [Question.model_validate_json(found[i]) for i in question_ids if i in found]
+
+    def export(self, batch: int = 256) -> Iterator[StoredDocument]:
+        """Every document with its chunks, questions and vectors, in insertion order."""
+        last = 0
+        while True:
+            conn = self._conn()
+            conn.execute("BEGIN")
+            try:
+                docs = conn.execute(
+                    "SELECT rowid, id, source, content_hash, title, mtime, metadata "
+                    "FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (last, batch)).fetchall()
+                items: dict[str, dict[str, list]] = {t: {} for t in TARGETS}
+                marks = ",".join("?" * len(docs))
+                for target in TARGETS:
+                    for doc_id, seg, pos, data in conn.execute(
+                            f"SELECT doc_id, seg, pos, data FROM {target} WHERE doc_id IN "
+                            f"({marks}) ORDER BY rowid", [d[1] for d in docs]):
+                        segment = self._load_segment(seg)
+                        vector = (np.array(segment.vectors[pos])
+                                  if segment.has_vector[pos] else None)
+                        items[target].setdefault(doc_id, []).append((data, vector))
+            finally:
+                conn.execute("COMMIT")
+            if not docs:
+                return
+            last = docs[-1][0]
+            dim = int(catalog.meta(conn, "dim") or 0)
+            for _, doc_id, source, chash, title, mtime, metadata in docs:
+                chunks = items["chunks"].get(doc_id, [])
+                questions = items["questions"].get(doc_id, [])
+                has_qvec = bool(questions) and all(v is not None for _, v in questions)
+                yield StoredDocument(
+                    document=Document(id=doc_id, source=source, title=title, text="",
+                                      content_hash=chash, mtime=mtime,
+                                      metadata=json.loads(metadata)),
+                    chunks=[Chunk.model_validate_json(d) for d, _ in chunks],
+                    chunk_vectors=np.asarray([v if v is not None else np.zeros(dim)
+                                              for _, v in chunks],
+                                             dtype=np.float32).reshape(len(chunks), dim),
+                    questions=[Question.model_validate_json(d) for d, _ in questions],
+                    question_vectors=(np.asarray([v for _, v in questions], dtype=np.float32)
+                                      if has_qvec else None))
 
     def index_info(self) -> dict[str, Any]:
         """Index-level metadata set by writers (e.g. which embedder built the vectors)."""
