@@ -22,6 +22,7 @@ back a transaction whose connection is gone). Staged rows are buffered and sent 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -43,7 +44,6 @@ from ragloop.records import Chunk, Document, Question
 
 try:
     import psycopg
-    from psycopg import sql
 except ImportError as err:  # the [postgres] extra is not installed
     raise ConfigError("the postgres index backend needs the [postgres] extra: "
                       "pip install 'ragloop[postgres]'", key="index.backend") from err
@@ -575,8 +575,8 @@ class PostgresWriter:
                     df.update(row.counts.keys())
         except psycopg.errors.UniqueViolation as err:
             raise StoreError(f"duplicate chunk or question id: {err}".strip()) from None
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS new_df(term text, df bigint) "
-                     f"ON COMMIT DELETE ROWS")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS new_df(term text, df bigint) "
+                     "ON COMMIT DELETE ROWS")
         conn.execute("TRUNCATE new_df")
         with conn.cursor().copy("COPY new_df(term, df) FROM STDIN") as copy:
             for term, count in df.items():
@@ -602,10 +602,9 @@ class PostgresWriter:
     def rollback(self) -> None:
         if self._conn is None:
             return
-        try:
+        # when the connection is gone, the server has rolled the transaction back
+        with contextlib.suppress(psycopg.Error):
             self._conn.rollback()
-        except psycopg.Error:
-            pass  # the connection is gone: the server rolled the transaction back
         self._finish()
 
     def _finish(self) -> None:
