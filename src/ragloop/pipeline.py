@@ -50,8 +50,11 @@ class Pipeline:
     def retriever(self):
         """The configured retriever (``ragloop.retrieve.base.Retriever``): retrievers from
         ``[retrieve]``, fused, optionally reranked."""
+        from ragloop.index.info import check_embedder
         from ragloop.retrieve.build import build_retriever
 
+        # vectors of another embedder would be searched without a word: refuse instead
+        check_embedder(self.store, self.embedder.model_id, self.embedder.dim)
         return build_retriever(self.settings.retrieve, self.store, self.embedder, self.llm)
 
     def retrieve(self, query: str, k: int | None = None, filters=None):

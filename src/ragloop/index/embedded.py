@@ -40,7 +40,7 @@ import numpy as np
 from ragloop.errors import StoreError
 from ragloop.index.analyze import analyze, term_counts
 from ragloop.index.segment import Segment, counts_to_matrix, merge_matrices, write_segment
-from ragloop.index.store import DocumentEntry, Filters, Target
+from ragloop.index.store import DocumentEntry, Filters, Target, split_bookkeeping
 from ragloop.records import Chunk, Document, Question
 
 TARGETS: tuple[Target, ...] = ("chunks", "questions")
@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents(
     rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
     content_hash TEXT NOT NULL, title TEXT NOT NULL, mtime REAL, n_chunks INTEGER NOT NULL,
-    n_questions INTEGER NOT NULL, metadata TEXT NOT NULL);
+    n_questions INTEGER NOT NULL, metadata TEXT NOT NULL, bookkeeping TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS chunks(
     id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, seg TEXT NOT NULL, pos INTEGER NOT NULL,
@@ -88,6 +88,14 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _generation(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+
+def _add_bookkeeping_column(conn: sqlite3.Connection) -> None:
+    """Indexes from before the ``bookkeeping`` column kept it in ``metadata``; they get the
+    column (empty: ``split_bookkeeping`` reads the old keys) and load as before."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+    if "bookkeeping" not in columns:
+        conn.execute("ALTER TABLE documents ADD COLUMN bookkeeping TEXT NOT NULL DEFAULT ''")
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:
@@ -142,6 +150,7 @@ class EmbeddedStore:
             # read-only check first: a writer may hold the write lock for a long ingest
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='segments'").fetchone():
                 conn.executescript(_SCHEMA)
+            _add_bookkeeping_column(conn)
         finally:
             conn.close()
         self._local = threading.local()
@@ -349,14 +358,11 @@ class EmbeddedStore:
         while True:
             rows = self._conn().execute(
                 "SELECT rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
-                "metadata FROM documents WHERE rowid > ? ORDER BY rowid LIMIT 1000",
-                (last,)).fetchall()
+                "metadata, bookkeeping FROM documents WHERE rowid > ? ORDER BY rowid "
+                "LIMIT 1000", (last,)).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3],
-                                    title=row[4], mtime=row[5], n_chunks=row[6],
-                                    n_questions=row[7], metadata=json.loads(row[8]))
+            yield from map(_entry, rows)
             last = rows[-1][0]
 
     def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
@@ -375,6 +381,9 @@ class EmbeddedStore:
     def get_questions(self, question_ids: Sequence[str]) -> list[Question]:
         found = self._get("questions", question_ids)
         return [Question.model_validate_json(found[i]) for i in question_ids if i in found]
+
+    def index_info(self) -> dict[str, Any]:
+        return json.loads(_meta(self._conn(), "index_info") or "{}")
 
     def stats(self) -> dict[str, Any]:
         conn = self._conn()
@@ -404,6 +413,15 @@ class EmbeddedStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _entry(row: tuple) -> DocumentEntry:
+    """A ``documents`` row (rowid, id, source, content_hash, title, mtime, n_chunks,
+    n_questions, metadata, bookkeeping) as an entry."""
+    metadata, bookkeeping = split_bookkeeping(json.loads(row[8]), json.loads(row[9] or "null"))
+    return DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3], title=row[4],
+                         mtime=row[5], n_chunks=row[6], n_questions=row[7], metadata=metadata,
+                         bookkeeping=bookkeeping)
 
 
 def _ids_from_table(conn: sqlite3.Connection, target: str, name: str, size: int) -> np.ndarray:
@@ -561,9 +579,10 @@ class EmbeddedWriter:
         self._delete(document.id)
         cur = conn.execute(
             "INSERT INTO documents(id, source, content_hash, title, mtime, n_chunks, "
-            "n_questions, metadata) VALUES (?,?,?,?,?,?,?,?)",
+            "n_questions, metadata, bookkeeping) VALUES (?,?,?,?,?,?,?,?,?)",
             (document.id, document.source, document.content_hash, document.title,
-             document.mtime, len(chunks), len(questions), json.dumps(document.metadata)))
+             document.mtime, len(chunks), len(questions), json.dumps(document.metadata),
+             document.bookkeeping.model_dump_json(exclude_defaults=True)))
         doc_rowid = cur.lastrowid
         try:
             for chunk, vector in zip(chunks, chunk_vectors, strict=True):
@@ -595,6 +614,23 @@ class EmbeddedWriter:
     def delete_document(self, doc_id: str) -> None:
         self._begin()
         self._delete(doc_id)
+
+    def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
+        conn = self._begin()
+        found: dict[str, DocumentEntry] = {}
+        ids = list(doc_ids)
+        for start in range(0, len(ids), 500):
+            batch = ids[start:start + 500]
+            rows = conn.execute(
+                "SELECT rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
+                f"metadata, bookkeeping FROM documents WHERE id IN ({','.join('?' * len(batch))})",
+                batch).fetchall()
+            found.update((row[1], _entry(row)) for row in rows)
+        return found
+
+    def set_index_info(self, info: dict[str, Any]) -> None:
+        self._begin().execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('index_info', ?)",
+                              (json.dumps(info, sort_keys=True),))
 
     def _delete(self, doc_id: str) -> None:
         conn = self._conn
