@@ -147,8 +147,8 @@ class ProgressLog(IngestObserver):
         eta = self.eta_seconds
         if eta is not None:
             more = self.files_total - self.files_done
-            parts.append(f"ETA {_duration(eta)}" + (f" for planned work ({more} files not yet "
-                                                    "read)" if more else ""))
+            parts.append(f"ETA {_duration(eta)}" + (f" for the work planned ({more} more files "
+                                                    "to read)" if more else ""))
         if self.slow:
             parts.append(self.slow)
         return " · ".join(parts)

@@ -186,6 +186,9 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
         for planned in items:
             if planned is None:
                 continue
+            if len(batch) >= settings.batch_docs:  # full: sent once more work arrives or
+                yield batch                        # the file is done (so progress counts it)
+                batch = _Batch()
             events.documents_planned(1, len(planned.document.text))
             if planned.duplicate_of is not None and settings.dedup == "skip":
                 batch.skipped.append(planned)
@@ -193,11 +196,11 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
                     batch.deletions.append(planned.document.id)
             else:
                 batch.items.append(planned)
-            if len(batch) >= settings.batch_docs:
-                yield batch
-                batch = _Batch()
         events.document_unchanged(result.unchanged - unchanged_before)
         events.file_done(str(path))
+        if len(batch) >= settings.batch_docs:
+            yield batch
+            batch = _Batch()
     if len(batch):
         yield batch
 
