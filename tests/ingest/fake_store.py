@@ -70,7 +70,7 @@ class FakeWriter:
         return {i: _entry(self.store.docs[i][0], self.store.docs[i][1],
                           self.store.docs[i][3]) for i in doc_ids if i in self.store.docs}
 
-    def set_index_info(self, info):
+    def set_index_info(self, **info):
         self.staged.append(("info", info))
 
     def commit(self):
@@ -83,7 +83,8 @@ class FakeWriter:
                 _, document, chunks, vectors, questions = op
                 self.store.docs[document.id] = (document, chunks, vectors, questions)
             elif op[0] == "info":
-                self.store.info = dict(op[1])
+                self.store.info.update(op[1])
+                self.store.info = {k: v for k, v in self.store.info.items() if v is not None}
             else:
                 self.store.docs.pop(op[1], None)
         self.staged = []

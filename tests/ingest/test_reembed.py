@@ -46,13 +46,13 @@ def test_a_changed_embedder_is_refused_then_reembed_replaces_every_vector(tmp_pa
     root = folder["good_md"].parent
     store = FakeStore()
     first = _ingest([root], store, FakeEmbedder())
-    assert store.index_info()["embedder"] == "fake-embedder"
+    assert store.index_info()["embedder"]["id"] == "fake-embedder"
     with pytest.raises(EmbedderChangedError, match="ragloop ingest --reembed"):
         _ingest([root], store, OtherEmbedder())
     new = CountingEmbedder()
     report = _ingest([], store, new, reembed=True)  # no paths: every file the index holds
     assert report.changed == first.added and report.added == 0
-    assert store.index_info()["embedder"] == "fake-embedder-2"
+    assert store.index_info()["embedder"]["id"] == "fake-embedder-2"
     for document, chunks, vectors, _ in store.docs.values():
         assert document.bookkeeping.ingest.embedder == "fake-embedder-2"
         assert np.allclose(vectors, OtherEmbedder().embed_passages(
@@ -70,7 +70,7 @@ def test_reembed_with_a_file_gone_keeps_the_old_embedder_recorded(tmp_path):
     folder["good_txt"].unlink()
     report = _ingest([], store, OtherEmbedder(), reembed=True)
     assert not report.ok and any("old embedder" in e for e in report.errors)
-    assert store.index_info()["embedder"] == "fake-embedder"  # searches still refuse
+    assert store.index_info()["embedder"]["id"] == "fake-embedder"  # searches still refuse
 
 
 def test_search_on_the_real_store_refuses_another_embedder(project, tmp_path):

@@ -10,14 +10,15 @@ from ragloop.index.store import Store
 
 
 def embedder_info(model_id: str, dim: int) -> dict[str, Any]:
-    return {"embedder": model_id, "dim": int(dim)}
+    """``set_index_info`` keywords recording the embedder."""
+    return {"embedder": {"id": model_id, "dim": int(dim)}}
 
 
 def check_embedder(store: Store, model_id: str, dim: int) -> None:
     """Raise ``EmbedderChangedError`` when the index records another embedder. An index
     that records none (new, or written before this was recorded) passes."""
-    recorded = store.index_info()
-    if recorded.get("embedder") and (recorded["embedder"] != model_id
-                                     or recorded.get("dim", dim) != dim):
-        raise EmbedderChangedError(f"{recorded['embedder']} ({recorded.get('dim')}-d)",
+    recorded = store.index_info().get("embedder")
+    if isinstance(recorded, dict) and (recorded.get("id") != model_id
+                                       or recorded.get("dim", dim) != dim):
+        raise EmbedderChangedError(f"{recorded.get('id')} ({recorded.get('dim')}-d)",
                                    f"{model_id} ({dim}-d)")

@@ -96,12 +96,8 @@ class StoreWriter(Protocol):
 
     def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
         """The stored entries of ``doc_ids`` as this writer's transaction sees them (it holds
-        the write lock: no other writer commits between this read and ``commit()``)."""
-        ...
-
-    def set_index_info(self, info: dict[str, Any]) -> None:
-        """Stage index-level facts (e.g. which embedder built the vectors), committed with
-        the rest of the transaction."""
+        the write lock: no other writer commits between this read and ``commit()``), so a
+        caller can tell what another writer committed since it planned."""
         ...
 
     def commit(self) -> None:
@@ -109,6 +105,17 @@ class StoreWriter(Protocol):
         ...
 
     def rollback(self) -> None: ...
+
+    def set_index_info(self, **info: Any) -> None:
+        """Stage index-level metadata (JSON-serialisable values; ``None`` removes a key),
+        made visible by the same ``commit()`` as the documents staged beside it."""
+        ...
+
+    def __enter__(self) -> StoreWriter: ...
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Commit when the block succeeded, roll back when it raised."""
+        ...
 
 
 @runtime_checkable
@@ -129,8 +136,12 @@ class Store(Protocol):
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters | None = None, *,
                       target: Target = "chunks") -> list[tuple[str, float]]: ...
 
+    def index_info(self) -> dict[str, Any]:
+        """Index-level metadata as last committed (e.g. which embedder built the vectors)."""
+        ...
+
     def stats(self) -> dict[str, Any]: ...
 
-    def index_info(self) -> dict[str, Any]:
-        """What the last ``set_index_info`` committed ({} for a new or older index)."""
+    def close(self) -> None:
+        """Release connections and files; any later call raises ``StoreError``."""
         ...

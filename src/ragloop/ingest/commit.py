@@ -54,7 +54,7 @@ def commit_batch(store: Store, items: Sequence[tuple[Planned, Processed]],
         for doc_id in deletions:
             writer.delete_document(doc_id)
         if index_info is not None and (written or deletions):
-            writer.set_index_info(index_info)
+            writer.set_index_info(**index_info)
         writer.commit()
     except BaseException:
         writer.rollback()

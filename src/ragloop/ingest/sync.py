@@ -226,7 +226,7 @@ def _finish_reembed(store: Store, embedder: Embedder, info: dict, report: Ingest
         return
     writer = store.writer()
     try:
-        writer.set_index_info(info)
+        writer.set_index_info(**info)
         writer.commit()
     except BaseException:
         writer.rollback()
