@@ -418,6 +418,11 @@ def open_store(path: Path) -> EmbeddedStore:
     return EmbeddedStore(Path(path))
 
 
+def open_embedded(settings, data_dir: Path) -> EmbeddedStore:
+    """The ``embedded`` backend's opener (``ragloop.index.factory``): ``<data_dir>/index``."""
+    return open_store(Path(data_dir) / "index")
+
+
 # ----------------------------------------------------------------------------- writing
 
 
