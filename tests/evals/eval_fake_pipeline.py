@@ -1,7 +1,7 @@
 """``FakePipeline``: a stand-in for ``ragloop.pipeline.Pipeline`` exposing what the eval
-runner and the CLI use (retrieve, ask, llm, judge_llm, settings, project, close). Word-overlap retrieval over a
-few fixed chunks; the answer is the top chunk's first sentence with a [1] citation. For
-orchestration tests only."""
+runner and the CLI use (retrieve, ask, llm, judge_llm, settings, project, close).
+Word-overlap retrieval over a few fixed chunks; the answer is the top chunk's first
+sentence with a [1] citation. For orchestration tests only."""
 
 from __future__ import annotations
 
