@@ -75,37 +75,15 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 every file ingested; 3 some files or records failed, or a folder could
         not be read (each is listed with its cause, the rest were ingested; nothing under an
         unreadable folder is pruned); 1 fatal error (nothing already indexed is lost)."""
-        from ragloop.ingest.process import ModelSpec
-        from ragloop.ingest.sync import ingest_paths
         from ragloop.pipeline import Pipeline
-        from ragloop.run.build import build_executor
 
         if not paths and not reembed:
             fail(RagloopError("give files or folders to ingest (or --reembed)"))
         try:
-            project = state(ctx).project
-            pipeline = Pipeline(project, use_cache=state(ctx).use_cache)
-            settings = project.settings.ingest
-            run_settings = project.settings.run.model_copy(update={
-                k: v for k, v in {"workers": workers, "executor": executor}.items()
-                if v is not None})
-            run_settings = type(run_settings).model_validate(run_settings.model_dump())
-            wants_llm = settings.contextual or settings.questions_per_chunk > 0
-            llm = pipeline.llm if wants_llm and not no_enrich else None
-            pool = build_executor(run_settings)
-            models = None
-            if pool.name != "inline":  # workers build their own models from the settings
-                models = ModelSpec(project.settings.embedder,
-                                   project.settings.llm if llm is not None else None,
-                                   str(pipeline.cache_dir), state(ctx).use_cache)
-            try:
-                report = ingest_paths(paths or [], settings=settings, store=pipeline.store,
-                                      embedder=pipeline.embedder, llm=llm, prune=prune,
-                                      enrich=not no_enrich, executor=pool, models=models,
-                                      reembed=reembed,
-                                      progress=not quiet and err_console.is_terminal)
-            finally:
-                pool.close()
+            with Pipeline(state(ctx).project, use_cache=state(ctx).use_cache) as pipeline:
+                report = pipeline.ingest(paths or [], prune=prune, enrich=not no_enrich,
+                                         reembed=reembed, executor=executor, workers=workers,
+                                         progress=not quiet and err_console.is_terminal)
         except (RagloopError, ValueError) as err:
             fail(err)
         if as_json:
