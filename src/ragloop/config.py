@@ -79,6 +79,9 @@ class IngestSettings(Section):
     dense_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     lexical_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     batch_docs: int = Field(default=64, ge=1)
+    # a record longer than this is a per-record error (a 10 MB one-line record would hold the
+    # chunker for minutes); 4M characters is ~1,300 pages of a book
+    max_record_chars: int = Field(default=4_000_000, ge=1000)
 
 
 class IndexSettings(Section):
@@ -131,6 +134,14 @@ class EvalSettings(Section):
     seed: int = 0
 
 
+class RunSettings(Section):
+    """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
+
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
+    ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
+
+
 class ServeSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
@@ -150,6 +161,7 @@ class Settings(Section):
     answer: AnswerSettings = AnswerSettings()
     eval: EvalSettings = EvalSettings()
     serve: ServeSettings = ServeSettings()
+    run: RunSettings = RunSettings()
 
     @property
     def judge_llm(self) -> LLMSettings:
@@ -256,6 +268,11 @@ bootstrap_samples = 1000
 host = "127.0.0.1"
 port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+
+[run]
+executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
+workers = 1                      # 1: in-process; N: N worker processes of one thread each
+ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
 '''
 
 

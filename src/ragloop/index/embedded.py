@@ -269,15 +269,11 @@ class EmbeddedStore:
         last = 0
         while True:
             rows = self._conn().execute(
-                "SELECT rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
-                "metadata FROM documents WHERE rowid > ? ORDER BY rowid LIMIT 1000",
-                (last,)).fetchall()
+                f"SELECT {catalog.DOCUMENT_COLUMNS} FROM documents WHERE rowid > ? "
+                "ORDER BY rowid LIMIT 1000", (last,)).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3],
-                                    title=row[4], mtime=row[5], n_chunks=row[6],
-                                    n_questions=row[7], metadata=json.loads(row[8]))
+            yield from map(catalog.document_entry, rows)
             last = rows[-1][0]
 
     def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
