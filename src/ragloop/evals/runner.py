@@ -142,9 +142,27 @@ def _bounded_map(fn, items: list, workers: int) -> Iterator[dict]:
                 future.cancel()
 
 
+def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptions,
+                  todo: list) -> Iterator[dict]:
+    """Examples on ``executor``'s workers (``ragloop.run``), each with its own pipeline."""
+    from ragloop.evals.worker import EvaluateExample
+
+    task = EvaluateExample(pipeline.project.root, pipeline.use_cache, scoring, options)
+    for outcome in executor.map(task, todo):
+        if outcome.error is not None:  # lost with its worker: recorded, so a resume retries
+            example = outcome.item
+            yield {"id": example.id, "question": example.question, "tags": list(example.tags),
+                   "label": example.label, "error": outcome.error}
+        else:
+            yield outcome.result
+
+
 def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions = RunOptions(),
-             resume: Path | None = None, progress: ProgressHook | None = None) -> RunResult:
-    """Run (or resume) an evaluation and write its folder. Returns the folder and aggregates."""
+             resume: Path | None = None, progress: ProgressHook | None = None,
+             executor=None) -> RunResult:
+    """Run (or resume) an evaluation and write its folder. Returns the folder and aggregates.
+    ``executor`` (``ragloop.run``): run examples on its workers instead of this process's
+    threads."""
     settings = pipeline.settings
     eval_settings = settings.eval
     if resume is not None:
@@ -193,8 +211,10 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
         progress(finished, len(examples))
     runs.repair_tail(run_dir / runs.EXAMPLES)
     with (run_dir / runs.EXAMPLES).open("a", encoding="utf-8") as out:
-        for record in _bounded_map(lambda e: evaluate_example(pipeline, e, scoring, options),
-                                   todo, options.workers):
+        records = _bounded_map(lambda e: evaluate_example(pipeline, e, scoring, options),
+                               todo, options.workers) if executor is None \
+            else _executor_map(executor, pipeline, scoring, options, todo)
+        for record in records:
             out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             out.flush()
             if record["error"]:

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
 from ragloop.index.segment import Segment
 from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target
 from ragloop.records import Chunk, Document, Question
+
+if TYPE_CHECKING:
+    from ragloop.config import IndexSettings
 
 DENSE_SCORING_ROWS = bm25.DENSE_ROWS  # segments up to this size score vectors in one loop
 
@@ -290,15 +293,11 @@ class EmbeddedStore:
         last = 0
         while True:
             rows = self._conn().execute(
-                "SELECT rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
-                "metadata FROM documents WHERE rowid > ? ORDER BY rowid LIMIT 1000",
-                (last,)).fetchall()
+                f"SELECT {catalog.DOCUMENT_COLUMNS} FROM documents WHERE rowid > ? "
+                "ORDER BY rowid LIMIT 1000", (last,)).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3],
-                                    title=row[4], mtime=row[5], n_chunks=row[6],
-                                    n_questions=row[7], metadata=json.loads(row[8]))
+            yield from map(catalog.document_entry, rows)
             last = rows[-1][0]
 
     def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
@@ -406,3 +405,10 @@ def open_store(path: Path, ann_settings: ann.AnnSettings | None = None) -> Embed
     """Open (creating if needed) the embedded index at ``path``. ``ann_settings`` decide
     which segments get an HNSW graph when written and how graphs are searched."""
     return EmbeddedStore(Path(path), ann_settings)
+
+
+def open_embedded(settings: IndexSettings, data_dir: Path) -> EmbeddedStore:
+    """The ``embedded`` backend's opener (``ragloop.index.factory``): ``<data_dir>/index``."""
+    return open_store(Path(data_dir) / "index", ann.AnnSettings(
+        enabled=settings.ann, min_rows=settings.ann_min_rows, m=settings.ann_m,
+        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search))

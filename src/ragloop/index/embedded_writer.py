@@ -26,6 +26,7 @@ from ragloop.index import catalog
 from ragloop.index.analyze import term_counts
 from ragloop.index.merge import merge_if_due, segment_name
 from ragloop.index.segment import counts_to_matrix, write_segment
+from ragloop.index.store import DocumentEntry
 from ragloop.records import Chunk, Document, Question
 
 if TYPE_CHECKING:
@@ -176,9 +177,10 @@ class EmbeddedWriter:
         self._delete(document.id)
         cur = conn.execute(
             "INSERT INTO documents(id, source, content_hash, title, mtime, n_chunks, "
-            "n_questions, metadata) VALUES (?,?,?,?,?,?,?,?)",
+            "n_questions, metadata, bookkeeping) VALUES (?,?,?,?,?,?,?,?,?)",
             (document.id, document.source, document.content_hash, document.title,
-             document.mtime, len(chunks), len(questions), json.dumps(document.metadata)))
+             document.mtime, len(chunks), len(questions), json.dumps(document.metadata),
+             document.bookkeeping.model_dump_json(exclude_defaults=True)))
         doc_rowid = cur.lastrowid
         try:
             for chunk, vector in zip(chunks, chunk_vectors, strict=True):
@@ -210,6 +212,9 @@ class EmbeddedWriter:
     def delete_document(self, doc_id: str) -> None:
         self._begin()
         self._delete(doc_id)
+
+    def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
+        return catalog.document_entries(self._begin(), list(doc_ids))
 
     def set_index_info(self, **info: Any) -> None:
         """Stage index-level metadata (JSON values; ``None`` removes a key), committed
