@@ -87,6 +87,19 @@ class IngestSettings(Section):
 class IndexSettings(Section):
     # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
     backend: str = "embedded"
+    # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
+    # selective filters are searched exactly); ann_ef_search trades speed for recall
+    ann: bool = True
+    ann_min_rows: int = Field(default=20_000, ge=1)
+    ann_m: int = Field(default=16, ge=4, le=128)
+    ann_ef_construction: int = Field(default=64, ge=8)
+    ann_ef_search: int = Field(default=128, ge=1)
+    # postgres: the server's URL, or the name of an environment variable holding it (keeps
+    # the password out of ragloop.toml); all tables live in one schema
+    url: str | None = None
+    url_env: str | None = None
+    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pg_ef_search: int = Field(default=100, ge=1)
 
 
 class RetrieveSettings(Section):
@@ -243,6 +256,16 @@ lexical_fields = ["header", "context", "text"]
 
 [index]
 backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
+                                 # or "postgres" (a PostgreSQL server with pgvector)
+ann = true                       # embedded: HNSW graphs on large segments (exact when false)
+ann_min_rows = 20000             # segments smaller than this are searched exactly
+ann_m = 16                       # HNSW graph degree
+ann_ef_construction = 64
+ann_ef_search = 128              # higher: better recall, slower queries
+# url = "postgresql://user@host/db"   # postgres: the server, or name an environment
+# url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
+pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables
+pg_ef_search = 100               # postgres: hnsw.ef_search
 
 [retrieve]
 k = 10
