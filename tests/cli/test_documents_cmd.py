@@ -83,3 +83,25 @@ def test_reingest_reports_the_index_totals(indexed):
     assert again["index"]["documents"] == 3
     assert again["index"]["chunks"] == first["counts"]["chunks"] > 0
     assert "index: 3 documents" in cli(project, "ingest", "-q", str(docs))
+
+
+def test_eval_run_stops_on_gold_ids_that_match_no_document(indexed, tmp_path):
+    project, _, _ = indexed
+    golden = tmp_path / "golden.jsonl"
+    golden.write_text(json.dumps({"id": "q1", "question": "How long does green tea steep?",
+                                  "gold_doc_ids": ["brewing.html", "doc-42"]}) + "\n")
+    result = runner.invoke(app, ["-p", str(project), "eval", "run", str(golden)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "brewing.html, doc-42" in said and "none of the gold ids match" in said
+
+
+def test_unknown_gold_ids_are_named_per_example():
+    from ragloop.evals.datasets import unknown_gold_ids
+    from ragloop.records import EvalExample
+
+    examples = [EvalExample(id="a", question="?", gold_doc_ids=("d1", "typo")),
+                EvalExample(id="b", question="?", gold_doc_ids=("d1",),
+                            gold_chunk_ids=("d1#0", "d1#9"))]
+    assert unknown_gold_ids(examples, {"d1"}, {"d1#0"}) == {"a": ["typo"], "b": ["d1#9"]}
+    assert unknown_gold_ids(examples, {"d1", "typo"}, None) == {}
