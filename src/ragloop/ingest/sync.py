@@ -80,10 +80,19 @@ class _Batch:
         return len(self.items) + len(self.deletions)
 
 
+def scoped_doc_id(namespace: str, path: Path, doc_id: str, *, multi_document: bool) -> str:
+    """A document id inside ``namespace``, per source file: ``ns:file`` for a file that is
+    one document, ``ns:file#record`` for a record of a multi-document file. Documents
+    ingested under a namespace can only replace documents of the same file and namespace."""
+    return f"{namespace}:{path.name}#{doc_id}" if multi_document else f"{namespace}:{path.name}"
+
+
 class _Run:
     def __init__(self, *, settings: IngestSettings, store: Store, embedder: Embedder,
-                 llm: LLMClient | None, enrich: bool, progress: Progress | None):
+                 llm: LLMClient | None, enrich: bool, progress: Progress | None,
+                 namespace: str | None = None):
         self.settings = settings
+        self.namespace = namespace
         self.store = store
         self.embedder = embedder
         self.llm = llm
@@ -146,13 +155,19 @@ class _Run:
             yield from iter_path(path, max_file_mb=self.settings.max_file_mb)
             return
         data = read_file(path, self.settings.max_file_mb)
-        doc_id = file_doc_id(path)
+        doc_id = self._doc_id(path, file_doc_id(path))
         if self._is_current(self.known.get(doc_id),
                             file_hash=hashlib.sha256(data).hexdigest()):
             self.seen_ids.add(doc_id)
             result.unchanged += 1
             return
         yield from iter_path(path, max_file_mb=self.settings.max_file_mb, data=data)
+
+    def _doc_id(self, path: Path, doc_id: str) -> str:
+        if self.namespace is None:
+            return doc_id
+        return scoped_doc_id(self.namespace, path, doc_id,
+                             multi_document=loader_for(path).multi_document)
 
     def add_file(self, path: Path) -> None:
         result = FileResult(path=str(path))
@@ -168,6 +183,8 @@ class _Run:
                     result.errors.append(str(item))
                     self.troubled_paths.add(str(path.resolve()))
                     continue
+                if self.namespace is not None:
+                    item = item.model_copy(update={"id": self._doc_id(path, item.id)})
                 with self.timed("clean"):
                     self._plan(item, result)
                 if len(self.batch) >= self.settings.batch_docs:
@@ -318,17 +335,19 @@ def _progress_bar() -> Progress:
 
 def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store: Store,
                  embedder: Embedder, llm: LLMClient | None = None, prune: bool = False,
-                 enrich: bool = True, progress: bool = True) -> IngestReport:
+                 enrich: bool = True, progress: bool = True,
+                 namespace: str | None = None) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring. Per-file errors are
     recorded in the report (``report.ok`` is False) and the run goes on; a store error is
-    raised (what earlier batches committed stays)."""
+    raised (what earlier batches committed stays). With ``namespace``, document ids are
+    ``scoped_doc_id``-s, apart from every id ingested without it or from another file."""
     paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     started = time.perf_counter()
     usage_before = llm.usage.as_dict() if llm is not None else {}
     bar = _progress_bar() if progress else None
     with bar or _nullcontext():
         run = _Run(settings=settings, store=store, embedder=embedder, llm=llm, enrich=enrich,
-                   progress=bar)
+                   progress=bar, namespace=namespace)
         files = []
         for root in paths:
             try:
