@@ -341,3 +341,8 @@ def _ids_from_table(conn: sqlite3.Connection, target: str, name: str, size: int)
 def open_store(path: Path) -> EmbeddedStore:
     """Open (creating if needed) the embedded index at ``path``."""
     return EmbeddedStore(Path(path))
+
+
+def open_embedded(settings, data_dir: Path) -> EmbeddedStore:
+    """The ``embedded`` backend's opener (``ragloop.index.factory``): ``<data_dir>/index``."""
+    return open_store(Path(data_dir) / "index")

@@ -1,4 +1,4 @@
-"""Uploaded files → the project's index, with the same ``ingest_paths`` the CLI uses.
+"""Uploaded files → the project's index, through ``Pipeline.ingest`` like the CLI.
 Runs on the model thread (it embeds, and may call the LLM to enrich chunks).
 
 Uploaded documents live in their own id space (``UPLOAD_NAMESPACE``, per uploaded file), so
@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragloop.ingest.report import FileResult, IngestReport
-from ragloop.ingest.sync import ingest_paths
 
 UPLOAD_NAMESPACE = "upload"
 
@@ -27,11 +26,6 @@ def rejected_only(rejected: list[FileResult]) -> dict:
 
 
 def ingest_uploads(state, paths: list[Path], rejected: list[FileResult] = ()) -> dict:
-    pipeline = state.pipeline
-    settings = pipeline.settings.ingest
-    wants_llm = settings.contextual or settings.questions_per_chunk > 0
-    report = ingest_paths(paths, settings=settings, store=pipeline.store,
-                          embedder=pipeline.embedder, llm=pipeline.llm if wants_llm else None,
-                          progress=False, namespace=UPLOAD_NAMESPACE)
+    report = state.pipeline.ingest(paths, namespace=UPLOAD_NAMESPACE)
     report.files[:0] = rejected
     return report_dict(report)
