@@ -86,9 +86,10 @@ class Pipeline:
     # ---- what callers run ----
 
     def ingest(self, paths: Iterable[Path | str] | Path | str, *, prune: bool = False,
-               enrich: bool = True, progress: bool = False):
+               enrich: bool = True, progress: bool = False, namespace: str | None = None):
         """Ingest files and folders into the store (``ragloop.ingest.sync.ingest_paths``);
         the LLM is built only when ``[ingest]`` enrichment is on and ``enrich`` is True.
+        ``namespace`` gives the documents ids of their own (the server's uploads).
         Returns the ``IngestReport``."""
         from ragloop.ingest.sync import ingest_paths
 
@@ -96,7 +97,7 @@ class Pipeline:
         wants_llm = enrich and (settings.contextual or settings.questions_per_chunk > 0)
         return ingest_paths(paths, settings=settings, store=self.store, embedder=self.embedder,
                             llm=self.llm if wants_llm else None, prune=prune, enrich=enrich,
-                            progress=progress)
+                            progress=progress, namespace=namespace)
 
     def retrieve(self, query: str, k: int | None = None, filters=None):
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)

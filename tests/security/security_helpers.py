@@ -1,30 +1,23 @@
-"""A pipeline for security probes of the real server and store: the real embedded store and
-the real MiniLM embedder (uploads are really indexed), no LLM; questions are answered by the
-fake pipeline of the server tests (named as such) when a probe asks one."""
+"""A pipeline for security probes of the real server and store: the real ``Pipeline`` with
+the real embedded store and MiniLM embedder (uploads are really ingested), whose questions
+are answered by the fake pipeline of the server tests (named as such: no LLM is loaded)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 from serve_fake_pipeline import FakePipeline
 
 from ragloop.config import Settings
-from ragloop.index.embedded import open_store
+from ragloop.pipeline import Pipeline
+from ragloop.project import Project
 
 
-@dataclass
-class StorePipeline:
-    settings: Settings
-    root: Path
-    embedder: object
-    llm: None = None
-    answers: FakePipeline = field(default_factory=FakePipeline)
-
-    @cached_property
-    def store(self):
-        return open_store(self.root / "index")
+class RealStoreFakeAnswersPipeline(Pipeline):
+    def __init__(self, settings: Settings, root: Path, embedder):
+        root.mkdir(parents=True, exist_ok=True)
+        super().__init__(Project(root=root, settings=settings), embedder=embedder)
+        self.answers = FakePipeline()
 
     def ask(self, question, **kwargs):
         return self.answers.ask(question, **kwargs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from live import live_server
-from security_helpers import StorePipeline, stored_ids
+from security_helpers import RealStoreFakeAnswersPipeline, stored_ids
 from serve_helpers import serve_settings
 
 from ragloop.serve.app import create_app
@@ -23,15 +23,16 @@ def served(request, tmp_path, monkeypatch, real_embedder):
         monkeypatch.setenv("RAGLOOP_ORIGIN_KEY", KEY)
         serve["api_key_env"] = "RAGLOOP_ORIGIN_KEY"
     settings = serve_settings(**serve)
-    pipeline = StorePipeline(settings, tmp_path / "data", real_embedder)
-    app = create_app(pipeline, settings, data_dir=tmp_path / "data")
-    with live_server(app) as base:
+    pipeline = RealStoreFakeAnswersPipeline(settings, tmp_path / "proj", real_embedder)
+    data = pipeline.project.data_dir
+    app = create_app(pipeline, settings, data_dir=data)
+    with pipeline, live_server(app) as base:
         headers = {}
         if request.param == "key":  # a browser logged in: its session cookie
             login = httpx.post(base + "/login", data={"api_key": KEY})
             assert login.status_code == 303, login.text
             headers["Cookie"] = login.headers["set-cookie"].split(";")[0]
-        yield base, headers, pipeline, tmp_path / "data"
+        yield base, headers, pipeline, data
 
 
 def test_cross_origin_upload_is_refused_and_leaves_nothing(served):

@@ -9,19 +9,18 @@ import json
 import httpx
 import pytest
 from live import live_server
-from security_helpers import StorePipeline, stored_ids
+from security_helpers import RealStoreFakeAnswersPipeline, stored_ids
 from serve_helpers import serve_settings
 
-from ragloop.ingest.sync import ingest_paths
 from ragloop.serve.app import create_app
 
 
 @pytest.fixture
 def served(tmp_path, real_embedder):
     settings = serve_settings()
-    pipeline = StorePipeline(settings, tmp_path / "data", real_embedder)
-    app = create_app(pipeline, settings, data_dir=tmp_path / "data")
-    with live_server(app) as base:
+    pipeline = RealStoreFakeAnswersPipeline(settings, tmp_path / "proj", real_embedder)
+    app = create_app(pipeline, settings, data_dir=pipeline.project.data_dir)
+    with pipeline, live_server(app) as base:
         yield base, pipeline, tmp_path
 
 
@@ -35,8 +34,7 @@ def test_jsonl_upload_cannot_replace_a_cli_ingested_document(served):
     corpus = tmp / "corpus.jsonl"
     corpus.write_text(json.dumps({"_id": "ID", "title": "Original",
                                   "text": "The original text about glaciers."}) + "\n")
-    report = ingest_paths([corpus], settings=pipeline.settings.ingest, store=pipeline.store,
-                          embedder=pipeline.embedder, progress=False)
+    report = pipeline.ingest([corpus])  # as `ragloop ingest` does
     assert report.counts()["added"] == 1
     before = stored_ids(pipeline.store)
     assert before == {"ID": f"{corpus}#ID"}
@@ -60,7 +58,7 @@ def test_names_keep_their_letters_and_never_collide(served):
     assert response.status_code == 201, response.text
     saved = response.json()["saved"]
     assert saved == ["über.md", "äber.md"]
-    assert sorted(p.name for p in (tmp / "data" / "uploads").iterdir()) == ["äber.md",
+    assert sorted(p.name for p in (pipeline.project.data_dir / "uploads").iterdir()) == ["äber.md",
                                                                              "über.md"]
     assert set(stored_ids(pipeline.store)) == {"upload:über.md", "upload:äber.md"}
     # names that had to change get a tag of the original name: still two files
@@ -71,7 +69,7 @@ def test_names_keep_their_letters_and_never_collide(served):
 
 def test_rejected_upload_leaves_nothing_behind(served):
     base, pipeline, tmp = served
-    uploads = tmp / "data" / "uploads"
+    uploads = pipeline.project.data_dir / "uploads"
     response = _upload(base, ("payload.exe", b"MZ\x90\x00 not a document"))
     assert response.status_code == 422, response.text
     assert "no loader for '.exe'" in response.json()["files"][0]["errors"][0]
