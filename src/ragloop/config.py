@@ -80,6 +80,9 @@ class IngestSettings(Section):
     dense_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     lexical_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     batch_docs: int = Field(default=64, ge=1)
+    # a record longer than this is a per-record error (a 10 MB one-line record would hold the
+    # chunker for minutes); 4M characters is ~1,300 pages of a book
+    max_record_chars: int = Field(default=4_000_000, ge=1000)
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> IngestSettings:
@@ -96,6 +99,19 @@ RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
 class IndexSettings(Section):
     # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
     backend: str = "embedded"
+    # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
+    # selective filters are searched exactly); ann_ef_search trades speed for recall
+    ann: bool = True
+    ann_min_rows: int = Field(default=20_000, ge=1)
+    ann_m: int = Field(default=16, ge=4, le=128)
+    ann_ef_construction: int = Field(default=64, ge=8)
+    ann_ef_search: int = Field(default=128, ge=1)
+    # postgres: the server's URL, or the name of an environment variable holding it (keeps
+    # the password out of ragloop.toml); all tables live in one schema
+    url: str | None = None
+    url_env: str | None = None
+    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pg_ef_search: int = Field(default=100, ge=1)
 
 
 class RetrieveSettings(Section):
@@ -151,6 +167,14 @@ class EvalSettings(Section):
     seed: int = 0
 
 
+class RunSettings(Section):
+    """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
+
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
+    ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
+
+
 class ServeSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
@@ -176,6 +200,7 @@ class Settings(Section):
     answer: AnswerSettings = AnswerSettings()
     eval: EvalSettings = EvalSettings()
     serve: ServeSettings = ServeSettings()
+    run: RunSettings = RunSettings()
 
     @property
     def judge_llm(self) -> LLMSettings:
@@ -257,6 +282,16 @@ lexical_fields = ["header", "context", "text"]
 
 [index]
 backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
+                                 # or "postgres" (a PostgreSQL server with pgvector)
+ann = true                       # embedded: HNSW graphs on large segments (exact when false)
+ann_min_rows = 20000             # segments smaller than this are searched exactly
+ann_m = 16                       # HNSW graph degree
+ann_ef_construction = 64
+ann_ef_search = 128              # higher: better recall, slower queries
+# url = "postgresql://user@host/db"   # postgres: the server, or name an environment
+# url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
+pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables
+pg_ef_search = 100               # postgres: hnsw.ef_search
 
 [retrieve]
 k = 10
@@ -284,6 +319,11 @@ port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
 allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
 allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
+
+[run]
+executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
+workers = 1                      # 1: in-process; N: N worker processes of one thread each
+ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
 '''
 
 

@@ -136,8 +136,8 @@ def test_a_config_change_reprocesses_and_is_recorded(folder, tmp_path):
                     settings=IngestSettings(chunker="fixed", dense_fields=("text",)))
     assert report.changed == 1
     (document, chunks, _, _), = store.docs.values()
-    assert document.metadata["ingest"]["chunker"] == "fixed"
-    assert document.metadata["ingest"]["dense_fields"] == ["text"]
+    assert document.bookkeeping.ingest.chunker == "fixed"
+    assert document.bookkeeping.ingest.dense_fields == ("text",)
     assert chunks[0].dense_text == chunks[0].text
 
 

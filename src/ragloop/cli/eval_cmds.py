@@ -65,9 +65,14 @@ def run_cmd(
     resume: Path | None = typer.Option(None, "--resume", help="Finish an interrupted run folder.",
                                        show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the aggregates as JSON."),
+    executor: str | None = typer.Option(None, "--executor",
+                                        help="Run examples on worker processes: local or ray "
+                                             "(--workers of them; default [run]); without it, "
+                                             "threads in this process."),
 ) -> None:
     """Run the project's pipeline over DATASET; write a run folder with report.html."""
     from ragloop.evals.runner import RunOptions, run_eval
+    from ragloop.run.build import build_executor
 
     if dataset is None and resume is None:
         fail("give a DATASET or --resume RUN_DIR", EXIT_USAGE)
@@ -75,12 +80,23 @@ def run_cmd(
         pipeline = _pipeline(ctx)
         options = RunOptions(limit=limit, workers=workers or pipeline.settings.eval.workers,
                              judge=judge)
-        with pipeline, _progress() as bar:
-            task = bar.add_task("evaluating", total=None)
-            result = run_eval(pipeline, dataset, options=options, resume=resume,
-                              progress=lambda done, total: bar.update(task, completed=done,
-                                                                      total=total))
-    except RagloopError as err:
+        pool = None
+        if executor is not None:
+            run = pipeline.settings.run
+            pool = build_executor(type(run).model_validate({
+                **run.model_dump(), "executor": executor,
+                "workers": workers or run.workers}))
+        try:
+            with pipeline, _progress() as bar:
+                task = bar.add_task("evaluating", total=None)
+                result = run_eval(pipeline, dataset, options=options, resume=resume,
+                                  executor=pool,
+                                  progress=lambda done, total: bar.update(task, completed=done,
+                                                                          total=total))
+        finally:
+            if pool is not None:
+                pool.close()
+    except (RagloopError, ValueError) as err:
         fail(err)
     if as_json:
         console.print_json(json.dumps(result.aggregates))
