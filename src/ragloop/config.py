@@ -68,6 +68,9 @@ class IngestSettings(Section):
                                 "**/*.docx", "**/*.jsonl")
     exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
     max_file_mb: float = Field(default=20.0, gt=0)
+    # what a zip-based file (.docx) may expand to, checked before it is parsed
+    max_unpacked_mb: float = Field(default=100.0, gt=0)
+    max_archive_members: int = Field(default=10_000, ge=1)
     chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_tokens: int = Field(default=30, ge=0)

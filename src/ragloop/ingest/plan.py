@@ -123,6 +123,12 @@ class Planner:
         self.seen_ids: set[str] = set()
         self.troubled: set[str] = set()  # files with errors and unreadable folders: kept
 
+    @property
+    def load_limits(self) -> dict:
+        return {"max_file_mb": self.settings.max_file_mb,
+                "max_unpacked_mb": self.settings.max_unpacked_mb,
+                "max_archive_members": self.settings.max_archive_members}
+
     def mark_troubled(self, path: Path) -> None:
         self.troubled.add(str(Path(path).resolve()))
 
@@ -137,7 +143,7 @@ class Planner:
     def _items(self, path: Path, result: FileResult) -> Iterator:
         """The file's documents and record errors; nothing when its bytes are unchanged."""
         if loader_for(path).multi_document:
-            yield from iter_path(path, max_file_mb=self.settings.max_file_mb)
+            yield from iter_path(path, **self.load_limits)
             return
         data = read_file(path, self.settings.max_file_mb)
         doc_id = self._doc_id(path, file_doc_id(path))
@@ -146,7 +152,7 @@ class Planner:
             self.seen_ids.add(doc_id)
             result.unchanged += 1
             return
-        yield from iter_path(path, max_file_mb=self.settings.max_file_mb, data=data)
+        yield from iter_path(path, **self.load_limits, data=data)
 
     def _doc_id(self, path: Path, doc_id: str) -> str:
         if self.namespace is None:
