@@ -67,6 +67,6 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail(error: RagloopError | str, code: int = EXIT_FATAL) -> None:
-    # messages name config sections ("[serve] port"): printed as text, not markup
+    # escaped: messages name sections like "[serve]", which rich would take for markup
     err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     raise typer.Exit(code)
