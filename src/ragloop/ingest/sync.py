@@ -142,7 +142,11 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
         def batches() -> Iterator[list]:
             for batch in _plan_batches(files, planner, settings, report, events):
                 pending.append(batch)
-                yield [planned.document for planned in batch.items]
+                documents = [planned.document for planned in batch.items]
+                if documents:
+                    largest = max(documents, key=lambda d: len(d.text))
+                    events.processing(len(documents), largest.source, len(largest.text))
+                yield documents
 
         try:
             for outcome in run_executor.map(task, batches()):
