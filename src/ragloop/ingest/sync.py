@@ -27,7 +27,7 @@ from ragloop.index.store import Store
 from ragloop.ingest.commit import commit_batch
 from ragloop.ingest.observe import IngestObserver, Observers, RichProgress, Timings
 from ragloop.ingest.plan import Planned, Planner, find_files, ingest_fingerprint
-from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch
+from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch, Processed
 from ragloop.ingest.report import FileResult, IngestReport
 from ragloop.models.embedder import Embedder
 from ragloop.models.llm import LLMClient
@@ -209,9 +209,7 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
         yield batch
 
 
-def _lost(planned: Planned, error: str):
-    from ragloop.ingest.process import Processed
-
+def _lost(planned: Planned, error: str) -> Processed:
     return Processed(planned.document.id,
                      error=f"{planned.document.source}: not indexed: {error}")
 
