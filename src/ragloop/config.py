@@ -67,6 +67,9 @@ class IngestSettings(Section):
                                 "**/*.docx", "**/*.jsonl")
     exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
     max_file_mb: float = Field(default=20.0, gt=0)
+    # what a zip-based file (.docx) may expand to, checked before it is parsed
+    max_unpacked_mb: float = Field(default=100.0, gt=0)
+    max_archive_members: int = Field(default=10_000, ge=1)
     chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_tokens: int = Field(default=30, ge=0)
@@ -87,6 +90,19 @@ class IngestSettings(Section):
 class IndexSettings(Section):
     # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
     backend: str = "embedded"
+    # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
+    # selective filters are searched exactly); ann_ef_search trades speed for recall
+    ann: bool = True
+    ann_min_rows: int = Field(default=20_000, ge=1)
+    ann_m: int = Field(default=16, ge=4, le=128)
+    ann_ef_construction: int = Field(default=64, ge=8)
+    ann_ef_search: int = Field(default=128, ge=1)
+    # postgres: the server's URL, or the name of an environment variable holding it (keeps
+    # the password out of ragloop.toml); all tables live in one schema
+    url: str | None = None
+    url_env: str | None = None
+    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pg_ef_search: int = Field(default=100, ge=1)
 
 
 class RetrieveSettings(Section):
@@ -243,6 +259,16 @@ lexical_fields = ["header", "context", "text"]
 
 [index]
 backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
+                                 # or "postgres" (a PostgreSQL server with pgvector)
+ann = true                       # embedded: HNSW graphs on large segments (exact when false)
+ann_min_rows = 20000             # segments smaller than this are searched exactly
+ann_m = 16                       # HNSW graph degree
+ann_ef_construction = 64
+ann_ef_search = 128              # higher: better recall, slower queries
+# url = "postgresql://user@host/db"   # postgres: the server, or name an environment
+# url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
+pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables
+pg_ef_search = 100               # postgres: hnsw.ef_search
 
 [retrieve]
 k = 10

@@ -138,7 +138,7 @@ class EmbeddedWriter:
         write_segment(self.store.segments_dir / buf.name, matrix, vocab,
                       [(vectors, np.arange(len(vectors)))], vectors.shape[1],
                       np.asarray(buf.has_vector), np.asarray(buf.doc_rowid),
-                      np.asarray(buf.ids, dtype=np.bytes_))
+                      np.asarray(buf.ids, dtype=np.bytes_), self.store.ann)
         self._written.append((buf.name, target, len(buf.counts)))
 
     # -- staging
@@ -243,7 +243,7 @@ class EmbeddedWriter:
             conn.execute("COMMIT")
             self._written = []
             for target in TARGETS:
-                merge_if_due(conn, self.store.segments_dir, target)
+                merge_if_due(conn, self.store.segments_dir, target, self.store.ann)
         except BaseException:
             self.rollback()
             raise

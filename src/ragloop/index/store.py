@@ -84,6 +84,23 @@ def split_bookkeeping(metadata: dict[str, Any],
     return user, Bookkeeping.model_validate(legacy)
 
 
+@dataclass(frozen=True)
+class StoredDocument:
+    """One document as a store holds it: what ``replace_document`` takes, vectors included,
+    so an index can be copied to another store without embedding again. The document's
+    full text is not stored (``text`` is empty)."""
+
+    document: Document
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    questions: list[Question] = field(default_factory=list)
+    question_vectors: np.ndarray | None = None
+
+    def as_args(self) -> tuple:
+        return (self.document, self.chunks, self.chunk_vectors, self.questions,
+                self.question_vectors)
+
+
 @runtime_checkable
 class StoreWriter(Protocol):
     def replace_document(self, document: Document, chunks: Sequence[Chunk],
@@ -135,6 +152,10 @@ class Store(Protocol):
 
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters | None = None, *,
                       target: Target = "chunks") -> list[tuple[str, float]]: ...
+
+    def export(self, batch: int = 256) -> Iterator[StoredDocument]:
+        """Every document with its chunks, questions and vectors, in insertion order."""
+        ...
 
     def index_info(self) -> dict[str, Any]:
         """Index-level metadata as last committed (e.g. which embedder built the vectors)."""

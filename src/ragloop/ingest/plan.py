@@ -115,6 +115,12 @@ class Planner:
         self.seen_ids: set[str] = set()
         self.troubled: set[str] = set()  # files with errors and unreadable folders: kept
 
+    @property
+    def load_limits(self) -> dict:
+        return {"max_file_mb": self.settings.max_file_mb,
+                "max_unpacked_mb": self.settings.max_unpacked_mb,
+                "max_archive_members": self.settings.max_archive_members}
+
     def mark_troubled(self, path: Path) -> None:
         self.troubled.add(str(Path(path).resolve()))
 
@@ -129,7 +135,7 @@ class Planner:
     def _items(self, path: Path, result: FileResult) -> Iterator:
         """The file's documents and record errors; nothing when its bytes are unchanged."""
         if loader_for(path).multi_document:
-            yield from iter_path(path, max_file_mb=self.settings.max_file_mb)
+            yield from iter_path(path, **self.load_limits)
             return
         data = read_file(path, self.settings.max_file_mb)
         doc_id = file_doc_id(path)
@@ -138,7 +144,7 @@ class Planner:
             self.seen_ids.add(doc_id)
             result.unchanged += 1
             return
-        yield from iter_path(path, max_file_mb=self.settings.max_file_mb, data=data)
+        yield from iter_path(path, **self.load_limits, data=data)
 
     def plan_file(self, path: Path, result: FileResult,
                   observer: IngestObserver | None = None) -> Iterator[Planned | None]:
