@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def search(ctx: typer.Context,
                query: str = typer.Argument(..., help="What to look for."),
-               k: int = typer.Option(0, "--k", "-k", help="Results (0: the configured k)."),
+               k: int = typer.Option(0, "--k", "-k", min=0, help="Results (0: the configured k)."),
                as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
                explain: bool = typer.Option(False, "--explain",
                                             help="Rank and score per retriever and after "

@@ -64,7 +64,8 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
                  embedder: Embedder, llm: LLMClient | None = None, prune: bool = False,
                  enrich: bool = True, progress: bool = True,
                  observer: IngestObserver | None = None, executor: Executor | None = None,
-                 models: ModelSpec | None = None, reembed: bool = False) -> IngestReport:
+                 models: ModelSpec | None = None, reembed: bool = False,
+                 namespace: str | None = None) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring. Per-file errors are
     recorded in the report (``report.ok`` is False) and the run goes on; a store error is
     raised (what earlier batches committed stays).
@@ -74,7 +75,8 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     models that pickle. ``reembed``: the index was made with another embedder; re-process
     every document not yet embedded with this one (with no ``paths``, every file the index
     holds). Without it, an index that records another embedder is an
-    ``EmbedderChangedError``."""
+    ``EmbedderChangedError``. ``namespace``: document ids are ``plan.scoped_doc_id``-s,
+    apart from every id ingested without it or from another file (the server's uploads)."""
     paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     started = time.perf_counter()
     report = IngestReport()
@@ -101,7 +103,7 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     info = embedder_info(embedder.model_id, embedder.dim)
 
     with _Clock(events, "parse"):
-        planner = Planner(settings, store.documents(), recipe)
+        planner = Planner(settings, store.documents(), recipe, namespace=namespace)
     if reembed and not paths:
         paths = sorted({Path(known.path) for known in planner.known.values()})
     stage = DocumentStage(settings, contextual=contextual, questions_per_chunk=n_questions,
