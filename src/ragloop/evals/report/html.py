@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from ragloop.evals.report import plots
+from ragloop.evals.report import legend, plots
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;
@@ -98,14 +98,21 @@ def run_page(run) -> str:
 
 
 def metrics_table(agg: dict) -> str:
+    """One row per metric, with what it measures; metrics with identical aggregates (hit@1,
+    recall@1, mrr@1, ndcg@1 when each question has one gold document) share a row."""
     rows = []
     metrics = agg.get("metrics", {})
     for step, _ in (*STEPS, ("Other", ())):
-        for name in sorted((n for n in metrics if step_of(n) == step), key=metric_key):
-            v = metrics[name]
-            rows.append([escape(step), escape(name), v["mean"],
-                         f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"]])
-    return table(["step", "metric", "mean", "95% CI", "n"], rows, cls="metrics")
+        names = sorted((n for n in metrics if step_of(n) == step), key=metric_key)
+        for group in legend.merged_rows(metrics, names):
+            v = metrics[group[0]]
+            meanings = list(dict.fromkeys(legend.meaning(n) for n in group))
+            same = " (identical here)" if len(group) > 1 else ""
+            rows.append([escape(step), escape(" = ".join(group)), v["mean"],
+                         f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"],
+                         escape("; ".join(m for m in meanings if m) + same)])
+    return table(["step", "metric", "mean", "95% CI", "n", "what it measures"], rows,
+                 cls="metrics")
 
 
 def labels_section(labels: dict) -> str:

@@ -1,0 +1,31 @@
+"""The run report explains itself (issue 15 item 6): a meaning per metric, identical
+aggregates on one row, a score and file names on every collapsed example."""
+
+from __future__ import annotations
+
+from ragloop.evals.report import legend
+
+
+def test_every_metric_the_runner_writes_has_a_meaning():
+    names = ["hit@1", "recall@5", "mrr@10", "ndcg@5", "context_hit", "context_recall",
+             "exact_match", "token_f1", "label_accuracy", "citation_recall",
+             "citation_precision", "refused", "judge_correctness", "judge_faithfulness",
+             "judge_relevancy"]
+    assert all(legend.meaning(n) for n in names)
+    assert "top 5" in legend.meaning("recall@5")
+
+
+def test_identical_aggregates_share_a_row():
+    same = {"mean": 0.5, "low": 0.2, "high": 0.8, "n": 10}
+    metrics = {"hit@1": same, "recall@1": dict(same), "mrr@1": dict(same),
+               "hit@5": {"mean": 0.9, "low": 0.7, "high": 1.0, "n": 10}}
+    assert legend.merged_rows(metrics, ["hit@1", "hit@5", "mrr@1", "recall@1"]) == [
+        ["hit@1", "mrr@1", "recall@1"], ["hit@5"]]
+
+
+def test_headline_score_of_an_example():
+    assert legend.headline({"token_f1": 0.25, "hit@1": 1.0}) == ("token_f1", 0.25)
+    assert legend.headline({"judge_correctness": 0.0, "token_f1": 0.9}) == (
+        "judge_correctness", 0.0)
+    assert legend.headline({"hit@1": 1.0}) is None
+    assert legend.best_retrieval({"hit@1": 0.0, "hit@10": 1.0, "hit@5": 1.0}) == ("hit@10", 1.0)
