@@ -29,3 +29,11 @@ def test_headline_score_of_an_example():
         "judge_correctness", 0.0)
     assert legend.headline({"hit@1": 1.0}) is None
     assert legend.best_retrieval({"hit@1": 0.0, "hit@10": 1.0, "hit@5": 1.0}) == ("hit@10", 1.0)
+
+
+def test_summary_and_document_names():
+    assert legend.summary_scores({"token_f1": 0.5, "hit@1": 0.0, "hit@5": 1.0}) == [
+        ("token_f1", 0.5), ("hit@5", 1.0)]
+    assert legend.document_name("Brewing Tea", "/docs/tea/brewing.html", "f12") == \
+        "brewing.html — Brewing Tea"
+    assert legend.document_name("", "", "f12") == "f12"

@@ -70,3 +70,17 @@ def best_retrieval(scores: Mapping[str, float]) -> tuple[str, float] | None:
     hits = sorted((int(n.split("@")[1]), n) for n in scores
                   if n.startswith("hit@") and n.split("@")[1].isdigit())
     return (hits[-1][1], scores[hits[-1][1]]) if hits else None
+
+
+def summary_scores(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """The scores an example's one-line summary shows: its headline answer score and its
+    widest hit@k."""
+    return [s for s in (headline(scores), best_retrieval(scores)) if s is not None]
+
+
+def document_name(title: str, source: str, doc_id: str) -> str:
+    """How the report names a document: its file name and title, the id only when neither
+    is known (records written before sources were kept)."""
+    name = source.replace("\\", "/").rsplit("/", 1)[-1] if source else ""
+    parts = [p for p in (name, title) if p]
+    return " — ".join(parts) if parts else doc_id
