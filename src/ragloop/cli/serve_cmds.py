@@ -23,12 +23,13 @@ def register(app: typer.Typer) -> None:
         st = state(ctx)
         try:
             project = st.project
-            app_ = create_app(lambda: Pipeline(project, use_cache=st.use_cache),
-                              project.settings, data_dir=project.data_dir)
+            pipeline = Pipeline(project, use_cache=st.use_cache)
+            app_ = create_app(pipeline, project.settings, data_dir=project.data_dir)
         except RagloopError as err:
             fail(err)
         serve_settings = project.settings.serve
         host = host or serve_settings.host
         port = port or serve_settings.port
         console.print(f"ragloop serving {project.root} on http://{host}:{port}/")
-        uvicorn.run(app_, host=host, port=port, log_level=log_level)
+        with pipeline:
+            uvicorn.run(app_, host=host, port=port, log_level=log_level)
