@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
@@ -106,7 +107,7 @@ def run_cmd(
                   soft_wrap=True, highlight=False)
     if result.errors:
         for line in result.errors[:10]:
-            console.print(f"[red]failed[/] {line}", highlight=False)
+            console.print(f"[red]failed[/] {escape(line)}", highlight=False)
         raise typer.Exit(EXIT_PARTIAL)
 
 
