@@ -27,7 +27,7 @@ from ragloop.index.store import Store
 from ragloop.ingest.commit import commit_batch
 from ragloop.ingest.observe import IngestObserver, Observers, RichProgress, Timings
 from ragloop.ingest.plan import Planned, Planner, find_files, ingest_fingerprint
-from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch
+from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch, Processed
 from ragloop.ingest.report import FileResult, IngestReport
 from ragloop.models.embedder import Embedder
 from ragloop.models.llm import LLMClient
@@ -144,7 +144,11 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
         def batches() -> Iterator[list]:
             for batch in _plan_batches(files, planner, settings, report, events):
                 pending.append(batch)
-                yield [planned.document for planned in batch.items]
+                documents = [planned.document for planned in batch.items]
+                if documents:
+                    largest = max(documents, key=lambda d: len(d.text))
+                    events.processing(len(documents), largest.source, len(largest.text))
+                yield documents
 
         try:
             for outcome in run_executor.map(task, batches()):
@@ -207,9 +211,7 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
         yield batch
 
 
-def _lost(planned: Planned, error: str):
-    from ragloop.ingest.process import Processed
-
+def _lost(planned: Planned, error: str) -> Processed:
     return Processed(planned.document.id,
                      error=f"{planned.document.source}: not indexed: {error}")
 
