@@ -31,8 +31,8 @@ from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
 from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
 from ragloop.index.segment import Segment
-from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target
-from ragloop.records import Chunk, Document, Question
+from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target, entry_document
+from ragloop.records import Chunk, Question
 
 if TYPE_CHECKING:
     from ragloop.config import IndexSettings
@@ -325,9 +325,8 @@ class EmbeddedStore:
             conn.execute("BEGIN")
             try:
                 docs = conn.execute(
-                    "SELECT rowid, id, source, content_hash, title, mtime, metadata "
-                    "FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?",
-                    (last, batch)).fetchall()
+                    f"SELECT {catalog.DOCUMENT_COLUMNS} FROM documents WHERE rowid > ? "
+                    "ORDER BY rowid LIMIT ?", (last, batch)).fetchall()
                 items: dict[str, dict[str, list]] = {t: {} for t in TARGETS}
                 marks = ",".join("?" * len(docs))
                 for target in TARGETS:
@@ -344,14 +343,12 @@ class EmbeddedStore:
                 return
             last = docs[-1][0]
             dim = int(catalog.meta(conn, "dim") or 0)
-            for _, doc_id, source, chash, title, mtime, metadata in docs:
-                chunks = items["chunks"].get(doc_id, [])
-                questions = items["questions"].get(doc_id, [])
+            for entry in map(catalog.document_entry, docs):
+                chunks = items["chunks"].get(entry.doc_id, [])
+                questions = items["questions"].get(entry.doc_id, [])
                 has_qvec = bool(questions) and all(v is not None for _, v in questions)
                 yield StoredDocument(
-                    document=Document(id=doc_id, source=source, title=title, text="",
-                                      content_hash=chash, mtime=mtime,
-                                      metadata=json.loads(metadata)),
+                    document=entry_document(entry),
                     chunks=[Chunk.model_validate_json(d) for d, _ in chunks],
                     chunk_vectors=np.asarray([v if v is not None else np.zeros(dim)
                                               for _, v in chunks],

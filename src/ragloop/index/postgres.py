@@ -39,7 +39,14 @@ import numpy as np
 from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
-from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target
+from ragloop.index.store import (
+    DocumentEntry,
+    Filters,
+    StoredDocument,
+    Target,
+    entry_document,
+    split_bookkeeping,
+)
 from ragloop.records import Chunk, Document, Question
 
 try:
@@ -76,7 +83,8 @@ def _schema_sql(s: str, m: int, ef_construction: int) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {s}.documents(
             rowid bigserial PRIMARY KEY, id text UNIQUE NOT NULL, source text NOT NULL,
             content_hash text NOT NULL, title text NOT NULL, mtime double precision,
-            n_chunks integer NOT NULL, n_questions integer NOT NULL, metadata jsonb NOT NULL)""",
+            n_chunks integer NOT NULL, n_questions integer NOT NULL, metadata jsonb NOT NULL,
+            bookkeeping jsonb)""",
         f"CREATE INDEX IF NOT EXISTS documents_source ON {s}.documents(source)",
         f"""CREATE TABLE IF NOT EXISTS {s}.stats(target text PRIMARY KEY, n bigint NOT NULL,
             total_len double precision NOT NULL)""",
@@ -298,16 +306,11 @@ class PostgresStore:
     def documents(self) -> Iterator[DocumentEntry]:
         last = 0
         while True:
-            rows = self._query(
-                f"SELECT rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
-                f"metadata FROM {self.s}.documents WHERE rowid > %s ORDER BY rowid LIMIT 1000",
-                [last])
+            rows = self._query(f"SELECT {_DOC_COLUMNS} FROM {self.s}.documents "
+                               f"WHERE rowid > %s ORDER BY rowid LIMIT 1000", [last])
             if not rows:
                 return
-            for row in rows:
-                yield DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3],
-                                    title=row[4], mtime=row[5], n_chunks=row[6],
-                                    n_questions=row[7], metadata=row[8])
+            yield from map(_entry, rows)
             last = rows[-1][0]
 
     def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
@@ -329,9 +332,8 @@ class PostgresStore:
         """Every document with its chunks, questions and their vectors, as stored."""
         s, last = self.s, 0
         while True:
-            docs = self._query(
-                f"SELECT rowid, id, source, content_hash, title, mtime, metadata "
-                f"FROM {s}.documents WHERE rowid > %s ORDER BY rowid LIMIT %s", [last, batch])
+            docs = self._query(f"SELECT {_DOC_COLUMNS} FROM {s}.documents WHERE rowid > %s "
+                               f"ORDER BY rowid LIMIT %s", [last, batch])
             if not docs:
                 return
             last = docs[-1][0]
@@ -343,9 +345,8 @@ class PostgresStore:
                         f"SELECT doc, data, embedding::text FROM {s}.{t} WHERE doc = ANY(%s) "
                         f"ORDER BY row", [rowids]):
                     items[t].setdefault(doc, []).append((data, emb))
-            for rowid, doc_id, source, chash, title, mtime, metadata in docs:
-                document = Document(id=doc_id, source=source, title=title, text="",
-                                    content_hash=chash, mtime=mtime, metadata=metadata)
+            for row in docs:
+                rowid, document = row[0], entry_document(_entry(row))
                 chunks = items["chunks"].get(rowid, [])
                 questions = items["questions"].get(rowid, [])
                 yield StoredDocument(
@@ -391,6 +392,17 @@ class PostgresStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+_DOC_COLUMNS = ("rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, metadata, "
+                "bookkeeping")
+
+
+def _entry(row: tuple) -> DocumentEntry:
+    metadata, bookkeeping = split_bookkeeping(row[8], row[9])
+    return DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3], title=row[4],
+                         mtime=row[5], n_chunks=row[6], n_questions=row[7], metadata=metadata,
+                         bookkeeping=bookkeeping)
 
 
 def _by_score(rows: list[tuple]) -> list[tuple[str, float]]:
@@ -491,10 +503,11 @@ class PostgresWriter:
         self._delete(document.id)
         (doc,) = conn.execute(
             f"INSERT INTO {self.s}.documents(id, source, content_hash, title, mtime, n_chunks, "
-            f"n_questions, metadata) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING rowid",
+            f"n_questions, metadata, bookkeeping) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            f"RETURNING rowid",
             (document.id, document.source, document.content_hash, document.title,
-             document.mtime, len(chunks), len(questions),
-             json.dumps(document.metadata))).fetchone()
+             document.mtime, len(chunks), len(questions), json.dumps(document.metadata),
+             document.bookkeeping.model_dump_json(exclude_defaults=True))).fetchone()
         self._stage("chunks", document.id, [
             _Row(c.id, doc, c.model_dump_json(), v, term_counts(c.lexical_text or c.text))
             for c, v in zip(chunks, chunk_vectors, strict=True)])
@@ -515,6 +528,13 @@ class PostgresWriter:
     def delete_document(self, doc_id: str) -> None:
         self._begin()
         self._delete(doc_id)
+
+    def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
+        """The stored entries of ``doc_ids`` as this writer's transaction sees them (it holds
+        the writer lock, so nothing else commits before this writer does)."""
+        rows = self._begin().execute(f"SELECT {_DOC_COLUMNS} FROM {self.s}.documents "
+                                     f"WHERE id = ANY(%s)", (list(doc_ids),)).fetchall()
+        return {row[1]: _entry(row) for row in rows}
 
     def set_index_info(self, **info: Any) -> None:
         conn = self._begin()
