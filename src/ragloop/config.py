@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ragloop.errors import ConfigError, ProjectNotFoundError
 
@@ -18,7 +18,8 @@ CONFIG_FILENAME = "ragloop.toml"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused: `max_file_mb = inf` is a typo, not "no limit"
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ProjectSettings(Section):
@@ -67,6 +68,9 @@ class IngestSettings(Section):
                                 "**/*.docx", "**/*.jsonl")
     exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
     max_file_mb: float = Field(default=20.0, gt=0)
+    # what a zip-based file (.docx) may expand to, checked before it is parsed
+    max_unpacked_mb: float = Field(default=100.0, gt=0)
+    max_archive_members: int = Field(default=10_000, ge=1)
     chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_tokens: int = Field(default=30, ge=0)
@@ -82,6 +86,17 @@ class IngestSettings(Section):
     # a record longer than this is a per-record error (a 10 MB one-line record would hold the
     # chunker for minutes); 4M characters is ~1,300 pages of a book
     max_record_chars: int = Field(default=4_000_000, ge=1000)
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> IngestSettings:
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError(f"overlap_tokens ({self.overlap_tokens}) must be smaller than "
+                             f"chunk_tokens ({self.chunk_tokens})")
+        return self
+
+
+RetrieverName = Literal["bm25", "dense", "questions_bm25", "questions_dense"]
+RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
 
 
 class IndexSettings(Section):
@@ -104,8 +119,7 @@ class IndexSettings(Section):
 
 class RetrieveSettings(Section):
     k: int = Field(default=10, ge=1)
-    retrievers: tuple[Literal["bm25", "dense", "questions_bm25", "questions_dense"], ...] = (
-        "bm25", "dense")
+    retrievers: tuple[RetrieverName, ...] = ("bm25", "dense")
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(default=60, ge=1)
     # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
@@ -120,6 +134,15 @@ class RetrieveSettings(Section):
     rerank_weight: float = Field(default=1.0, ge=0, le=1)
     cross_encoder_path: str = ""
     doc_aggregation: Literal["max", "sum"] = "max"  # chunk → document scores (doc-level evals)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_name_retrievers(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(RETRIEVER_NAMES))
+        if unknown:
+            raise ValueError(f"weights name unknown retriever(s) {', '.join(unknown)}; "
+                             f"retrievers are {', '.join(RETRIEVER_NAMES)}")
+        return weights
 
 
 class AnswerSettings(Section):
@@ -160,7 +183,13 @@ class ServeSettings(Section):
     port: int = Field(default=8765, ge=1, le=65535)
     api_key_env: str = ""  # name of an env var holding the API key; empty: no auth
     queue_size: int = Field(default=16, ge=1)
-    max_body_mb: float = Field(default=25.0, gt=0)
+    max_body_mb: float = Field(default=25.0, gt=0)  # uploads (/v1/documents)
+    max_json_kb: int = Field(default=512, ge=1)  # every other request body
+    # Host header names served besides loopback and `host` ("*.example.com", "*": any);
+    # requests naming another host are refused (DNS rebinding)
+    allowed_hosts: tuple[str, ...] = ()
+    # origins ("https://rag.example.com") whose pages may POST here besides the server's own
+    allowed_origins: tuple[str, ...] = ()
 
 
 class Settings(Section):
@@ -291,6 +320,8 @@ bootstrap_samples = 1000
 host = "127.0.0.1"
 port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
+allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
 
 [run]
 executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')

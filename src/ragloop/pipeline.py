@@ -90,12 +90,14 @@ class Pipeline:
 
     def ingest(self, paths: Iterable[Path | str] | Path | str, *, prune: bool = False,
                enrich: bool = True, progress: bool = False, reembed: bool = False,
-               executor: str | None = None, workers: int | None = None, observer=None):
+               executor: str | None = None, workers: int | None = None, observer=None,
+               namespace: str | None = None):
         """Ingest files and folders into the store (``ragloop.ingest.sync.ingest_paths``);
         the LLM is built only when ``[ingest]`` enrichment is on and ``enrich`` is True.
         ``executor``/``workers`` override ``[run]``: with more than one local worker (or Ray)
         each worker builds its own embedder/LLM from this project's settings (parts given
-        to this pipeline travel to the workers as they are). Returns the ``IngestReport``."""
+        to this pipeline travel to the workers as they are). ``namespace`` gives the
+        documents ids of their own (the server's uploads). Returns the ``IngestReport``."""
         from ragloop.ingest.process import ModelSpec
         from ragloop.ingest.sync import ingest_paths
         from ragloop.run.build import build_executor
@@ -116,7 +118,7 @@ class Pipeline:
             return ingest_paths(paths, settings=settings, store=self.store,
                                 embedder=self.embedder, llm=llm, prune=prune, enrich=enrich,
                                 progress=progress, executor=pool, models=models,
-                                reembed=reembed, observer=observer)
+                                reembed=reembed, observer=observer, namespace=namespace)
         finally:
             pool.close()
 

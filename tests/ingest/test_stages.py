@@ -9,9 +9,11 @@ import pickle
 import sqlite3
 
 import numpy as np
+import pytest
 
 from fakes import FakeEmbedder
 from ragloop.config import EmbedderSettings, IngestSettings
+from ragloop.errors import StoreError
 from ragloop.index.embedded import open_store
 from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch
 from ragloop.ingest.sync import ingest_paths
@@ -110,3 +112,19 @@ def test_an_index_written_before_typed_bookkeeping_loads_and_is_unchanged(tmp_pa
         again = ingest_paths(paths, settings=IngestSettings(), store=store,
                              embedder=FakeEmbedder(), progress=False)
     assert again.unchanged == first.added and again.added == again.changed == 0
+
+
+def test_a_run_on_a_pool_stopped_mid_way_resumes_like_a_local_one(tmp_path):
+    folder = make_bad_input_folder(tmp_path / "docs")
+    root = folder["good_md"].parent
+    settings = IngestSettings(batch_docs=2)
+    store = FakeStore(fail_on_commit=3)
+    with LocalPoolExecutor(2) as pool:
+        with pytest.raises(StoreError):
+            ingest_paths([root], settings=settings, store=store, embedder=FakeEmbedder(),
+                         progress=False, executor=pool)
+        assert len(store.docs) == 4  # the two batches committed before the stop stay
+        store.fail_on_commit = None
+        report = ingest_paths([root], settings=settings, store=store,
+                              embedder=FakeEmbedder(), progress=False, executor=pool)
+    assert report.unchanged == 4 and report.added == 4 and len(store.docs) == 8

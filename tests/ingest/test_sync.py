@@ -185,7 +185,7 @@ def test_no_enrich_skips_llm_calls(folder, tmp_path):
 def test_a_parser_crash_on_one_file_is_that_files_error(folder, monkeypatch):
     from ragloop.ingest.loaders.base import LOADERS
 
-    def explode(path, data):
+    def explode(path, data, limits):
         raise AttributeError("parser bug on a malformed file")
         yield
 

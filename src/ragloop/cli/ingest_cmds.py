@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
+from ragloop.cli.documents_cmds import describe_totals, totals
 from ragloop.errors import RagloopError
 from ragloop.ingest.report import STAGES, IngestReport
 
@@ -84,13 +85,16 @@ def register(app: typer.Typer) -> None:
                 report = pipeline.ingest(paths or [], prune=prune, enrich=not no_enrich,
                                          reembed=reembed, executor=executor, workers=workers,
                                          progress=not quiet and err_console.is_terminal)
+                # what this run changed is in the report; what the index now holds, here
+                index = totals(pipeline.store)
         except (RagloopError, ValueError) as err:
             fail(err)
         if as_json:
             for error in report.errors:
                 err_console.print(f"failed: {error}", highlight=False, soft_wrap=True)
-            print(json.dumps(report.as_dict()))
+            print(json.dumps({**report.as_dict(), "index": index}))
         else:
             print_report(report)
+            console.print(describe_totals(index), highlight=False)
         if not report.ok:
             raise typer.Exit(EXIT_PARTIAL)

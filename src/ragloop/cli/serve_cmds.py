@@ -17,12 +17,15 @@ def register(app: typer.Typer) -> None:
         """Serve the API (/v1/ask, /v1/chat/completions, ...) and the web page at /."""
         import uvicorn
 
+        from ragloop.checks import check_settings
         from ragloop.pipeline import Pipeline
         from ragloop.serve.app import create_app
 
         st = state(ctx)
         try:
             project = st.project
+            # a config that cannot answer a question never serves
+            check_settings(project.settings, path=project.config_path)
             app_ = create_app(lambda: Pipeline(project, use_cache=st.use_cache),
                               project.settings, data_dir=project.data_dir)
         except RagloopError as err:

@@ -1,20 +1,34 @@
-"""Eval examples on an executor's workers (``ragloop.run``): each worker opens the project
-and builds its own ``Pipeline`` once (models stay loaded for every later example); the
-caller stays the one writer of ``examples.jsonl``."""
+"""Eval examples on an executor's workers (``ragloop.run``): each worker builds its own
+pipeline once (models stay loaded for every later example); the caller stays the one writer
+of ``examples.jsonl``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 
-class EvaluateExample:
-    """``evaluate_example`` as a picklable task: the project root, not the pipeline, travels
-    to the worker."""
+class ProjectPipeline:
+    """Builds the project's ``Pipeline`` in a worker: the project root, not the pipeline,
+    travels there."""
 
-    def __init__(self, project_root: Path, use_cache: bool, scoring: Any, options: Any):
+    def __init__(self, project_root: Path, use_cache: bool = True):
         self.project_root = str(project_root)
         self.use_cache = use_cache
+
+    def __call__(self):
+        from ragloop.pipeline import Pipeline
+        from ragloop.project import Project
+
+        return Pipeline(Project.load(self.project_root), use_cache=self.use_cache)
+
+
+class EvaluateExample:
+    """``evaluate_example`` as a picklable task; ``make_pipeline`` runs once per worker."""
+
+    def __init__(self, make_pipeline: Callable[[], Any], scoring: Any, options: Any):
+        self.make_pipeline = make_pipeline
         self.scoring = scoring
         self.options = options
         self._pipeline = None
@@ -26,9 +40,5 @@ class EvaluateExample:
         from ragloop.evals.runner import evaluate_example
 
         if self._pipeline is None:
-            from ragloop.pipeline import Pipeline
-            from ragloop.project import Project
-
-            self._pipeline = Pipeline(Project.load(self.project_root),
-                                      use_cache=self.use_cache)
+            self._pipeline = self.make_pipeline()
         return evaluate_example(self._pipeline, example, self.scoring, self.options)

@@ -39,14 +39,7 @@ import numpy as np
 from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
-from ragloop.index.store import (
-    DocumentEntry,
-    Filters,
-    StoredDocument,
-    Target,
-    entry_document,
-    split_bookkeeping,
-)
+from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target, split_bookkeeping
 from ragloop.records import Chunk, Document, Question
 
 try:
@@ -64,6 +57,17 @@ FLUSH_ROWS = 5_000  # a writer's buffered rows before they are sent with COPY
 # beats an HNSW walk that skips most of what it visits; pgvector issue #259)
 EXACT_FILTERED_ROWS = 20_000
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+_DOCUMENT_COLUMNS = ("rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
+                     "metadata, bookkeeping")
+
+
+def _document_entry(row) -> DocumentEntry:
+    metadata, bookkeeping = split_bookkeeping(row[8], row[9])
+    return DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3], title=row[4],
+                         mtime=row[5], n_chunks=row[6], n_questions=row[7], metadata=metadata,
+                         bookkeeping=bookkeeping)
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,10 @@ def _schema_sql(s: str, m: int, ef_construction: int) -> list[str]:
             rowid bigserial PRIMARY KEY, id text UNIQUE NOT NULL, source text NOT NULL,
             content_hash text NOT NULL, title text NOT NULL, mtime double precision,
             n_chunks integer NOT NULL, n_questions integer NOT NULL, metadata jsonb NOT NULL,
-            bookkeeping jsonb)""",
+            bookkeeping jsonb NOT NULL DEFAULT '{{}}'::jsonb)""",
+        # ingest bookkeeping (hashes, recipe) apart from the user's metadata
+        f"""ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS bookkeeping jsonb NOT NULL
+            DEFAULT '{{}}'::jsonb""",
         f"CREATE INDEX IF NOT EXISTS documents_source ON {s}.documents(source)",
         f"""CREATE TABLE IF NOT EXISTS {s}.stats(target text PRIMARY KEY, n bigint NOT NULL,
             total_len double precision NOT NULL)""",
@@ -306,11 +313,12 @@ class PostgresStore:
     def documents(self) -> Iterator[DocumentEntry]:
         last = 0
         while True:
-            rows = self._query(f"SELECT {_DOC_COLUMNS} FROM {self.s}.documents "
-                               f"WHERE rowid > %s ORDER BY rowid LIMIT 1000", [last])
+            rows = self._query(
+                f"SELECT {_DOCUMENT_COLUMNS} FROM {self.s}.documents WHERE rowid > %s "
+                f"ORDER BY rowid LIMIT 1000", [last])
             if not rows:
                 return
-            yield from map(_entry, rows)
+            yield from map(_document_entry, rows)
             last = rows[-1][0]
 
     def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
@@ -332,8 +340,9 @@ class PostgresStore:
         """Every document with its chunks, questions and their vectors, as stored."""
         s, last = self.s, 0
         while True:
-            docs = self._query(f"SELECT {_DOC_COLUMNS} FROM {s}.documents WHERE rowid > %s "
-                               f"ORDER BY rowid LIMIT %s", [last, batch])
+            docs = self._query(
+                f"SELECT rowid, id, source, content_hash, title, mtime, metadata, bookkeeping "
+                f"FROM {s}.documents WHERE rowid > %s ORDER BY rowid LIMIT %s", [last, batch])
             if not docs:
                 return
             last = docs[-1][0]
@@ -345,8 +354,11 @@ class PostgresStore:
                         f"SELECT doc, data, embedding::text FROM {s}.{t} WHERE doc = ANY(%s) "
                         f"ORDER BY row", [rowids]):
                     items[t].setdefault(doc, []).append((data, emb))
-            for row in docs:
-                rowid, document = row[0], entry_document(_entry(row))
+            for rowid, doc_id, source, chash, title, mtime, metadata, kept in docs:
+                metadata, bookkeeping = split_bookkeeping(metadata, kept)
+                document = Document(id=doc_id, source=source, title=title, text="",
+                                    content_hash=chash, mtime=mtime, metadata=metadata,
+                                    bookkeeping=bookkeeping)
                 chunks = items["chunks"].get(rowid, [])
                 questions = items["questions"].get(rowid, [])
                 yield StoredDocument(
@@ -392,17 +404,6 @@ class PostgresStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-_DOC_COLUMNS = ("rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, metadata, "
-                "bookkeeping")
-
-
-def _entry(row: tuple) -> DocumentEntry:
-    metadata, bookkeeping = split_bookkeeping(row[8], row[9])
-    return DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3], title=row[4],
-                         mtime=row[5], n_chunks=row[6], n_questions=row[7], metadata=metadata,
-                         bookkeeping=bookkeeping)
 
 
 def _by_score(rows: list[tuple]) -> list[tuple[str, float]]:
@@ -530,11 +531,10 @@ class PostgresWriter:
         self._delete(doc_id)
 
     def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
-        """The stored entries of ``doc_ids`` as this writer's transaction sees them (it holds
-        the writer lock, so nothing else commits before this writer does)."""
-        rows = self._begin().execute(f"SELECT {_DOC_COLUMNS} FROM {self.s}.documents "
-                                     f"WHERE id = ANY(%s)", (list(doc_ids),)).fetchall()
-        return {row[1]: _entry(row) for row in rows}
+        rows = self._begin().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM {self.s}.documents WHERE id = ANY(%s)",
+            (list(doc_ids),)).fetchall()
+        return {row[1]: _document_entry(row) for row in rows}
 
     def set_index_info(self, **info: Any) -> None:
         conn = self._begin()

@@ -84,13 +84,6 @@ def split_bookkeeping(metadata: dict[str, Any],
     return user, Bookkeeping.model_validate(legacy)
 
 
-def entry_document(entry: DocumentEntry) -> Document:
-    """The document an entry describes, as stores keep it: everything but the text."""
-    return Document(id=entry.doc_id, source=entry.source, title=entry.title, text="",
-                    content_hash=entry.content_hash, mtime=entry.mtime,
-                    metadata=entry.metadata, bookkeeping=entry.bookkeeping)
-
-
 @dataclass(frozen=True)
 class StoredDocument:
     """One document as a store holds it: what ``replace_document`` takes, vectors included,
