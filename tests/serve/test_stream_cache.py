@@ -8,7 +8,7 @@ import itertools
 import json
 
 from fastapi.testclient import TestClient
-from serve_helpers import serve_settings
+from serve_helpers import LOCAL, serve_settings
 from test_api import sse_events
 
 from fakes import FakeEmbedder, FakeLLMBackend
@@ -31,7 +31,8 @@ def test_the_same_streamed_question_twice_is_answered_once_then_from_cache(tmp_p
     docs.mkdir()
     (docs / "tides.md").write_text("# Tides\n\nThe Moon's gravity pulls the oceans.\n")
     with Pipeline(project, llm=llm, embedder=FakeEmbedder()) as pipeline, \
-            TestClient(create_app(pipeline, settings, data_dir=project.data_dir)) as client:
+            TestClient(create_app(pipeline, settings, data_dir=project.data_dir),
+                       base_url=LOCAL) as client:
         assert pipeline.ingest([docs]).ok
         answers, traces = [], []
         for _ in range(2):

@@ -185,7 +185,7 @@ class LLMClient:
             "schema": schema})
         started = time.perf_counter()
         try:
-            completion = self._cached(key)
+            completion = self._cached(key, on_text)
             if completion is None:
                 completion = self._generate(msgs, params, schema, on_text)
                 if schema is not None:
@@ -259,7 +259,7 @@ class LLMClient:
             self.usage.calls += 1
             self.usage.latency_s += time.perf_counter() - start
 
-    def _cached(self, key: str) -> Completion | None:
+    def _cached(self, key: str, on_text: TextSink | None = None) -> Completion | None:
         if self.cache is None:
             return None
         blob = self.cache.get(key)
@@ -269,6 +269,8 @@ class LLMClient:
         if "schema_error" in data:
             completion = Completion.model_validate(data["completion"]).model_copy(
                 update={"cached": True})
+            if on_text is not None:  # a streaming reader sees what a fresh call showed
+                on_text(completion.text)
             raise SchemaValidationError(f"{data['schema_error']} (cached failure)",
                                         raw_text=completion.text, completion=completion)
         return Completion.model_validate(data).model_copy(update={"cached": True})
