@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "ragloop.cli.ask_cmds",
     "ragloop.cli.search_cmds",
     "ragloop.cli.documents_cmds",
+    "ragloop.cli.index_cmds",
 )
 
 for _name in COMMAND_MODULES:
