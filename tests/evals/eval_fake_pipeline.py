@@ -52,6 +52,7 @@ class FakePipeline:
         self.answer_prefix = answer_prefix
         self.context_chunks = context_chunks
         self.asked: list[str] = []
+        self.instructions: dict[str, str] = {}  # question → the answer instruction given
         self._lock = threading.Lock()
 
     def close(self):
@@ -76,6 +77,7 @@ class FakePipeline:
     def ask(self, question, **kwargs):
         with self._lock:
             self.asked.append(question)
+            self.instructions[question] = kwargs.get("instruction", "")
         if any(b in question for b in self.broken):
             raise RuntimeError("fake pipeline failure")
         context = tuple(self.retrieve(question, k=self.context_chunks))

@@ -192,3 +192,14 @@ def test_records_are_written_typed_and_read_back_equal(project, dataset):
     record = runs.read_records(result.run_dir)[0]
     assert json.loads(line)["id"] == record.id
     assert EvalRecord.model_validate_json(line) == record
+
+
+def test_the_label_instruction_goes_apart_from_the_question(project, dataset):
+    pipeline = FakePipeline(project)
+    result = run_eval(pipeline, dataset)
+    assert sorted(pipeline.asked) == sorted(e.question for e in EXAMPLES)  # bare questions
+    instruction = "Answer with one word first: no, yes."
+    assert pipeline.instructions["Is Madrid the capital of Spain?"] == instruction
+    assert pipeline.instructions["What is the capital of France?"] == ""  # no label
+    record = by_id(result.run_dir)["es"]
+    assert record.instruction == instruction and record.question == EXAMPLES[3].question
