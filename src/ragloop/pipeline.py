@@ -23,15 +23,24 @@ class Pipeline:
     def cache_dir(self):
         return self.project.data_dir / "cache"
 
+    @property
+    def models_dir(self):
+        """Models registered by ``ragloop train`` (``[llm] model = "NAME"``)."""
+        from ragloop.models.registry import models_root
+
+        return models_root(self.project.data_dir)
+
     @cached_property
     def llm(self) -> LLMClient:
-        return build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache)
+        return build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache,
+                         models_dir=self.models_dir)
 
     @cached_property
     def judge_llm(self) -> LLMClient:
         if self.settings.judge is None:
             return self.llm
-        return build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache)
+        return build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache,
+                         models_dir=self.models_dir)
 
     @cached_property
     def embedder(self) -> Embedder:
