@@ -57,7 +57,7 @@ def sparkline(values: list[float], width: int = 60) -> str:
 def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | None,
            eval_set: Path | None, gate: bool, metric: str | None, limit: int | None,
            restart: bool, overrides: dict) -> None:
-    from ragloop.train.run import train_model, update_lineage
+    from ragloop.train.run import train_model
 
     if gate and eval_set is None:
         fail("--gate needs --eval DATASET (the eval the base and tuned models are compared "
@@ -82,9 +82,19 @@ def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | N
     _print_training(outcome)
     if eval_set is None:
         return
+    _gate(ctx, outcome.folder, eval_set, metric=metric, limit=limit, gate=gate)
+
+
+def _gate(ctx: typer.Context, folder: Path, eval_set: Path, *, metric: str,
+          limit: int | None, gate: bool) -> None:
+    """Evaluate base and tuned on ``eval_set``, print both and the paired comparison, record
+    the result in the model's lineage; with ``gate``, exit 4 unless tuned is better."""
     from ragloop.cli.eval_cmds import _print_comparison
     from ragloop.train.gate import run_gate
+    from ragloop.train.run import update_lineage
 
+    st = state(ctx)
+    lineage = json.loads((folder / "lineage.json").read_text(encoding="utf-8"))
     try:
         with Progress("[progress.description]{task.description}", BarColumn(),
                       MofNCompleteColumn(), TimeRemainingColumn(), console=console,
@@ -96,14 +106,14 @@ def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | N
                     tasks[label] = bar.add_task(f"eval {label}", total=total)
                 bar.update(tasks[label], completed=done, total=total)
 
-            result = run_gate(project, out, Path(outcome.lineage["base"]["gguf"]), eval_set,
-                              metric=metric, limit=limit, use_cache=st.use_cache,
+            result = run_gate(st.project, lineage["name"], Path(lineage["base"]["gguf"]),
+                              eval_set, metric=metric, limit=limit, use_cache=st.use_cache,
                               progress=progress)
     except RagloopError as err:
         fail(err)
     _print_side_by_side(result)
     _print_comparison(result.comparison, 10)
-    update_lineage(outcome.folder, metrics={
+    update_lineage(folder, metrics={
         "eval": {"dataset": str(eval_set), "metric": metric,
                  "before": result.base_run.aggregates, "after": result.tuned_run.aggregates,
                  "delta": result.delta.__dict__ if result.delta else None,
@@ -113,6 +123,31 @@ def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | N
     console.print(f"gate {metric}: {mark} — {result.message}", highlight=False)
     if gate and not result.passed:
         raise typer.Exit(EXIT_GATE)
+
+
+@train_app.command("gate")
+def gate_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="A model registered by `ragloop train`."),
+    eval_set: Path = typer.Option(..., "--eval", help="Golden set to compare base and tuned "
+                                  "on."),
+    gate: bool = typer.Option(True, "--gate/--no-gate", help="Exit 4 unless tuned beats base."),
+    metric: str | None = typer.Option(None, "--metric", show_default=False),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+) -> None:
+    """Compare a registered model with its base on EVAL (paired bootstrap); exit 4 unless it
+    is better on the metric with the interval above zero."""
+    from ragloop.models.registry import LINEAGE, check_name, models_root
+
+    st = state(ctx)
+    try:
+        folder = models_root(st.project.data_dir) / check_name(name)
+    except RagloopError as err:
+        fail(err, EXIT_USAGE)
+    if not (folder / LINEAGE).is_file():
+        fail(f"no model registered as {name!r} in {folder.parent}", EXIT_USAGE)
+    _gate(ctx, folder, eval_set, metric=metric or st.project.settings.train.gate_metric,
+          limit=limit, gate=gate)
 
 
 def _print_training(outcome) -> None:
@@ -231,6 +266,9 @@ def data_golden(
                                 "undersample or none."),
     eval_set: Path | None = typer.Option(None, "--eval", help="Refuse examples whose ids are "
                                          "in this eval set.", show_default=False),
+    per_label: int | None = typer.Option(None, "--per-label", min=1, help="Balance to N "
+                                         "examples per label (sampled or repeated).",
+                                         show_default=False),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
@@ -243,7 +281,8 @@ def data_golden(
         fail(f"--format is sft, dpo or kto; --balance is one of {', '.join(BALANCE)}",
              EXIT_USAGE)
     try:
-        examples = balance_examples(_examples(dataset, eval_set, limit), balance, seed)
+        examples = balance_examples(_examples(dataset, eval_set, limit), balance, seed,
+                                    per_label=per_label)
         pipeline = _pipeline(ctx)
         bar, task = _count_bar("building prompts", len(examples))
         with bar:

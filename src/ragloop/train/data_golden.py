@@ -22,8 +22,10 @@ MAX_ANSWER_CHARS = 280  # the JSON answer schema allows 300
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
-def balance_examples(examples: Sequence[EvalExample], how: str, seed: int = 0
-                     ) -> list[EvalExample]:
+def balance_examples(examples: Sequence[EvalExample], how: str, seed: int = 0, *,
+                     per_label: int | None = None) -> list[EvalExample]:
+    """Equal counts per label: the largest label's count ("oversample": rarer labels
+    repeated), the smallest's ("undersample"), or ``per_label`` (either, as needed)."""
     if how not in BALANCE:
         raise ValueError(f"balance must be one of {', '.join(BALANCE)}, got {how!r}")
     labelled = [e for e in examples if e.label is not None]
@@ -34,7 +36,7 @@ def balance_examples(examples: Sequence[EvalExample], how: str, seed: int = 0
         by_label.setdefault(example.label, []).append(example)
     rng = random.Random(seed)
     sizes = [len(v) for v in by_label.values()]
-    target = max(sizes) if how == "oversample" else min(sizes)
+    target = per_label or (max(sizes) if how == "oversample" else min(sizes))
     chosen: list[EvalExample] = []
     for label in sorted(by_label):
         group = by_label[label]
