@@ -83,6 +83,11 @@ class IngestSettings(Section):
     batch_docs: int = Field(default=64, ge=1)
 
 
+class IndexSettings(Section):
+    # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
+    backend: str = "embedded"
+
+
 class RetrieveSettings(Section):
     k: int = Field(default=10, ge=1)
     retrievers: tuple[Literal["bm25", "dense", "questions_bm25", "questions_dense"], ...] = (
@@ -168,6 +173,7 @@ class Settings(Section):
     judge: LLMSettings | None = None  # None: the judge uses [llm]
     embedder: EmbedderSettings = EmbedderSettings()
     ingest: IngestSettings = IngestSettings()
+    index: IndexSettings = IndexSettings()
     retrieve: RetrieveSettings = RetrieveSettings()
     answer: AnswerSettings = AnswerSettings()
     eval: EvalSettings = EvalSettings()
@@ -252,6 +258,9 @@ contextual = false               # LLM-written situating sentence per chunk
 questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
 dense_fields = ["header", "context", "text"]
 lexical_fields = ["header", "context", "text"]
+
+[index]
+backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
 
 [retrieve]
 k = 10

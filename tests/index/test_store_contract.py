@@ -298,7 +298,9 @@ def test_kill_9_leaves_a_complete_searchable_index(make_store, tmp_path, mode):
     factory = next(name for name, f in STORE_FACTORIES.items() if f is not None)
     code = _CHILD.format(tests=str(Path(__file__).parent.parent), factory=factory,
                          root=str(tmp_path), mode=mode)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    # the child imports the same ragloop as this process (a worktree's src before the venv's)
+    paths = [str(Path(__file__).parent), *sys.path]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, env=env)
     assert child.stdout.readline()  # staged, or about to commit in a loop
     if mode == "while-committing":
@@ -351,3 +353,23 @@ def test_reader_keeps_working_while_a_writer_commits_and_merges(make_store):
         thread.join()
     assert not errors, errors[0]
     assert seen > 0
+
+
+def test_index_info_commits_atomically_with_the_documents(make_store):
+    store = make_store()
+    assert store.index_info() == {}
+    writer = store.writer()
+    writer.replace_document(*CORPUS[0])
+    writer.set_index_info(embedder={"id": "minilm", "dim": 384}, note="first")
+    assert make_store().index_info() == {}  # nothing before commit
+    writer.rollback()
+    assert store.index_info() == {} and list(store.documents()) == []
+    with store.writer() as writer:
+        writer.replace_document(*CORPUS[0])
+        writer.set_index_info(embedder={"id": "minilm", "dim": 384}, note="first")
+    assert store.index_info() == {"embedder": {"id": "minilm", "dim": 384}, "note": "first"}
+    with store.writer() as writer:
+        writer.set_index_info(note=None, embedder={"id": "other", "dim": 384})
+    again = make_store()
+    assert again.index_info() == {"embedder": {"id": "other", "dim": 384}}
+    assert [e.doc_id for e in again.documents()] == ["cats"]

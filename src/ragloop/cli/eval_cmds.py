@@ -75,7 +75,7 @@ def run_cmd(
         pipeline = _pipeline(ctx)
         options = RunOptions(limit=limit, workers=workers or pipeline.settings.eval.workers,
                              judge=judge)
-        with _progress() as bar:
+        with pipeline, _progress() as bar:
             task = bar.add_task("evaluating", total=None)
             result = run_eval(pipeline, dataset, options=options, resume=resume,
                               progress=lambda done, total: bar.update(task, completed=done,
@@ -149,10 +149,10 @@ def compare_cmd(
         a, b = load_run(_run_dir(ctx, run_a)), load_run(_run_dir(ctx, run_b))
         comparison = cmp.compare_runs(a, b)
         judge_llm = None
+        pipeline = _pipeline(ctx)
         if repeats:
-            pipeline = _pipeline(ctx)
             judge_llm = pipeline.judge_llm
-        with _progress() as bar:
+        with pipeline, _progress() as bar:
             task = bar.add_task("re-judging", total=repeats or None, visible=bool(repeats))
             cmp.gate(a, b, comparison, gates, judge_llm, repeats=repeats,
                      min_pass_rate=min_pass_rate,
@@ -206,7 +206,7 @@ def calibrate_cmd(
         pipeline = _pipeline(ctx)
         version = pipeline.settings.eval.judge_prompt_version
         items = load_labels(labels or shipped_labels_path(), version=version)
-        with _progress() as bar:
+        with pipeline, _progress() as bar:
             task = bar.add_task("judging", total=len(items))
             report = calibrate(pipeline.judge_llm, items, version=version,
                                on_item=lambda: bar.advance(task))
@@ -253,7 +253,7 @@ def synth_cmd(
 
     try:
         pipeline = _pipeline(ctx)
-        with _progress() as bar:
+        with pipeline, _progress() as bar:
             task = bar.add_task("synthesizing", total=n)
             report = synthesize(pipeline.store, pipeline.llm, n, seed=seed,
                                 max_attempts=max_attempts,

@@ -65,19 +65,12 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 every file ingested; 3 some files or records failed (each is listed
         with its cause, the rest were ingested); 1 fatal error (nothing already indexed is
         lost)."""
-        from ragloop.ingest.sync import ingest_paths
         from ragloop.pipeline import Pipeline
 
         try:
-            project = state(ctx).project
-            pipeline = Pipeline(project, use_cache=state(ctx).use_cache)
-            settings = project.settings.ingest
-            wants_llm = settings.contextual or settings.questions_per_chunk > 0
-            report = ingest_paths(paths, settings=settings, store=pipeline.store,
-                                  embedder=pipeline.embedder,
-                                  llm=pipeline.llm if wants_llm and not no_enrich else None,
-                                  prune=prune, enrich=not no_enrich,
-                                  progress=not quiet and err_console.is_terminal)
+            with Pipeline(state(ctx).project, use_cache=state(ctx).use_cache) as pipeline:
+                report = pipeline.ingest(paths, prune=prune, enrich=not no_enrich,
+                                         progress=not quiet and err_console.is_terminal)
         except RagloopError as err:
             fail(err)
         if as_json:

@@ -76,6 +76,17 @@ class StoreWriter(Protocol):
 
     def rollback(self) -> None: ...
 
+    def set_index_info(self, **info: Any) -> None:
+        """Stage index-level metadata (JSON-serialisable values; ``None`` removes a key),
+        made visible by the same ``commit()`` as the documents staged beside it."""
+        ...
+
+    def __enter__(self) -> StoreWriter: ...
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Commit when the block succeeded, roll back when it raised."""
+        ...
+
 
 @runtime_checkable
 class Store(Protocol):
@@ -95,4 +106,12 @@ class Store(Protocol):
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters | None = None, *,
                       target: Target = "chunks") -> list[tuple[str, float]]: ...
 
+    def index_info(self) -> dict[str, Any]:
+        """Index-level metadata as last committed (e.g. which embedder built the vectors)."""
+        ...
+
     def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None:
+        """Release connections and files; any later call raises ``StoreError``."""
+        ...
