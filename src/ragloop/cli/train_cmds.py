@@ -135,8 +135,10 @@ def gate_cmd(
     metric: str | None = typer.Option(None, "--metric", show_default=False),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
 ) -> None:
-    """Compare a registered model with its base on EVAL (paired bootstrap); exit 4 unless it
-    is better on the metric with the interval above zero."""
+    """Compare a registered model with its base on an eval set; exit 4 unless it is better.
+
+    Better means the paired bootstrap 95% interval of (tuned − base) on the metric lies above
+    zero."""
     from ragloop.models.registry import LINEAGE, check_name, models_root
 
     st = state(ctx)
@@ -272,8 +274,10 @@ def data_golden(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Rows from a golden set: prompts as the pipeline builds them, the gold label and
-    reference as the answer (DPO/KTO: against each wrong label)."""
+    """Training rows from a golden set's train split.
+
+    Prompts are built by the pipeline as at answer time; the answer is the gold label and the
+    reference's first sentence (DPO/KTO: against each wrong label)."""
     from ragloop.train.data_golden import BALANCE, balance_examples, golden_rows
     from ragloop.train.rows import write_rows
 
@@ -309,8 +313,10 @@ def data_selfgen(
                                          "in this eval set.", show_default=False),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
 ) -> None:
-    """Best-of-N answers of the current model, verified (grounding, citations, gold label):
-    accepted → SFT rows, accepted vs rejected → DPO rows."""
+    """Verified self-generation: best-of-N answers of the current model as training rows.
+
+    Checks: valid citations, grounding, the gold label. Accepted → SFT rows, accepted vs
+    rejected → DPO rows; OUT.report.json has the acceptance rate and the cost."""
     from ragloop.train.data_selfgen import self_generate
     from ragloop.train.rows import write_rows
 
