@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--output", choices=("merged", "adapter"), default="merged")
     parser.add_argument("--name", default=None)
+    parser.add_argument("--ingest-only", action="store_true", help="Ingest the corpus, stop.")
     args = parser.parse_args()
     name = args.name or f"pubmedqa-{args.method}"
     results: dict = {"dataset": "PubMedQA PQA-L", "machine": f"{platform.machine()}, "
@@ -157,6 +158,9 @@ def main() -> None:
     project = open_project(args.workdir, args.context_chunks, args.workers)
     pipeline = Pipeline(project)
     results["ingest"] = ingest(pipeline, args.workdir)  # incremental: a re-run embeds nothing
+    if args.ingest_only:
+        print(json.dumps(results["ingest"]))
+        return
     train = list(iter_pubmedqa_examples(DATA, split="train"))
     test = list(iter_pubmedqa_examples(DATA, split="test"))
     data_dir = args.workdir / "data"

@@ -210,12 +210,12 @@ def train_lora(model, tokenizer, rows: list[TrainRow], method: str, settings: Tr
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         losses.append(step_loss)
-        if on_step:
-            on_step(step + 1, steps, step_loss)
         if (step + 1) % settings.checkpoint_every == 0 or step + 1 == steps:
             checkpoint.save(model, optimizer, scheduler, {
                 "step": step + 1, "losses": losses,
                 "seconds": seconds_before + time.perf_counter() - started})
+        if on_step:  # after the checkpoint: an interrupt here loses no finished step
+            on_step(step + 1, steps, step_loss)
     seen = (steps - start_step) * settings.batch_size
     result = LoopResult(steps=steps, examples_seen=steps * settings.batch_size,
                         skipped_too_long=skipped, losses=losses,
