@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ragloop.errors import ConfigError, ProjectNotFoundError
 
@@ -18,7 +18,8 @@ CONFIG_FILENAME = "ragloop.toml"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused: `max_file_mb = inf` is a typo, not "no limit"
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ProjectSettings(Section):
@@ -69,6 +70,9 @@ class IngestSettings(Section):
                                 "**/*.docx", "**/*.jsonl")
     exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
     max_file_mb: float = Field(default=20.0, gt=0)
+    # what a zip-based file (.docx) may expand to, checked before it is parsed
+    max_unpacked_mb: float = Field(default=100.0, gt=0)
+    max_archive_members: int = Field(default=10_000, ge=1)
     chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_tokens: int = Field(default=30, ge=0)
@@ -81,17 +85,43 @@ class IngestSettings(Section):
     dense_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     lexical_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     batch_docs: int = Field(default=64, ge=1)
+    # a record longer than this is a per-record error (a 10 MB one-line record would hold the
+    # chunker for minutes); 4M characters is ~1,300 pages of a book
+    max_record_chars: int = Field(default=4_000_000, ge=1000)
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> IngestSettings:
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError(f"overlap_tokens ({self.overlap_tokens}) must be smaller than "
+                             f"chunk_tokens ({self.chunk_tokens})")
+        return self
+
+
+RetrieverName = Literal["bm25", "dense", "questions_bm25", "questions_dense"]
+RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
 
 
 class IndexSettings(Section):
     # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
     backend: str = "embedded"
+    # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
+    # selective filters are searched exactly); ann_ef_search trades speed for recall
+    ann: bool = True
+    ann_min_rows: int = Field(default=20_000, ge=1)
+    ann_m: int = Field(default=16, ge=4, le=128)
+    ann_ef_construction: int = Field(default=64, ge=8)
+    ann_ef_search: int = Field(default=128, ge=1)
+    # postgres: the server's URL, or the name of an environment variable holding it (keeps
+    # the password out of ragloop.toml); all tables live in one schema
+    url: str | None = None
+    url_env: str | None = None
+    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pg_ef_search: int = Field(default=100, ge=1)
 
 
 class RetrieveSettings(Section):
     k: int = Field(default=10, ge=1)
-    retrievers: tuple[Literal["bm25", "dense", "questions_bm25", "questions_dense"], ...] = (
-        "bm25", "dense")
+    retrievers: tuple[RetrieverName, ...] = ("bm25", "dense")
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(default=60, ge=1)
     # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
@@ -106,6 +136,15 @@ class RetrieveSettings(Section):
     rerank_weight: float = Field(default=1.0, ge=0, le=1)
     cross_encoder_path: str = ""
     doc_aggregation: Literal["max", "sum"] = "max"  # chunk → document scores (doc-level evals)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_name_retrievers(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(RETRIEVER_NAMES))
+        if unknown:
+            raise ValueError(f"weights name unknown retriever(s) {', '.join(unknown)}; "
+                             f"retrievers are {', '.join(RETRIEVER_NAMES)}")
+        return weights
 
 
 class AnswerSettings(Section):
@@ -159,12 +198,26 @@ class TrainSettings(Section):
     gate_metric: str = "label_accuracy"
 
 
+class RunSettings(Section):
+    """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
+
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
+    ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
+
+
 class ServeSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
     api_key_env: str = ""  # name of an env var holding the API key; empty: no auth
     queue_size: int = Field(default=16, ge=1)
-    max_body_mb: float = Field(default=25.0, gt=0)
+    max_body_mb: float = Field(default=25.0, gt=0)  # uploads (/v1/documents)
+    max_json_kb: int = Field(default=512, ge=1)  # every other request body
+    # Host header names served besides loopback and `host` ("*.example.com", "*": any);
+    # requests naming another host are refused (DNS rebinding)
+    allowed_hosts: tuple[str, ...] = ()
+    # origins ("https://rag.example.com") whose pages may POST here besides the server's own
+    allowed_origins: tuple[str, ...] = ()
 
 
 class Settings(Section):
@@ -179,6 +232,7 @@ class Settings(Section):
     eval: EvalSettings = EvalSettings()
     train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
+    run: RunSettings = RunSettings()
 
     @property
     def judge_llm(self) -> LLMSettings:
@@ -261,6 +315,16 @@ lexical_fields = ["header", "context", "text"]
 
 [index]
 backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
+                                 # or "postgres" (a PostgreSQL server with pgvector)
+ann = true                       # embedded: HNSW graphs on large segments (exact when false)
+ann_min_rows = 20000             # segments smaller than this are searched exactly
+ann_m = 16                       # HNSW graph degree
+ann_ef_construction = 64
+ann_ef_search = 128              # higher: better recall, slower queries
+# url = "postgresql://user@host/db"   # postgres: the server, or name an environment
+# url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
+pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables
+pg_ef_search = 100               # postgres: hnsw.ef_search
 
 [retrieve]
 k = 10
@@ -296,6 +360,13 @@ gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
 host = "127.0.0.1"
 port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
+allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
+
+[run]
+executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
+workers = 1                      # 1: in-process; N: N worker processes of one thread each
+ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
 '''
 
 

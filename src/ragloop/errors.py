@@ -84,3 +84,15 @@ class TrainError(RagloopError):
 
 class DataLeakError(TrainError):
     """Training rows overlap the evaluation set the run is gated on."""
+
+
+class EmbedderChangedError(StoreError):
+    """The index's vectors were made by another embedder than the configured one: searching
+    them with the new one would return wrong results without a word."""
+
+    def __init__(self, index_embedder: str, configured: str):
+        self.index_embedder = index_embedder
+        self.configured = configured
+        super().__init__(f"the index was embedded with '{index_embedder}' but [embedder] is now "
+                         f"'{configured}'; run `ragloop ingest --reembed` to re-embed every "
+                         "document (or restore the old [embedder] settings)")

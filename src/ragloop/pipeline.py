@@ -88,24 +88,48 @@ class Pipeline:
     def retriever(self):
         """The configured retriever (``ragloop.retrieve.base.Retriever``): retrievers from
         ``[retrieve]``, fused, optionally reranked."""
+        from ragloop.index.info import check_embedder
         from ragloop.retrieve.build import build_retriever
 
+        # vectors of another embedder would be searched without a word: refuse instead
+        check_embedder(self.store, self.embedder.model_id, self.embedder.dim)
         return build_retriever(self.settings.retrieve, self.store, self.embedder, self.llm)
 
     # ---- what callers run ----
 
     def ingest(self, paths: Iterable[Path | str] | Path | str, *, prune: bool = False,
-               enrich: bool = True, progress: bool = False):
+               enrich: bool = True, progress: bool = False, reembed: bool = False,
+               executor: str | None = None, workers: int | None = None, observer=None,
+               namespace: str | None = None):
         """Ingest files and folders into the store (``ragloop.ingest.sync.ingest_paths``);
         the LLM is built only when ``[ingest]`` enrichment is on and ``enrich`` is True.
-        Returns the ``IngestReport``."""
+        ``executor``/``workers`` override ``[run]``: with more than one local worker (or Ray)
+        each worker builds its own embedder/LLM from this project's settings (parts given
+        to this pipeline travel to the workers as they are). ``namespace`` gives the
+        documents ids of their own (the server's uploads). Returns the ``IngestReport``."""
+        from ragloop.ingest.process import ModelSpec
         from ragloop.ingest.sync import ingest_paths
+        from ragloop.run.build import build_executor
 
         settings = self.settings.ingest
         wants_llm = enrich and (settings.contextual or settings.questions_per_chunk > 0)
-        return ingest_paths(paths, settings=settings, store=self.store, embedder=self.embedder,
-                            llm=self.llm if wants_llm else None, prune=prune, enrich=enrich,
-                            progress=progress)
+        llm = self.llm if wants_llm else None
+        run = type(self.settings.run).model_validate({
+            **self.settings.run.model_dump(),
+            **{k: v for k, v in {"executor": executor, "workers": workers}.items()
+               if v is not None}})
+        pool = build_executor(run)
+        models = None
+        if pool.name != "inline" and not {"embedder", "llm"} & self._given:
+            models = ModelSpec(self.settings.embedder, self.settings.llm if llm else None,
+                               str(self.cache_dir), self.use_cache)
+        try:
+            return ingest_paths(paths, settings=settings, store=self.store,
+                                embedder=self.embedder, llm=llm, prune=prune, enrich=enrich,
+                                progress=progress, executor=pool, models=models,
+                                reembed=reembed, observer=observer, namespace=namespace)
+        finally:
+            pool.close()
 
     def retrieve(self, query: str, k: int | None = None, filters=None):
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)

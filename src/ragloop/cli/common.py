@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ragloop import __version__
 from ragloop.errors import RagloopError
@@ -29,7 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # help texts name config sections like [answer]: no markup
 )
 
 
@@ -75,5 +76,6 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail(error: RagloopError | str, code: int = EXIT_FATAL) -> None:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+    # escaped: messages name sections like "[serve]", which rich would take for markup
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     raise typer.Exit(code)

@@ -18,6 +18,7 @@ from ragloop.index.store import Store
 
 BACKENDS: dict[str, str] = {
     "embedded": "ragloop.index.embedded:open_embedded",
+    "postgres": "ragloop.index.postgres:open_postgres",
 }
 
 Opener = Callable[[IndexSettings, Path], Store]
