@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ragloop.errors import ConfigError, ProjectNotFoundError
 
@@ -18,7 +18,8 @@ CONFIG_FILENAME = "ragloop.toml"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused: `max_file_mb = inf` is a typo, not "no limit"
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ProjectSettings(Section):
@@ -36,6 +37,8 @@ class LLMSettings(Section):
     repeat_penalty: float = Field(default=1.1, gt=0)  # bench/repeat_penalty.py
     # openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI)
     base_url: str = "http://127.0.0.1:8000/v1"
+    # openai: the model name sent to the server; llamacpp (with model_path empty): a model
+    # registered in the project by `ragloop train --out NAME`
     model: str = ""
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(default=120.0, gt=0)
@@ -67,6 +70,9 @@ class IngestSettings(Section):
                                 "**/*.docx", "**/*.jsonl")
     exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
     max_file_mb: float = Field(default=20.0, gt=0)
+    # what a zip-based file (.docx) may expand to, checked before it is parsed
+    max_unpacked_mb: float = Field(default=100.0, gt=0)
+    max_archive_members: int = Field(default=10_000, ge=1)
     chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_tokens: int = Field(default=30, ge=0)
@@ -79,12 +85,43 @@ class IngestSettings(Section):
     dense_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     lexical_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     batch_docs: int = Field(default=64, ge=1)
+    # a record longer than this is a per-record error (a 10 MB one-line record would hold the
+    # chunker for minutes); 4M characters is ~1,300 pages of a book
+    max_record_chars: int = Field(default=4_000_000, ge=1000)
+
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> IngestSettings:
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError(f"overlap_tokens ({self.overlap_tokens}) must be smaller than "
+                             f"chunk_tokens ({self.chunk_tokens})")
+        return self
+
+
+RetrieverName = Literal["bm25", "dense", "questions_bm25", "questions_dense"]
+RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
+
+
+class IndexSettings(Section):
+    # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
+    backend: str = "embedded"
+    # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
+    # selective filters are searched exactly); ann_ef_search trades speed for recall
+    ann: bool = True
+    ann_min_rows: int = Field(default=20_000, ge=1)
+    ann_m: int = Field(default=16, ge=4, le=128)
+    ann_ef_construction: int = Field(default=64, ge=8)
+    ann_ef_search: int = Field(default=128, ge=1)
+    # postgres: the server's URL, or the name of an environment variable holding it (keeps
+    # the password out of ragloop.toml); all tables live in one schema
+    url: str | None = None
+    url_env: str | None = None
+    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pg_ef_search: int = Field(default=100, ge=1)
 
 
 class RetrieveSettings(Section):
     k: int = Field(default=10, ge=1)
-    retrievers: tuple[Literal["bm25", "dense", "questions_bm25", "questions_dense"], ...] = (
-        "bm25", "dense")
+    retrievers: tuple[RetrieverName, ...] = ("bm25", "dense")
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(default=60, ge=1)
     # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
@@ -99,6 +136,15 @@ class RetrieveSettings(Section):
     rerank_weight: float = Field(default=1.0, ge=0, le=1)
     cross_encoder_path: str = ""
     doc_aggregation: Literal["max", "sum"] = "max"  # chunk → document scores (doc-level evals)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_name_retrievers(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(RETRIEVER_NAMES))
+        if unknown:
+            raise ValueError(f"weights name unknown retriever(s) {', '.join(unknown)}; "
+                             f"retrievers are {', '.join(RETRIEVER_NAMES)}")
+        return weights
 
 
 class AnswerSettings(Section):
@@ -126,12 +172,52 @@ class EvalSettings(Section):
     seed: int = 0
 
 
+class TrainSettings(Section):
+    """``ragloop train``: LoRA on CPU by default (see README, Post-training)."""
+
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
+    # LoRA on the top N transformer layers only (0: all): backward stops at the lowest
+    # adapted layer, so fewer layers train much faster on a CPU
+    lora_layers: int = Field(default=8, ge=0)
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                       "up_proj", "down_proj")
+    learning_rate: float = Field(default=2e-4, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = Field(default=0, ge=0)  # 0: from epochs
+    batch_size: int = Field(default=4, ge=1)  # examples per optimizer step (one at a time)
+    warmup_steps: int = Field(default=5, ge=0)
+    max_length: int = Field(default=2048, ge=16)  # longer rows are skipped and counted
+    beta: float = Field(default=0.1, gt=0)  # DPO / KTO
+    seed: int = 0
+    threads: int = Field(default=0, ge=0)  # torch threads; 0: torch's default
+    checkpoint_every: int = Field(default=25, ge=1)  # optimizer steps
+    output: Literal["merged", "adapter"] = "merged"
+    quant: Literal["q8_0", "f16"] = "q8_0"  # merged GGUF weights
+    gate_metric: str = "label_accuracy"
+
+
+class RunSettings(Section):
+    """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
+
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
+    ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
+
+
 class ServeSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
     api_key_env: str = ""  # name of an env var holding the API key; empty: no auth
     queue_size: int = Field(default=16, ge=1)
-    max_body_mb: float = Field(default=25.0, gt=0)
+    max_body_mb: float = Field(default=25.0, gt=0)  # uploads (/v1/documents)
+    max_json_kb: int = Field(default=512, ge=1)  # every other request body
+    # Host header names served besides loopback and `host` ("*.example.com", "*": any);
+    # requests naming another host are refused (DNS rebinding)
+    allowed_hosts: tuple[str, ...] = ()
+    # origins ("https://rag.example.com") whose pages may POST here besides the server's own
+    allowed_origins: tuple[str, ...] = ()
 
 
 class Settings(Section):
@@ -140,10 +226,13 @@ class Settings(Section):
     judge: LLMSettings | None = None  # None: the judge uses [llm]
     embedder: EmbedderSettings = EmbedderSettings()
     ingest: IngestSettings = IngestSettings()
+    index: IndexSettings = IndexSettings()
     retrieve: RetrieveSettings = RetrieveSettings()
     answer: AnswerSettings = AnswerSettings()
     eval: EvalSettings = EvalSettings()
+    train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
+    run: RunSettings = RunSettings()
 
     @property
     def judge_llm(self) -> LLMSettings:
@@ -195,7 +284,8 @@ n_ctx = 2048                     # context window given to llama.cpp
 n_threads = 0                    # 0 = all cores
 repeat_penalty = 1.1             # llamacpp: >1 discourages loops of repeated words
 base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": vLLM, Ollama, llama.cpp server, OpenAI
-model = ""                       # backend = "openai": model name sent to the server
+model = ""                       # "openai": model name sent to the server; "llamacpp": a model
+                                 # registered by `ragloop train --out NAME` (model_path empty)
 api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)
 timeout_s = 120.0
 max_retries = 3
@@ -223,6 +313,19 @@ questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
 dense_fields = ["header", "context", "text"]
 lexical_fields = ["header", "context", "text"]
 
+[index]
+backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
+                                 # or "postgres" (a PostgreSQL server with pgvector)
+ann = true                       # embedded: HNSW graphs on large segments (exact when false)
+ann_min_rows = 20000             # segments smaller than this are searched exactly
+ann_m = 16                       # HNSW graph degree
+ann_ef_construction = 64
+ann_ef_search = 128              # higher: better recall, slower queries
+# url = "postgresql://user@host/db"   # postgres: the server, or name an environment
+# url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
+pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables
+pg_ef_search = 100               # postgres: hnsw.ef_search
+
 [retrieve]
 k = 10
 retrievers = ["bm25", "dense"]   # also "questions_bm25", "questions_dense"
@@ -243,10 +346,27 @@ max_tokens = 256
 workers = 2
 bootstrap_samples = 1000
 
+[train]                          # `ragloop train sft|dpo|kto` (needs pip install 'ragloop[train]')
+lora_r = 16
+lora_layers = 8                  # LoRA on the top N layers (0 = all)
+learning_rate = 2e-4
+epochs = 1.0
+batch_size = 4                   # examples per optimizer step
+output = "merged"                # "merged" GGUF (quant q8_0 or f16) or a LoRA "adapter" GGUF
+quant = "q8_0"
+gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
+
 [serve]
 host = "127.0.0.1"
 port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
+allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
+
+[run]
+executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
+workers = 1                      # 1: in-process; N: N worker processes of one thread each
+ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
 '''
 
 

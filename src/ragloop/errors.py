@@ -72,3 +72,27 @@ class DatasetError(RagloopError):
 
 class StoreError(RagloopError):
     """The index store is missing, locked or inconsistent."""
+
+
+class ExtraMissingError(RagloopError):
+    """A feature needs an optional extra that is not installed; the message names it."""
+
+
+class TrainError(RagloopError):
+    """Training could not start or go on (bad base model, no usable rows, bad checkpoint)."""
+
+
+class DataLeakError(TrainError):
+    """Training rows overlap the evaluation set the run is gated on."""
+
+
+class EmbedderChangedError(StoreError):
+    """The index's vectors were made by another embedder than the configured one: searching
+    them with the new one would return wrong results without a word."""
+
+    def __init__(self, index_embedder: str, configured: str):
+        self.index_embedder = index_embedder
+        self.configured = configured
+        super().__init__(f"the index was embedded with '{index_embedder}' but [embedder] is now "
+                         f"'{configured}'; run `ragloop ingest --reembed` to re-embed every "
+                         "document (or restore the old [embedder] settings)")

@@ -1,44 +1,29 @@
-"""Uploads → ingest_paths → the embedded index (with the fake embedder, named as such);
+"""Uploads → Pipeline.ingest → the embedded index (with the fake embedder, named as such);
 partial failures are 207, total failures 422, each file's error reported."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+import re
 
 import pytest
 from fastapi.testclient import TestClient
-from serve_helpers import serve_settings
+from serve_helpers import LOCAL, serve_settings
 
 from fakes import FakeEmbedder
-from ragloop.config import Settings
-from ragloop.index.embedded import open_store
+from ragloop.pipeline import Pipeline
+from ragloop.project import Project
 from ragloop.serve.app import create_app
-
-
-@dataclass
-class FakeIngestPipeline:
-    """Just what uploads need: settings, the real embedded store, a fake embedder, no LLM."""
-
-    settings: Settings
-    root: object
-
-    @cached_property
-    def store(self):
-        return open_store(self.root / "index")
-
-    embedder = FakeEmbedder()
-    llm = None
-
-    def ask(self, *args, **kwargs):  # pragma: no cover - uploads never ask
-        raise AssertionError("not used")
 
 
 @pytest.fixture
 def upload_client(tmp_path):
+    """The real pipeline and embedded store; only the embedder is a fake (no LLM is built:
+    enrichment is off by default)."""
     settings = serve_settings()
-    pipeline = FakeIngestPipeline(settings, tmp_path / "data")
-    with TestClient(create_app(pipeline, settings, data_dir=tmp_path / "data")) as client:
+    project = Project(root=tmp_path, settings=settings)
+    with Pipeline(project, embedder=FakeEmbedder()) as pipeline, \
+            TestClient(create_app(pipeline, settings, data_dir=project.data_dir),
+                       base_url=LOCAL) as client:
         yield client, pipeline
 
 
@@ -49,7 +34,8 @@ def test_upload_ingests_into_the_index(upload_client):
         ("files", ("../../etc/evil name.txt", b"Plain text about volcanoes.\n", "text/plain"))])
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["saved"] == ["notes.md", "evil_name.txt"]  # no path tricks in names
+    notes, evil = body["saved"]  # no path tricks in names; a changed name gets a tag
+    assert notes == "notes.md" and re.fullmatch(r"evil_name-[0-9a-f]{8}\.txt", evil)
     assert body["counts"]["added"] == 2 and body["ok"]
     assert pipeline.store.stats()["documents"] == 2
 

@@ -73,7 +73,6 @@ def stream_answer_response(state: ServerState, question: str, options: AskOption
     future = state.gate.submit(pump)
 
     def finished(_fut) -> None:
-        state.gate.record_duration(time.perf_counter() - t0)
         state.gate.release()
 
     future.add_done_callback(finished)

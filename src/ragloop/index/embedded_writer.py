@@ -1,0 +1,269 @@
+"""The embedded index's writer: stages changes in one SQLite transaction plus segment files
+that no committed catalog lists yet, so nothing is visible before ``commit()`` and a crash at
+any point leaves the previous generation complete (orphan folders are removed by the next
+writer). One writer at a time, by an ``flock`` on ``writer.lock``.
+
+Cost of a commit: O(size of the batch) — a new small segment plus rows and tombstones — and,
+amortised, O(log N) rewrites per row from merging (``merge.py``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ragloop.errors import StoreError
+from ragloop.index import catalog
+from ragloop.index.analyze import term_counts
+from ragloop.index.merge import merge_if_due, segment_name
+from ragloop.index.segment import counts_to_matrix, write_segment
+from ragloop.index.store import DocumentEntry
+from ragloop.records import Chunk, Document, Question
+
+if TYPE_CHECKING:
+    from ragloop.index.embedded import EmbeddedStore
+
+TARGETS = ("chunks", "questions")
+FLUSH_ROWS = 20_000  # a writer's buffered rows per target before they go to a segment file
+LOCK_TIMEOUT_S = 600.0
+
+
+@dataclass
+class _Buffer:
+    name: str
+    counts: list[Counter[str]] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list)
+    has_vector: list[bool] = field(default_factory=list)
+    doc_rowid: list[int] = field(default_factory=list)
+    ids: list[bytes] = field(default_factory=list)
+
+
+class EmbeddedWriter:
+    """Stages changes in one SQLite transaction plus not-yet-listed segment files.
+
+    Usable as a context manager (commit on success, rollback on error); after ``commit()`` or
+    ``rollback()`` the same writer may stage the next batch.
+    """
+
+    def __init__(self, store: EmbeddedStore):
+        self.store = store
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fh = None
+        self._gen = 0
+        self._dim: int | None = None
+        self._buffers: dict[str, _Buffer] = {}
+        self._written: list[tuple[str, str, int]] = []  # (name, target, size)
+
+    def __enter__(self) -> EmbeddedWriter:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    # -- transaction
+
+    def _acquire(self) -> None:
+        self._lock_fh = open(self.store.path / "writer.lock", "a+")  # noqa: SIM115
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(self._lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self._lock_fh.close()
+                    self._lock_fh = None
+                    raise StoreError(f"{self.store.path}: another writer holds the index "
+                                     f"lock") from None
+                time.sleep(0.05)
+
+    def _release(self) -> None:
+        if self._lock_fh is not None:
+            fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def _begin(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        self._acquire()
+        try:
+            conn = catalog.connect(self.store.db_path)
+            conn.execute("BEGIN IMMEDIATE")
+            self._remove_orphans(conn)
+        except BaseException:
+            self._release()
+            raise
+        self._conn = conn
+        self._gen = catalog.generation(conn) + 1
+        dim = catalog.meta(conn, "dim")
+        self._dim = int(dim) if dim else None
+        self._buffers = {}
+        self._written = []
+        return conn
+
+    def _remove_orphans(self, conn: sqlite3.Connection) -> None:
+        """Segment folders no committed generation lists: leftovers of crashed writers or of
+        merges (removed only here, under the writer lock)."""
+        listed = {name for (name,) in conn.execute("SELECT name FROM segments")}
+        for folder in self.store.segments_dir.iterdir():
+            if folder.name not in listed:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _buffer(self, target: str) -> _Buffer:
+        buf = self._buffers.get(target)
+        if buf is None:
+            buf = _Buffer(name=segment_name(target, self._gen))
+            self._buffers[target] = buf
+        return buf
+
+    def _flush(self, target: str) -> None:
+        buf = self._buffers.pop(target, None)
+        if buf is None or not buf.counts:
+            return
+        matrix, vocab = counts_to_matrix(buf.counts)
+        vectors = np.stack(buf.vectors).astype(np.float32)
+        write_segment(self.store.segments_dir / buf.name, matrix, vocab,
+                      [(vectors, np.arange(len(vectors)))], vectors.shape[1],
+                      np.asarray(buf.has_vector), np.asarray(buf.doc_rowid),
+                      np.asarray(buf.ids, dtype=np.bytes_), self.store.ann)
+        self._written.append((buf.name, target, len(buf.counts)))
+
+    # -- staging
+
+    def _check_dim(self, vectors: np.ndarray, what: str, doc_id: str) -> None:
+        if vectors.shape[0] == 0:
+            return
+        if self._dim is None:
+            self._dim = int(vectors.shape[1])
+            self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dim', ?)",
+                               (str(self._dim),))
+        elif vectors.shape[1] != self._dim:
+            raise StoreError(f"document {doc_id}: {what} have dimension {vectors.shape[1]}, "
+                             f"the index has {self._dim}")
+
+    def replace_document(self, document: Document, chunks: Sequence[Chunk],
+                         chunk_vectors: np.ndarray, questions: Sequence[Question] = (),
+                         question_vectors: np.ndarray | None = None) -> None:
+        chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
+        if question_vectors is not None:
+            question_vectors = np.asarray(question_vectors,
+                                          dtype=np.float32).reshape(len(questions), -1)
+        chunk_ids = {c.id for c in chunks}
+        for chunk in chunks:
+            if chunk.doc_id != document.id:
+                raise StoreError(f"chunk {chunk.id} belongs to {chunk.doc_id}, not to "
+                                 f"document {document.id}")
+        for question in questions:
+            if question.chunk_id not in chunk_ids:
+                raise StoreError(f"question {question.id} points to chunk "
+                                 f"{question.chunk_id}, which is not in document {document.id}")
+        conn = self._begin()
+        self._check_dim(chunk_vectors, "chunk vectors", document.id)
+        if question_vectors is not None:
+            self._check_dim(question_vectors, "question vectors", document.id)
+        self._delete(document.id)
+        cur = conn.execute(
+            "INSERT INTO documents(id, source, content_hash, title, mtime, n_chunks, "
+            "n_questions, metadata, bookkeeping) VALUES (?,?,?,?,?,?,?,?,?)",
+            (document.id, document.source, document.content_hash, document.title,
+             document.mtime, len(chunks), len(questions), json.dumps(document.metadata),
+             document.bookkeeping.model_dump_json(exclude_defaults=True)))
+        doc_rowid = cur.lastrowid
+        try:
+            for chunk, vector in zip(chunks, chunk_vectors, strict=True):
+                self._stage("chunks", chunk.id, document.id, chunk.model_dump_json(),
+                            chunk.lexical_text or chunk.text, vector, doc_rowid)
+            for i, question in enumerate(questions):
+                vector = question_vectors[i] if question_vectors is not None else None
+                self._stage("questions", question.id, document.id,
+                            question.model_dump_json(), question.text, vector, doc_rowid)
+        except sqlite3.IntegrityError as err:
+            raise StoreError(f"document {document.id}: duplicate chunk or question id "
+                             f"({err})") from None
+
+    def _stage(self, target: str, item_id: str, doc_id: str, data: str, lexical: str,
+               vector: np.ndarray | None, doc_rowid: int) -> None:
+        buf = self._buffer(target)
+        pos = len(buf.counts)
+        self._conn.execute(f"INSERT INTO {target}(id, doc_id, seg, pos, data) "
+                           "VALUES (?,?,?,?,?)", (item_id, doc_id, buf.name, pos, data))
+        buf.counts.append(term_counts(lexical))
+        buf.has_vector.append(vector is not None)
+        buf.vectors.append(vector if vector is not None
+                           else np.zeros(self._dim or 0, dtype=np.float32))
+        buf.doc_rowid.append(doc_rowid)
+        buf.ids.append(item_id.encode("utf-8"))
+        if len(buf.counts) >= FLUSH_ROWS:
+            self._flush(target)
+
+    def delete_document(self, doc_id: str) -> None:
+        self._begin()
+        self._delete(doc_id)
+
+    def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
+        return catalog.document_entries(self._begin(), list(doc_ids))
+
+    def set_index_info(self, **info: Any) -> None:
+        """Stage index-level metadata (JSON values; ``None`` removes a key), committed
+        atomically with the documents staged beside it."""
+        catalog.set_index_info(self._begin(), info)
+
+    def _delete(self, doc_id: str) -> None:
+        conn = self._conn
+        for target in TARGETS:
+            conn.execute(f"INSERT INTO tombstones(seg, pos, gen) SELECT seg, pos, ? FROM "
+                         f"{target} WHERE doc_id=?", (self._gen, doc_id))
+            conn.execute(f"DELETE FROM {target} WHERE doc_id=?", (doc_id,))
+        conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+
+    def commit(self) -> None:
+        if self._conn is None:
+            return
+        conn = self._conn
+        try:
+            for target in list(self._buffers):
+                self._flush(target)
+            conn.executemany("INSERT INTO segments(name, target, size, gen) VALUES (?,?,?,?)",
+                             [(name, target, size, self._gen)
+                              for name, target, size in self._written])
+            catalog.set_generation(conn, self._gen)
+            conn.execute("COMMIT")
+            self._written = []
+            for target in TARGETS:
+                merge_if_due(conn, self.store.segments_dir, target, self.store.ann)
+        except BaseException:
+            self.rollback()
+            raise
+        self._finish()
+
+    def rollback(self) -> None:
+        if self._conn is None:
+            return
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+        for name, _, _ in self._written:
+            shutil.rmtree(self.store.segments_dir / name, ignore_errors=True)
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
+        self._buffers = {}
+        self._written = []
+        self._release()
+
+
