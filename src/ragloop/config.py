@@ -37,6 +37,8 @@ class LLMSettings(Section):
     repeat_penalty: float = Field(default=1.1, gt=0)  # bench/repeat_penalty.py
     # openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI)
     base_url: str = "http://127.0.0.1:8000/v1"
+    # openai: the model name sent to the server; llamacpp (with model_path empty): a model
+    # registered in the project by `ragloop train --out NAME`
     model: str = ""
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(default=120.0, gt=0)
@@ -170,6 +172,32 @@ class EvalSettings(Section):
     seed: int = 0
 
 
+class TrainSettings(Section):
+    """``ragloop train``: LoRA on CPU by default (see README, Post-training)."""
+
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
+    # LoRA on the top N transformer layers only (0: all): backward stops at the lowest
+    # adapted layer, so fewer layers train much faster on a CPU
+    lora_layers: int = Field(default=8, ge=0)
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                       "up_proj", "down_proj")
+    learning_rate: float = Field(default=2e-4, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = Field(default=0, ge=0)  # 0: from epochs
+    batch_size: int = Field(default=4, ge=1)  # examples per optimizer step (one at a time)
+    warmup_steps: int = Field(default=5, ge=0)
+    max_length: int = Field(default=2048, ge=16)  # longer rows are skipped and counted
+    beta: float = Field(default=0.1, gt=0)  # DPO / KTO
+    seed: int = 0
+    threads: int = Field(default=0, ge=0)  # torch threads; 0: torch's default
+    checkpoint_every: int = Field(default=25, ge=1)  # optimizer steps
+    output: Literal["merged", "adapter"] = "merged"
+    quant: Literal["q8_0", "f16"] = "q8_0"  # merged GGUF weights
+    gate_metric: str = "label_accuracy"
+
+
 class RunSettings(Section):
     """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
 
@@ -202,6 +230,7 @@ class Settings(Section):
     retrieve: RetrieveSettings = RetrieveSettings()
     answer: AnswerSettings = AnswerSettings()
     eval: EvalSettings = EvalSettings()
+    train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
     run: RunSettings = RunSettings()
 
@@ -255,7 +284,8 @@ n_ctx = 2048                     # context window given to llama.cpp
 n_threads = 0                    # 0 = all cores
 repeat_penalty = 1.1             # llamacpp: >1 discourages loops of repeated words
 base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": vLLM, Ollama, llama.cpp server, OpenAI
-model = ""                       # backend = "openai": model name sent to the server
+model = ""                       # "openai": model name sent to the server; "llamacpp": a model
+                                 # registered by `ragloop train --out NAME` (model_path empty)
 api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)
 timeout_s = 120.0
 max_retries = 3
@@ -315,6 +345,16 @@ max_tokens = 256
 [eval]
 workers = 2
 bootstrap_samples = 1000
+
+[train]                          # `ragloop train sft|dpo|kto` (needs pip install 'ragloop[train]')
+lora_r = 16
+lora_layers = 8                  # LoRA on the top N layers (0 = all)
+learning_rate = 2e-4
+epochs = 1.0
+batch_size = 4                   # examples per optimizer step
+output = "merged"                # "merged" GGUF (quant q8_0 or f16) or a LoRA "adapter" GGUF
+quant = "q8_0"
+gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
 
 [serve]
 host = "127.0.0.1"

@@ -74,6 +74,18 @@ class StoreError(RagloopError):
     """The index store is missing, locked or inconsistent."""
 
 
+class ExtraMissingError(RagloopError):
+    """A feature needs an optional extra that is not installed; the message names it."""
+
+
+class TrainError(RagloopError):
+    """Training could not start or go on (bad base model, no usable rows, bad checkpoint)."""
+
+
+class DataLeakError(TrainError):
+    """Training rows overlap the evaluation set the run is gated on."""
+
+
 class EmbedderChangedError(StoreError):
     """The index's vectors were made by another embedder than the configured one: searching
     them with the new one would return wrong results without a word."""

@@ -45,11 +45,19 @@ class Pipeline:
     def cache_dir(self) -> Path:
         return self.project.data_dir / "cache"
 
+    @property
+    def models_dir(self) -> Path:
+        """Models registered by ``ragloop train`` (``[llm] model = "NAME"``)."""
+        from ragloop.models.registry import models_root
+
+        return models_root(self.project.data_dir)
+
     # ---- parts: built from config on first use unless given ----
 
     @cached_property
     def llm(self) -> LLMClient:
-        llm = build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache)
+        llm = build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache,
+                        models_dir=self.models_dir)
         self._owned.callback(llm.close)
         return llm
 
@@ -57,7 +65,8 @@ class Pipeline:
     def judge_llm(self) -> LLMClient:
         if self.settings.judge is None:
             return self.llm
-        judge = build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache)
+        judge = build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache,
+                          models_dir=self.models_dir)
         self._owned.callback(judge.close)
         return judge
 

@@ -150,6 +150,22 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
             wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Eval run one"))
             browser.switch_to.default_content()
 
+            # Settings: log out (empty key), a wrong key is refused, the right one logs in
+            browser.find_element(By.CSS_SELECTOR, "nav .tab[data-view='settings']").click()
+            browser.find_element(By.ID, "save-key").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "key-status"), "Logged out"))
+            assert browser.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch('/v1/traces').then((r) => done(r.status));") == 401  # cookie gone
+            browser.find_element(By.ID, "api-key").send_keys("wrong")
+            browser.find_element(By.ID, "save-key").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "key-status"), "Wrong"))
+            browser.find_element(By.ID, "api-key").send_keys(KEY)
+            browser.find_element(By.ID, "save-key").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "key-status"), "Logged in"))
+            browser.find_element(By.CSS_SELECTOR, "nav .tab[data-view='traces']").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "traces"), "corrected"))
+
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
     item = TraceStore.for_data_dir(app.state.ragloop.data_dir).recent(1)[0]

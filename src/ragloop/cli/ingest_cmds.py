@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
+from ragloop.cli.documents_cmds import describe_totals, totals
 from ragloop.errors import RagloopError
 from ragloop.ingest.report import STAGES, IngestReport
 
@@ -17,10 +19,11 @@ MAX_WARNINGS = 20  # errors are always all printed; warnings (duplicates…) can
 
 def print_report(report: IngestReport) -> None:
     for error in report.errors:
-        err_console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]failed:[/] {escape(error)}", highlight=False, soft_wrap=True)
     warnings = report.warnings + [w for result in report.files for w in result.warnings]
     for warning in warnings[:MAX_WARNINGS]:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
     if len(warnings) > MAX_WARNINGS:
         err_console.print(f"[yellow]warning:[/] … and {len(warnings) - MAX_WARNINGS} more "
                           "(all of them with --json)", highlight=False)
@@ -84,13 +87,16 @@ def register(app: typer.Typer) -> None:
                 report = pipeline.ingest(paths or [], prune=prune, enrich=not no_enrich,
                                          reembed=reembed, executor=executor, workers=workers,
                                          progress=not quiet and err_console.is_terminal)
+                # what this run changed is in the report; what the index now holds, here
+                index = totals(pipeline.store)
         except (RagloopError, ValueError) as err:
             fail(err)
         if as_json:
             for error in report.errors:
                 err_console.print(f"failed: {error}", highlight=False, soft_wrap=True)
-            print(json.dumps(report.as_dict()))
+            print(json.dumps({**report.as_dict(), "index": index}))
         else:
             print_report(report)
+            console.print(describe_totals(index), highlight=False)
         if not report.ok:
             raise typer.Exit(EXIT_PARTIAL)

@@ -17,7 +17,9 @@ from ragloop.retrieve.filters import FilterError, parse_filters
 def _as_dict(rank: int, candidate: Candidate) -> dict:
     chunk = candidate.chunk
     return {"rank": rank, "score": candidate.score, "chunk_id": chunk.id,
-            "doc_id": chunk.doc_id, "section": list(chunk.section_path), "page": chunk.page,
+            "doc_id": chunk.doc_id, "source": chunk.metadata.get("source"),
+            "title": chunk.metadata.get("title"), "section": list(chunk.section_path),
+            "page": chunk.page,
             "text": chunk.text, "scores": candidate.scores, "ranks": candidate.ranks,
             "matched_question": candidate.matched_question}
 

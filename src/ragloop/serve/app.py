@@ -6,6 +6,7 @@ zero-argument callable building one on first use.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -56,6 +57,7 @@ def create_app(pipeline_or_factory, settings: Settings, *, data_dir: Path | str)
                   docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
                   description="Answers with citations over your documents, traces, feedback.")
     app.state.ragloop = state
+    app.state.upload_lock = asyncio.Lock()  # see api.upload_documents
     errors.install(app)
 
     @app.get("/healthz")
