@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
@@ -30,10 +31,11 @@ def _summary(title: str, names, values: list[str]) -> Table:
 
 def print_report(report: IngestReport) -> None:
     for error in report.errors:
-        err_console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]failed:[/] {escape(error)}", highlight=False, soft_wrap=True)
     warnings = report.warnings + [w for result in report.files for w in result.warnings]
     for warning in warnings[:MAX_WARNINGS]:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
     if len(warnings) > MAX_WARNINGS:
         err_console.print(f"[yellow]warning:[/] … and {len(warnings) - MAX_WARNINGS} more "
                           "(all of them with --json)", highlight=False)
