@@ -141,12 +141,29 @@ def test_dpo_adapter_resumes_after_an_interruption_and_loads(project):
     training = outcome.lineage["training"]
     assert training["resumed_from"] == 1 and training["steps"] == 2
     assert len(training["losses"]) == 2 and "reward_accuracy" in training["stats"]
+    # LoRA starts as the identity (B = 0): policy = reference, so the first loss is log 2
+    assert training["losses"][0] == pytest.approx(0.6931, abs=1e-3)
     assert outcome.lineage["output"]["kind"] == "adapter"
     assert (outcome.folder / "adapter.gguf").stat().st_size < 5_000_000
     llm = build_llm(project.settings.llm.model_copy(update={"model": "tiny-dpo"}), None,
                     models_dir=models_root(project.data_dir))
     assert llm.backend.lora_path == outcome.folder / "adapter.gguf"
     assert llm.complete([{"role": "user", "content": QA[1][0]}], max_tokens=16).text.strip()
+
+
+def test_kto_trains_from_labelled_answers(project):
+    from ragloop.train.run import train_model
+
+    data = write_jsonl(project.root / "kto.jsonl", [
+        {"prompt": [{"role": "user", "content": q}], "completion": [
+            {"role": "assistant", "content": a if i % 2 == 0 else "I do not know."}],
+         "label": i % 2 == 0} for i, (q, a) in enumerate(QA)])
+    settings = TrainSettings(max_steps=2, batch_size=1, lora_r=4, lora_layers=2, threads=1,
+                             output="adapter")
+    outcome = train_model(project, "kto", data, "tiny-kto", settings=settings)
+    losses = outcome.lineage["training"]["losses"]
+    assert losses[0] == pytest.approx(0.5, abs=1e-3)  # 1 − σ(0) while policy = reference
+    assert (outcome.folder / "adapter.gguf").is_file()
 
 
 def test_gate_exit_code_follows_the_paired_interval(project, sft):

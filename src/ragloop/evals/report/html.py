@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from html import escape
 
 from ragloop.evals.report import plots
+from ragloop.records import EvalRecord
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;
@@ -129,43 +130,43 @@ def run_plots(run) -> str:
                                           [metrics[n]["low"] for n in names],
                                           [metrics[n]["high"] for n in names],
                                           "mean with 95% interval"), "metrics"))
-        ok = [r for r in run.records if not r.get("error")]
-        series = {n: [r["scores"][n] for r in ok if n in r["scores"]] for n in names}
+        ok = [r for r in run.records if r.ok]
+        series = {n: [r.scores[n] for r in ok if n in r.scores] for n in names}
         # binary metrics are fully described by their mean; plot the graded ones
         series = {n: v for n, v in series.items() if v and not set(v) <= {0.0, 1.0}}
         series = dict(list(series.items())[:9])
         if series:
             out.append(plot(plots.distributions(series, "per-example score distributions"),
                             "distributions"))
-    latencies = [r["latency"]["total_s"] for r in run.records if not r.get("error")]
+    latencies = [r.latency.total_s for r in run.records if r.ok]
     if latencies:
         out.append(plot(plots.histogram(latencies, "latency per example", "seconds"),
                         "latency"))
     return "".join(out)
 
 
-def example_details(r: dict) -> str:
-    head = f"{escape(r['id'])} — {escape(r['question'][:120])}"
-    if r.get("error"):
+def example_details(r: EvalRecord) -> str:
+    head = f"{escape(r.id)} — {escape(r.question[:120])}"
+    if r.error:
         return (f'<details class="example"><summary class="bad">{head} — error</summary>'
-                f"<pre>{escape(r['error'])}</pre></details>")
-    scores = ", ".join(f"{escape(k)} {fmt(v, 2)}" for k, v in sorted(r["scores"].items()))
-    gold = set(r.get("gold_chunk_ids") or []) | set(r.get("gold_doc_ids") or [])
+                f"<pre>{escape(r.error)}</pre></details>")
+    scores = ", ".join(f"{escape(k)} {fmt(v, 2)}" for k, v in sorted(r.scores.items()))
+    gold = set(r.gold_chunk_ids) | set(r.gold_doc_ids)
     retrieved = table(["#", "chunk", "doc", "score"], [
-        [i, f'<span class="{"gold" if {c["chunk_id"], c["doc_id"]} & gold else ""}">'
-            f'{escape(c["chunk_id"])}</span>', escape(c["doc_id"]), c["score"]]
-        for i, c in enumerate(r.get("retrieved", []), 1)])
-    context = "".join(f"<pre>[{i}] {escape(c['chunk_id'])}: {escape(c['text'][:1500])}</pre>"
-                      for i, c in enumerate(r.get("context", []), 1))
+        [i, f'<span class="{"gold" if {c.chunk_id, c.doc_id} & gold else ""}">'
+            f'{escape(c.chunk_id)}</span>', escape(c.doc_id), c.score]
+        for i, c in enumerate(r.retrieved, 1)])
+    context = "".join(f"<pre>[{i}] {escape(c.chunk_id)}: {escape(c.text[:1500])}</pre>"
+                      for i, c in enumerate(r.context, 1))
     judges = table(["judge", "verdict", "reason / error", "prompt"], [
         [escape(name), escape(str(j.get("verdict"))),
          escape(j.get("error") or j.get("reason") or ""), escape(j.get("prompt_version", ""))]
-        for name, j in r.get("judges", {}).items()]) if r.get("judges") else ""
-    refs = "".join(f"<pre>{escape(x)}</pre>" for x in r.get("reference_answers", []))
-    label = (f"<p>label: gold {escape(str(r['label']))}, predicted "
-             f"{escape(str(r.get('predicted_label')))}</p>" if r.get("label") else "")
+        for name, j in r.judges.items()]) if r.judges else ""
+    refs = "".join(f"<pre>{escape(x)}</pre>" for x in r.reference_answers)
+    label = (f"<p>label: gold {escape(str(r.label))}, predicted "
+             f"{escape(str(r.predicted_label))}</p>" if r.label else "")
     return (f'<details class="example"><summary>{head}</summary>'
-            f"<p>{scores}</p><h4>Answer</h4><pre>{escape(r.get('answer', ''))}</pre>{label}"
+            f"<p>{scores}</p><h4>Answer</h4><pre>{escape(r.answer)}</pre>{label}"
             f"{'<h4>Reference</h4>' + refs if refs else ''}"
             f"<h4>Retrieved</h4>{retrieved}<h4>Context in the prompt</h4>{context}"
             f"{'<h4>Judges</h4>' + judges if judges else ''}</details>")
