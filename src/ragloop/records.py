@@ -246,7 +246,8 @@ class RetrievedRef(Record):
     chunk_id: str
     doc_id: str
     score: float
-    title: str = ""
+    title: str = ""  # the chunk's header: document title > section path
+    source: str = ""  # the document's file (or file#record); empty in older run folders
 
 
 class ContextRef(Record):
@@ -255,6 +256,8 @@ class ContextRef(Record):
     chunk_id: str
     doc_id: str
     text: str = ""
+    title: str = ""  # as in RetrievedRef
+    source: str = ""
 
 
 class CitedRef(Record):

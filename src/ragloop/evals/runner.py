@@ -117,9 +117,12 @@ def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
     return EvalRecord(
         **base,
         retrieved=[RetrievedRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, score=c.score,
-                                title=c.chunk.header or c.chunk.metadata.get("title", ""))
+                                title=c.chunk.header or c.chunk.metadata.get("title", ""),
+                                source=c.chunk.metadata.get("source", ""))
                    for c in retrieved],
-        context=[ContextRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, text=c.chunk.text)
+        context=[ContextRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, text=c.chunk.text,
+                            title=c.chunk.header or c.chunk.metadata.get("title", ""),
+                            source=c.chunk.metadata.get("source", ""))
                  for c in answer.candidates],
         answer=answer.text, refused=answer.refused, strategy=answer.strategy,
         citations=[CitedRef(marker=c.marker, chunk_id=c.chunk_id, doc_id=c.doc_id)
