@@ -206,6 +206,28 @@ def check_labels(project: Path, docs: Path, folders: list[Path]) -> list[dict]:
     return out
 
 
+def check_labels_unindexed(docs: Path) -> list[dict]:
+    """``LABELS`` on chunks cut with the default settings but not embedded (seconds, no
+    index): the section path of the chunk holding each text."""
+    from ragloop.config import EmbedderSettings, IngestSettings
+    from ragloop.ingest.chunk import ChunkBuilder
+    from ragloop.models.factory import build_embedder
+
+    builder = ChunkBuilder(IngestSettings(), build_embedder(EmbedderSettings(cache=False), None),
+                           contextual=False)
+    out, chunked = [], {}
+    for page, needle, expected in LABELS:
+        if page not in chunked:
+            (doc,) = load_path(docs / page)
+            chunked[page] = builder.chunks(doc)
+        chunk = next((c for c in chunked[page] if needle in c.text), None)
+        path = tuple(chunk.section_path) if chunk else None
+        out.append({"page": page, "text": needle, "expected": list(expected),
+                    "got": list(path) if path else None, "header": chunk.header if chunk
+                    else None, "ok": path == expected})
+    return out
+
+
 def search(project: Path, docs: Path) -> dict:
     from ragloop.pipeline import Pipeline
     from ragloop.project import Project
@@ -231,9 +253,11 @@ def search(project: Path, docs: Path) -> dict:
 
 
 def print_tables(results: dict) -> None:
-    sections = results["sections"]
-    console.print(f"section labels: {sections['pages_exact']}/{sections['pages']} pages exact, "
-                  f"{sections['headings_found']}/{sections['headings']} headings found")
+    if "sections" in results:
+        sections = results["sections"]
+        console.print(f"section labels: {sections['pages_exact']}/{sections['pages']} pages "
+                      f"exact, {sections['headings_found']}/{sections['headings']} headings "
+                      "found")
     if "ingest" in results:
         counts = results["ingest"]["report"]["counts"]
         console.print(f"ingest: {results['ingest']['wall_seconds']} s wall, "
@@ -269,6 +293,8 @@ def main() -> None:
                              "pages the questions name")
     parser.add_argument("--resume", action="store_true",
                         help="ingest into the project already in --project (incremental)")
+    parser.add_argument("--labels-only", action="store_true",
+                        help="only the label check on chunks cut but not embedded (no index)")
     parser.add_argument("--skip-ingest", action="store_true",
                         help="reuse the index already in --project")
     parser.add_argument("--out", type=Path,
@@ -295,6 +321,12 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
+    if args.labels_only:
+        labels = check_labels_unindexed(args.docs)
+        out = args.out.with_name(args.out.stem + "-labels.json")
+        out.write_text(json.dumps({"labels": labels}, indent=2, ensure_ascii=False) + "\n")
+        print_tables({"labels": labels})
+        return
     folders = [args.docs / f for f in FOLDERS]
     subset = bool(args.limit or args.subset is not None)
     if not args.skip_ingest:
