@@ -52,3 +52,13 @@ def test_a_valid_config_still_passes(tmp_path):
         "[ingest]\nchunk_tokens = 100\noverlap_tokens = 99\n", encoding="utf-8")
     result = runner.invoke(app, ["-p", str(tmp_path), "config"])
     assert result.exit_code == 0, result.output
+
+
+def test_ingest_errors_keep_the_section_name(tmp_path):
+    (tmp_path / "ragloop.toml").write_text("[ingest]\nmax_file_mb = 0.001\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "big.md").write_text("# Big\n\n" + "word " * 1000, encoding="utf-8")
+    result = runner.invoke(app, ["-p", str(tmp_path), "ingest", str(docs)])
+    assert result.exit_code == 3, result.output
+    assert "[ingest] max_file_mb" in " ".join(result.output.split())

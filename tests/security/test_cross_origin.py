@@ -65,7 +65,7 @@ def test_same_origin_page_and_plain_clients_still_work(served):
 
 
 @pytest.mark.parametrize("method, path", [("GET", "/v1/traces"), ("GET", "/"),
-                                          ("POST", "/v1/ask"), ("GET", "/healthz")])
+                                          ("POST", "/v1/ask"), ("GET", "/static/app.js")])
 def test_unknown_host_header_is_refused(served, method, path):
     base, headers, _, _ = served
     response = httpx.request(method, base + path, json={"question": "tides?"},
@@ -101,3 +101,52 @@ def test_allow_lists_admit_a_deployment_behind_a_proxy(tmp_path, monkeypatch):
                            headers={**auth, "Host": "rag.example.com",
                                     "Origin": "https://evil.example"})
         assert other.status_code == 403
+
+
+def test_healthz_answers_any_host_for_probes(served):
+    base, _, _, _ = served
+    probe = httpx.get(base + "/healthz", headers={"Host": "10.1.2.3:8765"})
+    assert probe.status_code == 200 and probe.json()["status"] == "ok"
+
+
+def test_ragloop_serve_process_guards_by_default(tmp_path):
+    """The probe as filed: `ragloop serve` on a fresh project, then curl's requests. The
+    `--host` given on the command line is a name the server answers to."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from live import free_port
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "ragloop.toml").write_text("", encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from ragloop.cli import main; main()", "-p", str(project),
+         "serve", "--host", "127.0.0.2", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.2:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, \
+                server.stdout.read().decode() if server.poll() is not None else "no start"
+            time.sleep(0.2)
+        evil = httpx.post(base + "/v1/documents", files=[DOC],
+                          headers={"Origin": "http://evil.example"})
+        assert evil.status_code == 403
+        rebinding = httpx.get(base + "/v1/traces", headers={"Host": "attacker.example"})
+        assert rebinding.status_code == 403
+        assert httpx.get(base + "/v1/traces").status_code == 200  # Host: 127.0.0.2:port
+        assert not (project / ".ragloop" / "uploads").exists()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

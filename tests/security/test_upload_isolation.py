@@ -84,3 +84,28 @@ def test_rejected_upload_leaves_nothing_behind(served):
     assert again.status_code == 422
     assert (uploads / "good.md").read_bytes() == b"# Good\n\nFine.\n"
     assert set(stored_ids(pipeline.store)) == {"upload:good.md"}
+
+
+def test_concurrent_uploads_of_one_name_stay_consistent(served):
+    """A good and a failing upload of one name at once: the good one is ingested and kept,
+    the failing one leaves nothing (unserialised, each set aside and ingested the other's
+    bytes)."""
+    import asyncio
+
+    base, pipeline, _ = served
+    uploads = pipeline.project.data_dir / "uploads"
+    good = b"# Good\n\nThe good version.\n"
+
+    async def both():
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            return await asyncio.gather(*[
+                client.post("/v1/documents", files=[("files", ("same.md", data))])
+                for data in (good, b"")])
+
+    for _ in range(3):
+        ok, failed = asyncio.run(both())
+        assert ok.status_code == 201 and failed.status_code == 422, (ok.text, failed.text)
+        assert (uploads / "same.md").read_bytes() == good
+        assert "upload:same.md" in stored_ids(pipeline.store)
+        aside = uploads / ".replaced"
+        assert not aside.exists() or not list(aside.iterdir())  # nothing left set aside

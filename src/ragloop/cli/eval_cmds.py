@@ -130,7 +130,7 @@ def run_cmd(
                   soft_wrap=True, highlight=False)
     if result.errors:
         for line in result.errors[:10]:
-            console.print(f"[red]failed[/] {line}", highlight=False)
+            console.print(f"[red]failed[/] {escape(line)}", highlight=False)
         raise typer.Exit(EXIT_PARTIAL)
 
 

@@ -96,28 +96,35 @@ async def upload_documents(request: Request, files: list[UploadFile] = File(...)
     version. Uploaded documents have their own ids (`upload:<file>[#record]`), so an upload
     never replaces a document ingested otherwise; a file that fails leaves nothing behind."""
     state = server(request)
-    taken: set[str] = set()
-    saved: list[SavedUpload] = []
-    rejected: list[FileResult] = []
-    try:
-        for upload in files:
-            try:
-                saved.append(await asyncio.to_thread(save_upload, upload, state.uploads_dir,
-                                                     taken))
-            except UploadRejected as err:
-                rejected.append(FileResult(path=upload.filename or "", errors=[str(err)]))
-        if saved:
-            paths = [s.path for s in saved]
-            report = await state.gate.run(lambda: ingest_uploads(state, paths, rejected))
-        else:
-            report = rejected_only(rejected)
-    except BaseException:
+    # one request's files at a time on disk: two uploads of one name at once would set
+    # aside each other's files and ingest the wrong bytes
+    async with request.app.state.upload_lock:
+        taken: set[str] = set()
+        saved: list[SavedUpload] = []
+        rejected: list[FileResult] = []
+        try:
+            for upload in files:
+                try:
+                    saved.append(await asyncio.to_thread(save_upload, upload,
+                                                         state.uploads_dir, taken))
+                except UploadRejected as err:
+                    rejected.append(FileResult(path=upload.filename or "", errors=[str(err)]))
+            if saved:
+                paths = [s.path for s in saved]
+                report = await state.gate.run(lambda: ingest_uploads(state, paths, rejected))
+            else:
+                report = rejected_only(rejected)
+        except BaseException:
+            for item in saved:
+                item.restore()
+            raise
+        ingested = report["files"][len(rejected):]  # rejected files come first
+        failed_names = {f["path"] for f in ingested if f["status"] == "failed"}
         for item in saved:
-            item.restore()
-        raise
-    failed_names = {f["path"] for f in report["files"] if f["status"] == "failed"}
-    for item in saved:
-        item.restore() if item.path.name in failed_names else item.keep()
+            if item.path.name in failed_names:
+                item.restore()
+            else:
+                item.keep()
     body = {"saved": [s.path.name for s in saved if s.path.name not in failed_names],
             **report}
     failed = [f for f in report["files"] if f["errors"]]

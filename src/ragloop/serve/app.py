@@ -1,11 +1,12 @@
-"""The FastAPI app: ``create_app(pipeline_or_factory, settings, data_dir=...)``.
+"""The FastAPI app: ``create_app(pipeline, settings, data_dir=...)``.
 
-``pipeline_or_factory`` is a ``ragloop.pipeline.Pipeline`` (anything with ``ask``) or a
-zero-argument callable building one on first use.
+``pipeline`` is a ``ragloop.pipeline.Pipeline`` (its models load on first use, so building
+one is cheap); the caller owns it and closes it after the server stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -36,9 +37,9 @@ def api_key(settings: Settings) -> str | None:
     return key
 
 
-def create_app(pipeline_or_factory, settings: Settings, *, data_dir: Path | str) -> FastAPI:
+def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI:
     key = api_key(settings)
-    state = ServerState.build(pipeline_or_factory, settings, Path(data_dir))
+    state = ServerState.build(pipeline, settings, Path(data_dir))
     redact = RedactSecrets([key] if key else [])
 
     @asynccontextmanager
@@ -56,6 +57,7 @@ def create_app(pipeline_or_factory, settings: Settings, *, data_dir: Path | str)
                   docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
                   description="Answers with citations over your documents, traces, feedback.")
     app.state.ragloop = state
+    app.state.upload_lock = asyncio.Lock()  # see api.upload_documents
     errors.install(app)
 
     @app.get("/healthz")

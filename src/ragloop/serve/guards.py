@@ -3,10 +3,11 @@ request body size.
 
 Host and Origin (``OriginGuard``), with or without a key: a request whose ``Host`` header is
 not a name this server answers to is refused (a DNS-rebinding page reaches 127.0.0.1 under its
-own name), and a state-changing request (POST, PUT, PATCH, DELETE) sent by a page of another
-origin is refused (a cross-site form or no-cors ``fetch``). Loopback names and ``[serve] host``
-are allowed; ``[serve] allowed_hosts`` and ``allowed_origins`` add the names of a real
-deployment. Clients that are not browsers send no ``Origin`` and are not affected.
+own name; only ``/healthz`` answers any name), and a state-changing request (POST, PUT,
+PATCH, DELETE) sent by a page of another origin is refused (a cross-site form or no-cors
+``fetch``). Loopback names and ``[serve] host`` are allowed; ``[serve] allowed_hosts`` and
+``allowed_origins`` add the names of a real deployment. Clients that are not browsers send
+no ``Origin`` and are not affected.
 
 The key (``APIKeyGuard``) is read from the env var named by ``[serve] api_key_env``. API
 clients send it as ``Authorization: Bearer KEY`` or ``X-API-Key``. A browser logs in once by
@@ -114,7 +115,8 @@ class OriginGuard:
             return await self.app(scope, receive, send)
         headers = _headers(scope)
         host = headers.get("host", "")
-        if not self.host_allowed(host):
+        # /healthz is open to any name: probes (a container's, a load balancer's) use an IP
+        if not self.host_allowed(host) and scope["path"] not in OPEN_PATHS:
             return await _send_json_error(
                 send, 403, f"Host {host!r} is not one this server answers to; add it to "
                            f"[serve] allowed_hosts to serve under that name", "host_not_allowed")
