@@ -64,7 +64,8 @@ class Pipeline:
         from ragloop.answer.stream import stream_answer
 
         return stream_answer(question, settings=self.settings.answer, retriever=self.retriever,
-                             llm=self.llm, mode=mode, strategy=strategy, filters=filters)
+                             llm=self.llm, mode=mode, strategy=strategy, filters=filters,
+                             embedder=self.embedder)
 
     def ask(self, question: str, *, mode: str | None = None, strategy: str | None = None,
             filters=None):
@@ -73,4 +74,4 @@ class Pipeline:
 
         return answer_question(question, settings=self.settings.answer,
                                retriever=self.retriever, llm=self.llm, mode=mode,
-                               strategy=strategy, filters=filters)
+                               strategy=strategy, filters=filters, embedder=self.embedder)

@@ -154,10 +154,11 @@ class GroundedStrategy:
     name = "grounded"
 
     def __init__(self, settings: AnswerSettings, *, filters=None,
-                 style: CitationStyle | None = None):
+                 style: CitationStyle | None = None, embedder=None):
         self.settings = settings
         self.filters = filters
         self.style: CitationStyle = style or settings.citation_style
+        self.embedder = embedder  # the project's embedder, for strategies that score text
 
     def run(self, question: str, retriever: Retriever, llm: LLMClient,
             budget: Budget = Budget()) -> Answer:

@@ -8,6 +8,15 @@ only when cheap signals say it is worth it and the budget allows:
 - retrieval: margin between the top two candidates
 - the fast pass: grounding score from the programmatic verifier, refusal
 
+Below every generated answer lies a grounded floor, the ``extract`` strategy (sentences of
+the retrieved chunks, verbatim, no model call). ``auto`` answers with it instead of the
+fast pass when the pass fails the grounding check, when the model refuses although a
+sentence matches the question, when the pass answers the question less well than the best
+sentence does (relevance: question-term coverage and embedding similarity, the same measure
+for both texts, ``extract.relevance``), or when the budget cannot pay for a generation at
+all (prompt plus answer tokens over ``max_tokens_per_query``, or the measured mean call
+latency over what is left of ``max_latency_s``).
+
 Thresholds come from ``[answer] router_thresholds`` (fitted by ``ragloop route calibrate``),
 over ``DEFAULT_THRESHOLDS``. The decision and its signals are in
 ``Answer.metadata["router"]``.
@@ -17,8 +26,10 @@ from __future__ import annotations
 
 from ragloop.answer.base import Budget
 from ragloop.answer.grounded import Tally, refusal, retrieve, weak_support
+from ragloop.answer.prompt import answer_messages
 from ragloop.answer.signals import answer_signals, question_signals, retrieval_signals
 from ragloop.answer.strategies import build_strategy
+from ragloop.answer.strategies.extract import ExtractStrategy, relevance
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.config import AnswerSettings
 from ragloop.errors import ConfigError
@@ -26,7 +37,10 @@ from ragloop.records import Answer
 
 # escalate when grounding/margin fall below, or arithmetic/multihop/length reach, these
 DEFAULT_THRESHOLDS = {"grounding_below": 0.5, "margin_below": 0.0, "arithmetic_at": 0.5,
-                      "multihop_at": 0.5, "length_at": 0.0}
+                      "multihop_at": 0.5, "length_at": 0.0,
+                      # the floor replaces a generated answer less relevant than this much
+                      # below the extracted one (relevance is 0..1)
+                      "relevance_margin": 0.1}
 # rough cost of a slow strategy in fast passes, to check the budget before escalating
 COST_IN_FAST_PASSES = {"cot": 2.0, "decompose": 4.0, "refine": 2.0}
 MODES = ("fast", "slow", "auto")
@@ -39,23 +53,25 @@ def budget_of(settings: AnswerSettings) -> Budget:
 
 def answer_question(question: str, *, settings: AnswerSettings, retriever, llm,
                     mode: str | None = None, strategy: str | None = None, filters=None,
-                    budget: Budget | None = None) -> Answer:
+                    budget: Budget | None = None, embedder=None) -> Answer:
     """Answer ``question`` with citations. ``strategy`` forces one strategy by name;
     otherwise ``mode`` (default ``[answer] mode``) decides. ``budget`` defaults to
-    ``[answer] max_latency_s`` / ``max_tokens_per_query``."""
+    ``[answer] max_latency_s`` / ``max_tokens_per_query``. ``embedder`` (the project's) is
+    used by strategies that score text themselves (``extract``, and the router's floor)."""
     mode = mode or settings.mode
     budget = budget or budget_of(settings)
     if strategy:
-        return build_strategy(strategy, settings, filters=filters).run(
+        return build_strategy(strategy, settings, filters=filters, embedder=embedder).run(
             question, retriever, llm, budget)
     if mode == "fast":
-        return build_strategy(settings.strategy, settings, filters=filters).run(
-            question, retriever, llm, budget)
+        return build_strategy(settings.strategy, settings, filters=filters,
+                              embedder=embedder).run(question, retriever, llm, budget)
     if mode == "slow":
-        return build_strategy(settings.slow_strategy, settings, filters=filters).run(
-            question, retriever, llm, budget)
+        return build_strategy(settings.slow_strategy, settings, filters=filters,
+                              embedder=embedder).run(question, retriever, llm, budget)
     if mode == "auto":
-        return Router(settings, filters=filters).run(question, retriever, llm, budget)
+        return Router(settings, filters=filters, embedder=embedder).run(
+            question, retriever, llm, budget)
     raise ConfigError(f"unknown answer mode '{mode}'; choose from {', '.join(MODES)}",
                       key="answer.mode")
 
@@ -64,9 +80,10 @@ class Router:
     name = "auto"
 
     def __init__(self, settings: AnswerSettings, *, filters=None,
-                 thresholds: dict[str, float] | None = None):
+                 thresholds: dict[str, float] | None = None, embedder=None):
         self.settings = settings
         self.filters = filters
+        self.embedder = embedder
         self.thresholds = {**DEFAULT_THRESHOLDS, **settings.router_thresholds,
                            **(thresholds or {})}
         self.verifier = GroundingVerifier()
@@ -91,6 +108,34 @@ class Router:
             return "decompose"
         return self.settings.slow_strategy
 
+    def generation_unaffordable(self, question, candidates, llm, tally) -> str | None:
+        """Why the budget cannot pay for one generated answer, or None."""
+        budget = tally.budget
+        if budget.max_tokens:
+            messages = answer_messages(question, candidates, style=self.settings.citation_style)
+            needed = sum(llm.count_tokens(m.content) for m in messages) + self.settings.max_tokens
+            if tally.tokens + needed > budget.max_tokens:
+                return f"a generation needs ~{needed} tokens, the budget has " \
+                       f"{budget.max_tokens - tally.tokens} left"
+        usage = getattr(llm, "usage", None)
+        if budget.max_latency_s and usage is not None and usage.cache_misses:
+            per_call = usage.latency_s / usage.cache_misses
+            left = budget.max_latency_s - tally.elapsed
+            if per_call > left:
+                return f"a generation takes ~{per_call:.1f}s, the budget has {left:.1f}s left"
+        return None
+
+    def floor_reason(self, signals: dict[str, float], passed_grounding: bool) -> str | None:
+        """Why the extracted answer should replace the fast pass, or None."""
+        if signals["refused"]:
+            return "the generator refused"
+        if not passed_grounding:
+            return "the generated answer failed the grounding check"
+        if signals["relevance"] < signals["extract_relevance"] - self.thresholds[
+                "relevance_margin"]:
+            return "the generated answer is less relevant than the extracted one"
+        return None
+
     def run(self, question, retriever, llm, budget: Budget = Budget()) -> Answer:
         tally = Tally(budget)
         candidates = retrieve(question, retriever, llm, self.settings, self.filters)
@@ -98,7 +143,17 @@ class Router:
         if why_refuse:
             return refusal(question, candidates, why_refuse, strategy=self.settings.strategy,
                            tally=tally)
-        fast = build_strategy(self.settings.strategy, self.settings, filters=self.filters)
+        floor = ExtractStrategy(self.settings, filters=self.filters, embedder=self.embedder)
+        tight = self.generation_unaffordable(question, candidates, llm, tally)
+        if tight:
+            extracted = floor.answer(question, candidates, llm, tally)
+            route = {"mode": "auto", "signals": retrieval_signals(candidates),
+                     "escalated": False, "floor": True, "reason": f"budget: {tight}",
+                     "chosen": floor.name, "thresholds": self.thresholds}
+            return extracted.model_copy(update={"metadata": {**extracted.metadata,
+                                                             "router": route}})
+        fast = build_strategy(self.settings.strategy, self.settings, filters=self.filters,
+                              embedder=self.embedder)
         fast_answer = fast.answer(question, candidates, llm, tally, retriever=retriever)
         grounding = self.verifier.check(question, fast_answer.text, candidates, llm).score
         signals = {**question_signals(question), **retrieval_signals(candidates),
@@ -110,12 +165,36 @@ class Router:
             factor = COST_IN_FAST_PASSES.get(chosen, float(self.settings.samples))
             if not tally.can_afford(fast_latency * factor, tally.tokens * int(factor)):
                 escalate, chosen, reason = False, fast.name, f"budget (wanted: {reason})"
-        route = {"mode": "auto", "signals": signals, "escalated": escalate, "reason": reason,
-                 "chosen": chosen, "thresholds": self.thresholds}
-        if not escalate:
-            return fast_answer.model_copy(update={
-                "metadata": {**fast_answer.metadata, "router": route},
-                "latency_s": tally.elapsed})
-        slow = build_strategy(chosen, self.settings, filters=self.filters)
-        answer = slow.answer(question, candidates, llm, tally, retriever=retriever)
-        return answer.model_copy(update={"metadata": {**answer.metadata, "router": route}})
+        route = {"mode": "auto", "signals": signals, "escalated": escalate, "floor": False,
+                 "reason": reason, "chosen": chosen, "thresholds": self.thresholds}
+        answer = fast_answer
+        if escalate:
+            slow = build_strategy(chosen, self.settings, filters=self.filters,
+                                  embedder=self.embedder)
+            answer = slow.answer(question, candidates, llm, tally, retriever=retriever)
+        # A computed answer (arithmetic) is not in the documents, so no sentence can stand
+        # in for it; every other generated answer must beat the grounded floor.
+        if reason != "arithmetic":
+            floored = self.apply_floor(question, answer, candidates, llm, tally, floor, route)
+            if floored is not None:
+                return floored
+        return answer.model_copy(update={"metadata": {**answer.metadata, "router": route},
+                                         "latency_s": tally.elapsed})
+
+    def apply_floor(self, question, answer, candidates, llm, tally, floor, route
+                    ) -> Answer | None:
+        """The extracted answer, when it should replace ``answer`` (see ``floor_reason``);
+        the checks' signals are added to ``route`` either way."""
+        verdict = self.verifier.check(question, answer.text, candidates, llm)
+        extracted = floor.answer(question, candidates, llm, tally)
+        generated, extract = relevance(question, [answer.text, extracted.text], self.embedder)
+        checks = {"refused": float(answer.refused), "grounding": round(verdict.score, 4),
+                  "relevance": round(generated, 4), "extract_relevance": round(extract, 4)}
+        route["floor_checks"] = checks
+        why = None if extracted.refused else self.floor_reason(checks, verdict.passed)
+        if why is None:
+            return None
+        route.update(floor=True, escalated=False, reason=why, chosen=floor.name,
+                     generated=answer.text, generated_by=answer.strategy)
+        return extracted.model_copy(update={"metadata": {**extracted.metadata,
+                                                         "router": route}})

@@ -46,11 +46,12 @@ def _streams(settings: AnswerSettings, mode: str | None, strategy: str | None) -
 
 def stream_answer(question: str, *, settings: AnswerSettings, retriever, llm,
                   mode: str | None = None, strategy: str | None = None,
-                  filters=None) -> Iterator[AnswerEvent]:
+                  filters=None, embedder=None) -> Iterator[AnswerEvent]:
     """Yield text deltas, then one final event with the complete ``Answer`` (see module doc)."""
     if not _streams(settings, mode, strategy):
         answer = answer_question(question, settings=settings, retriever=retriever, llm=llm,
-                                 mode=mode, strategy=strategy, filters=filters)
+                                 mode=mode, strategy=strategy, filters=filters,
+                                 embedder=embedder)
         yield AnswerEvent("delta", answer.text)
         yield AnswerEvent("answer", answer=answer.model_copy(
             update={"metadata": {**answer.metadata, "streamed": False}}))

@@ -1,6 +1,6 @@
 """One file per strategy; ``STRATEGIES`` maps each name to its class.
 
-Every strategy is built as ``cls(settings, filters=..., style=...)`` and implements
+Every strategy is built as ``cls(settings, filters=..., style=..., embedder=...)`` and implements
 ``ragloop.answer.base.Strategy``.
 """
 
@@ -10,19 +10,20 @@ from ragloop.answer.strategies.best_of_n import BestOfNStrategy
 from ragloop.answer.strategies.cot import ChainOfThoughtStrategy
 from ragloop.answer.strategies.decompose import DecomposeStrategy
 from ragloop.answer.strategies.direct import DirectStrategy
+from ragloop.answer.strategies.extract import ExtractStrategy
 from ragloop.answer.strategies.refine import RefineStrategy
 from ragloop.answer.strategies.vote import SelfConsistencyStrategy
 from ragloop.errors import ConfigError
 
 STRATEGIES = {cls.name: cls for cls in (
     DirectStrategy, ChainOfThoughtStrategy, SelfConsistencyStrategy, BestOfNStrategy,
-    DecomposeStrategy, RefineStrategy)}
+    DecomposeStrategy, RefineStrategy, ExtractStrategy)}
 
 
-def build_strategy(name: str, settings, *, filters=None, style=None):
+def build_strategy(name: str, settings, *, filters=None, style=None, embedder=None):
     try:
         cls = STRATEGIES[name]
     except KeyError:
         raise ConfigError(f"unknown answer strategy '{name}'; choose from "
                           f"{', '.join(sorted(STRATEGIES))}", key="answer.strategy") from None
-    return cls(settings, filters=filters, style=style)
+    return cls(settings, filters=filters, style=style, embedder=embedder)

@@ -12,8 +12,9 @@ DEFAULT_TEMPERATURE = 0.7
 class BestOfNStrategy(GroundedStrategy):
     name = "best_of_n"
 
-    def __init__(self, settings, *, filters=None, style=None, verifier: Verifier | None = None):
-        super().__init__(settings, filters=filters, style=style)
+    def __init__(self, settings, *, filters=None, style=None, embedder=None,
+                 verifier: Verifier | None = None):
+        super().__init__(settings, filters=filters, style=style, embedder=embedder)
         self.verifier = verifier or build_verifier(settings.verifier)
 
     def answer(self, question, candidates, llm, tally, *, retriever=None):

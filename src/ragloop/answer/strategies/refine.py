@@ -13,8 +13,9 @@ MAX_ROUNDS = 2
 class RefineStrategy(GroundedStrategy):
     name = "refine"
 
-    def __init__(self, settings, *, filters=None, style=None, verifier: Verifier | None = None):
-        super().__init__(settings, filters=filters, style=style)
+    def __init__(self, settings, *, filters=None, style=None, embedder=None,
+                 verifier: Verifier | None = None):
+        super().__init__(settings, filters=filters, style=style, embedder=embedder)
         self.verifier = verifier or build_verifier(settings.verifier)
 
     def _check(self, question, text, candidates, llm, tally):
