@@ -44,6 +44,8 @@ DEFAULT_THRESHOLDS = {"grounding_below": 0.5, "margin_below": 0.0, "arithmetic_a
 # rough cost of a slow strategy in fast passes, to check the budget before escalating
 COST_IN_FAST_PASSES = {"cot": 2.0, "decompose": 4.0, "refine": 2.0}
 MODES = ("fast", "slow", "auto")
+# rules that fire on the question alone: the slow strategy runs before any floor check
+QUESTION_RULES = ("arithmetic", "multihop", "long question")
 
 
 def budget_of(settings: AnswerSettings) -> Budget:
@@ -111,14 +113,19 @@ class Router:
     def generation_unaffordable(self, question, candidates, llm, tally) -> str | None:
         """Why the budget cannot pay for one generated answer, or None."""
         budget = tally.budget
+        usage = getattr(llm, "usage", None)
+        measured = usage is not None and usage.cache_misses > 0
         if budget.max_tokens:
             messages = answer_messages(question, candidates, style=self.settings.citation_style)
-            needed = sum(llm.count_tokens(m.content) for m in messages) + self.settings.max_tokens
+            # the answer's length: as measured on this client's calls so far, else the cap
+            answer_tokens = (min(self.settings.max_tokens,
+                                 round(usage.completion_tokens / usage.cache_misses))
+                             if measured else self.settings.max_tokens)
+            needed = sum(llm.count_tokens(m.content) for m in messages) + answer_tokens
             if tally.tokens + needed > budget.max_tokens:
-                return f"a generation needs ~{needed} tokens, the budget has " \
-                       f"{budget.max_tokens - tally.tokens} left"
-        usage = getattr(llm, "usage", None)
-        if budget.max_latency_s and usage is not None and usage.cache_misses:
+                return (f"a generation needs ~{needed} tokens, the budget has "
+                        f"{budget.max_tokens - tally.tokens} left")
+        if budget.max_latency_s and measured:
             per_call = usage.latency_s / usage.cache_misses
             left = budget.max_latency_s - tally.elapsed
             if per_call > left:
@@ -159,27 +166,42 @@ class Router:
         signals = {**question_signals(question), **retrieval_signals(candidates),
                    **answer_signals(fast_answer, grounding)}
         escalate, reason = self.decide(signals)
+        route = {"mode": "auto", "signals": signals, "escalated": False, "floor": False,
+                 "reason": reason, "chosen": fast.name, "thresholds": self.thresholds}
+        # Unless the question itself calls for more compute, an answer that fails the
+        # checks gets the grounded floor: resampling the same model is no more grounded.
+        if reason not in QUESTION_RULES:
+            floored = self.apply_floor(question, fast_answer, candidates, llm, tally, floor,
+                                       route)
+            if floored is not None:
+                return floored
         chosen = self.slow_strategy_for(signals, reason) if escalate else fast.name
         if escalate:
             fast_latency = max(tally.elapsed, 1e-3)
             factor = COST_IN_FAST_PASSES.get(chosen, float(self.settings.samples))
             if not tally.can_afford(fast_latency * factor, tally.tokens * int(factor)):
                 escalate, chosen, reason = False, fast.name, f"budget (wanted: {reason})"
-        route = {"mode": "auto", "signals": signals, "escalated": escalate, "floor": False,
-                 "reason": reason, "chosen": chosen, "thresholds": self.thresholds}
-        answer = fast_answer
-        if escalate:
-            slow = build_strategy(chosen, self.settings, filters=self.filters,
-                                  embedder=self.embedder)
-            answer = slow.answer(question, candidates, llm, tally, retriever=retriever)
+        route.update(escalated=escalate, reason=reason, chosen=chosen)
+        if not escalate:
+            # not yet checked: a question rule fired but the budget kept the fast pass
+            if "floor_checks" not in route and "arithmetic" not in reason:
+                floored = self.apply_floor(question, fast_answer, candidates, llm, tally,
+                                           floor, route)
+                if floored is not None:
+                    return floored
+            return fast_answer.model_copy(update={
+                "metadata": {**fast_answer.metadata, "router": route},
+                "latency_s": tally.elapsed})
+        slow = build_strategy(chosen, self.settings, filters=self.filters,
+                              embedder=self.embedder)
+        answer = slow.answer(question, candidates, llm, tally, retriever=retriever)
         # A computed answer (arithmetic) is not in the documents, so no sentence can stand
         # in for it; every other generated answer must beat the grounded floor.
         if reason != "arithmetic":
             floored = self.apply_floor(question, answer, candidates, llm, tally, floor, route)
             if floored is not None:
                 return floored
-        return answer.model_copy(update={"metadata": {**answer.metadata, "router": route},
-                                         "latency_s": tally.elapsed})
+        return answer.model_copy(update={"metadata": {**answer.metadata, "router": route}})
 
     def apply_floor(self, question, answer, candidates, llm, tally, floor, route
                     ) -> Answer | None:

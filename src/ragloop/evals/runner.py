@@ -23,6 +23,7 @@ from pathlib import Path
 from ragloop.evals import runs
 from ragloop.evals.datasets import dataset_hash, load_dataset
 from ragloop.evals.fingerprint import model_fingerprint, settings_hash
+from ragloop.evals.judge_agreement import find_agreements
 from ragloop.evals.judges import JUDGES
 from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores, step_scores
@@ -142,6 +143,15 @@ def _bounded_map(fn, items: list, workers: int) -> Iterator[dict]:
                 future.cancel()
 
 
+def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | None:
+    """Each judge's agreement with human labels, as known when the run starts."""
+    if not options.judge:
+        return None
+    found = find_agreements(pipeline.project.data_dir, pipeline.judge_llm.model_id, version,
+                            tuple(options.judges))
+    return {name: agreement.as_dict() for name, agreement in found.items()}
+
+
 def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions = RunOptions(),
              resume: Path | None = None, progress: ProgressHook | None = None) -> RunResult:
     """Run (or resume) an evaluation and write its folder. Returns the folder and aggregates."""
@@ -179,6 +189,8 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
                                        / "model_hashes.json"),
             "judge_model": pipeline.judge_llm.model_id if options.judge else None,
             "judge_prompt_version": eval_settings.judge_prompt_version,
+            "judge_calibration": _judge_calibration(pipeline, options,
+                                                    eval_settings.judge_prompt_version),
             "n_examples": len(examples), "status": "running"}
         runs.write_json(run_dir / runs.MANIFEST, manifest)
     scoring = ScoringOptions(ks=options.ks, labels=labels, judge=options.judge,
