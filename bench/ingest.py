@@ -11,6 +11,12 @@
 3. Contextual sentences + 2 questions per chunk on the first ``--enrich-docs`` documents
    with the default LLM (SmolLM2-135M, fresh cache): LLM tokens and seconds per document;
    then the same documents again into a fresh index: every call must come from the cache.
+4. Workers (``--workers-docs N``, ``--only-workers`` to run just this part): the first N
+   documents, each into a fresh index, (a) in this process with the embedder at 1 thread,
+   (b) on a pool of 1 worker process and (c) on a pool of 2 worker processes, each worker
+   at 1 thread. The ratio (c)/(b) is the scaling; (b)−(a) per document is what the pool
+   costs the coordinator (pickling documents and chunks both ways, process start, model
+   load); parse+clean+index seconds per document is the coordinator's own work.
 
 Prints tables and writes ``bench/results/ingest.json``. The CPU is shared with other jobs
 while this runs (the load average is recorded): absolute numbers are pessimistic; ratios
@@ -36,9 +42,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ragloop.config import EmbedderSettings, IngestSettings, LLMSettings  # noqa: E402
 from ragloop.index.embedded import open_store  # noqa: E402
+from ragloop.ingest.process import ModelSpec  # noqa: E402
 from ragloop.ingest.report import STAGES  # noqa: E402
 from ragloop.ingest.sync import ingest_paths  # noqa: E402
 from ragloop.models.factory import build_embedder, build_llm  # noqa: E402
+from ragloop.run.local import LocalPoolExecutor  # noqa: E402
 
 console = Console()
 DEFAULT_CORPUS = ROOT.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
@@ -124,7 +132,59 @@ def run_enriched(corpus: Path, n_docs: int, embedder, workdir: Path) -> dict:
             "llm_model": llm.model_id}
 
 
+def run_workers(corpus: Path, n_docs: int, batch_docs: int, workdir: Path) -> dict:
+    part = subset(corpus, n_docs, workdir / "workers.jsonl")
+    settings = IngestSettings(batch_docs=batch_docs)
+    spec = ModelSpec(EmbedderSettings(cache=False), threads=1)
+    runs = {}
+    for name, workers in (("in-process, 1 thread", 0), ("1 worker process", 1),
+                          ("2 worker processes", 2)):
+        store = open_store(workdir / f"workers-{workers}")
+        start = time.perf_counter()
+        if workers == 0:
+            report = ingest_paths([part], settings=settings, store=store,
+                                  embedder=build_embedder(EmbedderSettings(cache=False), None,
+                                                          n_threads=1), progress=False)
+        else:
+            with LocalPoolExecutor(workers) as pool:
+                report = ingest_paths([part], settings=settings, store=store,
+                                      embedder=build_embedder(EmbedderSettings(cache=False),
+                                                              None, n_threads=1),
+                                      progress=False, executor=pool, models=spec)
+        seconds = time.perf_counter() - start  # includes worker start and model load
+        store.close()
+        docs = report.added
+        own = sum(report.seconds[s] for s in ("parse", "clean", "index"))
+        runs[name] = {"workers": workers, "documents": docs, "chunks": report.chunks,
+                      "seconds": round(seconds, 1), "docs_per_s": round(docs / seconds, 2),
+                      "coordinator_ms_per_doc": round(1000 * own / docs, 2),
+                      "stages": stage_rates(report), "failed": report.failed}
+    one, two = runs["1 worker process"], runs["2 worker processes"]
+    inline = runs["in-process, 1 thread"]
+    return {"runs": runs, "speedup_2_vs_1_workers": round(two["docs_per_s"] / one["docs_per_s"],
+                                                          2),
+            "pool_overhead_ms_per_doc": round(1000 * (one["seconds"] - inline["seconds"])
+                                              / one["documents"], 2),
+            "batch_docs": batch_docs, "load_average_after": os.getloadavg()}
+
+
+def print_workers(workers: dict) -> None:
+    table = Table(title=f"SciFact ingest on workers (1 thread each): 2 vs 1 workers "
+                        f"{workers['speedup_2_vs_1_workers']}x; pool overhead "
+                        f"{workers['pool_overhead_ms_per_doc']} ms/doc")
+    for column in ("run", "docs", "chunks", "seconds", "docs/s", "coordinator ms/doc"):
+        table.add_column(column, justify="right")
+    for name, run in workers["runs"].items():
+        table.add_row(name, str(run["documents"]), str(run["chunks"]), str(run["seconds"]),
+                      str(run["docs_per_s"]), str(run["coordinator_ms_per_doc"]))
+    console.print(table)
+
+
 def print_tables(results: dict) -> None:
+    if "workers" in results:
+        print_workers(results["workers"])
+    if "plain" not in results:
+        return
     plain = results["plain"]
     table = Table(title=f"SciFact ingest, no enrichment: {plain['documents']} docs, "
                         f"{plain['chunks']} chunks, {plain['total_seconds']} s "
@@ -167,7 +227,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
     parser.add_argument("--only-enrich", action="store_true",
                         help="run part 3 only and add it to the existing --out file")
+    parser.add_argument("--workers-docs", type=int, default=600,
+                        help="documents for the 1-vs-2-workers comparison (0: skip)")
+    parser.add_argument("--only-workers", action="store_true",
+                        help="run part 4 only and add it to the existing --out file")
     args = parser.parse_args()
+    if args.only_workers:
+        results = json.loads(args.out.read_text()) if args.out.exists() else {"machine": {}}
+        results["machine"]["load_average_workers_start"] = os.getloadavg()
+        with tempfile.TemporaryDirectory() as tmp:
+            results["workers"] = run_workers(args.corpus, args.workers_docs, args.batch_docs,
+                                             Path(tmp))
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print_workers(results["workers"])
+        return
     if args.only_enrich:
         results = json.loads(args.out.read_text())
         embedder = build_embedder(EmbedderSettings(cache=False), None)
@@ -202,6 +275,10 @@ def main() -> None:
         if args.enrich_docs:
             results["enriched"] = run_enriched(args.corpus, args.enrich_docs, embedder,
                                                workdir)
+            save()
+        if args.workers_docs:
+            results["workers"] = run_workers(args.corpus, args.workers_docs, args.batch_docs,
+                                             workdir)
             save()
     print_tables(results)
     console.print(f"wrote {args.out}")

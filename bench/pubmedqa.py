@@ -84,13 +84,10 @@ def open_project(workdir: Path) -> Project:
 
 
 def ingest(pipeline: Pipeline, workdir: Path) -> dict:
-    from ragloop.ingest.sync import ingest_paths
-
     corpus = workdir / "corpus" / "pubmedqa.jsonl"
     write_pubmedqa_corpus(DATA, corpus)
     start = time.perf_counter()
-    report = ingest_paths([corpus], settings=pipeline.settings.ingest, store=pipeline.store,
-                          embedder=pipeline.embedder, llm=pipeline.llm, progress=True)
+    report = pipeline.ingest([corpus], progress=True)
     return {"seconds": time.perf_counter() - start, "stats": pipeline.store.stats(),
             "ok": report.ok}
 

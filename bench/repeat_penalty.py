@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from ragloop.demo import demo_golden_path, make_demo_project, resolve_golden  # noqa: E402
 from ragloop.evals.runner import RunOptions, run_eval  # noqa: E402
-from ragloop.ingest.sync import ingest_paths  # noqa: E402
 from ragloop.pipeline import Pipeline  # noqa: E402
 from ragloop.project import Project  # noqa: E402
 
@@ -46,8 +45,7 @@ def main() -> None:
         project.config_path.write_text(text)
         project = Project.load(root)
         pipeline = Pipeline(project)
-        ingest_paths([docs], settings=project.settings.ingest, store=pipeline.store,
-                     embedder=pipeline.embedder, llm=pipeline.llm, progress=False)
+        pipeline.ingest([docs])
         golden = resolve_golden(demo_golden_path(), docs, root / "golden.jsonl")
         run = run_eval(pipeline, golden, options=RunOptions(judge=False, report=False))
         records = [json.loads(line) for line in (run.run_dir / "examples.jsonl").open()]

@@ -43,3 +43,25 @@ def shared_datasets() -> Path:
     if not path.is_dir():
         pytest.fail(f"shared datasets not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """A PostgreSQL + pgvector server URL: ``RAGLOOP_TEST_PG_URL`` when set, else a server
+    started for this session (``tests/pgserver.py``) and stopped by its pid afterwards. The
+    URL is also put in the environment, so child processes of tests reach the same server."""
+    import os
+
+    url = os.environ.get("RAGLOOP_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    from pgserver import start_server
+
+    url, _, stop = start_server()
+    os.environ["RAGLOOP_TEST_PG_URL"] = url
+    try:
+        yield url
+    finally:
+        del os.environ["RAGLOOP_TEST_PG_URL"]
+        stop()

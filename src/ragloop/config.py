@@ -67,6 +67,9 @@ class IngestSettings(Section):
                                 "**/*.docx", "**/*.jsonl")
     exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
     max_file_mb: float = Field(default=20.0, gt=0)
+    # what a zip-based file (.docx) may expand to, checked before it is parsed
+    max_unpacked_mb: float = Field(default=100.0, gt=0)
+    max_archive_members: int = Field(default=10_000, ge=1)
     chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_tokens: int = Field(default=30, ge=0)
@@ -79,6 +82,27 @@ class IngestSettings(Section):
     dense_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     lexical_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
     batch_docs: int = Field(default=64, ge=1)
+    # a record longer than this is a per-record error (a 10 MB one-line record would hold the
+    # chunker for minutes); 4M characters is ~1,300 pages of a book
+    max_record_chars: int = Field(default=4_000_000, ge=1000)
+
+
+class IndexSettings(Section):
+    # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
+    backend: str = "embedded"
+    # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
+    # selective filters are searched exactly); ann_ef_search trades speed for recall
+    ann: bool = True
+    ann_min_rows: int = Field(default=20_000, ge=1)
+    ann_m: int = Field(default=16, ge=4, le=128)
+    ann_ef_construction: int = Field(default=64, ge=8)
+    ann_ef_search: int = Field(default=128, ge=1)
+    # postgres: the server's URL, or the name of an environment variable holding it (keeps
+    # the password out of ragloop.toml); all tables live in one schema
+    url: str | None = None
+    url_env: str | None = None
+    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    pg_ef_search: int = Field(default=100, ge=1)
 
 
 class RetrieveSettings(Section):
@@ -126,6 +150,14 @@ class EvalSettings(Section):
     seed: int = 0
 
 
+class RunSettings(Section):
+    """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
+
+    executor: Literal["local", "ray"] = "local"
+    workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
+    ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
+
+
 class ServeSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=1, le=65535)
@@ -140,10 +172,12 @@ class Settings(Section):
     judge: LLMSettings | None = None  # None: the judge uses [llm]
     embedder: EmbedderSettings = EmbedderSettings()
     ingest: IngestSettings = IngestSettings()
+    index: IndexSettings = IndexSettings()
     retrieve: RetrieveSettings = RetrieveSettings()
     answer: AnswerSettings = AnswerSettings()
     eval: EvalSettings = EvalSettings()
     serve: ServeSettings = ServeSettings()
+    run: RunSettings = RunSettings()
 
     @property
     def judge_llm(self) -> LLMSettings:
@@ -223,6 +257,19 @@ questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
 dense_fields = ["header", "context", "text"]
 lexical_fields = ["header", "context", "text"]
 
+[index]
+backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
+                                 # or "postgres" (a PostgreSQL server with pgvector)
+ann = true                       # embedded: HNSW graphs on large segments (exact when false)
+ann_min_rows = 20000             # segments smaller than this are searched exactly
+ann_m = 16                       # HNSW graph degree
+ann_ef_construction = 64
+ann_ef_search = 128              # higher: better recall, slower queries
+# url = "postgresql://user@host/db"   # postgres: the server, or name an environment
+# url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
+pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables
+pg_ef_search = 100               # postgres: hnsw.ef_search
+
 [retrieve]
 k = 10
 retrievers = ["bm25", "dense"]   # also "questions_bm25", "questions_dense"
@@ -247,6 +294,11 @@ bootstrap_samples = 1000
 host = "127.0.0.1"
 port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+
+[run]
+executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
+workers = 1                      # 1: in-process; N: N worker processes of one thread each
+ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
 '''
 
 

@@ -90,18 +90,21 @@ def make_demo_project(out_dir: Path | None) -> tuple[Project, Path]:
 
 def run_demo(out_dir: Path | None = None, *, use_cache: bool = True, judge: bool = True,
              on_answer=None, progress=None) -> DemoResult:
-    from ragloop.evals.runner import RunOptions, run_eval
-    from ragloop.ingest.sync import ingest_paths
     from ragloop.pipeline import Pipeline
 
     project, docs = make_demo_project(out_dir)
-    pipeline = Pipeline(project, use_cache=use_cache)
-    result = DemoResult(project_dir=project.root)
+    with Pipeline(project, use_cache=use_cache) as pipeline:
+        return _run(pipeline, project, docs, judge=judge, on_answer=on_answer,
+                    progress=progress)
 
+
+def _run(pipeline, project: Project, docs: Path, *, judge: bool, on_answer,
+         progress) -> DemoResult:
+    from ragloop.evals.runner import RunOptions, run_eval
+
+    result = DemoResult(project_dir=project.root)
     started = time.perf_counter()
-    result.ingest_report = ingest_paths([docs], settings=project.settings.ingest,
-                                        store=pipeline.store, embedder=pipeline.embedder,
-                                        llm=pipeline.llm, progress=progress is not None)
+    result.ingest_report = pipeline.ingest([docs], progress=progress is not None)
     result.seconds["ingest"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -72,3 +72,15 @@ class DatasetError(RagloopError):
 
 class StoreError(RagloopError):
     """The index store is missing, locked or inconsistent."""
+
+
+class EmbedderChangedError(StoreError):
+    """The index's vectors were made by another embedder than the configured one: searching
+    them with the new one would return wrong results without a word."""
+
+    def __init__(self, index_embedder: str, configured: str):
+        self.index_embedder = index_embedder
+        self.configured = configured
+        super().__init__(f"the index was embedded with '{index_embedder}' but [embedder] is now "
+                         f"'{configured}'; run `ragloop ingest --reembed` to re-embed every "
+                         "document (or restore the old [embedder] settings)")

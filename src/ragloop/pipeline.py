@@ -1,58 +1,124 @@
-"""The composition root of one project: builds the configured models, store, retriever and
-answerer once and hands them out. The CLI, the server and the eval runner all go through
-this, so they run exactly the same pipeline.
+"""The assembly point of one project: the one place that builds the configured parts (LLM,
+judge LLM, embedder, store, retriever) and the one API that runs them — ``ingest``,
+``retrieve``, ``ask``, ``stream``. The CLI, the server, the demo and the eval runner all go
+through it, so they run exactly the same pipeline.
+
+Parts may be passed in (a test's fake embedder, a worker's shared store, a notebook's
+server LLM); the rest are built from ``ragloop.toml`` on first use. The pipeline closes
+what it built (``close()``, or ``with Pipeline(...) as pipeline``) and never what it was
+given: whoever made a part owns it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import ExitStack
 from functools import cached_property
+from pathlib import Path
 
-from ragloop.models.embedder import Embedder
+from ragloop.index.factory import build_store, check_backend
+from ragloop.index.store import Store
+from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
 from ragloop.models.llm import LLMClient
 from ragloop.project import Project
 
 
 class Pipeline:
-    def __init__(self, project: Project, *, use_cache: bool = True):
+    def __init__(self, project: Project, *, use_cache: bool = True, store: Store | None = None,
+                 llm: LLMClient | None = None, judge_llm: LLMClient | None = None,
+                 embedder: Embedder | None = None):
         self.project = project
         self.settings = project.settings
         self.use_cache = use_cache
+        check_backend(self.settings.index.backend)  # a typo fails now, not at first search
+        self._owned = ExitStack()
+        # parts given from outside take the place of the built ones (cached_property slots)
+        for name, part in (("store", store), ("llm", llm), ("judge_llm", judge_llm),
+                           ("embedder", embedder)):
+            if part is not None:
+                self.__dict__[name] = part
+        self._given = {name for name in ("store", "llm", "judge_llm", "embedder")
+                       if name in self.__dict__}
 
     @property
-    def cache_dir(self):
+    def cache_dir(self) -> Path:
         return self.project.data_dir / "cache"
+
+    # ---- parts: built from config on first use unless given ----
 
     @cached_property
     def llm(self) -> LLMClient:
-        return build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache)
+        llm = build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache)
+        self._owned.callback(llm.close)
+        return llm
 
     @cached_property
     def judge_llm(self) -> LLMClient:
         if self.settings.judge is None:
             return self.llm
-        return build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache)
+        judge = build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache)
+        self._owned.callback(judge.close)
+        return judge
 
     @cached_property
     def embedder(self) -> Embedder:
-        return build_embedder(self.settings.embedder, self.cache_dir)
-
-    # ---- the rooms below are wired here; each helper module owns its own construction ----
+        embedder = build_embedder(self.settings.embedder, self.cache_dir)
+        if isinstance(embedder, CachedEmbedder):
+            self._owned.callback(embedder.close)
+        return embedder
 
     @cached_property
-    def store(self):
-        """The project's index (``ragloop.index.store.Store``)."""
-        from ragloop.index.embedded import open_store
-
-        return open_store(self.project.data_dir / "index")
+    def store(self) -> Store:
+        """The project's index, chosen by ``[index] backend``."""
+        store = build_store(self.settings.index, self.project.data_dir)
+        self._owned.callback(store.close)
+        return store
 
     @cached_property
     def retriever(self):
         """The configured retriever (``ragloop.retrieve.base.Retriever``): retrievers from
         ``[retrieve]``, fused, optionally reranked."""
+        from ragloop.index.info import check_embedder
         from ragloop.retrieve.build import build_retriever
 
+        # vectors of another embedder would be searched without a word: refuse instead
+        check_embedder(self.store, self.embedder.model_id, self.embedder.dim)
         return build_retriever(self.settings.retrieve, self.store, self.embedder, self.llm)
+
+    # ---- what callers run ----
+
+    def ingest(self, paths: Iterable[Path | str] | Path | str, *, prune: bool = False,
+               enrich: bool = True, progress: bool = False, reembed: bool = False,
+               executor: str | None = None, workers: int | None = None, observer=None):
+        """Ingest files and folders into the store (``ragloop.ingest.sync.ingest_paths``);
+        the LLM is built only when ``[ingest]`` enrichment is on and ``enrich`` is True.
+        ``executor``/``workers`` override ``[run]``: with more than one local worker (or Ray)
+        each worker builds its own embedder/LLM from this project's settings (parts given
+        to this pipeline travel to the workers as they are). Returns the ``IngestReport``."""
+        from ragloop.ingest.process import ModelSpec
+        from ragloop.ingest.sync import ingest_paths
+        from ragloop.run.build import build_executor
+
+        settings = self.settings.ingest
+        wants_llm = enrich and (settings.contextual or settings.questions_per_chunk > 0)
+        llm = self.llm if wants_llm else None
+        run = type(self.settings.run).model_validate({
+            **self.settings.run.model_dump(),
+            **{k: v for k, v in {"executor": executor, "workers": workers}.items()
+               if v is not None}})
+        pool = build_executor(run)
+        models = None
+        if pool.name != "inline" and not {"embedder", "llm"} & self._given:
+            models = ModelSpec(self.settings.embedder, self.settings.llm if llm else None,
+                               str(self.cache_dir), self.use_cache)
+        try:
+            return ingest_paths(paths, settings=settings, store=self.store,
+                                embedder=self.embedder, llm=llm, prune=prune, enrich=enrich,
+                                progress=progress, executor=pool, models=models,
+                                reembed=reembed, observer=observer)
+        finally:
+            pool.close()
 
     def retrieve(self, query: str, k: int | None = None, filters=None):
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)
@@ -75,3 +141,18 @@ class Pipeline:
         return answer_question(question, settings=self.settings.answer,
                                retriever=self.retriever, llm=self.llm, mode=mode,
                                strategy=strategy, filters=filters, embedder=self.embedder)
+
+    # ---- lifetime ----
+
+    def close(self) -> None:
+        """Close what this pipeline built (store, model caches), last built first. Parts
+        passed in are left open. Safe to call twice; a later use builds the parts anew."""
+        self._owned.close()
+        for name in {"store", "llm", "judge_llm", "embedder", "retriever"} - self._given:
+            self.__dict__.pop(name, None)
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

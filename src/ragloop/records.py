@@ -34,6 +34,28 @@ class Section(Record):
     end: int
 
 
+class IngestRecipe(Record):
+    """How a document's chunks and vectors were made; ``fingerprint`` hashes all of it."""
+
+    fingerprint: str
+    chunker: str = ""
+    dense_fields: tuple[str, ...] = ()
+    lexical_fields: tuple[str, ...] = ()
+    contextual: bool = False
+    questions_per_chunk: int = 0
+    embedder: str = ""  # model id of the embedder that made the vectors ("" in old indexes)
+
+
+class Bookkeeping(Record):
+    """What ingestion records about a document for incremental sync and duplicate detection.
+    Kept apart from ``Document.metadata``, which is the user's namespace (filters read it)."""
+
+    file_hash: str | None = None  # sha256 of the file's bytes (single-document files)
+    text_hash: str | None = None  # hash of the cleaned text: exact duplicates
+    minhash: str | None = None  # encoded MinHash signature: near duplicates
+    ingest: IngestRecipe | None = None
+
+
 class Document(Record):
     id: str
     source: str  # path or URI the document came from
@@ -45,6 +67,7 @@ class Document(Record):
     # page starts (character offsets) for paged formats such as PDF; page n starts at pages[n-1]
     pages: tuple[int, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
+    bookkeeping: Bookkeeping = Bookkeeping()
 
 
 class Chunk(Record):

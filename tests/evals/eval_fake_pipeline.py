@@ -1,7 +1,7 @@
 """``FakePipeline``: a stand-in for ``ragloop.pipeline.Pipeline`` exposing what the eval
-runner uses (retrieve, ask, llm, judge_llm, settings, project). Word-overlap retrieval over a
-few fixed chunks; the answer is the top chunk's first sentence with a [1] citation. For
-orchestration tests only."""
+runner and the CLI use (retrieve, ask, llm, judge_llm, settings, project, close).
+Word-overlap retrieval over a few fixed chunks; the answer is the top chunk's first
+sentence with a [1] citation. For orchestration tests only."""
 
 from __future__ import annotations
 
@@ -38,6 +38,15 @@ class FakePipeline:
         self.context_chunks = context_chunks
         self.asked: list[str] = []
         self._lock = threading.Lock()
+
+    def close(self):
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def retrieve(self, query, k=None, filters=None):
         words = set(query.lower().replace("?", "").split())

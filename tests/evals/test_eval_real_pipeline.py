@@ -32,7 +32,6 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from ragloop.ingest.sync import ingest_paths
     from ragloop.pipeline import Pipeline
 
     root = tmp_path_factory.mktemp("real-eval")
@@ -41,11 +40,10 @@ def pipeline(tmp_path_factory):
     docs.mkdir()
     for name, text in DOCS.items():
         (docs / name).write_text(text, encoding="utf-8")
-    pipeline = Pipeline(Project.load(root), use_cache=False)
-    report = ingest_paths([docs], settings=pipeline.settings.ingest, store=pipeline.store,
-                          embedder=pipeline.embedder, llm=pipeline.llm, progress=False)
-    assert report.ok
-    return pipeline
+    with Pipeline(Project.load(root), use_cache=False) as pipeline:
+        report = pipeline.ingest([docs])
+        assert report.ok
+        yield pipeline
 
 
 @pytest.mark.real_model

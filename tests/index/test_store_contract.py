@@ -3,6 +3,7 @@ add a factory to ``STORE_FACTORIES``."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from fakes import FakeEmbedder
 from ragloop.errors import StoreError
+from ragloop.index.ann import AnnSettings
 from ragloop.index.embedded import open_store
 from ragloop.index.store import Filters, Store
 from ragloop.records import Chunk, Document, Question, content_hash
@@ -27,12 +29,32 @@ def _embedded(path: Path):
     return open_store(path / "index")
 
 
-STORE_FACTORIES = {"embedded": _embedded}
+def _embedded_ann(path: Path):
+    """Every segment gets an HNSW graph, however small, so the contract runs through ANN."""
+    return open_store(path / "index", AnnSettings(min_rows=1))
+
+
+def pg_schema(path: Path) -> str:
+    """One schema per test folder, so a test and its child processes share an index."""
+    return "t_" + hashlib.sha1(str(path).encode()).hexdigest()[:16]
+
+
+def _postgres(path: Path):
+    from ragloop.index.postgres import PostgresSettings, PostgresStore
+
+    return PostgresStore(PostgresSettings(url=os.environ["RAGLOOP_TEST_PG_URL"],
+                                          schema=pg_schema(path)))
+
+
+STORE_FACTORIES = {"embedded": _embedded, "embedded-ann": _embedded_ann,
+                   "postgres": _postgres}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
 def make_store(request, tmp_path):
     factory = STORE_FACTORIES[request.param]
+    if request.param == "postgres":
+        request.getfixturevalue("pg_url")
     opened = []
 
     def make():
@@ -40,11 +62,15 @@ def make_store(request, tmp_path):
         opened.append(store)
         return store
 
+    make.kind = request.param
     yield make
     for store in opened:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+        store.close()
+    if request.param == "postgres":
+        import psycopg
+
+        with psycopg.connect(os.environ["RAGLOOP_TEST_PG_URL"], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {pg_schema(tmp_path)} CASCADE")
 
 
 def make_doc(doc_id: str, texts: list[str], *, source: str | None = None,
@@ -295,8 +321,7 @@ _CHILD = textwrap.dedent("""
 def test_kill_9_leaves_a_complete_searchable_index(make_store, tmp_path, mode):
     store = make_store()
     put(store, *CORPUS)
-    factory = next(name for name, f in STORE_FACTORIES.items() if f is not None)
-    code = _CHILD.format(tests=str(Path(__file__).parent.parent), factory=factory,
+    code = _CHILD.format(tests=str(Path(__file__).parent.parent), factory=make_store.kind,
                          root=str(tmp_path), mode=mode)
     # the child imports the same ragloop as this process (a worktree's src before the venv's)
     paths = [str(Path(__file__).parent), *sys.path]

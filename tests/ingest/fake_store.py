@@ -15,16 +15,17 @@ class FakeStore:
         self.docs: dict[str, tuple] = {}  # doc id → (document, chunks, vectors, questions)
         self.commits = 0
         self.fail_on_commit = fail_on_commit
+        self.info: dict = {}
 
     def writer(self):
         return FakeWriter(self)
 
     def documents(self):
         for document, chunks, _, questions in self.docs.values():
-            yield DocumentEntry(doc_id=document.id, source=document.source,
-                                content_hash=document.content_hash, title=document.title,
-                                mtime=document.mtime, n_chunks=len(chunks),
-                                n_questions=len(questions), metadata=dict(document.metadata))
+            yield _entry(document, chunks, questions)
+
+    def index_info(self):
+        return dict(self.info)
 
     def chunks(self):
         return [c for _, chunks, _, _ in self.docs.values() for c in chunks]
@@ -39,6 +40,13 @@ class FakeStore:
                                               or item.text).lower().split())))
                   for item in items]
         return sorted([s for s in scored if s[1]], key=lambda s: -s[1])[:k]
+
+
+def _entry(document, chunks, questions):
+    return DocumentEntry(doc_id=document.id, source=document.source,
+                         content_hash=document.content_hash, title=document.title,
+                         mtime=document.mtime, n_chunks=len(chunks), n_questions=len(questions),
+                         metadata=dict(document.metadata), bookkeeping=document.bookkeeping)
 
 
 class FakeWriter:
@@ -58,6 +66,13 @@ class FakeWriter:
     def delete_document(self, doc_id):
         self.staged.append(("delete", doc_id))
 
+    def entries(self, doc_ids):
+        return {i: _entry(self.store.docs[i][0], self.store.docs[i][1],
+                          self.store.docs[i][3]) for i in doc_ids if i in self.store.docs}
+
+    def set_index_info(self, **info):
+        self.staged.append(("info", info))
+
     def commit(self):
         self.store.commits += 1
         if self.store.commits == self.store.fail_on_commit:
@@ -67,6 +82,9 @@ class FakeWriter:
             if op[0] == "put":
                 _, document, chunks, vectors, questions = op
                 self.store.docs[document.id] = (document, chunks, vectors, questions)
+            elif op[0] == "info":
+                self.store.info.update(op[1])
+                self.store.info = {k: v for k, v in self.store.info.items() if v is not None}
             else:
                 self.store.docs.pop(op[1], None)
         self.staged = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ragloop.errors import IngestError
@@ -133,3 +135,80 @@ def test_unknown_suffix_named_directly(tmp_path):
     path.write_text("a,b\n")
     with pytest.raises(IngestError, match="no loader for '.csv'"):
         load_path(path)
+
+
+def add_zip_members(path, members: dict[str, int]):
+    """Add members of N zero bytes each to a zip-based file (a zip bomb when N is large:
+    zeros compress about a thousandfold)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, size in members.items():
+            with z.open(name, "w") as member:
+                for start in range(0, size, 1 << 20):
+                    member.write(bytes(min(1 << 20, size - start)))
+    return path
+
+
+def test_docx_zip_bomb_is_refused_before_parsing(tmp_path):
+    bomb = add_zip_members(write_docx(tmp_path / "bomb.docx"),
+                           {"word/media/image1.png": 128 * 1024 * 1024})
+    assert bomb.stat().st_size < 1024 * 1024  # under max_file_mb by far: only the
+    with pytest.raises(IngestError) as info:  # unpacked size gives it away
+        load_path(bomb)
+    assert str(bomb) in str(info.value)
+    assert re.search(r"unpacks to 128\.\d MB, over the \[ingest\] max_unpacked_mb limit "
+                     r"of 100 MB", str(info.value))
+    (doc,) = load_path(bomb, max_unpacked_mb=200)  # a limit the user raised lets it in
+    assert doc.title == "Gardening Guide"
+
+
+def test_docx_with_too_many_members_is_refused(tmp_path):
+    many = add_zip_members(write_docx(tmp_path / "many.docx"),
+                           {f"customXml/extra{i}.xml": 1 for i in range(60)})
+    with pytest.raises(IngestError, match=r"holds \d+ members, over the \[ingest\] "
+                                          r"max_archive_members limit of 50"):
+        load_path(many, max_archive_members=50)
+    assert load_path(many)  # the default limit is far above a real document's parts
+
+
+def test_a_zip_bomb_fails_alone_and_the_batch_goes_on(tmp_path):
+    from fakes import FakeEmbedder
+    from ragloop.config import IngestSettings
+    from ragloop.ingest.sync import ingest_paths
+
+    from .fake_store import FakeStore
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    add_zip_members(write_docx(docs / "bomb.docx"), {"word/media/big.bin": 3 * 1024 * 1024})
+    (docs / "notes.md").write_text("# Notes\n\nKettles boil water quickly.\n")
+    store = FakeStore()
+    report = ingest_paths([docs], settings=IngestSettings(max_unpacked_mb=2), store=store,
+                          embedder=FakeEmbedder(), progress=False)
+    assert report.failed == 1 and report.added == 1
+    assert "bomb.docx" in report.errors[0] and "max_unpacked_mb" in report.errors[0]
+    assert [e.title for e in store.documents()] == ["Notes"]
+
+
+@pytest.mark.parametrize(("data", "text", "encoding"), [
+    # UTF-8 with damage stays UTF-8: a stray legacy byte, a cut-off last character
+    ("Un café crème".encode() + b" \xe9t\xe9", "Un café crème été", "utf-8"),
+    ("café\n".encode() + b"costs 5 \x80\n", "café\ncosts 5 €", "utf-8"),
+    ("naïve café".encode()[:-1], "naïve cafÃ", "utf-8"),
+    # short legacy text: too little evidence for a detector, read as Western European
+    (b"caf\xe9", "café", "cp1252"),
+    (b"caf\xe9 \x81 ok", "café \x81 ok", "cp1252"),
+    (b"Men\xfc: caf\xe9", "Menü: café", "cp1252"),
+    # enough evidence: another code page that reads with less mess wins
+    ("Привет, как дела? Это тестовый файл о чае и кофе.".encode("cp1251"),
+     "Привет, как дела? Это тестовый файл о чае и кофе.", "cp1251"),
+    ("Καλημέρα, αυτό είναι ένα αρχείο.".encode("cp1253"),
+     "Καλημέρα, αυτό είναι ένα αρχείο.", "cp1253"),
+])
+def test_invalid_utf8_decoding_choice(tmp_path, data, text, encoding):
+    path = tmp_path / "probe.txt"
+    path.write_bytes(data)
+    (doc,) = load_path(path)
+    assert (doc.text, doc.metadata["encoding"]) == (text, encoding)
+    assert doc.metadata["warnings"] and "UTF-8" in doc.metadata["warnings"][0]

@@ -136,8 +136,8 @@ def test_a_config_change_reprocesses_and_is_recorded(folder, tmp_path):
                     settings=IngestSettings(chunker="fixed", dense_fields=("text",)))
     assert report.changed == 1
     (document, chunks, _, _), = store.docs.values()
-    assert document.metadata["ingest"]["chunker"] == "fixed"
-    assert document.metadata["ingest"]["dense_fields"] == ["text"]
+    assert document.bookkeeping.ingest.chunker == "fixed"
+    assert document.bookkeeping.ingest.dense_fields == ("text",)
     assert chunks[0].dense_text == chunks[0].text
 
 
@@ -185,7 +185,7 @@ def test_no_enrich_skips_llm_calls(folder, tmp_path):
 def test_a_parser_crash_on_one_file_is_that_files_error(folder, monkeypatch):
     from ragloop.ingest.loaders.base import LOADERS
 
-    def explode(path, data):
+    def explode(path, data, limits):
         raise AttributeError("parser bug on a malformed file")
         yield
 

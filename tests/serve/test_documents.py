@@ -1,44 +1,26 @@
-"""Uploads → ingest_paths → the embedded index (with the fake embedder, named as such);
+"""Uploads → Pipeline.ingest → the embedded index (with the fake embedder, named as such);
 partial failures are 207, total failures 422, each file's error reported."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from functools import cached_property
 
 import pytest
 from fastapi.testclient import TestClient
 from serve_helpers import serve_settings
 
 from fakes import FakeEmbedder
-from ragloop.config import Settings
-from ragloop.index.embedded import open_store
+from ragloop.pipeline import Pipeline
+from ragloop.project import Project
 from ragloop.serve.app import create_app
-
-
-@dataclass
-class FakeIngestPipeline:
-    """Just what uploads need: settings, the real embedded store, a fake embedder, no LLM."""
-
-    settings: Settings
-    root: object
-
-    @cached_property
-    def store(self):
-        return open_store(self.root / "index")
-
-    embedder = FakeEmbedder()
-    llm = None
-
-    def ask(self, *args, **kwargs):  # pragma: no cover - uploads never ask
-        raise AssertionError("not used")
 
 
 @pytest.fixture
 def upload_client(tmp_path):
+    """The real pipeline and embedded store; only the embedder is a fake (no LLM is built:
+    enrichment is off by default)."""
     settings = serve_settings()
-    pipeline = FakeIngestPipeline(settings, tmp_path / "data")
-    with TestClient(create_app(pipeline, settings, data_dir=tmp_path / "data")) as client:
+    project = Project(root=tmp_path, settings=settings)
+    with Pipeline(project, embedder=FakeEmbedder()) as pipeline, \
+            TestClient(create_app(pipeline, settings, data_dir=project.data_dir)) as client:
         yield client, pipeline
 
 

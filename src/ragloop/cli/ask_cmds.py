@@ -33,14 +33,13 @@ def ask(ctx: typer.Context,
     if mode is not None and mode not in ("fast", "slow", "auto"):
         fail(f"--mode must be fast, slow or auto, not {mode!r}", EXIT_USAGE)
     try:
-        pipeline = Pipeline(st.project, use_cache=st.use_cache)
-        events = pipeline.stream(question, mode=mode, strategy=strategy)
-        answer = None
-        for event in events:
-            if event.kind == "delta" and not as_json:
-                console.out(event.text, end="", highlight=False)
-            elif event.kind == "answer":
-                answer = event.answer
+        with Pipeline(st.project, use_cache=st.use_cache) as pipeline:
+            answer = None
+            for event in pipeline.stream(question, mode=mode, strategy=strategy):
+                if event.kind == "delta" and not as_json:
+                    console.out(event.text, end="", highlight=False)
+                elif event.kind == "answer":
+                    answer = event.answer
     except RagloopError as err:
         fail(err)
     if as_json:

@@ -65,9 +65,14 @@ def run_cmd(
     resume: Path | None = typer.Option(None, "--resume", help="Finish an interrupted run folder.",
                                        show_default=False),
     as_json: bool = typer.Option(False, "--json", help="Print the aggregates as JSON."),
+    executor: str | None = typer.Option(None, "--executor",
+                                        help="Run examples on worker processes: local or ray "
+                                             "(--workers of them; default [run]); without it, "
+                                             "threads in this process."),
 ) -> None:
     """Run the project's pipeline over DATASET; write a run folder with report.html."""
     from ragloop.evals.runner import RunOptions, run_eval
+    from ragloop.run.build import build_executor
 
     if dataset is None and resume is None:
         fail("give a DATASET or --resume RUN_DIR", EXIT_USAGE)
@@ -75,12 +80,23 @@ def run_cmd(
         pipeline = _pipeline(ctx)
         options = RunOptions(limit=limit, workers=workers or pipeline.settings.eval.workers,
                              judge=judge)
-        with _progress() as bar:
-            task = bar.add_task("evaluating", total=None)
-            result = run_eval(pipeline, dataset, options=options, resume=resume,
-                              progress=lambda done, total: bar.update(task, completed=done,
-                                                                      total=total))
-    except RagloopError as err:
+        pool = None
+        if executor is not None:
+            run = pipeline.settings.run
+            pool = build_executor(type(run).model_validate({
+                **run.model_dump(), "executor": executor,
+                "workers": workers or run.workers}))
+        try:
+            with pipeline, _progress() as bar:
+                task = bar.add_task("evaluating", total=None)
+                result = run_eval(pipeline, dataset, options=options, resume=resume,
+                                  executor=pool,
+                                  progress=lambda done, total: bar.update(task, completed=done,
+                                                                          total=total))
+        finally:
+            if pool is not None:
+                pool.close()
+    except (RagloopError, ValueError) as err:
         fail(err)
     if as_json:
         console.print_json(json.dumps(result.aggregates))
@@ -164,10 +180,10 @@ def compare_cmd(
         a, b = load_run(_run_dir(ctx, run_a)), load_run(_run_dir(ctx, run_b))
         comparison = cmp.compare_runs(a, b)
         judge_llm = None
+        pipeline = _pipeline(ctx)
         if repeats:
-            pipeline = _pipeline(ctx)
             judge_llm = pipeline.judge_llm
-        with _progress() as bar:
+        with pipeline, _progress() as bar:
             task = bar.add_task("re-judging", total=repeats or None, visible=bool(repeats))
             cmp.gate(a, b, comparison, gates, judge_llm, repeats=repeats,
                      min_pass_rate=min_pass_rate,
@@ -223,7 +239,7 @@ def calibrate_cmd(
         pipeline = _pipeline(ctx)
         version = pipeline.settings.eval.judge_prompt_version
         items = load_labels(labels or shipped_labels_path(), version=version)
-        with _progress() as bar:
+        with pipeline, _progress() as bar:
             task = bar.add_task("judging", total=len(items))
             report = calibrate(pipeline.judge_llm, items, version=version,
                                on_item=lambda: bar.advance(task))
@@ -278,7 +294,7 @@ def synth_cmd(
 
     try:
         pipeline = _pipeline(ctx)
-        with _progress() as bar:
+        with pipeline, _progress() as bar:
             task = bar.add_task("synthesizing", total=n)
             report = synthesize(pipeline.store, pipeline.llm, n, seed=seed,
                                 max_attempts=max_attempts,

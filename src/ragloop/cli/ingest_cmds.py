@@ -49,12 +49,22 @@ def print_report(report: IngestReport) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def ingest(ctx: typer.Context,
-               paths: list[Path] = typer.Argument(..., help="Files and folders to ingest."),
+               paths: list[Path] = typer.Argument(None, help="Files and folders to ingest "
+                                                  "(with --reembed: default every file the "
+                                                  "index holds)."),
                prune: bool = typer.Option(False, "--prune",
                                           help="Remove indexed documents whose files are gone "
                                                "from under PATHS."),
                no_enrich: bool = typer.Option(False, "--no-enrich",
                                               help="Skip LLM context and questions this run."),
+               reembed: bool = typer.Option(False, "--reembed",
+                                            help="The [embedder] changed: re-embed every "
+                                                 "document made with the old one."),
+               workers: int = typer.Option(None, "--workers", min=1,
+                                           help="Worker processes (one thread each); "
+                                                "default [run] workers."),
+               executor: str = typer.Option(None, "--executor",
+                                            help="local or ray; default [run] executor."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
                as_json: bool = typer.Option(False, "--json",
                                             help="Print the report as JSON on stdout.")):
@@ -62,23 +72,19 @@ def register(app: typer.Typer) -> None:
         processed; the run commits every [ingest] batch_docs documents, so an interrupted run
         resumes where it stopped.
 
-        Exit codes: 0 every file ingested; 3 some files or records failed (each is listed
-        with its cause, the rest were ingested); 1 fatal error (nothing already indexed is
-        lost)."""
-        from ragloop.ingest.sync import ingest_paths
+        Exit codes: 0 every file ingested; 3 some files or records failed, or a folder could
+        not be read (each is listed with its cause, the rest were ingested; nothing under an
+        unreadable folder is pruned); 1 fatal error (nothing already indexed is lost)."""
         from ragloop.pipeline import Pipeline
 
+        if not paths and not reembed:
+            fail(RagloopError("give files or folders to ingest (or --reembed)"))
         try:
-            project = state(ctx).project
-            pipeline = Pipeline(project, use_cache=state(ctx).use_cache)
-            settings = project.settings.ingest
-            wants_llm = settings.contextual or settings.questions_per_chunk > 0
-            report = ingest_paths(paths, settings=settings, store=pipeline.store,
-                                  embedder=pipeline.embedder,
-                                  llm=pipeline.llm if wants_llm and not no_enrich else None,
-                                  prune=prune, enrich=not no_enrich,
-                                  progress=not quiet and err_console.is_terminal)
-        except RagloopError as err:
+            with Pipeline(state(ctx).project, use_cache=state(ctx).use_cache) as pipeline:
+                report = pipeline.ingest(paths or [], prune=prune, enrich=not no_enrich,
+                                         reembed=reembed, executor=executor, workers=workers,
+                                         progress=not quiet and err_console.is_terminal)
+        except (RagloopError, ValueError) as err:
             fail(err)
         if as_json:
             for error in report.errors:

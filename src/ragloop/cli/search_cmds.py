@@ -48,8 +48,8 @@ def register(app: typer.Typer) -> None:
             fail(err, EXIT_USAGE)
         st = state(ctx)
         try:
-            pipeline = Pipeline(st.project, use_cache=st.use_cache)
-            found = pipeline.retrieve(query, k or None, parsed)
+            with Pipeline(st.project, use_cache=st.use_cache) as pipeline:
+                found = pipeline.retrieve(query, k or None, parsed)
         except RagloopError as err:
             fail(err)
         if as_json:

@@ -152,9 +152,29 @@ def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | No
     return {name: agreement.as_dict() for name, agreement in found.items()}
 
 
+def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptions,
+                  todo: list, make_pipeline=None) -> Iterator[dict]:
+    """Examples on ``executor``'s workers (``ragloop.run``), each with its own pipeline."""
+    from ragloop.evals.worker import EvaluateExample, ProjectPipeline
+
+    make_pipeline = make_pipeline or ProjectPipeline(pipeline.project.root, pipeline.use_cache)
+    task = EvaluateExample(make_pipeline, scoring, options)
+    for outcome in executor.map(task, todo):
+        if outcome.error is not None:  # lost with its worker: recorded, so a resume retries
+            example = outcome.item
+            yield {"id": example.id, "question": example.question, "tags": list(example.tags),
+                   "label": example.label, "error": outcome.error}
+        else:
+            yield outcome.result
+
+
 def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions = RunOptions(),
-             resume: Path | None = None, progress: ProgressHook | None = None) -> RunResult:
-    """Run (or resume) an evaluation and write its folder. Returns the folder and aggregates."""
+             resume: Path | None = None, progress: ProgressHook | None = None,
+             executor=None, worker_pipeline=None) -> RunResult:
+    """Run (or resume) an evaluation and write its folder. Returns the folder and aggregates.
+    ``executor`` (``ragloop.run``): run examples on its workers instead of this process's
+    threads; each worker builds its pipeline with ``worker_pipeline`` (a picklable
+    callable; default: the project's ``Pipeline``)."""
     settings = pipeline.settings
     eval_settings = settings.eval
     if resume is not None:
@@ -205,8 +225,10 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
         progress(finished, len(examples))
     runs.repair_tail(run_dir / runs.EXAMPLES)
     with (run_dir / runs.EXAMPLES).open("a", encoding="utf-8") as out:
-        for record in _bounded_map(lambda e: evaluate_example(pipeline, e, scoring, options),
-                                   todo, options.workers):
+        records = _bounded_map(lambda e: evaluate_example(pipeline, e, scoring, options),
+                               todo, options.workers) if executor is None \
+            else _executor_map(executor, pipeline, scoring, options, todo, worker_pipeline)
+        for record in records:
             out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
             out.flush()
             if record["error"]:

@@ -11,13 +11,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ragloop.index.store import DocumentEntry, split_bookkeeping
+
 SCHEMA = """
 BEGIN;
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents(
     rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, source TEXT NOT NULL,
     content_hash TEXT NOT NULL, title TEXT NOT NULL, mtime REAL, n_chunks INTEGER NOT NULL,
-    n_questions INTEGER NOT NULL, metadata TEXT NOT NULL);
+    n_questions INTEGER NOT NULL, metadata TEXT NOT NULL, bookkeeping TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS chunks(
     id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, seg TEXT NOT NULL, pos INTEGER NOT NULL,
@@ -55,8 +57,39 @@ def create(path: Path) -> None:
         # read-only check first: a writer may hold the write lock for a long ingest
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='segments'").fetchone():
             conn.executescript(SCHEMA)
+        _add_bookkeeping_column(conn)
     finally:
         conn.close()
+
+
+def _add_bookkeeping_column(conn: sqlite3.Connection) -> None:
+    """Indexes from before the ``bookkeeping`` column kept it in ``metadata``; they get the
+    column (empty: ``store.split_bookkeeping`` reads the old keys) and load as before."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(documents)")}
+    if "bookkeeping" not in columns:
+        conn.execute("ALTER TABLE documents ADD COLUMN bookkeeping TEXT NOT NULL DEFAULT ''")
+
+
+DOCUMENT_COLUMNS = ("rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
+                    "metadata, bookkeeping")
+
+
+def document_entry(row: tuple) -> DocumentEntry:
+    """A ``documents`` row selected as ``DOCUMENT_COLUMNS``, as an entry."""
+    metadata, bookkeeping = split_bookkeeping(json.loads(row[8]), json.loads(row[9] or "null"))
+    return DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3], title=row[4],
+                         mtime=row[5], n_chunks=row[6], n_questions=row[7], metadata=metadata,
+                         bookkeeping=bookkeeping)
+
+
+def document_entries(conn: sqlite3.Connection, doc_ids: list[str]) -> dict[str, DocumentEntry]:
+    found: dict[str, DocumentEntry] = {}
+    for start in range(0, len(doc_ids), 500):
+        batch = doc_ids[start:start + 500]
+        rows = conn.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id IN "
+                            f"({','.join('?' * len(batch))})", batch).fetchall()
+        found.update((row[1], document_entry(row)) for row in rows)
+    return found
 
 
 def generation(conn: sqlite3.Connection) -> int:

@@ -22,17 +22,20 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ragloop.errors import StoreError
-from ragloop.index import bm25, catalog
+from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
 from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
 from ragloop.index.segment import Segment
-from ragloop.index.store import DocumentEntry, Filters, Target
-from ragloop.records import Chunk, Question
+from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target
+from ragloop.records import Chunk, Document, Question
+
+if TYPE_CHECKING:
+    from ragloop.config import IndexSettings
 
 DENSE_SCORING_ROWS = bm25.DENSE_ROWS  # segments up to this size score vectors in one loop
 
@@ -74,8 +77,9 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 class EmbeddedStore:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, ann_settings: ann.AnnSettings | None = None):
         self.path = Path(path)
+        self.ann = ann_settings or ann.AnnSettings()
         self.segments_dir = self.path / "segments"
         self.segments_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.path / "index.sqlite"
@@ -249,11 +253,31 @@ class EmbeddedStore:
                 raise StoreError(f"{self.path}: query vector has dimension "
                                  f"{query.shape[0]}, the index has "
                                  f"{part.segment.vectors.shape[1]}")
-            scores = _dot(part.segment.vectors, query)
-            scores[~valid] = -np.inf
-            for j in _top(scores, min(k, int(valid.sum()))):
-                hits.append((float(scores[j]), pi, int(j)))
+            rows, scores = self._segment_vector_search(part.segment, query, k, valid)
+            hits += [(float(score), pi, int(row)) for row, score in zip(rows, scores,
+                                                                         strict=True)]
         return self._resolve(view, target, hits, k)
+
+    def _segment_vector_search(self, segment: Segment, query: np.ndarray, k: int,
+                               valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, scores) of one segment among its ``valid`` rows: through the
+        segment's HNSW graph when it has one and the valid rows are not a small share of it,
+        exactly otherwise."""
+        n_valid = int(np.count_nonzero(valid))
+        k = min(k, n_valid)
+        if segment.graph is not None and self.ann.enabled:
+            if n_valid >= ann.EXACT_BELOW_FRACTION * segment.size:
+                return ann.search(segment.graph, query, k,
+                                  None if n_valid == segment.size else valid,
+                                  self.ann.ef_search)
+            rows = np.flatnonzero(valid)
+            scores = ann.exact(segment.vectors, query, rows)
+            top = _top(scores, k)
+            return rows[top], scores[top]
+        scores = _dot(segment.vectors, query)
+        scores[~valid] = -np.inf
+        top = _top(scores, k)
+        return top, scores[top]
 
     @staticmethod
     def _resolve(view: _View, target: str, hits: list[tuple[float, int, int]],
@@ -269,15 +293,11 @@ class EmbeddedStore:
         last = 0
         while True:
             rows = self._conn().execute(
-                "SELECT rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
-                "metadata FROM documents WHERE rowid > ? ORDER BY rowid LIMIT 1000",
-                (last,)).fetchall()
+                f"SELECT {catalog.DOCUMENT_COLUMNS} FROM documents WHERE rowid > ? "
+                "ORDER BY rowid LIMIT 1000", (last,)).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3],
-                                    title=row[4], mtime=row[5], n_chunks=row[6],
-                                    n_questions=row[7], metadata=json.loads(row[8]))
+            yield from map(catalog.document_entry, rows)
             last = rows[-1][0]
 
     def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
@@ -296,6 +316,49 @@ class EmbeddedStore:
     def get_questions(self, question_ids: Sequence[str]) -> list[Question]:
         found = self._get("questions", question_ids)
         return [Question.model_validate_json(found[i]) for i in question_ids if i in found]
+
+    def export(self, batch: int = 256) -> Iterator[StoredDocument]:
+        """Every document with its chunks, questions and vectors, in insertion order."""
+        last = 0
+        while True:
+            conn = self._conn()
+            conn.execute("BEGIN")
+            try:
+                docs = conn.execute(
+                    "SELECT rowid, id, source, content_hash, title, mtime, metadata "
+                    "FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (last, batch)).fetchall()
+                items: dict[str, dict[str, list]] = {t: {} for t in TARGETS}
+                marks = ",".join("?" * len(docs))
+                for target in TARGETS:
+                    for doc_id, seg, pos, data in conn.execute(
+                            f"SELECT doc_id, seg, pos, data FROM {target} WHERE doc_id IN "
+                            f"({marks}) ORDER BY rowid", [d[1] for d in docs]):
+                        segment = self._load_segment(seg)
+                        vector = (np.array(segment.vectors[pos])
+                                  if segment.has_vector[pos] else None)
+                        items[target].setdefault(doc_id, []).append((data, vector))
+            finally:
+                conn.execute("COMMIT")
+            if not docs:
+                return
+            last = docs[-1][0]
+            dim = int(catalog.meta(conn, "dim") or 0)
+            for _, doc_id, source, chash, title, mtime, metadata in docs:
+                chunks = items["chunks"].get(doc_id, [])
+                questions = items["questions"].get(doc_id, [])
+                has_qvec = bool(questions) and all(v is not None for _, v in questions)
+                yield StoredDocument(
+                    document=Document(id=doc_id, source=source, title=title, text="",
+                                      content_hash=chash, mtime=mtime,
+                                      metadata=json.loads(metadata)),
+                    chunks=[Chunk.model_validate_json(d) for d, _ in chunks],
+                    chunk_vectors=np.asarray([v if v is not None else np.zeros(dim)
+                                              for _, v in chunks],
+                                             dtype=np.float32).reshape(len(chunks), dim),
+                    questions=[Question.model_validate_json(d) for d, _ in questions],
+                    question_vectors=(np.asarray([v for _, v in questions], dtype=np.float32)
+                                      if has_qvec else None))
 
     def index_info(self) -> dict[str, Any]:
         """Index-level metadata set by writers (e.g. which embedder built the vectors)."""
@@ -338,6 +401,14 @@ def _ids_from_table(conn: sqlite3.Connection, target: str, name: str, size: int)
     return np.asarray([i.encode("utf-8") if i else b"" for i in ids], dtype=np.bytes_)
 
 
-def open_store(path: Path) -> EmbeddedStore:
-    """Open (creating if needed) the embedded index at ``path``."""
-    return EmbeddedStore(Path(path))
+def open_store(path: Path, ann_settings: ann.AnnSettings | None = None) -> EmbeddedStore:
+    """Open (creating if needed) the embedded index at ``path``. ``ann_settings`` decide
+    which segments get an HNSW graph when written and how graphs are searched."""
+    return EmbeddedStore(Path(path), ann_settings)
+
+
+def open_embedded(settings: IndexSettings, data_dir: Path) -> EmbeddedStore:
+    """The ``embedded`` backend's opener (``ragloop.index.factory``): ``<data_dir>/index``."""
+    return open_store(Path(data_dir) / "index", ann.AnnSettings(
+        enabled=settings.ann, min_rows=settings.ann_min_rows, m=settings.ann_m,
+        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search))

@@ -26,6 +26,7 @@ from ragloop.index import catalog
 from ragloop.index.analyze import term_counts
 from ragloop.index.merge import merge_if_due, segment_name
 from ragloop.index.segment import counts_to_matrix, write_segment
+from ragloop.index.store import DocumentEntry
 from ragloop.records import Chunk, Document, Question
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class EmbeddedWriter:
         write_segment(self.store.segments_dir / buf.name, matrix, vocab,
                       [(vectors, np.arange(len(vectors)))], vectors.shape[1],
                       np.asarray(buf.has_vector), np.asarray(buf.doc_rowid),
-                      np.asarray(buf.ids, dtype=np.bytes_))
+                      np.asarray(buf.ids, dtype=np.bytes_), self.store.ann)
         self._written.append((buf.name, target, len(buf.counts)))
 
     # -- staging
@@ -176,9 +177,10 @@ class EmbeddedWriter:
         self._delete(document.id)
         cur = conn.execute(
             "INSERT INTO documents(id, source, content_hash, title, mtime, n_chunks, "
-            "n_questions, metadata) VALUES (?,?,?,?,?,?,?,?)",
+            "n_questions, metadata, bookkeeping) VALUES (?,?,?,?,?,?,?,?,?)",
             (document.id, document.source, document.content_hash, document.title,
-             document.mtime, len(chunks), len(questions), json.dumps(document.metadata)))
+             document.mtime, len(chunks), len(questions), json.dumps(document.metadata),
+             document.bookkeeping.model_dump_json(exclude_defaults=True)))
         doc_rowid = cur.lastrowid
         try:
             for chunk, vector in zip(chunks, chunk_vectors, strict=True):
@@ -211,6 +213,9 @@ class EmbeddedWriter:
         self._begin()
         self._delete(doc_id)
 
+    def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
+        return catalog.document_entries(self._begin(), list(doc_ids))
+
     def set_index_info(self, **info: Any) -> None:
         """Stage index-level metadata (JSON values; ``None`` removes a key), committed
         atomically with the documents staged beside it."""
@@ -238,7 +243,7 @@ class EmbeddedWriter:
             conn.execute("COMMIT")
             self._written = []
             for target in TARGETS:
-                merge_if_due(conn, self.store.segments_dir, target)
+                merge_if_due(conn, self.store.segments_dir, target, self.store.ann)
         except BaseException:
             self.rollback()
             raise

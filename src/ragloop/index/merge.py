@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ragloop.index import catalog
+from ragloop.index import ann, catalog
 from ragloop.index.segment import Segment, merge_matrices, write_segment
 
 MERGE_FACTOR = 8  # merge when this many segments share a size level
@@ -31,7 +31,8 @@ def level(size: int) -> int:
     return int(math.log(max(size, 1), MERGE_FACTOR))
 
 
-def merge_if_due(conn: sqlite3.Connection, segments_dir: Path, target: str) -> None:
+def merge_if_due(conn: sqlite3.Connection, segments_dir: Path, target: str,
+                 ann_settings: ann.AnnSettings | None = None) -> None:
     """Merge ``MERGE_FACTOR`` segments of one size level into one, repeatedly, until no level
     is full. Runs in its own transactions after a commit, under the writer lock."""
     while True:
@@ -44,23 +45,34 @@ def merge_if_due(conn: sqlite3.Connection, segments_dir: Path, target: str) -> N
         due = next((names for names in levels.values() if len(names) >= MERGE_FACTOR), None)
         if due is None:
             return
-        merge(conn, segments_dir, target, due[:MERGE_FACTOR])
+        merge(conn, segments_dir, target, due[:MERGE_FACTOR], ann_settings)
 
 
-def merge(conn: sqlite3.Connection, segments_dir: Path, target: str, names: list[str]) -> None:
+def merge(conn: sqlite3.Connection, segments_dir: Path, target: str, names: list[str],
+          ann_settings: ann.AnnSettings | None = None) -> None:
     """Rewrite the live rows of ``names`` as one new segment and swap it in atomically."""
     conn.execute("BEGIN IMMEDIATE")
     gen = catalog.generation(conn) + 1
     new_name = segment_name(target, gen)
     try:
         dim = int(catalog.meta(conn, "dim") or 0)
+        segments = {name: Segment.load(segments_dir / name) for name in names}
+        dead = {name: [p for (p,) in conn.execute("SELECT pos FROM tombstones WHERE seg=?",
+                                                  (name,))] for name in names}
+        # the largest segment that has a graph and lost no rows goes first: the merged
+        # graph then extends its graph instead of being built from scratch
+        base = max((n for n in names if segments[n].graph is not None and not dead[n]),
+                   key=lambda n: segments[n].size, default=None)
+        if base is not None and ann_settings is not None and ann_settings.enabled:
+            names = [base, *(n for n in names if n != base)]
+        else:
+            base = None
         parts, vector_parts, has_vector, doc_rowid, ids, moves = [], [], [], [], [], []
         at = 0
         for name in names:
-            segment = Segment.load(segments_dir / name)
+            segment = segments[name]
             live = np.ones(segment.size, dtype=bool)
-            live[[p for (p,) in conn.execute("SELECT pos FROM tombstones WHERE seg=?",
-                                             (name,))]] = False
+            live[dead[name]] = False
             keep = np.flatnonzero(live)
             matrix, vocab = segment.row_matrix()
             parts.append((matrix[keep], vocab))
@@ -73,7 +85,8 @@ def merge(conn: sqlite3.Connection, segments_dir: Path, target: str, names: list
         matrix, vocab = merge_matrices(parts)
         write_segment(segments_dir / new_name, matrix, vocab, vector_parts, dim,
                       np.concatenate(has_vector), np.concatenate(doc_rowid),
-                      np.concatenate(ids) if ids else np.zeros(0, dtype=np.bytes_))
+                      np.concatenate(ids) if ids else np.zeros(0, dtype=np.bytes_),
+                      ann_settings, segments_dir / base / ann.ANN_FILE if base else None)
         conn.executemany(f"UPDATE {target} SET seg=?, pos=? WHERE seg=? AND pos=?", moves)
         marks = ",".join("?" * len(names))
         conn.execute(f"DELETE FROM segments WHERE name IN ({marks})", names)

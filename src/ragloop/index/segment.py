@@ -15,9 +15,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+
+from ragloop.index import ann
 
 _FILES = ("vectors", "has_vector", "doc_len", "doc_rowid", "ids", "term_ptr", "post_row",
           "post_tf")
@@ -78,14 +81,25 @@ _BLOCK = 65536
 
 def write_segment(folder: Path, matrix: sp.csr_matrix, vocab: Sequence[str],
                   vector_parts: Sequence[tuple[np.ndarray, np.ndarray]], dim: int,
-                  has_vector: np.ndarray, doc_rowid: np.ndarray, ids: np.ndarray) -> None:
+                  has_vector: np.ndarray, doc_rowid: np.ndarray, ids: np.ndarray,
+                  ann_settings: ann.AnnSettings | None = None,
+                  ann_base: Path | None = None) -> None:
     """Write a segment durably at ``folder`` (which must not exist yet). ``vector_parts`` are
     (vectors, row indices to keep) pairs, concatenated in order; ``ids`` are the rows' chunk
-    or question ids as UTF-8 bytes (fixed width, so they memory-map)."""
+    or question ids as UTF-8 bytes (fixed width, so they memory-map). A segment large enough
+    for ``ann_settings`` gets its HNSW graph, extending ``ann_base`` (the graph of the first
+    part, when that part keeps all its rows) rather than starting over."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     _save_rows(tmp / "vectors.npy", vector_parts, dim)
+    n_rows = sum(len(rows) for _, rows in vector_parts)
+    if ann_settings is not None and ann_settings.builds_for(n_rows) and dim:
+        graph = ann.build(_load(tmp / "vectors.npy"), ann_settings, ann_base)
+        ann.write(graph, tmp / ann.ANN_FILE)
+        del graph
+        with open(tmp / ann.ANN_FILE, "rb+") as fh:
+            os.fsync(fh.fileno())
     by_term = matrix.tocsc()
     by_term.sort_indices()
     arrays = {
@@ -122,6 +136,7 @@ class Segment:
     post_row: np.ndarray
     post_tf: np.ndarray
     vocab: dict[str, int]
+    graph: Any = None  # the segment's HNSW graph (``ann.py``), when it is large enough
 
     @property
     def size(self) -> int:
@@ -137,7 +152,9 @@ class Segment:
         # small arrays are read into memory: they are touched by every query
         for name in ("has_vector", "doc_len", "doc_rowid", "term_ptr"):
             arrays[name] = np.array(arrays[name])
-        return cls(name=folder.name, vocab=vocab, **arrays)
+        graph_file = folder / ann.ANN_FILE
+        graph = ann.load(graph_file) if graph_file.exists() else None
+        return cls(name=folder.name, vocab=vocab, graph=graph, **arrays)
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         column = self.vocab.get(term)

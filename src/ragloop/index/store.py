@@ -15,7 +15,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from ragloop.records import Chunk, Document, Question
+from ragloop.records import Bookkeeping, Chunk, Document, Question
+
+LEGACY_BOOKKEEPING_KEYS = ("file_hash", "text_hash", "minhash", "ingest")
 
 Target = Literal["chunks", "questions"]
 
@@ -58,6 +60,45 @@ class DocumentEntry:
     n_chunks: int
     n_questions: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    bookkeeping: Bookkeeping = Bookkeeping()
+
+
+def split_bookkeeping(metadata: dict[str, Any],
+                      stored: dict[str, Any] | None = None) -> tuple[dict[str, Any], Bookkeeping]:
+    """(user metadata, bookkeeping) of a stored document. Indexes written before bookkeeping
+    had its own field kept it in the metadata under ``LEGACY_BOOKKEEPING_KEYS``: those keys
+    are moved out, so old indexes load and their documents stay unchanged for sync."""
+    if stored:
+        return metadata, Bookkeeping.model_validate(stored)
+    if not any(key in metadata for key in LEGACY_BOOKKEEPING_KEYS):
+        return metadata, Bookkeeping()
+    user = {k: v for k, v in metadata.items() if k not in LEGACY_BOOKKEEPING_KEYS}
+    legacy = {k: metadata[k] for k in LEGACY_BOOKKEEPING_KEYS if k in metadata}
+    recipe = legacy.get("ingest")
+    if isinstance(recipe, dict) and "fingerprint" in recipe:
+        legacy["ingest"] = {k: v for k, v in recipe.items()
+                            if k in ("fingerprint", "chunker", "dense_fields", "lexical_fields",
+                                     "contextual", "questions_per_chunk", "embedder")}
+    else:
+        legacy.pop("ingest", None)
+    return user, Bookkeeping.model_validate(legacy)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """One document as a store holds it: what ``replace_document`` takes, vectors included,
+    so an index can be copied to another store without embedding again. The document's
+    full text is not stored (``text`` is empty)."""
+
+    document: Document
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    questions: list[Question] = field(default_factory=list)
+    question_vectors: np.ndarray | None = None
+
+    def as_args(self) -> tuple:
+        return (self.document, self.chunks, self.chunk_vectors, self.questions,
+                self.question_vectors)
 
 
 @runtime_checkable
@@ -69,6 +110,12 @@ class StoreWriter(Protocol):
         ...
 
     def delete_document(self, doc_id: str) -> None: ...
+
+    def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
+        """The stored entries of ``doc_ids`` as this writer's transaction sees them (it holds
+        the write lock: no other writer commits between this read and ``commit()``), so a
+        caller can tell what another writer committed since it planned."""
+        ...
 
     def commit(self) -> None:
         """Make every staged change visible at once (atomic)."""
@@ -105,6 +152,10 @@ class Store(Protocol):
 
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters | None = None, *,
                       target: Target = "chunks") -> list[tuple[str, float]]: ...
+
+    def export(self, batch: int = 256) -> Iterator[StoredDocument]:
+        """Every document with its chunks, questions and vectors, in insertion order."""
+        ...
 
     def index_info(self) -> dict[str, Any]:
         """Index-level metadata as last committed (e.g. which embedder built the vectors)."""

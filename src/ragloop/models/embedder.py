@@ -70,6 +70,9 @@ class CachedEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed_queries(texts)
 
+    def close(self) -> None:
+        self.cache.close()
+
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         keys = [cache_key([self.model_id, text]) for text in texts]
         found = self.cache.get_many(keys)

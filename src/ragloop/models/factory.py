@@ -35,7 +35,9 @@ def build_llm(settings: LLMSettings, cache_dir: Path | None, *,
     return LLMClient(build_llm_backend(settings), cache)
 
 
-def build_embedder(settings: EmbedderSettings, cache_dir: Path | None) -> Embedder:
+def build_embedder(settings: EmbedderSettings, cache_dir: Path | None, *,
+                   n_threads: int = 0) -> Embedder:
+    """``n_threads`` (ONNX): 0 uses every core; a pool worker asks for one."""
     inner: Embedder
     if settings.backend == "sentence-transformers":
         from ragloop.models.st_embedder import SentenceTransformerEmbedder
@@ -60,7 +62,8 @@ def build_embedder(settings: EmbedderSettings, cache_dir: Path | None) -> Embedd
         inner = OnnxEmbedder(settings.model_path, settings.tokenizer_path,
                              max_tokens=settings.max_tokens, batch_size=settings.batch_size,
                              query_prefix=settings.query_prefix,
-                             passage_prefix=settings.passage_prefix)
+                             passage_prefix=settings.passage_prefix,
+                             n_threads=n_threads)
     if cache_dir is not None and settings.cache:
         return CachedEmbedder(inner, DiskCache(Path(cache_dir) / "embeddings.sqlite",
                                                table="vectors"))

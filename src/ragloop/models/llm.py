@@ -202,6 +202,11 @@ class LLMClient:
                                         raw_text=completion.text)
         return Completion.model_validate(data).model_copy(update={"cached": True})
 
+    def close(self) -> None:
+        """Release the disk cache (the backend's model is shared and stays loaded)."""
+        if self.cache is not None:
+            self.cache.close()
+
     @staticmethod
     def call_record(purpose: str, completion: Completion) -> LLMCall:
         return LLMCall(purpose=purpose, model=completion.model,

@@ -81,3 +81,6 @@ class ServerState:
     def close(self) -> None:
         self.gate.shutdown()
         self.store.close()
+        with self._lock:  # a pipeline the server built is the server's to close
+            if self._pipeline is not None and self._pipeline is not self.pipeline_source:
+                self._pipeline.close()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ragloop.config import IngestSettings
+from ragloop.ingest.chunkers.units import bounded_counter
 from ragloop.models.embedder import Embedder
 from ragloop.records import Document
 
@@ -41,7 +42,8 @@ class TokenSizedChunker:
     def __init__(self, settings: IngestSettings, embedder: Embedder):
         self.target = settings.chunk_tokens
         self.overlap = settings.overlap_tokens
-        self.count = embedder.count_tokens_batch
+        # bounded: counts above the embedder's limit are only compared with it
+        self.count = bounded_counter(embedder.count_tokens_batch, embedder.max_tokens)
 
 
 CHUNKERS: dict[str, type] = {}

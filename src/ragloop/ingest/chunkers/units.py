@@ -25,6 +25,66 @@ _SEPARATORS: tuple[re.Pattern[str], ...] = (
 PARAGRAPHS, LINES, SENTENCES, WORDS = range(len(_SEPARATORS))
 
 
+WINDOW_CHARS_PER_TOKEN = 8  # no tokenizer we ship averages more characters per token
+SLICE_CHARS = 1 << 18  # characters handed to the tokenizer in one call
+
+
+def bounded_counter(count: CountBatch, cap: int) -> CountBatch:
+    """``count`` that never tokenises a huge text whole: exact up to ``cap`` tokens; above
+    it, some number over ``cap``. Chunkers only compare sizes with limits of at most ``cap``,
+    so that is all they need, and a 10 MB single-line record no longer goes to the tokenizer
+    in one piece (minutes and gigabytes). A long text's leading window (``cap`` ×
+    ``WINDOW_CHARS_PER_TOKEN`` characters, cut at a space) is counted first; only when that
+    window holds ``cap`` tokens or fewer is the whole text counted, slice by slice."""
+    window = max(64, cap * WINDOW_CHARS_PER_TOKEN)
+
+    def bounded(texts: Sequence[str]) -> list[int]:
+        texts = list(texts)
+        probes = [t if len(t) <= window else _prefix(t, window) for t in texts]
+        counts = _sliced(count, probes)
+        for i, text in enumerate(texts):
+            if len(text) > window and counts[i] <= cap:
+                counts[i] = sum(_sliced(count, _pieces(text, window)))
+        return counts
+
+    return bounded
+
+
+def _prefix(text: str, size: int) -> str:
+    cut = text.rfind(" ", 0, size)
+    return text[:cut if cut > size // 2 else size]
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    """``text`` cut at spaces into pieces of about ``size`` characters."""
+    out, start = [], 0
+    while start < len(text):
+        end = start + size
+        if end < len(text):
+            cut = text.rfind(" ", start + size // 2, end)
+            end = cut if cut > start else end
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+def _sliced(count: CountBatch, texts: list[str]) -> list[int]:
+    """``count(texts)`` in calls of at most ``SLICE_CHARS`` characters (one text over that
+    goes alone)."""
+    out: list[int] = []
+    batch: list[str] = []
+    size = 0
+    for text in texts:
+        if batch and size + len(text) > SLICE_CHARS:
+            out += count(batch)
+            batch, size = [], 0
+        batch.append(text)
+        size += len(text)
+    if batch:
+        out += count(batch)
+    return out
+
+
 def split_spans(text: str, start: int, end: int, level: int) -> list[Span]:
     """The non-blank pieces of ``text[start:end]`` between separators of ``level``."""
     out, cursor = [], start

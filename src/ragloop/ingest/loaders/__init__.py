@@ -14,15 +14,25 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ragloop.errors import IngestError
-from ragloop.ingest.loaders.base import LOADERS, Loader, LoadItem, file_doc_id, page_of
+from ragloop.ingest.loaders.base import (
+    LOADERS,
+    MB,
+    Loader,
+    LoadItem,
+    LoadLimits,
+    file_doc_id,
+    page_of,
+)
 from ragloop.records import Document
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")
 
 DEFAULT_MAX_FILE_MB = 20.0
+DEFAULT_MAX_UNPACKED_MB = 100.0
+DEFAULT_MAX_ARCHIVE_MEMBERS = 10_000
 
-__all__ = ["LOADERS", "Loader", "LoadItem", "file_doc_id", "iter_path", "load_path",
+__all__ = ["LOADERS", "LoadLimits", "Loader", "LoadItem", "file_doc_id", "iter_path", "load_path",
            "loader_for", "page_of", "read_file", "walk"]
 
 
@@ -49,30 +59,37 @@ def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> bytes:
 
 
 def iter_path(path: Path | str, *, max_file_mb: float = DEFAULT_MAX_FILE_MB,
+              max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB,
+              max_archive_members: int = DEFAULT_MAX_ARCHIVE_MEMBERS,
               data: bytes | None = None) -> Iterator[LoadItem]:
     """Yield the documents of one file, and an ``IngestError`` for each bad record.
-    Raise ``IngestError`` when the whole file is unusable. ``data`` may carry the bytes of
-    a single-document file when the caller has read them already (with ``read_file``)."""
+    Raise ``IngestError`` when the whole file is unusable (over a limit included). ``data``
+    may carry the bytes of a single-document file when the caller has read them already
+    (with ``read_file``)."""
     path = Path(path)
     loader = loader_for(path)
+    limits = LoadLimits(max_file_bytes=int(max_file_mb * MB),
+                        max_unpacked_bytes=int(max_unpacked_mb * MB),
+                        max_archive_members=max_archive_members)
     if loader.multi_document:
         try:
             if path.stat().st_size == 0:
                 raise IngestError(path, "empty file")
         except OSError as err:
             raise IngestError(path, f"cannot read: {err.strerror or err}") from None
-        loader.max_line_bytes = int(max_file_mb * 1024 * 1024)  # type: ignore[attr-defined]
-        yield from loader.load(path, None)
+        yield from loader.load(path, None, limits)
         return
-    yield from loader.load(path, data if data is not None else read_file(path, max_file_mb))
+    yield from loader.load(path, data if data is not None else read_file(path, max_file_mb),
+                           limits)
 
 
-def load_path(path: Path | str, *, max_file_mb: float = DEFAULT_MAX_FILE_MB,
-              errors: list[IngestError] | None = None) -> list[Document]:
+def load_path(path: Path | str, *, errors: list[IngestError] | None = None,
+              **limits) -> list[Document]:
     """The documents of one file. Bad records (e.g. a BEIR line that is not JSON) are
-    appended to ``errors`` when a list is given, else the first one is raised."""
+    appended to ``errors`` when a list is given, else the first one is raised. ``limits``
+    are ``iter_path``'s."""
     documents = []
-    for item in iter_path(path, max_file_mb=max_file_mb):
+    for item in iter_path(path, **limits):
         if isinstance(item, IngestError):
             if errors is None:
                 raise item

@@ -8,18 +8,35 @@ and decorates it with ``@register``; the package imports every module in it.
 from __future__ import annotations
 
 import bisect
+import codecs
 import hashlib
+import io
+import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from charset_normalizer import from_bytes
+from charset_normalizer.md import mess_ratio
 
 from ragloop.errors import IngestError
 from ragloop.ingest.clean import normalize_text
 from ragloop.records import Document, Section, content_hash
 
 LoadItem = Document | IngestError  # a loader yields documents, and errors for bad records
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """What one file may cost to read, from ``[ingest]``: the bytes on disk are checked before
+    a loader runs; what a file expands to (a zip-based format's members, a record of a
+    multi-document file) is checked by the loader before it parses."""
+
+    max_file_bytes: int = 20 * MB  # a single-document file on disk; one record of the others
+    max_unpacked_bytes: int = 100 * MB  # all members of a zip-based file, uncompressed
+    max_archive_members: int = 10_000
 
 
 @runtime_checkable
@@ -29,10 +46,11 @@ class Loader(Protocol):
     # size limit applies per record, not to the whole file
     multi_document: bool
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         """Yield the file's documents. ``data`` is the file's bytes, or None for
         multi-document loaders, which stream the file themselves. Raise ``IngestError``
-        when the whole file is unusable; yield one for a single bad record."""
+        when the whole file is unusable (over ``limits`` too); yield one for a single bad
+        record."""
         ...
 
 
@@ -44,6 +62,27 @@ def register(cls: type) -> type:
     for suffix in loader.suffixes:
         LOADERS[suffix] = loader
     return cls
+
+
+def check_zip(path: Path, data: bytes, limits: LoadLimits, kind: str) -> None:
+    """Check, from the zip directory in ``data`` and before anything is decompressed, that
+    its members are not too many and do not unpack to too much (a zip bomb: a 1 MB file
+    can hold a 1 GiB member). ``zipfile`` stops reading a member at its declared size, so
+    the declared sizes bound what a parser reading the archive can be handed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as err:
+        raise IngestError(path, f"corrupt or not a {kind} file: {err}") from None
+    if len(members) > limits.max_archive_members:
+        raise IngestError(path, f"{kind} archive holds {len(members)} members, over the "
+                                f"[ingest] max_archive_members limit of "
+                                f"{limits.max_archive_members}")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > limits.max_unpacked_bytes:
+        raise IngestError(path, f"{kind} unpacks to {unpacked / MB:.1f} MB, over the "
+                                f"[ingest] max_unpacked_mb limit of "
+                                f"{limits.max_unpacked_bytes / MB:g} MB")
 
 
 def file_doc_id(path: Path) -> str:
@@ -150,10 +189,47 @@ def looks_binary(data: bytes) -> bool:
     return controls > len(sample) * 0.1
 
 
+def _invalid_as_cp1252(err: UnicodeDecodeError) -> tuple[str, int]:
+    bad = err.object[err.start:err.end]
+    return windows_1252(bad), err.end
+
+
+def _undefined_as_latin1(err: UnicodeDecodeError) -> tuple[str, int]:
+    return "".join(map(chr, err.object[err.start:err.end])), err.end
+
+
+codecs.register_error("ragloop-cp1252", _invalid_as_cp1252)
+codecs.register_error("ragloop-latin1", _undefined_as_latin1)
+
+
+def windows_1252(data: bytes) -> str:
+    """cp1252 as browsers read it (WHATWG "windows-1252"): the five bytes cp1252 leaves
+    undefined are read as Latin-1."""
+    return data.decode("cp1252", errors="ragloop-latin1")
+
+
+def _utf8_damage(data: bytes) -> tuple[int, int]:
+    """(well-formed multi-byte characters, invalid byte sequences) when read as UTF-8."""
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd") - data.count("\ufffd".encode())
+    return sum(1 for ch in text if ord(ch) > 127) - invalid, invalid
+
+
+# Detectors guess BOM-less UTF-16/32 for short 8-bit texts; real UTF-16 without a BOM holds
+# NUL bytes and is refused as binary before detection.
+_MIN_EVIDENCE = 8
+_NEVER_GUESSED = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
+
+
 def decode_text(path: Path, data: bytes, warn: Callable[[str], None]) -> tuple[str, str]:
-    """Decode text bytes: a BOM or UTF-8 when valid; otherwise the encoding detected by
-    ``charset-normalizer``, which is reported through ``warn``. Binary data is an error,
-    never mangled into text. Returns (text, encoding)."""
+    """Decode text bytes: a BOM or UTF-8 when valid. Invalid UTF-8 in which well-formed
+    multi-byte characters outnumber the invalid sequences is UTF-8 with damage (a truncated
+    character, a stray legacy byte): it stays UTF-8 with each invalid byte read as cp1252.
+    Anything else is a legacy 8-bit encoding: Western European cp1252 unless
+    ``charset-normalizer`` finds an encoding that reads the bytes with less mess, on at least
+    ``_MIN_EVIDENCE`` non-ASCII bytes (with fewer it guesses among code pages that fit equally,
+    e.g. cp775 for "café"). Either way the choice is reported through ``warn``. Binary data
+    is an error, never mangled into text. Returns (text, encoding)."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding), encoding
@@ -163,18 +239,22 @@ def decode_text(path: Path, data: bytes, warn: Callable[[str], None]) -> tuple[s
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as err:
         utf8_error = err
-    best = from_bytes(data).best()
-    # Short texts leave the detector torn between code pages of equal fit; Western
-    # European cp1252 is by far the most common legacy encoding, so it wins a tie.
-    western = from_bytes(data, cp_isolation=["cp1252"]).best()
-    if western is not None and (best is None or western.chaos <= best.chaos):
-        best = western
-    if best is None:
-        raise IngestError(path, f"not UTF-8 ({utf8_error.reason} at byte {utf8_error.start}) "
-                                "and no other encoding could be detected")
-    warn(f"not UTF-8 (invalid byte at {utf8_error.start}); decoded as {best.encoding} "
-         "(detected)")
-    return str(best), best.encoding
+    well_formed, invalid = _utf8_damage(data)
+    if well_formed >= invalid:
+        warn(f"not valid UTF-8: {invalid} invalid byte sequence(s), the first at byte "
+             f"{utf8_error.start}, read as cp1252; the rest is UTF-8")
+        return data.decode("utf-8", errors="ragloop-cp1252"), "utf-8"
+    western = windows_1252(data)
+    evidence = sum(1 for byte in data if byte > 127)
+    detected = from_bytes(data, cp_exclusion=_NEVER_GUESSED).best() \
+        if evidence >= _MIN_EVIDENCE else None
+    if detected is not None and detected.encoding != "cp1252" \
+            and detected.chaos < mess_ratio(western, maximum_threshold=1.0):
+        text, encoding = str(detected), detected.encoding
+    else:
+        text, encoding = western, "cp1252"
+    warn(f"not UTF-8 (invalid byte at {utf8_error.start}); decoded as {encoding} (detected)")
+    return text, encoding
 
 
 def read_text_file(path: Path, data: bytes | None) -> tuple[str, dict]:

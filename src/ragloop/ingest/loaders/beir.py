@@ -9,16 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ragloop.errors import IngestError
-from ragloop.ingest.loaders.base import DocumentBuilder, LoadItem, file_metadata, register
+from ragloop.ingest.loaders.base import (
+    DocumentBuilder,
+    LoadItem,
+    LoadLimits,
+    file_metadata,
+    register,
+)
 
 
 @register
 class BeirLoader:
     suffixes = (".jsonl",)
     multi_document = True
-    max_line_bytes = 20 * 1024 * 1024  # set from [ingest] max_file_mb by the walker
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         meta = file_metadata(path, None)
         mtime = path.stat().st_mtime
         with path.open("rb") as handle:
@@ -26,7 +31,7 @@ class BeirLoader:
                 if not raw.strip():
                     continue
                 where = f"{path}:{number}"
-                if len(raw) > self.max_line_bytes:
+                if len(raw) > limits.max_file_bytes:
                     yield IngestError(where, f"line is {len(raw) / 1e6:.1f} MB, over the limit")
                     continue
                 try:

@@ -17,6 +17,8 @@ from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
+    LoadLimits,
+    check_zip,
     file_doc_id,
     file_metadata,
     register,
@@ -39,7 +41,8 @@ class DocxLoader:
     suffixes = (".docx",)
     multi_document = False
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
+        check_zip(path, data or b"", limits, ".docx")
         try:
             document = docx.Document(io.BytesIO(data or b""))
         except (zipfile.BadZipFile, KeyError, ValueError) as err:

@@ -5,12 +5,13 @@ fenced code blocks are text."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
+    LoadLimits,
     file_doc_id,
     read_text_file,
     register,
@@ -31,40 +32,48 @@ def split_front_matter(text: str) -> tuple[str, str]:
     return "", text
 
 
-def parse_markdown(text: str, builder: DocumentBuilder) -> str | None:
-    """Feed headings and paragraphs to ``builder``; return the first level-1 heading."""
+def _same(text: str) -> str:
+    return text
+
+
+def parse_markdown(text: str, builder: DocumentBuilder, *,
+                   heading: Callable[[str], str] = _same,
+                   paragraph: Callable[[str], str] = _same) -> str | None:
+    """Feed headings and paragraphs to ``builder``, each passed through ``heading`` or
+    ``paragraph`` first (a code block too); return the first level-1 heading."""
     first_h1 = None
-    paragraph: list[str] = []
+    lines: list[str] = []
     in_fence = False
 
     def flush() -> None:
-        if paragraph:
-            builder.paragraph("\n".join(paragraph))
-            paragraph.clear()
+        if lines:
+            builder.paragraph(paragraph("\n".join(lines)))
+            lines.clear()
 
     for line in text.split("\n"):
         if _FENCE.match(line):  # a code block is a paragraph of its own
             if not in_fence:
                 flush()
-            paragraph.append(line)
+            lines.append(line)
             in_fence = not in_fence
             if not in_fence:
                 flush()
             continue
         atx = None if in_fence else _ATX.match(line)
-        setext = None if in_fence or len(paragraph) != 1 else _SETEXT.match(line)
+        setext = None if in_fence or len(lines) != 1 else _SETEXT.match(line)
         if atx:
             flush()
             level, title = len(atx.group(1)), atx.group(2)
         elif setext:
-            title = paragraph.pop()
+            title = lines.pop()
             level = 1 if setext.group(1).startswith("=") else 2
         elif not line.strip() and not in_fence:
             flush()
             continue
         else:
-            paragraph.append(line)
+            lines.append(line)
             continue
+        title = heading(title)
         builder.heading(level, title)
         if level == 1 and first_h1 is None:
             first_h1 = title
@@ -77,7 +86,7 @@ class MarkdownLoader:
     suffixes = (".md", ".markdown")
     multi_document = False
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         text, meta = read_text_file(path, data)
         front, body = split_front_matter(text.replace("\r\n", "\n"))
         builder = DocumentBuilder()

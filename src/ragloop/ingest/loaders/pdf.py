@@ -16,6 +16,7 @@ from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
+    LoadLimits,
     file_doc_id,
     file_metadata,
     register,
@@ -52,7 +53,7 @@ class PdfLoader:
     suffixes = (".pdf",)
     multi_document = False
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         try:
             reader = PdfReader(io.BytesIO(data or b""))
             if reader.is_encrypted and not reader.decrypt(""):

@@ -8,6 +8,7 @@ from pathlib import Path
 from ragloop.ingest.loaders.base import (
     DocumentBuilder,
     LoadItem,
+    LoadLimits,
     file_doc_id,
     read_text_file,
     register,
@@ -19,7 +20,7 @@ class TextLoader:
     suffixes = (".txt", ".text")
     multi_document = False
 
-    def load(self, path: Path, data: bytes | None) -> Iterator[LoadItem]:
+    def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         text, meta = read_text_file(path, data)
         builder = DocumentBuilder()
         for paragraph in text.replace("\r\n", "\n").split("\n\n"):

@@ -1,0 +1,210 @@
+"""Observers of an ingest run: progress and timing are told what happens, the run does not
+hold them. ``IngestObserver`` lists the events; ``Observers`` fans out to several;
+``Timings`` sums seconds per stage; ``ProgressLog`` keeps the figures a user needs on a long
+run — files, documents and chunks done of those planned, the embedding rate, an ETA from
+the work already planned, and what is slow now — and renders them as one status line;
+``RichProgress`` shows that line under a bar on a terminal.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ragloop.ingest.report import STAGES
+
+
+class IngestObserver:
+    """Every event has a default that does nothing; an observer overrides what it uses."""
+
+    def files_found(self, n_files: int) -> None: ...
+
+    def file_started(self, path: str) -> None: ...
+
+    def file_done(self, path: str) -> None: ...
+
+    def documents_planned(self, n_documents: int, n_characters: int) -> None:
+        """Documents queued for processing (new or changed) and their text size."""
+
+    def document_unchanged(self, n: int = 1) -> None: ...
+
+    def embedding(self, n_chunks: int, source: str) -> None:
+        """A batch of ``n_chunks`` chunks goes to the embedder; ``source`` has the most."""
+
+    def committed(self, n_documents: int, n_chunks: int, n_characters: int) -> None: ...
+
+    def stage_seconds(self, stage: str, seconds: float) -> None: ...
+
+    def note(self, text: str) -> None:
+        """A status message (e.g. a worker was lost and its batch is retried)."""
+
+
+class Observers(IngestObserver):
+    def __init__(self, observers: Iterable[IngestObserver]):
+        self.observers = [o for o in observers if o is not None]
+
+    def __getattribute__(self, name: str):
+        if name.startswith("_") or name == "observers":
+            return object.__getattribute__(self, name)
+
+        def fan_out(*args, **kwargs):
+            for observer in object.__getattribute__(self, "observers"):
+                getattr(observer, name)(*args, **kwargs)
+        return fan_out
+
+
+class Timings(IngestObserver):
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+
+    def stage_seconds(self, stage: str, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+
+@dataclass
+class ProgressLog(IngestObserver):
+    """Counts and rates; ``status()`` is the line a user reads. The ETA divides the characters
+    planned but not yet committed by the rate at which characters have been committed — it
+    covers the work planned so far (files not yet read are not in it, and the line says how
+    many files remain)."""
+
+    clock: callable = time.monotonic
+    files_total: int = 0
+    files_done: int = 0
+    docs_planned: int = 0
+    docs_done: int = 0
+    docs_unchanged: int = 0
+    chars_planned: int = 0
+    chars_done: int = 0
+    chunks_done: int = 0
+    current_file: str = ""
+    slow: str = ""  # what the run is waiting on, e.g. "embedding 2,140 chunks of x.html"
+    notes: list[str] = field(default_factory=list)
+    _started: float | None = None
+    _first_commit: float | None = None
+
+    def _start(self) -> None:
+        if self._started is None:
+            self._started = self.clock()
+
+    def files_found(self, n_files: int) -> None:
+        self._start()
+        self.files_total = n_files
+
+    def file_started(self, path: str) -> None:
+        self._start()
+        self.current_file = path
+
+    def file_done(self, path: str) -> None:
+        self.files_done += 1
+
+    def documents_planned(self, n_documents: int, n_characters: int) -> None:
+        self._start()
+        self.docs_planned += n_documents
+        self.chars_planned += n_characters
+
+    def document_unchanged(self, n: int = 1) -> None:
+        self.docs_unchanged += n
+
+    def embedding(self, n_chunks: int, source: str) -> None:
+        self.slow = f"embedding {n_chunks:,} chunks" + (f" of {source}" if source else "")
+
+    def committed(self, n_documents: int, n_chunks: int, n_characters: int) -> None:
+        if self._first_commit is None:
+            self._first_commit = self.clock()
+        self.docs_done += n_documents
+        self.chunks_done += n_chunks
+        self.chars_done += n_characters
+        self.slow = ""
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    @property
+    def elapsed(self) -> float:
+        return 0.0 if self._started is None else self.clock() - self._started
+
+    @property
+    def chunks_per_second(self) -> float | None:
+        return self.chunks_done / self.elapsed if self.chunks_done and self.elapsed else None
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left for the documents planned so far (None before the first commit)."""
+        if not self.chars_done or not self.elapsed:
+            return None
+        return max(0, self.chars_planned - self.chars_done) * self.elapsed / self.chars_done
+
+    def status(self) -> str:
+        parts = [f"files {self.files_done}/{self.files_total}",
+                 f"documents {self.docs_done:,}/{self.docs_planned:,}"
+                 + (f" (+{self.docs_unchanged:,} unchanged)" if self.docs_unchanged else ""),
+                 f"chunks {self.chunks_done:,}"]
+        rate = self.chunks_per_second
+        if rate is not None:
+            parts.append(f"{rate:.1f} chunks/s")
+        eta = self.eta_seconds
+        if eta is not None:
+            more = self.files_total - self.files_done
+            parts.append(f"ETA {_duration(eta)}" + (f" for the work planned ({more} more files "
+                                                    "to read)" if more else ""))
+        if self.slow:
+            parts.append(self.slow)
+        return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class RichProgress(ProgressLog):
+    """``ProgressLog`` on a terminal: a files bar with the status line beside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.bar = Progress(TextColumn("[bold]files"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.description}"),
+                            console=Console(stderr=True), transient=True)
+        self.task = None
+
+    def __enter__(self) -> RichProgress:
+        self.bar.__enter__()
+        self.task = self.bar.add_task("", total=None)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)
+
+    def _refresh(self) -> None:
+        if self.task is not None:
+            self.bar.update(self.task, total=self.files_total or None,
+                            completed=self.files_done, description=self.status())
+
+    def files_found(self, n_files: int) -> None:
+        super().files_found(n_files)
+        self._refresh()
+
+    def file_started(self, path: str) -> None:
+        super().file_started(path)
+        self._refresh()
+
+    def file_done(self, path: str) -> None:
+        super().file_done(path)
+        self._refresh()
+
+    def embedding(self, n_chunks: int, source: str) -> None:
+        super().embedding(n_chunks, source)
+        self._refresh()
+
+    def committed(self, n_documents: int, n_chunks: int, n_characters: int) -> None:
+        super().committed(n_documents, n_chunks, n_characters)
+        self._refresh()

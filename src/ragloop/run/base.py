@@ -1,0 +1,61 @@
+"""The executor interface.
+
+``Executor.map(task, items)`` runs ``task(item)`` for every item and yields an ``Outcome``
+per item, in the order of ``items``, keeping a bounded number in flight (memory stays
+bounded however many items there are). ``task`` must pickle: a worker unpickles it once and
+keeps it, so whatever it loads lazily (an embedder, an LLM) stays loaded for every later
+item — long-lived workers.
+
+Failures: an exception raised by the task is the caller's (it is re-raised in the caller);
+a worker that dies (killed, out of memory) loses only its items in flight, which are retried
+once on a fresh worker and, if that fails too, come back as an ``Outcome`` with ``error`` set
+so the caller reports them. Nothing a caller already committed is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+RETRIES = 1  # attempts on a fresh worker after a worker died with the item
+
+
+@dataclass
+class Outcome(Generic[T, R]):
+    item: T
+    result: R | None = None
+    error: str | None = None  # set when the item was lost with its worker (after retries)
+
+
+@runtime_checkable
+class Executor(Protocol):
+    name: str
+    workers: int
+
+    def map(self, task: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]: ...
+
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    """In the calling process, one item at a time: what a one-worker local run uses."""
+
+    name = "inline"
+    workers = 1
+
+    def map(self, task: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
+        for item in items:
+            yield Outcome(item, task(item))
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> InlineExecutor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

@@ -1,0 +1,53 @@
+"""`ragloop eval run` on an executor's worker processes (issue 14, item 3): every example is
+evaluated in a worker with its own pipeline (a fake, named as such, built once per worker),
+the records equal those of the in-process run, and this process stays the one writer."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from eval_fake_pipeline import FakePipeline
+
+from ragloop.evals import runs
+from ragloop.evals.datasets import write_dataset
+from ragloop.evals.runner import RunOptions, run_eval
+from ragloop.project import Project
+from ragloop.records import EvalExample
+from ragloop.run.local import LocalPoolExecutor
+
+EXAMPLES = [EvalExample(id=f"q{i}", question=q, gold_doc_ids=(d,)) for i, (q, d) in enumerate([
+    ("What is the capital of France?", "d1"), ("What is the capital of Germany?", "d2"),
+    ("Which city lies on the Tiber?", "d4"), ("Is Madrid the capital of Spain?", "d3")])]
+
+
+class FakePipelineInWorker:
+    """Builds the fake pipeline in the worker and notes the worker's pid in its answers."""
+
+    def __init__(self, root):
+        self.root = str(root)
+
+    def __call__(self):
+        pipeline = FakePipeline(Project.load(self.root))
+        pipeline.answer_prefix = f"[pid {os.getpid()}] "
+        return pipeline
+
+
+def _scores(run_dir):
+    return {r["id"]: r["scores"] for r in runs.read_records(run_dir)}
+
+
+def test_eval_examples_run_on_worker_processes_with_the_same_records(project, tmp_path):
+    dataset = tmp_path / "gold.jsonl"
+    write_dataset(dataset, EXAMPLES)
+    options = replace(RunOptions(), report=False)
+    here = run_eval(FakePipeline(project), dataset, options=options)
+    with LocalPoolExecutor(2) as pool:
+        there = run_eval(FakePipeline(project), dataset, options=options, executor=pool,
+                         worker_pipeline=FakePipelineInWorker(project.root))
+    assert _scores(there.run_dir) == _scores(here.run_dir)
+    answers = [r["answer"] for r in runs.read_records(there.run_dir)]
+    assert len(answers) == 4 and all(a.startswith("[pid ") for a in answers)
+    pids = {int(a[len("[pid "):a.index("]")]) for a in answers}
+    assert os.getpid() not in pids  # every example ran in a worker process
+    assert there.aggregates["n_examples"] == 4 and there.aggregates["n_errors"] == 0
