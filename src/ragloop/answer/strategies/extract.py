@@ -40,7 +40,7 @@ from ragloop.index.bm25 import K1, idf
 # extensions (".md") have no space after the dot, so they never end a sentence.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]`]*\s+(?=[\"'(\[`]?[A-Z0-9`])")
 # Abbreviations whose dot must not end a sentence even before a capital.
-_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|Fig|No|Dr|Mr|Mrs|Ms|St)\.)$",
+_ABBREVIATION = re.compile(r"(?:\b(?:e\.g|i\.e|etc|vs|cf|approx|fig|Dr|Mr|Mrs|Ms)\.)$",
                            re.IGNORECASE)
 _BLOCK_BREAK = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*+]\s|\d+[.)]\s|#{1,6}\s|\|))")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
