@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ragloop.errors import ConfigError, ProjectNotFoundError
 
@@ -18,7 +18,8 @@ CONFIG_FILENAME = "ragloop.toml"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are refused: `max_file_mb = inf` is a typo, not "no limit"
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ProjectSettings(Section):
@@ -36,6 +37,8 @@ class LLMSettings(Section):
     repeat_penalty: float = Field(default=1.1, gt=0)  # bench/repeat_penalty.py
     # openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI)
     base_url: str = "http://127.0.0.1:8000/v1"
+    # openai: the model name sent to the server; llamacpp (with model_path empty): a model
+    # registered in the project by `ragloop train --out NAME`
     model: str = ""
     api_key_env: str = "OPENAI_API_KEY"
     timeout_s: float = Field(default=120.0, gt=0)
@@ -86,6 +89,17 @@ class IngestSettings(Section):
     # chunker for minutes); 4M characters is ~1,300 pages of a book
     max_record_chars: int = Field(default=4_000_000, ge=1000)
 
+    @model_validator(mode="after")
+    def _overlap_below_chunk(self) -> IngestSettings:
+        if self.overlap_tokens >= self.chunk_tokens:
+            raise ValueError(f"overlap_tokens ({self.overlap_tokens}) must be smaller than "
+                             f"chunk_tokens ({self.chunk_tokens})")
+        return self
+
+
+RetrieverName = Literal["bm25", "dense", "questions_bm25", "questions_dense"]
+RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
+
 
 class IndexSettings(Section):
     # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
@@ -107,8 +121,7 @@ class IndexSettings(Section):
 
 class RetrieveSettings(Section):
     k: int = Field(default=10, ge=1)
-    retrievers: tuple[Literal["bm25", "dense", "questions_bm25", "questions_dense"], ...] = (
-        "bm25", "dense")
+    retrievers: tuple[RetrieverName, ...] = ("bm25", "dense")
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(default=60, ge=1)
     # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
@@ -122,7 +135,15 @@ class RetrieveSettings(Section):
     # reranked order = weight * reranker + (1 - weight) * first stage (both min-max scaled)
     rerank_weight: float = Field(default=1.0, ge=0, le=1)
     cross_encoder_path: str = ""
-    doc_aggregation: Literal["max", "sum"] = "max"  # chunk → document scores (doc-level evals)
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_name_retrievers(cls, weights: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(weights) - set(RETRIEVER_NAMES))
+        if unknown:
+            raise ValueError(f"weights name unknown retriever(s) {', '.join(unknown)}; "
+                             f"retrievers are {', '.join(RETRIEVER_NAMES)}")
+        return weights
 
 
 class AnswerSettings(Section):
@@ -150,6 +171,32 @@ class EvalSettings(Section):
     seed: int = 0
 
 
+class TrainSettings(Section):
+    """``ragloop train``: LoRA on CPU by default (see README, Post-training)."""
+
+    lora_r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
+    # LoRA on the top N transformer layers only (0: all): backward stops at the lowest
+    # adapted layer, so fewer layers train much faster on a CPU
+    lora_layers: int = Field(default=8, ge=0)
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                       "up_proj", "down_proj")
+    learning_rate: float = Field(default=2e-4, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = Field(default=0, ge=0)  # 0: from epochs
+    batch_size: int = Field(default=4, ge=1)  # examples per optimizer step (one at a time)
+    warmup_steps: int = Field(default=5, ge=0)
+    max_length: int = Field(default=2048, ge=16)  # longer rows are skipped and counted
+    beta: float = Field(default=0.1, gt=0)  # DPO / KTO
+    seed: int = 0
+    threads: int = Field(default=0, ge=0)  # torch threads; 0: torch's default
+    checkpoint_every: int = Field(default=25, ge=1)  # optimizer steps
+    output: Literal["merged", "adapter"] = "merged"
+    quant: Literal["q8_0", "f16"] = "q8_0"  # merged GGUF weights
+    gate_metric: str = "label_accuracy"
+
+
 class RunSettings(Section):
     """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
 
@@ -163,7 +210,13 @@ class ServeSettings(Section):
     port: int = Field(default=8765, ge=1, le=65535)
     api_key_env: str = ""  # name of an env var holding the API key; empty: no auth
     queue_size: int = Field(default=16, ge=1)
-    max_body_mb: float = Field(default=25.0, gt=0)
+    max_body_mb: float = Field(default=25.0, gt=0)  # uploads (/v1/documents)
+    max_json_kb: int = Field(default=512, ge=1)  # every other request body
+    # Host header names served besides loopback and `host` ("*.example.com", "*": any);
+    # requests naming another host are refused (DNS rebinding)
+    allowed_hosts: tuple[str, ...] = ()
+    # origins ("https://rag.example.com") whose pages may POST here besides the server's own
+    allowed_origins: tuple[str, ...] = ()
 
 
 class Settings(Section):
@@ -176,12 +229,9 @@ class Settings(Section):
     retrieve: RetrieveSettings = RetrieveSettings()
     answer: AnswerSettings = AnswerSettings()
     eval: EvalSettings = EvalSettings()
+    train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
     run: RunSettings = RunSettings()
-
-    @property
-    def judge_llm(self) -> LLMSettings:
-        return self.judge or self.llm
 
 
 def _describe(err: ValidationError) -> tuple[str, str]:
@@ -229,7 +279,8 @@ n_ctx = 2048                     # context window given to llama.cpp
 n_threads = 0                    # 0 = all cores
 repeat_penalty = 1.1             # llamacpp: >1 discourages loops of repeated words
 base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": vLLM, Ollama, llama.cpp server, OpenAI
-model = ""                       # backend = "openai": model name sent to the server
+model = ""                       # "openai": model name sent to the server; "llamacpp": a model
+                                 # registered by `ragloop train --out NAME` (model_path empty)
 api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)
 timeout_s = 120.0
 max_retries = 3
@@ -246,16 +297,30 @@ max_tokens = 256                 # the embedder's input limit; chunks never exce
 batch_size = 8
 query_prefix = ""
 passage_prefix = ""
+tokenizer_path = ""              # onnx: tokenizer.json; empty = the shipped MiniLM tokenizer
+base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": the embeddings server
+api_key_env = "OPENAI_API_KEY"
+timeout_s = 60.0
+cache = true                     # passage vectors cached on disk by (model, text)
 
 [ingest]
+include = ["**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.jsonl"]
+exclude = ["**/.*/**", "**/node_modules/**"]
+max_file_mb = 20.0               # larger files are reported and skipped
+max_unpacked_mb = 100.0          # what a zip-based file (.docx) may expand to
+max_archive_members = 10000
+max_record_chars = 4000000       # a longer record is a per-record error
 chunker = "structure"            # "fixed", "recursive", "structure" or "semantic"
 chunk_tokens = 200               # target chunk size in embedder tokens
 overlap_tokens = 30
+semantic_threshold = 0.5         # chunker = "semantic": similarity below which a chunk ends
 dedup = "skip"                   # duplicates are reported; "skip" leaves them out of the index
+near_duplicate_threshold = 0.9   # MinHash similarity from which a document is a near duplicate
 contextual = false               # LLM-written situating sentence per chunk
 questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
 dense_fields = ["header", "context", "text"]
 lexical_fields = ["header", "context", "text"]
+batch_docs = 64                  # documents per store commit (an interrupted run resumes there)
 
 [index]
 backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
@@ -277,7 +342,11 @@ fusion = "convex"                # "rrf" or "convex" (score-normalised weighted 
 normalization = "zscore"         # "zscore", "minmax" or "dbsf" (convex fusion)
 rrf_k = 60
 depth = 100                      # candidates per retriever before fusion
+weights = {{}}                   # retriever name → fusion weight (default: equal)
 rerank = "none"                  # "none", "llm" or "cross-encoder"
+rerank_depth = 20                # candidates the reranker sees
+rerank_weight = 1.0              # final order = weight * reranker + (1 - weight) * first stage
+cross_encoder_path = ""          # rerank = "cross-encoder": a local model folder
 
 [answer]
 mode = "fast"                    # "fast", "slow" or "auto" (router picks per query)
@@ -285,15 +354,50 @@ strategy = "direct"
 slow_strategy = "vote"
 context_chunks = 5
 max_tokens = 256
+temperature = 0.0
+samples = 5                      # vote and best_of_n
+refuse_below = 0.0               # top retrieval score under which the answer is a refusal
+max_latency_s = 0.0              # per-question budget (0 = none)
+max_tokens_per_query = 0         # per-question token budget (0 = none)
+router_thresholds = {{}}         # fitted by `ragloop route calibrate`
+citation_style = "json"          # "json" (schema-constrained) or "inline" ([n] in free text)
+verifier = "grounding"           # best_of_n and refine: "grounding" or "llm"
 
 [eval]
+judge_prompt_version = "v1"
 workers = 2
 bootstrap_samples = 1000
+seed = 0
+
+[train]                          # `ragloop train sft|dpo|kto` (needs pip install 'ragloop[train]')
+lora_r = 16
+lora_alpha = 32
+lora_dropout = 0.0
+lora_layers = 8                  # LoRA on the top N layers (0 = all)
+target_modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+learning_rate = 2e-4
+epochs = 1.0
+max_steps = 0                    # 0 = from epochs
+batch_size = 4                   # examples per optimizer step
+warmup_steps = 5
+max_length = 2048                # longer rows are skipped and counted
+beta = 0.1                       # DPO / KTO
+seed = 0
+threads = 0                      # torch threads; 0 = torch's default
+checkpoint_every = 25            # optimizer steps
+output = "merged"                # "merged" GGUF (quant q8_0 or f16) or a LoRA "adapter" GGUF
+quant = "q8_0"
+gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
 
 [serve]
 host = "127.0.0.1"
 port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+queue_size = 16                  # questions waiting for the model; more get 503
+max_body_mb = 25.0               # uploads
+max_json_kb = 512                # every other request body
+allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
+allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
 
 [run]
 executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')

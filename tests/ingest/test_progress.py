@@ -28,6 +28,10 @@ class Recorder(ProgressLog):
         super().__init__(clock=FakeClock())
         self.lines: list[str] = []
 
+    def processing(self, n_documents, source, n_characters):
+        super().processing(n_documents, source, n_characters)
+        self.lines.append(self.status())
+
     def embedding(self, n_chunks, source):
         super().embedding(n_chunks, source)
         self.lines.append(self.status())
@@ -51,7 +55,9 @@ def test_the_status_line_names_the_slow_file_and_gives_rate_and_eta(tmp_path):
     assert big_chunks > 10
     assert f"embedding {big_chunks:,} chunks of {docs / 'stdtypes.md'}" in "\n".join(
         progress.lines)
-    first_commit = progress.lines[1]
+    assert any(f"chunking 1 document, the largest {docs / 'stdtypes.md'} (" in line
+               for line in progress.lines)  # what a pool's workers are busy with
+    first_commit = progress.lines[2]
     assert "files 1/3" in first_commit and "documents 1/1" in first_commit
     assert "chunks/s" in first_commit and "ETA 0s" in first_commit
     assert "2 more files to read" in first_commit

@@ -68,3 +68,30 @@ def test_documents_aggregate_max_or_sum():
     pairs = [("d1", 0.9), ("d2", 0.8), ("d1", 0.5), ("d3", 0.1)]
     assert to_documents(pairs, "max") == [("d1", 0.9), ("d2", 0.8), ("d3", 0.1)]
     assert to_documents(pairs, "sum")[0] == ("d1", pytest.approx(1.4))
+
+
+@pytest.mark.parametrize("normalization", ["zscore", "minmax", "dbsf"])
+def test_a_signals_only_hit_is_not_erased(normalization):
+    # one BM25 hit (a rare term), many dense hits; the BM25 hit sits mid-list in dense
+    dense = ranked("dense", [(f"d{i:02d}", 0.9 - i * 0.004) for i in range(60)])
+    dense.insert(30, ranked("dense", [("t", 0.9 - 30 * 0.004)])[0])
+    runs = {"bm25": ranked("bm25", [("t", 7.3)]), "dense": dense}
+    fused = convex(runs, normalization=normalization)
+    by_id = {h.chunk_id: h.score for h in fused}
+    # above the chunk with the same dense score that never matched the term
+    assert by_id["t"] > by_id["d30"]
+    # as much as the best hit of the other signal: the lone hit leads
+    assert fused[0].chunk_id == "t"
+
+
+@pytest.mark.parametrize("normalization", ["zscore", "minmax", "dbsf"])
+def test_a_constant_score_list_keeps_its_hits_above_the_rest(normalization):
+    dense = ranked("dense", [(f"d{i}", 0.8 - i * 0.01) for i in range(20)])
+    runs = {"bm25": ranked("bm25", [("d15", 2.0), ("d16", 2.0)]), "dense": dense}
+    order = [h.chunk_id for h in convex(runs, normalization=normalization)]
+    assert order.index("d15") < order.index("d14") and order.index("d16") < order.index("d14")
+
+
+def test_one_list_alone_keeps_its_order():
+    only = {"bm25": ranked("bm25", [("a", 3.0)])}
+    assert [h.chunk_id for h in convex(only, normalization="zscore")] == ["a"]

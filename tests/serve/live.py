@@ -18,9 +18,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(app) -> Iterator[str]:
+def live_server(app, *, log_level: str = "warning") -> Iterator[str]:
+    """``log_level="info"`` turns uvicorn's access log on (its default when served)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level=log_level,
                                            lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

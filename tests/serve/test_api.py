@@ -133,18 +133,20 @@ class BrokenFakePipeline:
         raise StoreError("no index at .ragloop/index: run `ragloop ingest` first")
 
     def stream(self, question, **kwargs):
-        yield "partial "
+        from ragloop.records import AnswerEvent
+
+        yield AnswerEvent.delta("partial ")
         self.ask(question)
 
 
 def test_pipeline_errors_are_reported_not_hung(tmp_path):
     from fastapi.testclient import TestClient
-    from serve_helpers import serve_settings
+    from serve_helpers import LOCAL, serve_settings
 
     from ragloop.serve.app import create_app
 
     app = create_app(BrokenFakePipeline(), serve_settings(), data_dir=tmp_path)
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         plain = client.post("/v1/ask", json={"question": "tides?"})
         assert plain.status_code == 500
         assert "ragloop ingest" in plain.json()["error"]["message"]

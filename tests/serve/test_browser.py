@@ -1,5 +1,5 @@
-"""End to end in headless Chromium (Selenium + Debian's chromedriver): open the page with an
-API key, ask, watch the answer stream in, open a citation, rate, correct, see the trace list.
+"""End to end in headless Chromium (Selenium + Debian's chromedriver): log in with the API
+key, ask, watch the answer stream in, open a citation, rate, correct, see the trace list.
 
 Runs on the fake pipeline (exact texts) and on the real one (SmolLM2 + MiniLM over a tiny
 corpus uploaded through ``/v1/documents``). Needs ``scripts/install-browser.sh``; missing
@@ -66,7 +66,7 @@ def _app(kind: str, tmp_path: Path):
     project = make_project(tmp_path / "proj", max_tokens=16)
     settings = project.settings.model_copy(update={"serve": serve_settings(
         api_key_env="RAGLOOP_BROWSER_KEY").serve})
-    return create_app(lambda: Pipeline(project), settings, data_dir=project.data_dir)
+    return create_app(Pipeline(project), settings, data_dir=project.data_dir)
 
 
 @pytest.mark.parametrize("kind", ["fake", pytest.param("real", marks=pytest.mark.real_model)])
@@ -87,9 +87,12 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
 
         browser.get(base + "/")
         assert "API key" in browser.page_source  # the 401 page offers a key form
-        browser.get(f"{base}/?api_key={KEY}")
+        key_box = browser.find_element(By.NAME, "api_key")
+        key_box.send_keys(KEY)
+        key_box.submit()  # posted to /login: a session cookie, the key in no URL
         wait.until(ec.element_to_be_clickable((By.ID, "ask-button")))
-        assert "api_key" not in browser.current_url  # taken into localStorage, out of the URL
+        assert KEY not in browser.current_url
+        assert not browser.execute_script("return Object.keys(localStorage)")
 
         browser.execute_script("""
             window.__seen = [];
@@ -146,6 +149,22 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
             wait.until(ec.frame_to_be_available_and_switch_to_it((By.ID, "report-frame")))
             wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Eval run one"))
             browser.switch_to.default_content()
+
+            # Settings: log out (empty key), a wrong key is refused, the right one logs in
+            browser.find_element(By.CSS_SELECTOR, "nav .tab[data-view='settings']").click()
+            browser.find_element(By.ID, "save-key").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "key-status"), "Logged out"))
+            assert browser.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                "fetch('/v1/traces').then((r) => done(r.status));") == 401  # cookie gone
+            browser.find_element(By.ID, "api-key").send_keys("wrong")
+            browser.find_element(By.ID, "save-key").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "key-status"), "Wrong"))
+            browser.find_element(By.ID, "api-key").send_keys(KEY)
+            browser.find_element(By.ID, "save-key").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "key-status"), "Logged in"))
+            browser.find_element(By.CSS_SELECTOR, "nav .tab[data-view='traces']").click()
+            wait.until(ec.text_to_be_present_in_element((By.ID, "traces"), "corrected"))
 
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000

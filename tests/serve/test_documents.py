@@ -3,9 +3,11 @@ partial failures are 207, total failures 422, each file's error reported."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
-from serve_helpers import serve_settings
+from serve_helpers import LOCAL, serve_settings
 
 from fakes import FakeEmbedder
 from ragloop.pipeline import Pipeline
@@ -20,7 +22,8 @@ def upload_client(tmp_path):
     settings = serve_settings()
     project = Project(root=tmp_path, settings=settings)
     with Pipeline(project, embedder=FakeEmbedder()) as pipeline, \
-            TestClient(create_app(pipeline, settings, data_dir=project.data_dir)) as client:
+            TestClient(create_app(pipeline, settings, data_dir=project.data_dir),
+                       base_url=LOCAL) as client:
         yield client, pipeline
 
 
@@ -31,7 +34,8 @@ def test_upload_ingests_into_the_index(upload_client):
         ("files", ("../../etc/evil name.txt", b"Plain text about volcanoes.\n", "text/plain"))])
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["saved"] == ["notes.md", "evil_name.txt"]  # no path tricks in names
+    notes, evil = body["saved"]  # no path tricks in names; a changed name gets a tag
+    assert notes == "notes.md" and re.fullmatch(r"evil_name-[0-9a-f]{8}\.txt", evil)
     assert body["counts"]["added"] == 2 and body["ok"]
     assert pipeline.store.stats()["documents"] == 2
 

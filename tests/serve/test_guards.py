@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from serve_fake_pipeline import FakePipeline
-from serve_helpers import serve_settings
+from serve_helpers import LOCAL, serve_settings
 from starlette.routing import Mount, Route
 
 from ragloop.errors import ConfigError
@@ -24,7 +24,7 @@ def keyed_client(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGLOOP_TEST_KEY", KEY)
     app = create_app(FakePipeline(), serve_settings(api_key_env="RAGLOOP_TEST_KEY"),
                      data_dir=tmp_path / "data")
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=LOCAL) as test_client:
         yield test_client
 
 
@@ -72,10 +72,16 @@ def test_the_key_opens_the_api_and_the_page(keyed_client):
     assert keyed_client.get("/v1/traces", headers={"X-API-Key": KEY}).status_code == 200
     page = keyed_client.get("/")
     assert page.status_code == 401 and "api_key" in page.text  # a form to enter the key
-    opened = keyed_client.get(f"/?api_key={KEY}")
-    assert opened.status_code == 200 and "ragloop_api_key" in opened.headers["set-cookie"]
-    assert keyed_client.get("/static/app.js").status_code == 200  # the cookie, on GET
-    # the cookie never authorises a write
+    assert keyed_client.get(f"/?api_key={KEY}").status_code == 401  # never in a URL
+    opened = keyed_client.post("/login", data={"api_key": KEY}, follow_redirects=False)
+    assert opened.status_code == 303 and "ragloop_session" in opened.headers["set-cookie"]
+    assert keyed_client.get("/static/app.js").status_code == 200  # the session cookie
+    # the cookie authorises the page's own writes; another origin's are refused
+    assert keyed_client.post("/v1/ask", json={"question": "tides?"},
+                             headers={"Origin": LOCAL}).status_code == 200
+    assert keyed_client.post("/v1/ask", json={"question": "tides?"},
+                             headers={"Origin": "http://evil.example"}).status_code == 403
+    keyed_client.cookies.clear()
     assert keyed_client.post("/v1/ask", json={"question": "tides?"}).status_code == 401
 
 
@@ -119,13 +125,13 @@ def test_unknown_trace_is_404(client):
 
 
 def test_oversize_bodies_get_413(tmp_path):
-    app = create_app(FakePipeline(), serve_settings(max_body_mb=0.01), data_dir=tmp_path)
+    app = create_app(FakePipeline(), serve_settings(max_json_kb=10), data_dir=tmp_path)
     big = b'{"question": "' + b"x" * 20_000 + b'"}'
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         declared = client.post("/v1/ask", content=big,
                                headers={"Content-Type": "application/json"})
         assert declared.status_code == 413
-        assert "max_body_mb" in declared.json()["error"]["message"]
+        assert "max_json_kb" in declared.json()["error"]["message"]
 
         def chunks():  # no Content-Length: counted while reading
             for i in range(0, len(big), 4096):
@@ -140,7 +146,7 @@ def test_oversize_bodies_get_413(tmp_path):
 def test_full_queue_is_503_with_retry_after(tmp_path):
     app = create_app(FakePipeline(), serve_settings(queue_size=1), data_dir=tmp_path)
     gate = app.state.ragloop.gate
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         gate.admit()  # someone holds the only place
         try:
             response = client.post("/v1/ask", json={"question": "tides?"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 from real_project import make_project, write_docs
+from serve_helpers import LOCAL
 
 from ragloop.feedback.export import EXPORTERS, judged_items
 from ragloop.feedback.export.schema import validate_row
@@ -16,9 +17,9 @@ from ragloop.serve.app import create_app
 @pytest.mark.real_model
 def test_upload_ask_feedback_on_the_real_pipeline(tmp_path):
     project = make_project(tmp_path / "proj", max_tokens=16)
-    app = create_app(lambda: Pipeline(project), project.settings, data_dir=project.data_dir)
+    app = create_app(Pipeline(project), project.settings, data_dir=project.data_dir)
     docs = write_docs(tmp_path / "docs")
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         files = [("files", (p.name, p.read_bytes(), "text/markdown")) for p in docs]
         uploaded = client.post("/v1/documents", files=files)
         assert uploaded.status_code == 201, uploaded.text

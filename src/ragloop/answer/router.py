@@ -33,6 +33,7 @@ from ragloop.answer.strategies.extract import ExtractStrategy, relevance
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.config import AnswerSettings
 from ragloop.errors import ConfigError
+from ragloop.models.llm import TextSink
 from ragloop.records import Answer
 
 # escalate when grounding/margin fall below, or arithmetic/multihop/length reach, these
@@ -55,36 +56,43 @@ def budget_of(settings: AnswerSettings) -> Budget:
 
 def answer_question(question: str, *, settings: AnswerSettings, retriever, llm,
                     mode: str | None = None, strategy: str | None = None, filters=None,
-                    budget: Budget | None = None, embedder=None) -> Answer:
+                    budget: Budget | None = None, instruction: str = "",
+                    on_text: TextSink | None = None, embedder=None) -> Answer:
     """Answer ``question`` with citations. ``strategy`` forces one strategy by name;
     otherwise ``mode`` (default ``[answer] mode``) decides. ``budget`` defaults to
-    ``[answer] max_latency_s`` / ``max_tokens_per_query``. ``embedder`` (the project's) is
-    used by strategies that score text themselves (``extract``, and the router's floor)."""
+    ``[answer] max_latency_s`` / ``max_tokens_per_query``. ``instruction`` (e.g. a label
+    instruction) goes into the answer prompt only: retrieval runs on ``question``.
+    ``on_text`` receives the answer text as the model writes it, from strategies whose
+    one draft is the answer (``direct``); ``auto`` never streams a pass it may replace.
+    ``embedder`` (the project's) is used by strategies that score text themselves
+    (``extract``, and the router's floor)."""
     mode = mode or settings.mode
     budget = budget or budget_of(settings)
-    if strategy:
-        return build_strategy(strategy, settings, filters=filters, embedder=embedder).run(
-            question, retriever, llm, budget)
-    if mode == "fast":
-        return build_strategy(settings.strategy, settings, filters=filters,
-                              embedder=embedder).run(question, retriever, llm, budget)
-    if mode == "slow":
-        return build_strategy(settings.slow_strategy, settings, filters=filters,
-                              embedder=embedder).run(question, retriever, llm, budget)
-    if mode == "auto":
-        return Router(settings, filters=filters, embedder=embedder).run(
-            question, retriever, llm, budget)
-    raise ConfigError(f"unknown answer mode '{mode}'; choose from {', '.join(MODES)}",
-                      key="answer.mode")
+    if mode not in MODES and not strategy:
+        raise ConfigError(f"unknown answer mode '{mode}'; choose from {', '.join(MODES)}",
+                          key="answer.mode")
+    if strategy or mode != "auto":
+        name = strategy or (settings.strategy if mode == "fast" else settings.slow_strategy)
+        runner = build_strategy(name, settings, filters=filters, instruction=instruction,
+                                on_text=on_text, embedder=embedder)
+    else:
+        runner = Router(settings, filters=filters, instruction=instruction, embedder=embedder)
+    answer = runner.run(question, retriever, llm, budget)
+    if instruction:
+        answer = answer.model_copy(update={"metadata": {**answer.metadata,
+                                                        "instruction": instruction}})
+    return answer
 
 
 class Router:
     name = "auto"
 
     def __init__(self, settings: AnswerSettings, *, filters=None,
-                 thresholds: dict[str, float] | None = None, embedder=None):
+                 thresholds: dict[str, float] | None = None, instruction: str = "",
+                 embedder=None):
         self.settings = settings
         self.filters = filters
+        self.instruction = instruction
         self.embedder = embedder
         self.thresholds = {**DEFAULT_THRESHOLDS, **settings.router_thresholds,
                            **(thresholds or {})}
@@ -116,7 +124,8 @@ class Router:
         usage = getattr(llm, "usage", None)
         measured = usage is not None and usage.cache_misses > 0
         if budget.max_tokens:
-            messages = answer_messages(question, candidates, style=self.settings.citation_style)
+            messages = answer_messages(question, candidates, style=self.settings.citation_style,
+                                       instruction=self.instruction)
             # the answer's length: as measured on this client's calls so far, else the cap
             answer_tokens = (min(self.settings.max_tokens,
                                  round(usage.completion_tokens / usage.cache_misses))
@@ -144,8 +153,16 @@ class Router:
         return None
 
     def run(self, question, retriever, llm, budget: Budget = Budget()) -> Answer:
-        tally = Tally(budget)
-        candidates = retrieve(question, retriever, llm, self.settings, self.filters)
+        with Tally.open(budget) as tally:
+            return self._run(question, retriever, llm, tally)
+
+    def _strategy(self, name: str):
+        return build_strategy(name, self.settings, filters=self.filters,
+                              instruction=self.instruction, embedder=self.embedder)
+
+    def _run(self, question, retriever, llm, tally: Tally) -> Answer:
+        candidates = retrieve(question, retriever, llm, self.settings, self.filters,
+                              extra_prompt=self.instruction)
         why_refuse = weak_support(candidates, self.settings)
         if why_refuse:
             return refusal(question, candidates, why_refuse, strategy=self.settings.strategy,
@@ -159,8 +176,7 @@ class Router:
                      "chosen": floor.name, "thresholds": self.thresholds}
             return extracted.model_copy(update={"metadata": {**extracted.metadata,
                                                              "router": route}})
-        fast = build_strategy(self.settings.strategy, self.settings, filters=self.filters,
-                              embedder=self.embedder)
+        fast = self._strategy(self.settings.strategy)
         fast_answer = fast.answer(question, candidates, llm, tally, retriever=retriever)
         grounding = self.verifier.check(question, fast_answer.text, candidates, llm).score
         signals = {**question_signals(question), **retrieval_signals(candidates),
@@ -192,9 +208,8 @@ class Router:
             return fast_answer.model_copy(update={
                 "metadata": {**fast_answer.metadata, "router": route},
                 "latency_s": tally.elapsed})
-        slow = build_strategy(chosen, self.settings, filters=self.filters,
-                              embedder=self.embedder)
-        answer = slow.answer(question, candidates, llm, tally, retriever=retriever)
+        answer = self._strategy(chosen).answer(question, candidates, llm, tally,
+                                               retriever=retriever)
         # A computed answer (arithmetic) is not in the documents, so no sentence can stand
         # in for it; every other generated answer must beat the grounded floor.
         if reason != "arithmetic":

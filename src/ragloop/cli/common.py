@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ragloop import __version__
 from ragloop.errors import RagloopError
@@ -29,7 +30,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # help texts name config sections like [answer]: no markup
 )
 
 
@@ -37,10 +38,16 @@ app = typer.Typer(
 class State:
     project_dir: Path
     use_cache: bool = True
+    model: str | None = None  # --model NAME: a registered model instead of [llm] model
 
     @cached_property
     def project(self) -> Project:
-        return Project.load(self.project_dir)
+        project = Project.load(self.project_dir)
+        if self.model is None:
+            return project
+        settings = project.settings
+        llm = settings.llm.model_copy(update={"model": self.model, "model_path": ""})
+        return Project(project.root, settings.model_copy(update={"llm": llm}))
 
 
 def _version(value: bool) -> None:
@@ -55,10 +62,13 @@ def _root(
     project: Path = typer.Option(Path("."), "--project", "-p",
                                  help="Project folder (holds ragloop.toml).", show_default=False),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LLM cache."),
+    model: str | None = typer.Option(None, "--model", help="Answer with a model registered by "
+                                     "`ragloop train` (overrides [llm] model).",
+                                     show_default=False),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
-    ctx.obj = State(project_dir=project, use_cache=not no_cache)
+    ctx.obj = State(project_dir=project, use_cache=not no_cache, model=model)
 
 
 def state(ctx: typer.Context) -> State:
@@ -66,5 +76,6 @@ def state(ctx: typer.Context) -> State:
 
 
 def fail(error: RagloopError | str, code: int = EXIT_FATAL) -> None:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+    # escaped: messages name sections like "[serve]", which rich would take for markup
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     raise typer.Exit(code)

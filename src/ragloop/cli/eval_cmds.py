@@ -10,10 +10,19 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from ragloop.cli.common import EXIT_GATE, EXIT_PARTIAL, EXIT_USAGE, console, fail, state
+from ragloop.cli.common import (
+    EXIT_GATE,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    console,
+    err_console,
+    fail,
+    state,
+)
 from ragloop.errors import RagloopError
 
 eval_app = typer.Typer(help="Evaluate: golden sets, runs, comparisons, gates, judges, reports.",
@@ -70,7 +79,20 @@ def run_cmd(
                                              "(--workers of them; default [run]); without it, "
                                              "threads in this process."),
 ) -> None:
-    """Run the project's pipeline over DATASET; write a run folder with report.html."""
+    """Run the project's pipeline over DATASET; write a run folder with report.html.
+
+    DATASET is a golden set in JSON Lines, one example per line. Only "id" and "question"
+    are required; "reference_answers" (a list) and "label" score the answer;
+    "gold_doc_ids" (document ids as `ragloop documents list` shows them) and
+    "gold_chunk_ids" score retrieval; "tags" group examples in the report. A line:
+
+    \b
+    {"id": "q1", "question": "How long does green tea steep?",
+     "reference_answers": ["Two minutes at 75 °C."],
+     "gold_doc_ids": ["f3447d7929f251c9b"]}
+
+    Gold ids that match no indexed document are named in a warning, and when none of them
+    match the run stops (every retrieval metric would read 0)."""
     from ragloop.evals.runner import RunOptions, run_eval
     from ragloop.run.build import build_executor
 
@@ -78,6 +100,8 @@ def run_cmd(
         fail("give a DATASET or --resume RUN_DIR", EXIT_USAGE)
     try:
         pipeline = _pipeline(ctx)
+        if dataset is not None and resume is None:
+            _check_gold_ids(pipeline, dataset, limit)
         options = RunOptions(limit=limit, workers=workers or pipeline.settings.eval.workers,
                              judge=judge)
         pool = None
@@ -108,8 +132,33 @@ def run_cmd(
                   soft_wrap=True, highlight=False)
     if result.errors:
         for line in result.errors[:10]:
-            console.print(f"[red]failed[/] {line}", highlight=False)
+            console.print(f"[red]failed[/] {escape(line)}", highlight=False)
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _check_gold_ids(pipeline, dataset: Path, limit: int | None) -> None:
+    """Warn about gold ids that match nothing in the index; stop when none match."""
+    from ragloop.evals.datasets import load_dataset, unknown_gold_ids
+
+    examples = load_dataset(dataset, limit=limit)
+    gold_docs = {d for e in examples for d in e.gold_doc_ids}
+    gold_chunks = [c for e in examples for c in e.gold_chunk_ids]
+    if not gold_docs and not gold_chunks:
+        return
+    doc_ids = {entry.doc_id for entry in pipeline.store.documents()}
+    chunk_ids = {c.id for c in pipeline.store.get_chunks(sorted(set(gold_chunks)))}
+    unknown = unknown_gold_ids(examples, doc_ids, chunk_ids)
+    if not unknown:
+        return
+    names = sorted({i for ids in unknown.values() for i in ids})
+    shown = ", ".join(names[:10]) + (f", … ({len(names)} in all)" if len(names) > 10 else "")
+    where = ", ".join(list(unknown)[:5]) + (", …" if len(unknown) > 5 else "")
+    message = (f"{dataset}: gold ids that match no indexed document or chunk: {shown} "
+               f"(examples {where}); `ragloop documents list` shows the indexed ids")
+    if len(names) == len(gold_docs | set(gold_chunks)):
+        fail(message + "; none of the gold ids match, so every retrieval metric would read 0")
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)
 
 
 def agreement_text(metric: str, agreements: dict) -> str:

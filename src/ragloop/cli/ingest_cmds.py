@@ -6,36 +6,44 @@ import json
 from pathlib import Path
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
+from ragloop.cli.documents_cmds import describe_totals, totals
 from ragloop.errors import RagloopError
 from ragloop.ingest.report import STAGES, IngestReport
 
 MAX_WARNINGS = 20  # errors are always all printed; warnings (duplicates…) can be many
 
 
+def _summary(title: str, names, values: list[str]) -> Table:
+    """One row of numbers under their names; light borders so eight columns fit in 80
+    characters with no header cut short."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
+                  pad_edge=False)
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    table.add_row(*values)
+    return table
+
+
 def print_report(report: IngestReport) -> None:
     for error in report.errors:
-        err_console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]failed:[/] {escape(error)}", highlight=False, soft_wrap=True)
     warnings = report.warnings + [w for result in report.files for w in result.warnings]
     for warning in warnings[:MAX_WARNINGS]:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
     if len(warnings) > MAX_WARNINGS:
         err_console.print(f"[yellow]warning:[/] … and {len(warnings) - MAX_WARNINGS} more "
                           "(all of them with --json)", highlight=False)
-    counts = Table(title="ingest", show_header=True)
-    for name in ("added", "changed", "unchanged", "removed", "duplicates", "failed", "chunks",
-                 "questions"):
-        counts.add_column(name, justify="right")
-    counts.add_row(*(str(v) for v in report.counts().values()))
-    console.print(counts)
-    stages = Table(title="seconds per stage", show_header=True)
-    for name in (*STAGES, "total"):
-        stages.add_column(name, justify="right")
-    stages.add_row(*(f"{report.seconds[s]:.1f}" for s in STAGES),
-                   f"{report.total_seconds:.1f}")
-    console.print(stages)
+    counts = report.counts()
+    console.print(_summary("ingest", counts.keys(), [str(v) for v in counts.values()]))
+    console.print(_summary("seconds per stage", (*STAGES, "total"),
+                           [f"{report.seconds[s]:.1f}" for s in STAGES]
+                           + [f"{report.total_seconds:.1f}"]))
     if report.llm:
         console.print(f"LLM: {report.llm['calls']:.0f} calls "
                       f"({report.llm['cache_hits']:.0f} from cache), "
@@ -84,13 +92,16 @@ def register(app: typer.Typer) -> None:
                 report = pipeline.ingest(paths or [], prune=prune, enrich=not no_enrich,
                                          reembed=reembed, executor=executor, workers=workers,
                                          progress=not quiet and err_console.is_terminal)
+                # what this run changed is in the report; what the index now holds, here
+                index = totals(pipeline.store)
         except (RagloopError, ValueError) as err:
             fail(err)
         if as_json:
             for error in report.errors:
                 err_console.print(f"failed: {error}", highlight=False, soft_wrap=True)
-            print(json.dumps(report.as_dict()))
+            print(json.dumps({**report.as_dict(), "index": index}))
         else:
             print_report(report)
+            console.print(describe_totals(index), highlight=False)
         if not report.ok:
             raise typer.Exit(EXIT_PARTIAL)

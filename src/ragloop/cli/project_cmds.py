@@ -26,9 +26,13 @@ def register(app: typer.Typer) -> None:
 
     @app.command("config")
     def show_config(ctx: typer.Context):
-        """Validate ragloop.toml and print the effective settings, defaults included."""
+        """Validate ragloop.toml (keys, values, strategy names, model files) and print the
+        effective settings, defaults included."""
+        from ragloop.checks import check_settings
+
         try:
             project = state(ctx).project
+            check_settings(project.settings, path=project.config_path)
         except RagloopError as err:
             fail(err)
         console.print_json(project.settings.model_dump_json())

@@ -17,7 +17,9 @@ from ragloop.retrieve.filters import FilterError, parse_filters
 def _as_dict(rank: int, candidate: Candidate) -> dict:
     chunk = candidate.chunk
     return {"rank": rank, "score": candidate.score, "chunk_id": chunk.id,
-            "doc_id": chunk.doc_id, "section": list(chunk.section_path), "page": chunk.page,
+            "doc_id": chunk.doc_id, "source": chunk.metadata.get("source"),
+            "title": chunk.metadata.get("title"), "section": list(chunk.section_path),
+            "page": chunk.page,
             "text": chunk.text, "scores": candidate.scores, "ranks": candidate.ranks,
             "matched_question": candidate.matched_question}
 
@@ -30,7 +32,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def search(ctx: typer.Context,
                query: str = typer.Argument(..., help="What to look for."),
-               k: int = typer.Option(0, "--k", "-k", help="Results (0: the configured k)."),
+               k: int = typer.Option(0, "--k", "-k", min=0, help="Results (0: the configured k)."),
                as_json: bool = typer.Option(False, "--json", help="JSON on stdout."),
                explain: bool = typer.Option(False, "--explain",
                                             help="Rank and score per retriever and after "

@@ -17,18 +17,27 @@ def register(app: typer.Typer) -> None:
         """Serve the API (/v1/ask, /v1/chat/completions, ...) and the web page at /."""
         import uvicorn
 
+        from ragloop.checks import check_settings
         from ragloop.pipeline import Pipeline
         from ragloop.serve.app import create_app
 
         st = state(ctx)
         try:
             project = st.project
-            app_ = create_app(lambda: Pipeline(project, use_cache=st.use_cache),
-                              project.settings, data_dir=project.data_dir)
+            # a config that cannot answer a question never serves
+            check_settings(project.settings, path=project.config_path)
+            serve_settings = project.settings.serve.model_copy(update={
+                "host": host or project.settings.serve.host,
+                "port": port or project.settings.serve.port})
+            settings = project.settings.model_copy(update={"serve": serve_settings})
+            pipeline = Pipeline(project, use_cache=st.use_cache)
+            app_ = create_app(pipeline, settings, data_dir=project.data_dir)
         except RagloopError as err:
             fail(err)
-        serve_settings = project.settings.serve
-        host = host or serve_settings.host
-        port = port or serve_settings.port
+        host, port = serve_settings.host, serve_settings.port
         console.print(f"ragloop serving {project.root} on http://{host}:{port}/")
-        uvicorn.run(app_, host=host, port=port, log_level=log_level)
+        if host in ("0.0.0.0", "::", "") and not serve_settings.allowed_hosts:
+            console.print("only requests to localhost/127.0.0.1 are answered; add the names "
+                          "clients use to \\[serve] allowed_hosts", highlight=False)
+        with pipeline:
+            uvicorn.run(app_, host=host, port=port, log_level=log_level)

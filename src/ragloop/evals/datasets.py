@@ -108,3 +108,18 @@ def write_dataset(path: Path | str, examples: Iterable[EvalExample]) -> int:
 
 def dataset_hash(path: Path | str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def unknown_gold_ids(examples: Iterable[EvalExample], doc_ids: set[str],
+                     chunk_ids: set[str] | None = None) -> dict[str, list[str]]:
+    """Gold ids that name nothing in the index, per example id: a ``gold_doc_ids`` entry not
+    in ``doc_ids``; a ``gold_chunk_ids`` entry not in ``chunk_ids`` (when given). Scoring
+    against them silently gives 0 on every retrieval metric."""
+    unknown: dict[str, list[str]] = {}
+    for example in examples:
+        missing = [d for d in example.gold_doc_ids if d not in doc_ids]
+        if chunk_ids is not None:
+            missing += [c for c in example.gold_chunk_ids if c not in chunk_ids]
+        if missing:
+            unknown[example.id] = missing
+    return unknown

@@ -31,7 +31,7 @@ from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
 from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
 from ragloop.index.segment import Segment
-from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target
+from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target, split_bookkeeping
 from ragloop.records import Chunk, Document, Question
 
 if TYPE_CHECKING:
@@ -325,8 +325,8 @@ class EmbeddedStore:
             conn.execute("BEGIN")
             try:
                 docs = conn.execute(
-                    "SELECT rowid, id, source, content_hash, title, mtime, metadata "
-                    "FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    "SELECT rowid, id, source, content_hash, title, mtime, metadata, "
+                    "bookkeeping FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?",
                     (last, batch)).fetchall()
                 items: dict[str, dict[str, list]] = {t: {} for t in TARGETS}
                 marks = ",".join("?" * len(docs))
@@ -344,14 +344,16 @@ class EmbeddedStore:
                 return
             last = docs[-1][0]
             dim = int(catalog.meta(conn, "dim") or 0)
-            for _, doc_id, source, chash, title, mtime, metadata in docs:
+            for _, doc_id, source, chash, title, mtime, metadata, kept in docs:
+                metadata, bookkeeping = split_bookkeeping(json.loads(metadata),
+                                                          json.loads(kept or "null"))
                 chunks = items["chunks"].get(doc_id, [])
                 questions = items["questions"].get(doc_id, [])
                 has_qvec = bool(questions) and all(v is not None for _, v in questions)
                 yield StoredDocument(
                     document=Document(id=doc_id, source=source, title=title, text="",
-                                      content_hash=chash, mtime=mtime,
-                                      metadata=json.loads(metadata)),
+                                      content_hash=chash, mtime=mtime, metadata=metadata,
+                                      bookkeeping=bookkeeping),
                     chunks=[Chunk.model_validate_json(d) for d, _ in chunks],
                     chunk_vectors=np.asarray([v if v is not None else np.zeros(dim)
                                               for _, v in chunks],

@@ -39,7 +39,7 @@ import numpy as np
 from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
-from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target
+from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target, split_bookkeeping
 from ragloop.records import Chunk, Document, Question
 
 try:
@@ -59,6 +59,17 @@ EXACT_FILTERED_ROWS = 20_000
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+_DOCUMENT_COLUMNS = ("rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
+                     "metadata, bookkeeping")
+
+
+def _document_entry(row) -> DocumentEntry:
+    metadata, bookkeeping = split_bookkeeping(row[8], row[9])
+    return DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3], title=row[4],
+                         mtime=row[5], n_chunks=row[6], n_questions=row[7], metadata=metadata,
+                         bookkeeping=bookkeeping)
+
+
 @dataclass(frozen=True)
 class PostgresSettings:
     url: str
@@ -76,7 +87,11 @@ def _schema_sql(s: str, m: int, ef_construction: int) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS {s}.documents(
             rowid bigserial PRIMARY KEY, id text UNIQUE NOT NULL, source text NOT NULL,
             content_hash text NOT NULL, title text NOT NULL, mtime double precision,
-            n_chunks integer NOT NULL, n_questions integer NOT NULL, metadata jsonb NOT NULL)""",
+            n_chunks integer NOT NULL, n_questions integer NOT NULL, metadata jsonb NOT NULL,
+            bookkeeping jsonb NOT NULL DEFAULT '{{}}'::jsonb)""",
+        # ingest bookkeeping (hashes, recipe) apart from the user's metadata
+        f"""ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS bookkeeping jsonb NOT NULL
+            DEFAULT '{{}}'::jsonb""",
         f"CREATE INDEX IF NOT EXISTS documents_source ON {s}.documents(source)",
         f"""CREATE TABLE IF NOT EXISTS {s}.stats(target text PRIMARY KEY, n bigint NOT NULL,
             total_len double precision NOT NULL)""",
@@ -299,15 +314,11 @@ class PostgresStore:
         last = 0
         while True:
             rows = self._query(
-                f"SELECT rowid, id, source, content_hash, title, mtime, n_chunks, n_questions, "
-                f"metadata FROM {self.s}.documents WHERE rowid > %s ORDER BY rowid LIMIT 1000",
-                [last])
+                f"SELECT {_DOCUMENT_COLUMNS} FROM {self.s}.documents WHERE rowid > %s "
+                f"ORDER BY rowid LIMIT 1000", [last])
             if not rows:
                 return
-            for row in rows:
-                yield DocumentEntry(doc_id=row[1], source=row[2], content_hash=row[3],
-                                    title=row[4], mtime=row[5], n_chunks=row[6],
-                                    n_questions=row[7], metadata=row[8])
+            yield from map(_document_entry, rows)
             last = rows[-1][0]
 
     def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
@@ -330,7 +341,7 @@ class PostgresStore:
         s, last = self.s, 0
         while True:
             docs = self._query(
-                f"SELECT rowid, id, source, content_hash, title, mtime, metadata "
+                f"SELECT rowid, id, source, content_hash, title, mtime, metadata, bookkeeping "
                 f"FROM {s}.documents WHERE rowid > %s ORDER BY rowid LIMIT %s", [last, batch])
             if not docs:
                 return
@@ -343,9 +354,11 @@ class PostgresStore:
                         f"SELECT doc, data, embedding::text FROM {s}.{t} WHERE doc = ANY(%s) "
                         f"ORDER BY row", [rowids]):
                     items[t].setdefault(doc, []).append((data, emb))
-            for rowid, doc_id, source, chash, title, mtime, metadata in docs:
+            for rowid, doc_id, source, chash, title, mtime, metadata, kept in docs:
+                metadata, bookkeeping = split_bookkeeping(metadata, kept)
                 document = Document(id=doc_id, source=source, title=title, text="",
-                                    content_hash=chash, mtime=mtime, metadata=metadata)
+                                    content_hash=chash, mtime=mtime, metadata=metadata,
+                                    bookkeeping=bookkeeping)
                 chunks = items["chunks"].get(rowid, [])
                 questions = items["questions"].get(rowid, [])
                 yield StoredDocument(
@@ -491,10 +504,11 @@ class PostgresWriter:
         self._delete(document.id)
         (doc,) = conn.execute(
             f"INSERT INTO {self.s}.documents(id, source, content_hash, title, mtime, n_chunks, "
-            f"n_questions, metadata) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING rowid",
+            f"n_questions, metadata, bookkeeping) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            f"RETURNING rowid",
             (document.id, document.source, document.content_hash, document.title,
-             document.mtime, len(chunks), len(questions),
-             json.dumps(document.metadata))).fetchone()
+             document.mtime, len(chunks), len(questions), json.dumps(document.metadata),
+             document.bookkeeping.model_dump_json(exclude_defaults=True))).fetchone()
         self._stage("chunks", document.id, [
             _Row(c.id, doc, c.model_dump_json(), v, term_counts(c.lexical_text or c.text))
             for c, v in zip(chunks, chunk_vectors, strict=True)])
@@ -515,6 +529,12 @@ class PostgresWriter:
     def delete_document(self, doc_id: str) -> None:
         self._begin()
         self._delete(doc_id)
+
+    def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
+        rows = self._begin().execute(
+            f"SELECT {_DOCUMENT_COLUMNS} FROM {self.s}.documents WHERE id = ANY(%s)",
+            (list(doc_ids),)).fetchall()
+        return {row[1]: _document_entry(row) for row in rows}
 
     def set_index_info(self, **info: Any) -> None:
         conn = self._begin()

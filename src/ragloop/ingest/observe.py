@@ -29,6 +29,9 @@ class IngestObserver:
 
     def document_unchanged(self, n: int = 1) -> None: ...
 
+    def processing(self, n_documents: int, source: str, n_characters: int) -> None:
+        """A batch goes to the per-document stage; ``source`` is its largest document."""
+
     def embedding(self, n_chunks: int, source: str) -> None:
         """A batch of ``n_chunks`` chunks goes to the embedder; ``source`` has the most."""
 
@@ -106,6 +109,10 @@ class ProgressLog(IngestObserver):
 
     def document_unchanged(self, n: int = 1) -> None:
         self.docs_unchanged += n
+
+    def processing(self, n_documents: int, source: str, n_characters: int) -> None:
+        self.slow = (f"chunking {n_documents:,} document{'s' if n_documents != 1 else ''}, "
+                     f"the largest {source} ({n_characters:,} characters)")
 
     def embedding(self, n_chunks: int, source: str) -> None:
         self.slow = f"embedding {n_chunks:,} chunks" + (f" of {source}" if source else "")
@@ -199,6 +206,10 @@ class RichProgress(ProgressLog):
 
     def file_done(self, path: str) -> None:
         super().file_done(path)
+        self._refresh()
+
+    def processing(self, n_documents: int, source: str, n_characters: int) -> None:
+        super().processing(n_documents, source, n_characters)
         self._refresh()
 
     def embedding(self, n_chunks: int, source: str) -> None:

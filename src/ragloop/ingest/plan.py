@@ -97,11 +97,19 @@ def unreadable_folders(root: Path) -> list[tuple[Path, str]]:
     return found
 
 
+def scoped_doc_id(namespace: str, path: Path, doc_id: str, *, multi_document: bool) -> str:
+    """A document id inside ``namespace``, per source file: ``ns:file`` for a file that is
+    one document, ``ns:file#record`` for a record of a multi-document file. Documents
+    ingested under a namespace can only replace documents of the same file and namespace."""
+    return f"{namespace}:{path.name}#{doc_id}" if multi_document else f"{namespace}:{path.name}"
+
+
 class Planner:
     def __init__(self, settings: IngestSettings, entries: Iterable[DocumentEntry],
-                 recipe: IngestRecipe):
+                 recipe: IngestRecipe, *, namespace: str | None = None):
         self.settings = settings
         self.recipe = recipe
+        self.namespace = namespace
         self.known: dict[str, Known] = {}
         self.dedup = DuplicateFilter(settings.near_duplicate_threshold)
         for entry in entries:
@@ -138,13 +146,19 @@ class Planner:
             yield from iter_path(path, **self.load_limits)
             return
         data = read_file(path, self.settings.max_file_mb)
-        doc_id = file_doc_id(path)
+        doc_id = self._doc_id(path, file_doc_id(path))
         if self._is_current(self.known.get(doc_id),
                             file_hash=hashlib.sha256(data).hexdigest()):
             self.seen_ids.add(doc_id)
             result.unchanged += 1
             return
         yield from iter_path(path, **self.load_limits, data=data)
+
+    def _doc_id(self, path: Path, doc_id: str) -> str:
+        if self.namespace is None:
+            return doc_id
+        return scoped_doc_id(self.namespace, path, doc_id,
+                             multi_document=loader_for(path).multi_document)
 
     def plan_file(self, path: Path, result: FileResult,
                   observer: IngestObserver | None = None) -> Iterator[Planned | None]:
@@ -165,6 +179,8 @@ class Planner:
                     result.errors.append(str(item))
                     self.mark_troubled(path)
                     continue
+                if self.namespace is not None:
+                    item = item.model_copy(update={"id": self._doc_id(path, item.id)})
                 start = time.perf_counter()
                 planned = self._plan(item, result)
                 observer.stage_seconds("clean", time.perf_counter() - start)

@@ -109,6 +109,11 @@ class DocumentStage:
         return self._embedder
 
     @property
+    def llm(self) -> LLMClient | None:
+        self._ready()
+        return self._llm
+
+    @property
     def enricher(self) -> Enricher | None:
         self._ready()
         return self._enricher
@@ -169,7 +174,7 @@ class ProcessBatch:
         seconds = {"chunk": 0.0, "enrich": 0.0, "embed": 0.0}
         enricher = self.stage.enricher
         warnings_before = len(enricher.stats.warnings) if enricher else 0
-        llm = self.stage._llm
+        llm = self.stage.llm
         usage_before = llm.usage.as_dict() if llm is not None else {}
         items = [self.stage(document, seconds) for document in documents]
         if self.on_embedding is not None:

@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 # parse: reading and parsing files, including the unicode/whitespace normalisation done
 # while documents are built (so offsets stay right); clean: hashing, the unchanged check and
 # duplicate detection; chunk: chunking and token counting; enrich: LLM context and
-# questions; embed: chunk and question vectors; index: store writes and commits.
+# questions; embed: chunk and question vectors; index: store writes and commits. On a pool
+# of workers, chunk/enrich/embed are summed over the workers (they can exceed the wall time).
 STAGES = ("parse", "clean", "chunk", "enrich", "embed", "index")
 
 

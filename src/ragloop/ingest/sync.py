@@ -27,7 +27,7 @@ from ragloop.index.store import Store
 from ragloop.ingest.commit import commit_batch
 from ragloop.ingest.observe import IngestObserver, Observers, RichProgress, Timings
 from ragloop.ingest.plan import Planned, Planner, find_files, ingest_fingerprint
-from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch
+from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch, Processed
 from ragloop.ingest.report import FileResult, IngestReport
 from ragloop.models.embedder import Embedder
 from ragloop.models.llm import LLMClient
@@ -64,7 +64,8 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
                  embedder: Embedder, llm: LLMClient | None = None, prune: bool = False,
                  enrich: bool = True, progress: bool = True,
                  observer: IngestObserver | None = None, executor: Executor | None = None,
-                 models: ModelSpec | None = None, reembed: bool = False) -> IngestReport:
+                 models: ModelSpec | None = None, reembed: bool = False,
+                 namespace: str | None = None) -> IngestReport:
     """Ingest files and folders into ``store``; see the module docstring. Per-file errors are
     recorded in the report (``report.ok`` is False) and the run goes on; a store error is
     raised (what earlier batches committed stays).
@@ -74,7 +75,8 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     models that pickle. ``reembed``: the index was made with another embedder; re-process
     every document not yet embedded with this one (with no ``paths``, every file the index
     holds). Without it, an index that records another embedder is an
-    ``EmbedderChangedError``."""
+    ``EmbedderChangedError``. ``namespace``: document ids are ``plan.scoped_doc_id``-s,
+    apart from every id ingested without it or from another file (the server's uploads)."""
     paths = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     started = time.perf_counter()
     report = IngestReport()
@@ -101,7 +103,7 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     info = embedder_info(embedder.model_id, embedder.dim)
 
     with _Clock(events, "parse"):
-        planner = Planner(settings, store.documents(), recipe)
+        planner = Planner(settings, store.documents(), recipe, namespace=namespace)
     if reembed and not paths:
         paths = sorted({Path(known.path) for known in planner.known.values()})
     stage = DocumentStage(settings, contextual=contextual, questions_per_chunk=n_questions,
@@ -140,9 +142,16 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
         pending: deque[_Batch] = deque()
 
         def batches() -> Iterator[list]:
-            for batch in _plan_batches(files, planner, settings, report, events):
+            # a worker's unit is a batch; N workers get batches of batch_docs / N so that a
+            # run of a few large files still spreads over all of them
+            size = max(1, settings.batch_docs // max(1, run_executor.workers))
+            for batch in _plan_batches(files, planner, size, settings.dedup, report, events):
                 pending.append(batch)
-                yield [planned.document for planned in batch.items]
+                documents = [planned.document for planned in batch.items]
+                if documents:
+                    largest = max(documents, key=lambda d: len(d.text))
+                    events.processing(len(documents), largest.source, len(largest.text))
+                yield documents
 
         try:
             for outcome in run_executor.map(task, batches()):
@@ -174,7 +183,7 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     return report
 
 
-def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
+def _plan_batches(files: list[Path], planner: Planner, size: int, dedup: str,
                   report: IngestReport, events: IngestObserver) -> Iterator[_Batch]:
     batch = _Batch()
     for path in files:
@@ -186,11 +195,11 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
         for planned in items:
             if planned is None:
                 continue
-            if len(batch) >= settings.batch_docs:  # full: sent once more work arrives or
+            if len(batch) >= size:  # full: sent once more work arrives or
                 yield batch                        # the file is done (so progress counts it)
                 batch = _Batch()
             events.documents_planned(1, len(planned.document.text))
-            if planned.duplicate_of is not None and settings.dedup == "skip":
+            if planned.duplicate_of is not None and dedup == "skip":
                 batch.skipped.append(planned)
                 if planned.status == "changed":
                     batch.deletions.append(planned.document.id)
@@ -198,16 +207,14 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
                 batch.items.append(planned)
         events.document_unchanged(result.unchanged - unchanged_before)
         events.file_done(str(path))
-        if len(batch) >= settings.batch_docs:
+        if len(batch) >= size:
             yield batch
             batch = _Batch()
     if len(batch):
         yield batch
 
 
-def _lost(planned: Planned, error: str):
-    from ragloop.ingest.process import Processed
-
+def _lost(planned: Planned, error: str) -> Processed:
     return Processed(planned.document.id,
                      error=f"{planned.document.source}: not indexed: {error}")
 

@@ -4,6 +4,10 @@
 - Convex combination: ``sum_r w_r * norm(score_r)`` with per-list min-max, z-score or
   distribution-based (mean ± 3σ, "dbsf") normalisation. A chunk missing from a list gets
   that list's lowest normalised score, so it is neither rewarded nor dropped.
+  A list whose scores cannot be spread (one hit, or all hits scored alike: a rare term
+  found in one document) carries no scale of its own; its hits get the best normalised score
+  the other lists gave and the chunks it lacks their floor, so a signal's only hit counts
+  as much as the best hit of any other signal instead of vanishing into the floor.
 
 Plain RRF of BM25 and a strong dense model can score below the dense model alone, so the
 weights and the normalisation matter; ``bench/beir.py`` measures them.
@@ -66,19 +70,33 @@ def rrf(runs: Mapping[str, Sequence[Hit]], *, k: int = 60,
     return _merge(runs, fused)
 
 
+def _spread(hits: Sequence[Hit]) -> bool:
+    return len(hits) > 1 and min(h.score for h in hits) < max(h.score for h in hits)
+
+
 def convex(runs: Mapping[str, Sequence[Hit]], *, normalization: str = "minmax",
            weights: Mapping[str, float] | None = None) -> list[Hit]:
     ids = list(dict.fromkeys(hit.chunk_id for hits in runs.values() for hit in hits))
     fused = dict.fromkeys(ids, 0.0)
+    present: dict[str, dict[str, float]] = {}
+    floors: dict[str, float] = {}
     for name, hits in runs.items():
-        if not hits:
-            continue
+        if hits and _spread(hits):
+            normed = normalize(np.asarray([h.score for h in hits], dtype=np.float64),
+                               normalization)
+            present[name] = {h.chunk_id: float(v) for h, v in zip(hits, normed, strict=True)}
+            floors[name] = float(normed.min())
+    # lists without a spread of their own take the extremes of those with one
+    top = max((max(p.values()) for p in present.values()), default=1.0)
+    bottom = min(floors.values(), default=0.0)
+    for name, hits in runs.items():
+        if hits and name not in present:
+            present[name] = dict.fromkeys((h.chunk_id for h in hits), top)
+            floors[name] = bottom
+    for name, scores in present.items():
         weight = (weights or {}).get(name, 1.0)
-        normed = normalize(np.asarray([h.score for h in hits], dtype=np.float64), normalization)
-        floor = float(normed.min())
-        present = {hit.chunk_id: float(v) for hit, v in zip(hits, normed, strict=True)}
         for chunk_id in ids:
-            fused[chunk_id] += weight * present.get(chunk_id, floor)
+            fused[chunk_id] += weight * scores.get(chunk_id, floors[name])
     return _merge(runs, fused)
 
 

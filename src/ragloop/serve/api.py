@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ragloop.feedback.store import TraceWithFeedback, trace_summary
 from ragloop.index.store import Filters
+from ragloop.ingest.report import FileResult
 from ragloop.records import Feedback
 from ragloop.serve.answering import AskOptions
-from ragloop.serve.schemas import AskRequest, AskResponse, FeedbackRequest, FeedbackResponse
+from ragloop.serve.ingesting import ingest_uploads, rejected_only
+from ragloop.serve.schemas import (
+    MAX_OFFSET,
+    AskRequest,
+    AskResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+)
 from ragloop.serve.state import ServerState
 from ragloop.serve.streaming import RagloopFormatter, answer_payload, stream_answer_response
+from ragloop.serve.uploads import SavedUpload, UploadRejected, save_upload
 
 router = APIRouter(prefix="/v1")
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def server(request: Request) -> ServerState:
@@ -66,7 +72,7 @@ async def feedback(body: FeedbackRequest, request: Request):
 
 @router.get("/traces")
 async def list_traces(request: Request, limit: int = Query(20, ge=1, le=500),
-                      offset: int = Query(0, ge=0)):
+                      offset: int = Query(0, ge=0, le=MAX_OFFSET)):
     """Recent traces, newest first, each with its feedback."""
     items = await asyncio.to_thread(server(request).store.recent, limit, offset)
     return {"traces": [trace_summary(item) for item in items]}
@@ -81,32 +87,46 @@ async def get_trace(trace_id: str, request: Request):
     return trace_summary(TraceWithFeedback(trace, feedback))
 
 
-def _save_upload(upload: UploadFile, folder: Path) -> Path:
-    name = SAFE_NAME.sub("_", Path(upload.filename or "").name).strip("._")
-    if not name:
-        raise HTTPException(422, f"upload has no usable file name: {upload.filename!r}")
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    with target.open("wb") as handle:
-        while chunk := upload.file.read(1 << 20):
-            handle.write(chunk)
-    return target
-
-
 @router.post("/documents", status_code=201, responses={
     207: {"description": "some files were ingested, some failed (see `files[].errors`)"},
     422: {"description": "no file could be ingested (see `files[].errors`)"}})
 async def upload_documents(request: Request, files: list[UploadFile] = File(...)):
     """Upload files (multipart field `files`) and ingest them into the project's index.
-    Files are kept under `<data_dir>/uploads/`; a re-upload of a name replaces it."""
+    Files are kept under `<data_dir>/uploads/`; a re-upload of a name replaces its earlier
+    version. Uploaded documents have their own ids (`upload:<file>[#record]`), so an upload
+    never replaces a document ingested otherwise; a file that fails leaves nothing behind."""
     state = server(request)
-    saved = [await asyncio.to_thread(_save_upload, f, state.uploads_dir) for f in files]
-    try:
-        from ragloop.serve.ingesting import ingest_uploads
-    except ImportError as err:
-        raise HTTPException(501, f"ingestion is not available: {err}") from None
-    report = await state.gate.run(lambda: ingest_uploads(state, saved))
-    body = {"saved": [p.name for p in saved], **report}
+    # one request's files at a time on disk: two uploads of one name at once would set
+    # aside each other's files and ingest the wrong bytes
+    async with request.app.state.upload_lock:
+        taken: set[str] = set()
+        saved: list[SavedUpload] = []
+        rejected: list[FileResult] = []
+        try:
+            for upload in files:
+                try:
+                    saved.append(await asyncio.to_thread(save_upload, upload,
+                                                         state.uploads_dir, taken))
+                except UploadRejected as err:
+                    rejected.append(FileResult(path=upload.filename or "", errors=[str(err)]))
+            if saved:
+                paths = [s.path for s in saved]
+                report = await state.gate.run(lambda: ingest_uploads(state, paths, rejected))
+            else:
+                report = rejected_only(rejected)
+        except BaseException:
+            for item in saved:
+                item.restore()
+            raise
+        ingested = report["files"][len(rejected):]  # rejected files come first
+        failed_names = {f["path"] for f in ingested if f["status"] == "failed"}
+        for item in saved:
+            if item.path.name in failed_names:
+                item.restore()
+            else:
+                item.keep()
+    body = {"saved": [s.path.name for s in saved if s.path.name not in failed_names],
+            **report}
     failed = [f for f in report["files"] if f["errors"]]
     if not failed:
         return body

@@ -1,11 +1,13 @@
-"""The FastAPI app: ``create_app(pipeline_or_factory, settings, data_dir=...)``.
+"""The FastAPI app: ``create_app(pipeline, settings, data_dir=...)``.
 
-``pipeline_or_factory`` is a ``ragloop.pipeline.Pipeline`` (anything with ``ask``) or a
-zero-argument callable building one on first use.
+``pipeline`` is a ``ragloop.pipeline.Pipeline`` (its models load on first use, so building
+one is cheap); the caller owns it and closes it after the server stops.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,8 +19,10 @@ from ragloop import __version__
 from ragloop.config import Settings
 from ragloop.errors import ConfigError
 from ragloop.serve import api, errors, openai_routes, pages
-from ragloop.serve.guards import APIKeyGuard, BodyLimit
+from ragloop.serve.guards import APIKeyGuard, BodyLimit, OriginGuard, RedactSecrets
 from ragloop.serve.state import ServerState
+
+ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error")
 
 
 def api_key(settings: Settings) -> str | None:
@@ -33,18 +37,27 @@ def api_key(settings: Settings) -> str | None:
     return key
 
 
-def create_app(pipeline_or_factory, settings: Settings, *, data_dir: Path | str) -> FastAPI:
-    state = ServerState.build(pipeline_or_factory, settings, Path(data_dir))
+def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI:
+    key = api_key(settings)
+    state = ServerState.build(pipeline, settings, Path(data_dir))
+    redact = RedactSecrets([key] if key else [])
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        yield
-        state.close()
+        for name in ACCESS_LOGGERS:
+            logging.getLogger(name).addFilter(redact)
+        try:
+            yield
+        finally:
+            for name in ACCESS_LOGGERS:
+                logging.getLogger(name).removeFilter(redact)
+            state.close()
 
     app = FastAPI(title="ragloop", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,  # their pages load scripts from a CDN
                   description="Answers with citations over your documents, traces, feedback.")
     app.state.ragloop = state
+    app.state.upload_lock = asyncio.Lock()  # see api.upload_documents
     errors.install(app)
 
     @app.get("/healthz")
@@ -57,6 +70,10 @@ def create_app(pipeline_or_factory, settings: Settings, *, data_dir: Path | str)
     app.include_router(openai_routes.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
-    app.add_middleware(BodyLimit, max_bytes=int(settings.serve.max_body_mb * 1024 * 1024))
-    app.add_middleware(APIKeyGuard, api_key=api_key(settings))
+    serve = settings.serve
+    app.add_middleware(BodyLimit, max_bytes=serve.max_json_kb * 1024,
+                       upload_bytes=int(serve.max_body_mb * 1024 * 1024))
+    app.add_middleware(APIKeyGuard, api_key=key)
+    app.add_middleware(OriginGuard, bind_host=serve.host, allowed_hosts=serve.allowed_hosts,
+                       allowed_origins=serve.allowed_origins)  # outermost: checked first
     return app

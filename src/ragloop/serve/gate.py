@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import math
+import statistics
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+RECENT_JOBS = 50
 
 
 class QueueFullError(Exception):
@@ -29,10 +33,15 @@ class ModelGate:
         self.capacity = capacity
         self.pending = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragloop-model")
-        self._mean_job_s = 1.0  # running mean, for Retry-After
+        # how long recent jobs ran on the model thread (not their wait in the queue)
+        self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
 
     def retry_after(self) -> int:
-        return max(1, math.ceil(self._mean_job_s))  # about when the running job frees a place
+        """Seconds until a place is likely free: a place frees when the running job ends,
+        so the median recent job time (robust to one slow job), at least 1 s."""
+        if not self._durations:
+            return 1
+        return max(1, math.ceil(statistics.median(self._durations)))
 
     def admit(self) -> None:
         """Reserve a place or raise ``QueueFullError``; pair with ``release``."""
@@ -44,24 +53,31 @@ class ModelGate:
         self.pending -= 1
 
     def record_duration(self, seconds: float) -> None:
-        self._mean_job_s = 0.8 * self._mean_job_s + 0.2 * seconds
+        self._durations.append(seconds)
+
+    def _timed(self, fn: Callable[[], T]) -> Callable[[], T]:
+        def job() -> T:
+            start = time.perf_counter()
+            try:
+                return fn()
+            finally:
+                self.record_duration(time.perf_counter() - start)
+        return job
 
     async def run(self, fn: Callable[[], T], *, admitted: bool = False) -> T:
         """Run ``fn`` on the model thread (admitting it first unless already admitted)."""
         if not admitted:
             self.admit()
         loop = asyncio.get_running_loop()
-        start = loop.time()
         try:
-            return await loop.run_in_executor(self._executor, fn)
+            return await loop.run_in_executor(self._executor, self._timed(fn))
         finally:
-            self.record_duration(loop.time() - start)
             self.release()
 
     def submit(self, fn: Callable[[], None]):
         """Run ``fn`` on the model thread, for an already admitted streaming job whose
         caller releases the place itself."""
-        return asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        return asyncio.get_running_loop().run_in_executor(self._executor, self._timed(fn))
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

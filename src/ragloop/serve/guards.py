@@ -1,27 +1,47 @@
-"""ASGI guards in front of every route: the API key and the request body size.
+"""ASGI guards in front of every route: who may call (Host and Origin), the API key, and the
+request body size.
 
-The key is read from the env var named by ``[serve] api_key_env``. API clients send it as
-``Authorization: Bearer KEY`` or ``X-API-Key``. A browser loading the page or the report
-cannot set headers, so ``GET ?api_key=KEY`` is accepted too and answered with a same-site
-cookie, which is honoured for GET requests only (so it cannot be used to post on a user's
-behalf). Only ``/healthz`` is open.
+Host and Origin (``OriginGuard``), with or without a key: a request whose ``Host`` header is
+not a name this server answers to is refused (a DNS-rebinding page reaches 127.0.0.1 under its
+own name; only ``/healthz`` answers any name), and a state-changing request (POST, PUT,
+PATCH, DELETE) sent by a page of another origin is refused (a cross-site form or no-cors
+``fetch``). Loopback names and ``[serve] host`` are allowed; ``[serve] allowed_hosts`` and
+``allowed_origins`` add the names of a real deployment. Clients that are not browsers send
+no ``Origin`` and are not affected.
+
+The key (``APIKeyGuard``) is read from the env var named by ``[serve] api_key_env``. API
+clients send it as ``Authorization: Bearer KEY`` or ``X-API-Key``. A browser logs in once by
+posting the key to ``/login`` (a form on the 401 page); the answer is an HttpOnly,
+SameSite=Strict session cookie derived from the key, so the key itself never travels in a URL
+and never lands in an access log. Only ``/healthz`` is open.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import logging
+import re
+from collections.abc import Iterable
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 OPEN_PATHS = frozenset({"/healthz"})
-COOKIE = "ragloop_api_key"
+COOKIE = "ragloop_session"
+LOGIN_PATH = "/login"
+LOGOUT_PATH = "/logout"
+MAX_LOGIN_BYTES = 4096
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
 
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>ragloop: API key
 </title></head><body style="font-family:sans-serif;max-width:30em;margin:4em auto">
-<h1>ragloop</h1><p>This server needs an API key.</p>
-<form method="get" action="/"><input name="api_key" type="password" placeholder="API key"
-autofocus> <button>Open</button></form></body></html>"""
+<h1>ragloop</h1><p>This server needs an API key.</p>{message}
+<form method="post" action="/login"><input name="api_key" type="password"
+placeholder="API key" autocomplete="current-password" autofocus> <button>Open</button></form>
+</body></html>"""
 
 
 def _json_error(status: int, message: str, code: str, headers=()) -> tuple[dict, dict]:
@@ -33,75 +53,231 @@ def _json_error(status: int, message: str, code: str, headers=()) -> tuple[dict,
     return start, {"type": "http.response.body", "body": body}
 
 
-class APIKeyGuard:
-    def __init__(self, app, api_key: str | None):
+async def _send_json_error(send, status: int, message: str, code: str, headers=()) -> None:
+    start, body = _json_error(status, message, code, headers)
+    await send(start)
+    await send(body)
+
+
+def _headers(scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in scope.get("headers", [])}
+
+
+# ------------------------------------------------------------------ Host and Origin
+
+
+def _hostname(netloc: str) -> str:
+    """``host`` of ``host[:port]`` or ``[v6]:port``, lower-cased."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[1:netloc.find("]")] if "]" in netloc else netloc
+    return netloc.rsplit(":", 1)[0] if netloc.count(":") == 1 else netloc
+
+
+def _host_pattern(pattern: str) -> re.Pattern:
+    """``name``, ``*.domain`` (any subdomain) or ``*`` (any host)."""
+    pattern = pattern.strip().lower()
+    if pattern == "*":
+        return re.compile(r".*")
+    if pattern.startswith("*."):
+        return re.compile(r"(?:[^.]+\.)+" + re.escape(pattern[2:]))
+    return re.compile(re.escape(_hostname(pattern)))
+
+
+class OriginGuard:
+    """403 for an unknown ``Host`` (any method) and for a state-changing request from a
+    page of another origin (see the module docstring)."""
+
+    def __init__(self, app, *, bind_host: str = "127.0.0.1",
+                 allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()):
         self.app = app
-        self.api_key = api_key
+        names = [*LOOPBACK_HOSTS, *allowed_hosts]
+        if bind_host not in WILDCARD_BINDS:
+            names.append(bind_host)
+        self.host_patterns = [_host_pattern(n) for n in names]
+        self.allowed_origins = {o.strip().lower().rstrip("/") for o in allowed_origins}
 
-    def _presented(self, scope) -> tuple[str | None, bool]:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope.get("headers", [])}
-        auth = headers.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip(), False
-        if "x-api-key" in headers:
-            return headers["x-api-key"], False
-        if scope.get("method") == "GET":
-            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-            if "api_key" in query:
-                return query["api_key"][0], True
-            cookie = SimpleCookie(headers.get("cookie", ""))
-            if COOKIE in cookie:
-                return cookie[COOKIE].value, False
-        return None, False
+    def host_allowed(self, host: str) -> bool:
+        name = _hostname(host)
+        return bool(name) and any(p.fullmatch(name) for p in self.host_patterns)
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or not self.api_key or scope["path"] in OPEN_PATHS:
-            return await self.app(scope, receive, send)
-        key, from_query = self._presented(scope)
-        if key is None or not hmac.compare_digest(key.encode(), self.api_key.encode()):
-            reason = "missing API key" if key is None else "wrong API key"
-            if scope["path"] == "/" and scope.get("method") == "GET":
-                body = LOGIN_PAGE.encode()
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                        (b"www-authenticate", b"Bearer")]})
-                return await send({"type": "http.response.body", "body": body})
-            start, body = _json_error(
-                401, f"{reason}: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                "unauthorized", [(b"www-authenticate", b"Bearer")])
-            await send(start)
-            return await send(body)
-        if not from_query:
-            return await self.app(scope, receive, send)
-
-        async def send_with_cookie(message):
-            if message["type"] == "http.response.start":
-                cookie = f"{COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict"
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"set-cookie", cookie.encode())]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookie)
-
-
-class BodyLimit:
-    """413 for bodies over ``max_bytes``: by Content-Length up front, else while reading."""
-
-    def __init__(self, app, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
+    def origin_allowed(self, origin: str, host: str) -> bool:
+        origin = origin.strip().lower().rstrip("/")
+        if origin in self.allowed_origins:
+            return True
+        parts = urlsplit(origin)
+        # same origin: the page was served by this server under the name it asked for
+        return parts.scheme in ("http", "https") and parts.netloc == host.strip().lower()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        message = (f"request body is larger than the limit of {self.max_bytes} bytes "
-                   f"([serve] max_body_mb)")
+        headers = _headers(scope)
+        host = headers.get("host", "")
+        # /healthz is open to any name: probes (a container's, a load balancer's) use an IP
+        if not self.host_allowed(host) and scope["path"] not in OPEN_PATHS:
+            return await _send_json_error(
+                send, 403, f"Host {host!r} is not one this server answers to; add it to "
+                           f"[serve] allowed_hosts to serve under that name", "host_not_allowed")
+        if scope.get("method") in STATE_CHANGING:
+            origin = headers.get("origin")
+            if origin is not None and not self.origin_allowed(origin, host):
+                return await _send_json_error(
+                    send, 403, f"cross-origin request from {origin!r} refused; a page of "
+                               f"another origin may not change state here (allow it with "
+                               f"[serve] allowed_origins)", "origin_not_allowed")
+            fetch_site = headers.get("sec-fetch-site", "")
+            if origin is None and fetch_site in ("cross-site", "same-site"):
+                return await _send_json_error(
+                    send, 403, f"cross-site request refused (Sec-Fetch-Site: {fetch_site})",
+                    "origin_not_allowed")
+        return await self.app(scope, receive, send)
+
+
+# ------------------------------------------------------------------ the API key
+
+
+def session_token(api_key: str) -> str:
+    """The cookie value for a logged-in browser: derived from the key, not the key."""
+    return hmac.new(api_key.encode(), b"ragloop browser session v1", hashlib.sha256).hexdigest()
+
+
+class APIKeyGuard:
+    def __init__(self, app, api_key: str | None):
+        self.app = app
+        self.api_key = api_key
+        self.session = session_token(api_key) if api_key else None
+
+    def _authorised(self, headers: dict[str, str]) -> tuple[bool, str]:
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return self._same(auth[7:].strip(), self.api_key), "wrong API key"
+        if "x-api-key" in headers:
+            return self._same(headers["x-api-key"], self.api_key), "wrong API key"
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except Exception:  # noqa: BLE001 - a malformed Cookie header is just no session
+            cookie = SimpleCookie()
+        if COOKIE in cookie:
+            return self._same(cookie[COOKIE].value, self.session), "expired or wrong session"
+        return False, "missing API key"
+
+    @staticmethod
+    def _same(given: str, expected: str | None) -> bool:
+        return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, method = scope["path"], scope.get("method")
+        if path == LOGIN_PATH and method == "POST":
+            return await self._login(receive, send)
+        if path == LOGOUT_PATH and method == "POST":
+            return await _redirect(send, "/", f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; "
+                                              f"Max-Age=0")
+        if not self.api_key or path in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        ok, reason = self._authorised(_headers(scope))
+        if ok:
+            return await self.app(scope, receive, send)
+        if path == "/" and method == "GET":
+            return await _login_page(send, 401, "")
+        await _send_json_error(
+            send, 401, f"{reason}: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            "unauthorized", [(b"www-authenticate", b"Bearer")])
+
+    async def _login(self, receive, send):
+        body = b""
+        while True:
+            event = await receive()
+            if event["type"] != "http.request":
+                return
+            body += event.get("body", b"")
+            if len(body) > MAX_LOGIN_BYTES:
+                return await _send_json_error(send, 413, "login form is too large",
+                                              "body_too_large")
+            if not event.get("more_body"):
+                break
+        if not self.api_key:  # no key configured: nothing to log in to
+            return await _redirect(send, "/")
+        given = parse_qs(body.decode("utf-8", "replace")).get("api_key", [""])[0]
+        if not self._same(given, self.api_key):
+            return await _login_page(send, 401, "<p style='color:#b00'>Wrong API key.</p>")
+        await _redirect(send, "/", f"{COOKIE}={self.session}; Path=/; HttpOnly; "
+                                   f"SameSite=Strict")
+
+
+async def _redirect(send, location: str, cookie: str | None = None) -> None:
+    headers = [(b"location", location.encode()), (b"content-length", b"0")]
+    if cookie:
+        headers.append((b"set-cookie", cookie.encode()))
+    await send({"type": "http.response.start", "status": 303, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _login_page(send, status: int, message: str) -> None:
+    body = LOGIN_PAGE.format(message=message).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/html; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"www-authenticate", b"Bearer")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RedactSecrets(logging.Filter):
+    """Scrubs the API key (and any ``api_key=`` query value) from log records, so a client
+    that still puts the key in a URL does not leave it in the access log."""
+
+    QUERY_KEY = re.compile(r"(api_key=)[^&\s\"]+", re.IGNORECASE)
+
+    def __init__(self, secrets: Iterable[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def _clean(self, value):
+        if not isinstance(value, str):
+            return value
+        for secret in self.secrets:
+            value = value.replace(secret, "[redacted]")
+        return self.QUERY_KEY.sub(r"\1[redacted]", value)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(a) for a in record.args)
+        record.msg = self._clean(record.msg)
+        return True
+
+
+# ------------------------------------------------------------------ body size
+
+
+class BodyLimit:
+    """413 for bodies over their route's limit: uploads (``/v1/documents``) may be up to
+    ``upload_bytes``, every other route up to ``max_bytes`` (JSON questions, feedback...).
+    Checked by Content-Length up front, else while reading."""
+
+    def __init__(self, app, max_bytes: int, *, upload_bytes: int | None = None,
+                 upload_paths: Iterable[str] = ("/v1/documents",)):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes if upload_bytes is not None else max_bytes
+        self.upload_paths = frozenset(upload_paths)
+
+    def _limit(self, path: str) -> tuple[int, str]:
+        if path in self.upload_paths:
+            return self.upload_bytes, "[serve] max_body_mb"
+        return self.max_bytes, "[serve] max_json_kb"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit, setting = self._limit(scope["path"])
+        message = f"request body is larger than the limit of {limit} bytes ({setting})"
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                start, body = _json_error(413, message, "body_too_large")
-                await send(start)
-                return await send(body)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return await _send_json_error(send, 413, message, "body_too_large")
         received = 0
         rejected = False
 
@@ -112,12 +288,10 @@ class BodyLimit:
             event = await receive()
             if event["type"] == "http.request":
                 received += len(event.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # answer now and tell the app the client left, so it stops reading
                     rejected = True
-                    start, body = _json_error(413, message, "body_too_large")
-                    await send(start)
-                    await send(body)
+                    await _send_json_error(send, 413, message, "body_too_large")
                     return {"type": "http.disconnect"}
             return event
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from ragloop.records import Answer, Trace
 from ragloop.serve.answering import AskOptions
-from ragloop.serve.schemas import ChatCompletionRequest
+from ragloop.serve.schemas import MAX_QUESTION_CHARS, ChatCompletionRequest
 from ragloop.serve.state import ServerState
 from ragloop.serve.streaming import Formatter, sse, stream_answer_response
 
@@ -25,9 +25,14 @@ def _question(body: ChatCompletionRequest) -> str:
             continue
         content = message.content
         if isinstance(content, list):  # content parts: keep the text ones
-            content = " ".join(p.get("text", "") for p in content if p.get("type") == "text")
+            content = " ".join(p.text or "" for p in content if p.type == "text")
         if content and content.strip():
-            return content.strip()
+            question = content.strip()
+            if len(question) > MAX_QUESTION_CHARS:
+                raise HTTPException(422, f"the question (the last user message) is "
+                                         f"{len(question)} characters, over the limit of "
+                                         f"{MAX_QUESTION_CHARS}")
+            return question
     raise HTTPException(400, "messages must include a user message with text content")
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ragloop.answer.strategies import STRATEGIES
 from ragloop.records import Citation
 
 MAX_QUESTION_CHARS = 8000
+MAX_CHAT_MESSAGES = 1000
+MAX_OFFSET = 2**31 - 1  # beyond any trace count; larger numbers overflow the store's integers
 
 
 class Strict(BaseModel):
@@ -29,6 +32,14 @@ class AskRequest(Strict):
     strategy: str | None = None
     filters: FiltersIn | None = None
     stream: bool = False
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, name: str | None) -> str | None:
+        if name is not None and name not in STRATEGIES:
+            raise ValueError(f"unknown strategy {name!r}; choose from "
+                             f"{', '.join(sorted(STRATEGIES))}")
+        return name
 
 
 class AskResponse(BaseModel):
@@ -65,14 +76,36 @@ class FeedbackResponse(BaseModel):
     created: str
 
 
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")  # image_url, input_audio...: accepted, not used
+    type: str
+    text: str | None = None  # a string when type is "text" (ChatMessageIn checks)
+
+
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="allow")  # OpenAI clients send name, tool fields...
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _content_shape(cls, content: Any) -> Any:
+        """Say which part is wrong (a plain union error would only say "not a string")."""
+        if content is None or isinstance(content, str):
+            return content
+        if not isinstance(content, list):
+            raise ValueError("content must be a string or a list of content parts")
+        for i, part in enumerate(content):
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                raise ValueError(f"content part {i} must be an object with a 'type'")
+            if part["type"] == "text" and not isinstance(part.get("text"), str):
+                raise ValueError(f"content part {i} of type 'text' needs a string 'text' "
+                                 f"(got {type(part.get('text')).__name__})")
+        return content
 
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # temperature, top_p... accepted and ignored
     model: str = "ragloop"
-    messages: list[ChatMessageIn] = Field(min_length=1)
+    messages: list[ChatMessageIn] = Field(min_length=1, max_length=MAX_CHAT_MESSAGES)
     stream: bool = False

@@ -6,21 +6,13 @@ const $ = (id) => document.getElementById(id);
 const KEY = "ragloop.apiKey";
 let current = null; // the last answer payload (trace_id, answer, citations, chunks)
 
-(function takeKeyFromUrl() {
-  const params = new URLSearchParams(location.search);
-  if (params.has("api_key")) {
-    localStorage.setItem(KEY, params.get("api_key"));
-    history.replaceState(null, "", location.pathname);
-  }
-})();
-
-function headers(extra = {}) {
-  const key = localStorage.getItem(KEY);
-  return key ? { ...extra, Authorization: "Bearer " + key } : extra;
-}
+// The key is never kept by the page: logging in (the 401 page's form, or Settings) posts it
+// to /login once, and the server answers with an HttpOnly session cookie that every request
+// of this page then carries. Nothing here puts the key in a URL.
+localStorage.removeItem(KEY); // written by earlier versions of this page
 
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: headers(options.headers || {}) });
+  const response = await fetch(path, options);
   if (!response.ok) throw new Error(await errorText(response));
   return response.json();
 }
@@ -89,7 +81,7 @@ $("ask-form").addEventListener("submit", async (e) => {
   try {
     const response = await fetch("/v1/ask", {
       method: "POST", body: JSON.stringify(body),
-      headers: headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
     });
     if (!response.ok) throw new Error(await errorText(response));
     for await (const { event, data } of sseEvents(response)) {
@@ -257,8 +249,7 @@ async function loadReport() {
       return;
     }
     setStatus("report-status", "Run " + info.run);
-    const key = localStorage.getItem(KEY);
-    $("report-frame").src = info.url + (key ? "?api_key=" + encodeURIComponent(key) : "");
+    $("report-frame").src = info.url; // the session cookie opens it
     $("report-frame").hidden = false;
   } catch (err) {
     setStatus("report-status", "Failed: " + err.message, true);
@@ -266,9 +257,13 @@ async function loadReport() {
 }
 
 // ---- settings
-$("api-key").value = localStorage.getItem(KEY) || "";
-$("save-key").addEventListener("click", () => {
+$("save-key").addEventListener("click", async () => {
   const key = $("api-key").value.trim();
-  if (key) localStorage.setItem(KEY, key); else localStorage.removeItem(KEY);
-  setStatus("key-status", key ? "Saved." : "Cleared.");
+  $("api-key").value = "";
+  const response = await fetch(key ? "/login" : "/logout", {
+    method: "POST", body: new URLSearchParams(key ? { api_key: key } : {}),
+    redirect: "manual",
+  });
+  const ok = response.type === "opaqueredirect" || response.ok;
+  setStatus("key-status", ok ? (key ? "Logged in." : "Logged out.") : "Wrong API key.", !ok);
 });

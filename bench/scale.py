@@ -1,0 +1,298 @@
+"""Scale: the embedded store's ANN at up to 1M chunks, the Postgres store at 100k, and BEIR
+SciFact on both backends in one run.
+
+    python bench/scale.py embedded [--n 1000000]     # HNSW per segment vs exact
+    python bench/scale.py postgres [--n 100000]      # pgvector HNSW, BM25 in SQL, filters
+    python bench/scale.py beir ../shared/datasets/scifact   # nDCG@10, embedded vs postgres
+
+Synthetic chunks: seeded clustered unit vectors (384-d; ``--clusters`` centres, Gaussian
+spread) and Zipf-distributed words, one chunk per document, written through the stores'
+ordinary writers in commits of ``--batch`` documents, so segment flushes, merges and graph
+builds are all counted in the build time. Recall@10 is against an exact search of the same
+vectors. Results are merged into bench/results/scale.json (one entry per part) and printed
+as a table. The Postgres parts start a throwaway server (``tests/pgserver.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from ragloop.index.ann import AnnSettings  # noqa: E402
+from ragloop.index.embedded import open_store  # noqa: E402
+from ragloop.index.store import Filters  # noqa: E402
+from ragloop.records import Chunk, Document  # noqa: E402
+
+DIM = 384
+OUT = ROOT / "bench" / "results" / "scale.json"
+
+
+def vectors_block(start: int, n: int, clusters: int, seed: int) -> np.ndarray:
+    """Rows ``start..start+n`` of the synthetic corpus (seeded per block, so any size is
+    reproducible without holding it all in memory)."""
+    centres = np.random.default_rng(seed).standard_normal((clusters, DIM)).astype(np.float32)
+    rng = np.random.default_rng([seed, start])
+    x = centres[rng.integers(0, clusters, n)] + 0.6 * rng.standard_normal((n, DIM),
+                                                                          dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+WORDS = np.asarray([f"w{i}" for i in range(50_000)])
+
+
+def items(start: int, vectors: np.ndarray, seed: int):
+    rng = np.random.default_rng([seed, start, 1])
+    for i, vector in enumerate(vectors, start):
+        text = " ".join(WORDS[np.minimum(rng.zipf(1.3, size=60), len(WORDS)) - 1])
+        doc = Document(id=f"d{i}", source=f"s/{i}", title="", text=text, content_hash=str(i),
+                       mtime=float(i), metadata={"bucket": i % 100})
+        chunk = Chunk(id=f"d{i}#0", doc_id=doc.id, ordinal=0, text=text, lexical_text=text)
+        yield doc, [chunk], vector[None, :]
+
+
+def fill(store, n: int, batch: int, clusters: int, seed: int) -> float:
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        size = min(batch, n - start)
+        with store.writer() as writer:
+            for item in items(start, vectors_block(start, size, clusters, seed), seed):
+                writer.replace_document(*item)
+        print(f"  {start + size}/{n} rows, {time.perf_counter() - t0:.0f} s", file=sys.stderr,
+              flush=True)
+    return time.perf_counter() - t0
+
+
+def exact_top(n: int, batch: int, clusters: int, seed: int, queries: np.ndarray, k: int,
+              allowed=None) -> list[list[str]]:
+    """Brute-force top-k ids over the whole synthetic corpus, block by block."""
+    best_s = np.full((len(queries), k), -np.inf, dtype=np.float32)
+    best_i = np.zeros((len(queries), k), dtype=np.int64)
+    for start in range(0, n, batch):
+        block = vectors_block(start, min(batch, n - start), clusters, seed)
+        scores = queries @ block.T
+        if allowed is not None:
+            scores[:, ~allowed(np.arange(start, start + len(block)))] = -np.inf
+        s = np.concatenate([best_s, scores], axis=1)
+        i = np.concatenate([best_i, np.arange(start, start + len(block))[None, :].repeat(
+            len(queries), 0)], axis=1)
+        top = np.argsort(-s, axis=1)[:, :k]
+        best_s, best_i = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
+    return [[f"d{i}#0" for i, s in zip(row, srow, strict=True) if s > -np.inf]
+            for row, srow in zip(best_i, best_s, strict=True)]
+
+
+def timed(fn, queries) -> tuple[list, list[float]]:
+    results, latencies = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        results.append(fn(q))
+        latencies.append(time.perf_counter() - t0)
+    return results, latencies
+
+
+def ms(latencies: list[float], p: float) -> float:
+    return round(float(np.percentile(np.asarray(latencies) * 1000, p)), 2)
+
+
+def recall(results: list, truth: list[list[str]]) -> float:
+    hits = sum(len({i for i, _ in r} & set(t)) for r, t in zip(results, truth, strict=True))
+    return round(hits / sum(len(t) for t in truth), 4)
+
+
+def same_ranking(a: list[tuple[str, float]], b: list[tuple[str, float]]) -> bool:
+    """Equal scores rank by rank (1e-6) and equal ids, except the order among tied scores
+    and which of the rows tied with the last one made the cut."""
+    if len(a) != len(b) or any(abs(x - y) > 1e-6 for (_, x), (_, y) in zip(a, b, strict=True)):
+        return False
+    if not a:
+        return True
+    last = min(a[-1][1], b[-1][1]) + 1e-6
+    return {i for i, s in a if s > last} == {i for i, s in b if s > last}
+
+
+def queries_for(args, n_queries: int) -> np.ndarray:
+    return vectors_block(10**9, n_queries, args.clusters, args.seed)  # unseen rows
+
+
+# ----------------------------------------------------------------------------- parts
+
+
+def part_embedded(args) -> dict:
+    settings = AnnSettings()
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        store = open_store(Path(tmp) / "index", settings)
+        build_s = fill(store, args.n, args.batch, args.clusters, args.seed)
+        stats = store.stats()
+        graphs = len(list((Path(tmp) / "index" / "segments").glob("*/hnsw.faiss")))
+        queries = queries_for(args, args.queries)
+        truth = exact_top(args.n, args.batch, args.clusters, args.seed, queries, args.k)
+        store.vector_search(queries[0], args.k)  # first search maps the segments
+        results, lat = timed(lambda q: store.vector_search(q, args.k), queries)
+        exact_store = open_store(Path(tmp) / "index", AnnSettings(enabled=False))
+        exact_store.vector_search(queries[0], args.k)
+        exact_results, exact_lat = timed(lambda q: exact_store.vector_search(q, args.k),
+                                         queries[:50])
+        selective = {}
+        cut = 0.3 * args.n
+        for share, filters, allowed in (
+                ("1%", Filters(fields={"bucket": 7}), lambda rows: rows % 100 == 7),
+                ("30%", Filters(modified_before=cut), lambda rows: rows < cut)):
+            store.vector_search(queries[0], args.k, filters)
+            fr, flat = timed(lambda q, f=filters: store.vector_search(q, args.k, f),
+                             queries[:50])
+            ftruth = exact_top(args.n, args.batch, args.clusters, args.seed, queries[:50],
+                               args.k, allowed)
+            selective[share] = {"p50_ms": ms(flat, 50), "recall@10": recall(fr, ftruth),
+                                "min_rows_returned": min(len(r) for r in fr)}
+        row = {"n": args.n, "dim": DIM, "clusters": args.clusters, "batch": args.batch,
+               "ann": settings.__dict__, "build_s": round(build_s, 1),
+               "disk_mb": round(stats["bytes"] / 1e6, 1), "segments": stats["segments"],
+               "segments_with_graph": graphs,
+               "vector_p50_ms": ms(lat, 50), "vector_p95_ms": ms(lat, 95),
+               "recall@10": recall(results, truth),
+               "exact_p50_ms": ms(exact_lat, 50),
+               "exact_recall@10": recall(exact_results, truth[:50]),
+               "filtered": selective}
+        store.close()
+        exact_store.close()
+    return row
+
+
+def start_postgres(args):
+    if args.pg_url:
+        return args.pg_url, lambda: None
+    from pgserver import start_server
+
+    url, _, stop = start_server()
+    return url, stop
+
+
+def part_postgres(args) -> dict:
+    from ragloop.index.postgres import PostgresSettings, PostgresStore
+
+    url, stop = start_postgres(args)
+    try:
+        store = PostgresStore(PostgresSettings(url=url, schema="bench_scale"))
+        build_s = fill(store, args.n, args.batch, args.clusters, args.seed)
+        stats = store.stats()
+        queries = queries_for(args, args.queries)
+        truth = exact_top(args.n, args.batch, args.clusters, args.seed, queries, args.k)
+        store.vector_search(queries[0], args.k)
+        results, lat = timed(lambda q: store.vector_search(q, args.k), queries)
+        rng = np.random.default_rng(args.seed + 1)
+        texts = [" ".join(rng.choice(WORDS[:5000], size=6)) for _ in range(args.queries)]
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+            embedded = open_store(Path(tmp) / "index")
+            fill(embedded, args.n, args.batch, args.clusters, args.seed)
+            pg_lex, lex_lat = timed(lambda t: store.lexical_search(t, args.k), texts)
+            emb_lex, emb_lat = timed(lambda t: embedded.lexical_search(t, args.k), texts)
+            embedded.close()
+        same_top = sum(same_ranking(a, b) for a, b in zip(pg_lex, emb_lex, strict=True)
+                       ) / len(texts)
+        max_diff = max((abs(sa - sb) for a, b in zip(pg_lex, emb_lex, strict=True)
+                        for (_, sa), (_, sb) in zip(a, b, strict=False)), default=0.0)
+        filters = Filters(fields={"bucket": 7})
+        fq = queries[:50]
+        fr, flat = timed(lambda q: store.vector_search(q, args.k, filters), fq)
+        ftruth = exact_top(args.n, args.batch, args.clusters, args.seed, fq, args.k,
+                           lambda rows: rows % 100 == 7)
+        row = {"n": args.n, "dim": DIM, "build_s": round(build_s, 1),
+               "disk_mb": round(stats["bytes"] / 1e6, 1),
+               "ef_search": store.settings.ef_search,
+               "vector_p50_ms": ms(lat, 50), "vector_p95_ms": ms(lat, 95),
+               "recall@10": recall(results, truth),
+               "bm25_p50_ms": ms(lex_lat, 50), "bm25_p95_ms": ms(lex_lat, 95),
+               "embedded_bm25_p50_ms": ms(emb_lat, 50),
+               "bm25_same_top10_as_embedded": round(same_top, 4),
+               "bm25_max_score_diff": max_diff,
+               "filtered_1pct_p50_ms": ms(flat, 50),
+               "filtered_1pct_recall@10": recall(fr, ftruth),
+               "filtered_1pct_min_rows": min(len(r) for r in fr)}
+        store.close()
+    finally:
+        stop()
+    return row
+
+
+def part_beir(args) -> dict:
+    import beir
+    from ragloop.config import EmbedderSettings
+    from ragloop.index.postgres import PostgresSettings, PostgresStore
+    from ragloop.models.factory import build_embedder
+    from ragloop.retrieve.dense import DenseRetriever, QueryEncoder
+    from ragloop.retrieve.lexical import BM25Retriever
+
+    corpus, queries, qrels = beir.load_beir(args.dataset, None)
+    qids = sorted(queries)
+    embedder = build_embedder(EmbedderSettings(), args.cache)
+    url, stop = start_postgres(args)
+    row: dict = {"dataset": args.dataset.name, "queries": len(qids)}
+    try:
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+            embedded, _, _ = beir.build_store(Path(tmp) / "index", corpus, embedder, True)
+            pg = PostgresStore(PostgresSettings(url=url, schema="bench_beir"))
+            t0 = time.perf_counter()
+            with pg.writer() as writer:
+                for stored in embedded.export():
+                    writer.replace_document(*stored.as_args())
+            row["postgres_copy_s"] = round(time.perf_counter() - t0, 1)
+            encoder = QueryEncoder(embedder)
+            for name, store in (("embedded", embedded), ("postgres", pg)):
+                for kind, retriever in (("bm25", BM25Retriever(store)),
+                                        ("dense", DenseRetriever(store, encoder))):
+                    run, lat = beir.collect(lambda text, r=retriever: r.hits(text, beir.DEPTH),
+                                            queries)
+                    row[f"{name}_{kind}"] = {**beir.evaluate(run, qrels, qids),
+                                             "p50_ms": beir.pct(lat, 50)}
+            embedded.close()
+            pg.close()
+    finally:
+        stop()
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("part", choices=["embedded", "postgres", "beir"])
+    ap.add_argument("dataset", type=Path, nargs="?", help="BEIR folder (part beir)")
+    ap.add_argument("--n", type=int, default=None,
+                    help="chunks (default 1000000 embedded, 100000 postgres)")
+    ap.add_argument("--batch", type=int, default=50_000, help="documents per commit")
+    ap.add_argument("--clusters", type=int, default=1000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tmp", type=Path, default=None, help="folder for the temporary index")
+    ap.add_argument("--pg-url", default=None, help="an existing server (default: start one)")
+    ap.add_argument("--cache", type=Path, default=ROOT.parent / "cache" / "beir-scifact")
+    args = ap.parse_args()
+    if args.n is None:
+        args.n = 1_000_000 if args.part == "embedded" else 100_000
+    sys.path.insert(0, str(ROOT / "bench"))
+    row = {"embedded": part_embedded, "postgres": part_postgres, "beir": part_beir}[
+        args.part](args)
+    row["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} cores"
+    row["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    key = args.part if args.part == "beir" else f"{args.part}-{args.n}"
+    results[key] = row
+    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(row, indent=2))
+    flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
+    print("| " + " | ".join(flat) + " |\n|" + "---|" * len(flat))
+    print("| " + " | ".join(str(v) for v in flat.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()

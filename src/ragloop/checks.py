@@ -1,0 +1,80 @@
+"""Checks of a project's settings that need more than the settings themselves: names that
+live in registries (answer strategies) and the model files the configured backends will
+open. ``ragloop config`` runs them, and ``ragloop serve`` refuses to start when they fail,
+instead of answering every request with a 500.
+
+(``ragloop.config`` validates what the settings alone can tell: types, ranges, unknown keys,
+retriever names in weights, overlap below chunk size, finite numbers.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragloop.config import EmbedderSettings, LLMSettings, Settings
+from ragloop.errors import ConfigError, ModelNotFoundError
+
+
+def _strategies(settings: Settings) -> None:
+    from ragloop.answer.strategies import STRATEGIES
+
+    for key in ("strategy", "slow_strategy"):
+        name = getattr(settings.answer, key)
+        if name not in STRATEGIES:
+            raise ConfigError(f"unknown strategy '{name}' in [answer] {key}; choose from "
+                              f"{', '.join(sorted(STRATEGIES))}", key=f"answer.{key}")
+
+
+def _file(path: str, key: str, what: str, *, folder: bool = False) -> None:
+    found = Path(path).expanduser()
+    if not (found.is_dir() if folder else found.is_file()):
+        raise ConfigError(f"[{key.replace('.', '] ', 1)}: no {what} at '{path}'", key=key)
+
+
+def _llm(llm: LLMSettings, section: str) -> None:
+    if llm.backend != "llamacpp":
+        return
+    if llm.model_path:
+        _file(llm.model_path, f"{section}.model_path", "GGUF model file")
+        return
+    from ragloop.models.llamacpp import default_model_path
+
+    try:
+        default_model_path()
+    except ModelNotFoundError as err:
+        raise ConfigError(str(err), key=f"{section}.model_path") from None
+
+
+def _embedder(embedder: EmbedderSettings) -> None:
+    if embedder.backend == "sentence-transformers":
+        _file(embedder.model_path, "embedder.model_path", "model folder", folder=True)
+    elif embedder.backend == "onnx":
+        if embedder.model_path:
+            _file(embedder.model_path, "embedder.model_path", "ONNX model file")
+        else:
+            from ragloop.models.onnx_embedder import default_onnx_path
+
+            try:
+                default_onnx_path()
+            except ModelNotFoundError as err:
+                raise ConfigError(str(err), key="embedder.model_path") from None
+        if embedder.tokenizer_path:
+            _file(embedder.tokenizer_path, "embedder.tokenizer_path", "tokenizer file")
+
+
+def check_settings(settings: Settings, *, path: Path | None = None) -> None:
+    """Raise ``ConfigError`` naming the key (and ``path``, the config file) when the
+    settings cannot answer a question."""
+    try:
+        _strategies(settings)
+        _llm(settings.llm, "llm")
+        if settings.judge is not None:
+            _llm(settings.judge, "judge")
+        _embedder(settings.embedder)
+        if settings.retrieve.rerank == "cross-encoder":
+            _file(settings.retrieve.cross_encoder_path, "retrieve.cross_encoder_path",
+                  "cross-encoder model folder", folder=True)
+    except ConfigError as err:
+        if path is None or err.path is not None:
+            raise
+        raise ConfigError(str(err), path=path, key=err.key) from None

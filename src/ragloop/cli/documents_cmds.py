@@ -1,0 +1,173 @@
+"""``ragloop documents ...``: what the index holds, by path and title: list (optionally
+matching a path or title), count (with the index totals), show one with its sections."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ragloop.cli.common import EXIT_USAGE, console, fail, state
+from ragloop.errors import RagloopError
+
+documents_app = typer.Typer(help="The indexed documents: list, count, find by path or title, "
+                                 "show one.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(documents_app, name="documents")
+
+
+def _store(ctx: typer.Context):
+    from ragloop.pipeline import Pipeline
+
+    try:
+        return Pipeline(state(ctx).project).store
+    except RagloopError as err:
+        fail(err)
+
+
+def _matches(entry, pattern: str | None) -> bool:
+    """A glob (``*``, ``?``) against the whole path or title, else a case-insensitive
+    substring of either."""
+    if not pattern:
+        return True
+    fields = (entry.source, entry.title, entry.metadata.get("path", ""))
+    if any(ch in pattern for ch in "*?["):
+        return any(fnmatch.fnmatch(f.casefold(), pattern.casefold()) for f in fields)
+    return any(pattern.casefold() in f.casefold() for f in fields)
+
+
+def _as_dict(entry) -> dict:
+    return {"doc_id": entry.doc_id, "source": entry.source, "title": entry.title,
+            "chunks": entry.n_chunks, "questions": entry.n_questions, "mtime": entry.mtime,
+            "format": entry.metadata.get("format")}
+
+
+def _when(mtime: float | None) -> str:
+    return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d %H:%M") if mtime else "-"
+
+
+def totals(store) -> dict:
+    """Documents, chunks and questions in the index, and its size on disk."""
+    stats = store.stats()
+    return {key: stats[key] for key in ("documents", "chunks", "questions", "bytes")
+            if key in stats}
+
+
+def describe_totals(counts: dict) -> str:
+    text = (f"index: {counts.get('documents', 0):,} documents, {counts.get('chunks', 0):,} "
+            f"chunks, {counts.get('questions', 0):,} questions")
+    if counts.get("bytes"):
+        text += f", {counts['bytes'] / 1024 / 1024:.1f} MB on disk"
+    return text
+
+
+def find_document(store, key: str):
+    """The entry whose id is ``key``, or whose source is the file ``key`` names (as given or
+    resolved), or the only one whose path or title contains ``key``."""
+    entries = list(store.documents())
+    for entry in entries:
+        if entry.doc_id == key:
+            return entry
+    resolved = str(Path(key).resolve())
+    exact = [e for e in entries if key in (e.source, e.metadata.get("path"))
+             or resolved in (e.source, e.metadata.get("path"))]
+    if len(exact) == 1:
+        return exact[0]
+    partial = [e for e in entries if _matches(e, key)]
+    if len(partial) == 1:
+        return partial[0]
+    if not partial:
+        fail(f"no indexed document has the id, path or title {key!r} "
+             "(`ragloop documents list` shows them)", EXIT_USAGE)
+    names = ", ".join(e.source for e in partial[:5])
+    fail(f"{len(partial)} documents match {key!r} ({names}{', …' if len(partial) > 5 else ''}); "
+         "give its id or full path", EXIT_USAGE)
+    raise AssertionError  # fail() exits
+
+
+@documents_app.command("list")
+def list_cmd(ctx: typer.Context,
+             match: str = typer.Argument(None, help="Only documents whose path or title "
+                                                    "contains this (or matches it as a glob).",
+                                         show_default=False),
+             limit: int = typer.Option(0, "--limit", "-n", min=0,
+                                       help="At most N documents (0: all)."),
+             as_json: bool = typer.Option(False, "--json", help="JSON lines on stdout.")):
+    """List the indexed documents: id, path, title, chunks; sorted by path."""
+    store = _store(ctx)
+    found = sorted((e for e in store.documents() if _matches(e, match)),
+                   key=lambda e: e.source)
+    shown = found[:limit] if limit else found
+    if as_json:
+        for entry in shown:
+            print(json.dumps(_as_dict(entry), ensure_ascii=False))
+        return
+    table = Table(title=f"{len(found)} document(s)" + (f" matching {match!r}" if match else ""))
+    for column in ("id", "path", "title", "chunks", "modified"):
+        table.add_column(column, overflow="fold",
+                         justify="right" if column == "chunks" else "left")
+    for entry in shown:
+        table.add_row(entry.doc_id, escape(entry.source), escape(entry.title),
+                      str(entry.n_chunks), _when(entry.mtime))
+    console.print(table)
+    if len(shown) < len(found):
+        console.print(f"… {len(found) - len(shown)} more (--limit 0 shows all)")
+
+
+@documents_app.command("count")
+def count_cmd(ctx: typer.Context,
+              match: str = typer.Argument(None, help="Count only documents whose path or "
+                                                     "title contains this (or matches it as "
+                                                     "a glob).", show_default=False),
+              as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")):
+    """How many documents (and chunks) the index holds, and its size."""
+    store = _store(ctx)
+    counts = totals(store)
+    if match:
+        found = [e for e in store.documents() if _matches(e, match)]
+        counts = {"match": match, "documents": len(found),
+                  "chunks": sum(e.n_chunks for e in found),
+                  "questions": sum(e.n_questions for e in found)}
+    if as_json:
+        print(json.dumps(counts))
+        return
+    console.print(describe_totals(counts) + (f" matching {match!r}" if match else ""),
+                  highlight=False)
+
+
+@documents_app.command("show")
+def show_cmd(ctx: typer.Context,
+             document: str = typer.Argument(..., help="A document id, its file's path, or "
+                                                      "part of its path or title."),
+             chunks: bool = typer.Option(False, "--chunks", help="Print every chunk's text."),
+             as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")):
+    """One document: id, path, title, format, chunks with their section paths."""
+    store = _store(ctx)
+    entry = find_document(store, document)
+    pieces = store.get_chunks([f"{entry.doc_id}#{i}" for i in range(entry.n_chunks)])
+    if as_json:
+        print(json.dumps({**_as_dict(entry), "chunk_list": [
+            {"chunk_id": c.id, "section": list(c.section_path), "page": c.page,
+             "n_tokens": c.n_tokens, **({"text": c.text} if chunks else {})}
+            for c in pieces]}, ensure_ascii=False))
+        return
+    console.print(f"[bold]{escape(entry.title)}[/]\n"
+                  f"id: {entry.doc_id}\npath: {escape(entry.source)}\n"
+                  f"format: {entry.metadata.get('format', '-')}   modified: "
+                  f"{_when(entry.mtime)}   chunks: {entry.n_chunks}   questions: "
+                  f"{entry.n_questions}", highlight=False, soft_wrap=True)
+    table = Table()
+    for column in ("#", "section", "page", "tokens", *(["text"] if chunks else [])):
+        table.add_column(column, overflow="fold")
+    for c in pieces:
+        table.add_row(str(c.ordinal), escape(" > ".join(c.section_path)) or "-",
+                      str(c.page or "-"), str(c.n_tokens or "-"),
+                      *([escape(c.text)] if chunks else []))
+    console.print(table)
