@@ -45,9 +45,10 @@ class SchemaValidationError(ModelError):
     ``raw_text`` keeps what the model said so the failure can be inspected.
     """
 
-    def __init__(self, message: str, *, raw_text: str):
+    def __init__(self, message: str, *, raw_text: str, completion=None):
         self.raw_text = raw_text
         self.reason = message
+        self.completion = completion  # the records.Completion (its usage), when known
         super().__init__(f"{message}; raw output: {raw_text[:500]!r}")
 
 
@@ -72,6 +73,18 @@ class DatasetError(RagloopError):
 
 class StoreError(RagloopError):
     """The index store is missing, locked or inconsistent."""
+
+
+class ExtraMissingError(RagloopError):
+    """A feature needs an optional extra that is not installed; the message names it."""
+
+
+class TrainError(RagloopError):
+    """Training could not start or go on (bad base model, no usable rows, bad checkpoint)."""
+
+
+class DataLeakError(TrainError):
+    """Training rows overlap the evaluation set the run is gated on."""
 
 
 class EmbedderChangedError(StoreError):

@@ -11,7 +11,7 @@ given: whoever made a part owns it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +22,7 @@ from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
 from ragloop.models.llm import LLMClient
 from ragloop.project import Project
+from ragloop.records import Answer, AnswerEvent
 
 
 class Pipeline:
@@ -45,11 +46,19 @@ class Pipeline:
     def cache_dir(self) -> Path:
         return self.project.data_dir / "cache"
 
+    @property
+    def models_dir(self) -> Path:
+        """Models registered by ``ragloop train`` (``[llm] model = "NAME"``)."""
+        from ragloop.models.registry import models_root
+
+        return models_root(self.project.data_dir)
+
     # ---- parts: built from config on first use unless given ----
 
     @cached_property
     def llm(self) -> LLMClient:
-        llm = build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache)
+        llm = build_llm(self.settings.llm, self.cache_dir, use_cache=self.use_cache,
+                        models_dir=self.models_dir)
         self._owned.callback(llm.close)
         return llm
 
@@ -57,7 +66,8 @@ class Pipeline:
     def judge_llm(self) -> LLMClient:
         if self.settings.judge is None:
             return self.llm
-        judge = build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache)
+        judge = build_llm(self.settings.judge, self.cache_dir, use_cache=self.use_cache,
+                          models_dir=self.models_dir)
         self._owned.callback(judge.close)
         return judge
 
@@ -125,23 +135,26 @@ class Pipeline:
     def retrieve(self, query: str, k: int | None = None, filters=None):
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)
 
-    def stream(self, question: str, *, mode: str | None = None, strategy: str | None = None,
-               filters=None):
-        """``ask``, as events: text deltas, then the complete ``Answer``
+    def stream(self, question: str, *, instruction: str = "", mode: str | None = None,
+               strategy: str | None = None, filters=None) -> Iterator[AnswerEvent]:
+        """``ask``, as ``AnswerEvent``s: text deltas, then the complete ``Answer``
         (``ragloop.answer.stream.stream_answer``)."""
         from ragloop.answer.stream import stream_answer
 
         return stream_answer(question, settings=self.settings.answer, retriever=self.retriever,
-                             llm=self.llm, mode=mode, strategy=strategy, filters=filters)
+                             llm=self.llm, mode=mode, strategy=strategy, filters=filters,
+                             instruction=instruction)
 
-    def ask(self, question: str, *, mode: str | None = None, strategy: str | None = None,
-            filters=None):
-        """Answer with citations using ``[answer]`` settings (overridable per call)."""
+    def ask(self, question: str, *, instruction: str = "", mode: str | None = None,
+            strategy: str | None = None, filters=None) -> Answer:
+        """Answer with citations using ``[answer]`` settings (overridable per call).
+        ``instruction`` (e.g. "Answer with one word first: yes, no, maybe.") shapes the
+        answer prompt; retrieval runs on ``question`` alone."""
         from ragloop.answer.router import answer_question
 
         return answer_question(question, settings=self.settings.answer,
                                retriever=self.retriever, llm=self.llm, mode=mode,
-                               strategy=strategy, filters=filters)
+                               strategy=strategy, filters=filters, instruction=instruction)
 
     # ---- lifetime ----
 

@@ -22,6 +22,7 @@ from ragloop.answer.strategies import build_strategy
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.config import AnswerSettings
 from ragloop.errors import ConfigError
+from ragloop.models.llm import TextSink
 from ragloop.records import Answer
 
 # escalate when grounding/margin fall below, or arithmetic/multihop/length reach, these
@@ -39,34 +40,40 @@ def budget_of(settings: AnswerSettings) -> Budget:
 
 def answer_question(question: str, *, settings: AnswerSettings, retriever, llm,
                     mode: str | None = None, strategy: str | None = None, filters=None,
-                    budget: Budget | None = None) -> Answer:
+                    budget: Budget | None = None, instruction: str = "",
+                    on_text: TextSink | None = None) -> Answer:
     """Answer ``question`` with citations. ``strategy`` forces one strategy by name;
     otherwise ``mode`` (default ``[answer] mode``) decides. ``budget`` defaults to
-    ``[answer] max_latency_s`` / ``max_tokens_per_query``."""
+    ``[answer] max_latency_s`` / ``max_tokens_per_query``. ``instruction`` (e.g. a label
+    instruction) goes into the answer prompt only: retrieval runs on ``question``.
+    ``on_text`` receives the answer text as the model writes it, from strategies whose
+    one draft is the answer (``direct``); ``auto`` never streams a pass it may replace."""
     mode = mode or settings.mode
     budget = budget or budget_of(settings)
-    if strategy:
-        return build_strategy(strategy, settings, filters=filters).run(
-            question, retriever, llm, budget)
-    if mode == "fast":
-        return build_strategy(settings.strategy, settings, filters=filters).run(
-            question, retriever, llm, budget)
-    if mode == "slow":
-        return build_strategy(settings.slow_strategy, settings, filters=filters).run(
-            question, retriever, llm, budget)
-    if mode == "auto":
-        return Router(settings, filters=filters).run(question, retriever, llm, budget)
-    raise ConfigError(f"unknown answer mode '{mode}'; choose from {', '.join(MODES)}",
-                      key="answer.mode")
+    if mode not in MODES and not strategy:
+        raise ConfigError(f"unknown answer mode '{mode}'; choose from {', '.join(MODES)}",
+                          key="answer.mode")
+    if strategy or mode != "auto":
+        name = strategy or (settings.strategy if mode == "fast" else settings.slow_strategy)
+        runner = build_strategy(name, settings, filters=filters, instruction=instruction,
+                                on_text=on_text)
+    else:
+        runner = Router(settings, filters=filters, instruction=instruction)
+    answer = runner.run(question, retriever, llm, budget)
+    if instruction:
+        answer = answer.model_copy(update={"metadata": {**answer.metadata,
+                                                        "instruction": instruction}})
+    return answer
 
 
 class Router:
     name = "auto"
 
     def __init__(self, settings: AnswerSettings, *, filters=None,
-                 thresholds: dict[str, float] | None = None):
+                 thresholds: dict[str, float] | None = None, instruction: str = ""):
         self.settings = settings
         self.filters = filters
+        self.instruction = instruction
         self.thresholds = {**DEFAULT_THRESHOLDS, **settings.router_thresholds,
                            **(thresholds or {})}
         self.verifier = GroundingVerifier()
@@ -92,13 +99,21 @@ class Router:
         return self.settings.slow_strategy
 
     def run(self, question, retriever, llm, budget: Budget = Budget()) -> Answer:
-        tally = Tally(budget)
-        candidates = retrieve(question, retriever, llm, self.settings, self.filters)
+        with Tally.open(budget) as tally:
+            return self._run(question, retriever, llm, tally)
+
+    def _strategy(self, name: str):
+        return build_strategy(name, self.settings, filters=self.filters,
+                              instruction=self.instruction)
+
+    def _run(self, question, retriever, llm, tally: Tally) -> Answer:
+        candidates = retrieve(question, retriever, llm, self.settings, self.filters,
+                              extra_prompt=self.instruction)
         why_refuse = weak_support(candidates, self.settings)
         if why_refuse:
             return refusal(question, candidates, why_refuse, strategy=self.settings.strategy,
                            tally=tally)
-        fast = build_strategy(self.settings.strategy, self.settings, filters=self.filters)
+        fast = self._strategy(self.settings.strategy)
         fast_answer = fast.answer(question, candidates, llm, tally, retriever=retriever)
         grounding = self.verifier.check(question, fast_answer.text, candidates, llm).score
         signals = {**question_signals(question), **retrieval_signals(candidates),
@@ -116,6 +131,6 @@ class Router:
             return fast_answer.model_copy(update={
                 "metadata": {**fast_answer.metadata, "router": route},
                 "latency_s": tally.elapsed})
-        slow = build_strategy(chosen, self.settings, filters=self.filters)
-        answer = slow.answer(question, candidates, llm, tally, retriever=retriever)
+        answer = self._strategy(chosen).answer(question, candidates, llm, tally,
+                                               retriever=retriever)
         return answer.model_copy(update={"metadata": {**answer.metadata, "router": route}})

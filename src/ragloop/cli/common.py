@@ -38,10 +38,16 @@ app = typer.Typer(
 class State:
     project_dir: Path
     use_cache: bool = True
+    model: str | None = None  # --model NAME: a registered model instead of [llm] model
 
     @cached_property
     def project(self) -> Project:
-        return Project.load(self.project_dir)
+        project = Project.load(self.project_dir)
+        if self.model is None:
+            return project
+        settings = project.settings
+        llm = settings.llm.model_copy(update={"model": self.model, "model_path": ""})
+        return Project(project.root, settings.model_copy(update={"llm": llm}))
 
 
 def _version(value: bool) -> None:
@@ -56,10 +62,13 @@ def _root(
     project: Path = typer.Option(Path("."), "--project", "-p",
                                  help="Project folder (holds ragloop.toml).", show_default=False),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LLM cache."),
+    model: str | None = typer.Option(None, "--model", help="Answer with a model registered by "
+                                     "`ragloop train` (overrides [llm] model).",
+                                     show_default=False),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
-    ctx.obj = State(project_dir=project, use_cache=not no_cache)
+    ctx.obj = State(project_dir=project, use_cache=not no_cache, model=model)
 
 
 def state(ctx: typer.Context) -> State:

@@ -10,6 +10,7 @@ from rich.table import Table
 from ragloop.cli.common import console, fail, state
 from ragloop.errors import RagloopError
 from ragloop.models.factory import build_embedder, build_llm
+from ragloop.models.registry import models_root
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +23,8 @@ def register(app: typer.Typer) -> None:
             settings = st.project.settings
             cache_dir = st.project.data_dir / "cache"
             started = time.perf_counter()
-            llm = build_llm(settings.llm, cache_dir, use_cache=st.use_cache)
+            llm = build_llm(settings.llm, cache_dir, use_cache=st.use_cache,
+                            models_dir=models_root(st.project.data_dir))
             load_llm = time.perf_counter() - started
             completion = llm.complete([{"role": "user", "content": prompt}], max_tokens=32)
             started = time.perf_counter()

@@ -13,13 +13,13 @@ on each repeat, and the comparison passes when the share of passing repeats reac
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ragloop.evals.metrics.stats import paired_bootstrap_ci
 from ragloop.evals.runs import Run, aggregate
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores
+from ragloop.records import EvalRecord
 
 
 @dataclass(frozen=True)
@@ -85,24 +85,24 @@ def parse_gate(kind: str, spec: str) -> Gate:
         raise ValueError(f"--{kind} expects METRIC=NUMBER, got {spec!r}") from None
 
 
-def _paired(a: Run, b: Run) -> list[tuple[dict, dict]]:
-    a_ok = {r["id"]: r for r in a.records if not r.get("error")}
-    return [(a_ok[r["id"]], r) for r in b.records if not r.get("error") and r["id"] in a_ok]
+def _paired(a: Run, b: Run) -> list[tuple[EvalRecord, EvalRecord]]:
+    a_ok = {r.id: r for r in a.records if r.ok}
+    return [(a_ok[r.id], r) for r in b.records if r.ok and r.id in a_ok]
 
 
 def compare_runs(a: Run, b: Run, *, samples: int = 1000, seed: int = 0) -> Comparison:
     pairs = _paired(a, b)
-    metrics = sorted({m for ra, rb in pairs for m in ra["scores"] if m in rb["scores"]})
+    metrics = sorted({m for ra, rb in pairs for m in ra.scores if m in rb.scores})
     deltas, flips = [], []
     for metric in metrics:
-        both = [(ra, rb) for ra, rb in pairs if metric in ra["scores"] and metric in rb["scores"]]
-        va = [ra["scores"][metric] for ra, _ in both]
-        vb = [rb["scores"][metric] for _, rb in both]
+        both = [(ra, rb) for ra, rb in pairs if metric in ra.scores and metric in rb.scores]
+        va = [ra.scores[metric] for ra, _ in both]
+        vb = [rb.scores[metric] for _, rb in both]
         delta, low, high = paired_bootstrap_ci(va, vb, samples=samples, seed=seed)
         deltas.append(MetricDelta(metric, sum(va) / len(va), sum(vb) / len(vb), delta, low,
                                   high, len(both)))
         if set(va + vb) <= {0.0, 1.0}:
-            flips += [Flip(rb["id"], metric, x, y, rb["question"])
+            flips += [Flip(rb.id, metric, x, y, rb.question)
                       for (_, rb), x, y in zip(both, va, vb, strict=True) if x != y]
     return Comparison(a.name, b.name, deltas, flips)
 
@@ -141,16 +141,16 @@ def rejudge(run: Run, judge_llm, *, seed: int, temperature: float,
                           judge_temperature=temperature, judge_seed=seed)
     records = []
     for record in run.records:
-        record = copy.deepcopy(record)
-        if not record.get("error"):
-            refs = record.get("reference_answers") or [""]
+        if record.ok:
+            refs = record.reference_answers or ("",)
             scores, results, _ = judge_scores(
-                judge_llm, question=record["question"], answer=record.get("answer", ""),
-                reference=refs[0], context=context_text([c["text"] for c in record["context"]]),
+                judge_llm, question=record.question, answer=record.answer,
+                reference=refs[0], context=context_text([c.text for c in record.context]),
                 opts=opts)
-            record["scores"] = {k: v for k, v in record["scores"].items()
-                                if not k.startswith("judge_")} | scores
-            record["judges"] = results
+            record = record.model_copy(update={
+                "scores": {k: v for k, v in record.scores.items()
+                           if not k.startswith("judge_")} | scores,
+                "judges": results})
         records.append(record)
     return Run(run.path, run.manifest, records, aggregate(records))
 

@@ -53,4 +53,8 @@ def model_fingerprint(llm, cache_file: Path | None = None) -> dict:
     if path is not None and Path(path).is_file():
         info["path"] = str(path)
         info["sha256"] = file_sha256(Path(path), cache_file)
+    lora = getattr(backend, "lora_path", None)  # a LoRA adapter applied on top (ragloop train)
+    if lora is not None and Path(lora).is_file():
+        info["lora_path"] = str(lora)
+        info["lora_sha256"] = file_sha256(Path(lora), cache_file)
     return info

@@ -257,6 +257,8 @@ class PostgresStore:
             return []
         where, args = _doc_filter(filters)
         s, t = self.s, target
+        restrict = (f"WHERE p.doc IN (SELECT d.rowid FROM {s}.documents d WHERE {where})"
+                    if args else "")
         rows = self._query(f"""
             WITH st AS (SELECT n, greatest(total_len / n, 1e-9) AS avgdl FROM {s}.stats
                         WHERE target = %s AND n > 0),
@@ -267,7 +269,7 @@ class PostgresStore:
                                / (p.tf + {bm25.K1} * (1 - {bm25.B}
                                                       + {bm25.B} * p.len / st.avgdl))) AS score
                     FROM {s}.{t}_postings p JOIN q ON p.term = q.term CROSS JOIN st
-                    WHERE p.doc IN (SELECT d.rowid FROM {s}.documents d WHERE {where})
+                    {restrict}
                     GROUP BY p.row ORDER BY score DESC, p.row LIMIT %s)
             SELECT r.id, scored.score FROM scored JOIN {s}.{t} r ON r.row = scored.row
             ORDER BY scored.score DESC, scored.row""", [target, terms, *args, k])

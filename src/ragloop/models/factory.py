@@ -10,7 +10,9 @@ from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.llm import LLMBackend, LLMClient
 
 
-def build_llm_backend(settings: LLMSettings) -> LLMBackend:
+def build_llm_backend(settings: LLMSettings, models_dir: Path | None = None) -> LLMBackend:
+    """``models_dir``: the project's registered models (``[llm] model = "NAME"`` selects one
+    for the llama.cpp backend when ``model_path`` is empty)."""
     if settings.backend == "openai":
         from ragloop.models.openai_compat import OpenAICompatBackend
 
@@ -22,17 +24,25 @@ def build_llm_backend(settings: LLMSettings) -> LLMBackend:
                                    json_mode=settings.json_mode)
     from ragloop.models.llamacpp import LlamaCppBackend
 
+    if settings.model and not settings.model_path:
+        from ragloop.models.registry import resolve_model
+
+        registered = resolve_model(models_dir, settings.model)
+        return LlamaCppBackend(registered.path, n_ctx=settings.n_ctx,
+                               n_threads=settings.n_threads,
+                               repeat_penalty=settings.repeat_penalty,
+                               lora_path=registered.lora_path, model_id=registered.model_id)
     return LlamaCppBackend(settings.model_path, n_ctx=settings.n_ctx,
                            n_threads=settings.n_threads,
                            repeat_penalty=settings.repeat_penalty)
 
 
 def build_llm(settings: LLMSettings, cache_dir: Path | None, *,
-              use_cache: bool = True) -> LLMClient:
+              use_cache: bool = True, models_dir: Path | None = None) -> LLMClient:
     cache = None
     if cache_dir is not None and settings.cache and use_cache:
         cache = DiskCache(Path(cache_dir) / "llm.sqlite", table="completions")
-    return LLMClient(build_llm_backend(settings), cache)
+    return LLMClient(build_llm_backend(settings, models_dir), cache)
 
 
 def build_embedder(settings: EmbedderSettings, cache_dir: Path | None, *,

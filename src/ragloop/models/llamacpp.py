@@ -37,19 +37,20 @@ def default_model_path() -> Path:
     raise ModelNotFoundError(f"no .gguf file in the installed '{DEFAULT_MODEL_DIST}' package")
 
 
-_loaded: dict[tuple[str, int, int], tuple[object, threading.Lock]] = {}
+_loaded: dict[tuple[str, int, int, str], tuple[object, threading.Lock]] = {}
 _loading = threading.Lock()
 
 
-def _load(path: Path, n_ctx: int, n_threads: int):
-    key = (str(path), n_ctx, n_threads)
+def _load(path: Path, n_ctx: int, n_threads: int, lora_path: Path | None = None):
+    key = (str(path), n_ctx, n_threads, str(lora_path or ""))
     with _loading:
         if key not in _loaded:
             from llama_cpp import Llama
 
+            extra = {"lora_path": str(lora_path)} if lora_path else {}
             try:
                 model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads or None,
-                              verbose=False)
+                              verbose=False, **extra)
             except Exception as err:  # llama.cpp raises ValueError/RuntimeError alike
                 raise ModelError(f"{path}: cannot load GGUF model: {err}") from err
             _loaded[key] = (model, threading.Lock())
@@ -60,19 +61,26 @@ class LlamaCppBackend:
     backend_name = "llamacpp"
 
     def __init__(self, model_path: str | Path = "", *, n_ctx: int = 2048, n_threads: int = 0,
-                 repeat_penalty: float = 1.0):
+                 repeat_penalty: float = 1.0, lora_path: str | Path | None = None,
+                 model_id: str | None = None):
+        """``lora_path``: a LoRA adapter GGUF applied on top of the model (``ragloop train``);
+        ``model_id``: the id the cache and run records use (default: the file name)."""
         path = Path(model_path).expanduser() if model_path else default_model_path()
         if not path.is_file():
             raise ModelNotFoundError(f"model file not found: {path}")
+        if lora_path is not None and not Path(lora_path).is_file():
+            raise ModelNotFoundError(f"LoRA adapter file not found: {lora_path}")
         self.path = path
+        self.lora_path = Path(lora_path) if lora_path else None
+        self._model_id = model_id
         self.n_ctx = n_ctx
         self.repeat_penalty = repeat_penalty
         self.n_threads = n_threads or (os.cpu_count() or 1)
-        self._model, self._lock = _load(path, n_ctx, self.n_threads)
+        self._model, self._lock = _load(path, n_ctx, self.n_threads, self.lora_path)
 
     @property
     def model_id(self) -> str:
-        return self.path.name
+        return self._model_id or self.path.name
 
     @property
     def output_settings(self) -> dict:

@@ -1,7 +1,8 @@
 """One file per strategy; ``STRATEGIES`` maps each name to its class.
 
-Every strategy is built as ``cls(settings, filters=..., style=...)`` and implements
-``ragloop.answer.base.Strategy``.
+Every strategy is built as ``cls(settings, filters=..., style=..., instruction=...,
+on_text=...)`` and implements ``ragloop.answer.base.Strategy``. A new strategy is one module
+here plus its class in ``STRATEGIES``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ STRATEGIES = {cls.name: cls for cls in (
     DecomposeStrategy, RefineStrategy)}
 
 
-def build_strategy(name: str, settings, *, filters=None, style=None):
+def build_strategy(name: str, settings, *, filters=None, style=None, instruction: str = "",
+                   on_text=None):
     try:
         cls = STRATEGIES[name]
     except KeyError:
         raise ConfigError(f"unknown answer strategy '{name}'; choose from "
                           f"{', '.join(sorted(STRATEGIES))}", key="answer.strategy") from None
-    return cls(settings, filters=filters, style=style)
+    return cls(settings, filters=filters, style=style, instruction=instruction,
+               on_text=on_text)

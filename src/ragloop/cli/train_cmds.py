@@ -1,0 +1,344 @@
+"""``ragloop train sft|dpo|kto DATA --out NAME`` and ``ragloop train data golden|selfgen``.
+
+Training needs the ``[train]`` extra; without it the commands fail with exit 1 and say so.
+``--gate`` exits with 4 (``EXIT_GATE``) unless the tuned model beats the base on the metric
+with the whole 95% interval of the paired difference above zero.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ragloop.cli.common import EXIT_GATE, EXIT_USAGE, console, fail, state
+from ragloop.errors import RagloopError
+
+train_app = typer.Typer(help="Post-train the model (LoRA SFT/DPO/KTO → GGUF), gated by an eval.",
+                        no_args_is_help=True)
+data_app = typer.Typer(help="Write training data (TRL JSONL). Feedback: `ragloop feedback "
+                            "export`.", no_args_is_help=True)
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def register(app: typer.Typer) -> None:
+    train_app.add_typer(data_app, name="data")
+    app.add_typer(train_app, name="train")
+
+
+def _bar() -> Progress:
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                    console=console, transient=True)
+
+
+def sparkline(values: list[float], width: int = 60) -> str:
+    if not values:
+        return ""
+    step = max(1, len(values) // width)
+    points = [sum(values[i:i + step]) / len(values[i:i + step])
+              for i in range(0, len(values), step)]
+    low, high = min(points), max(points)
+    span = (high - low) or 1.0
+    return "".join(SPARK[int((v - low) / span * (len(SPARK) - 1))] for v in points)
+
+
+def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | None,
+           eval_set: Path | None, gate: bool, metric: str | None, limit: int | None,
+           restart: bool, overrides: dict) -> None:
+    from ragloop.train.run import train_model
+
+    if gate and eval_set is None:
+        fail("--gate needs --eval DATASET (the eval the base and tuned models are compared "
+             "on)", EXIT_USAGE)
+    st = state(ctx)
+    project = st.project
+    settings = project.settings.train.model_copy(
+        update={k: v for k, v in overrides.items() if v is not None})
+    metric = metric or settings.gate_metric
+    try:
+        with _bar() as bar:
+            task = bar.add_task(f"{method}", total=None, loss="-")
+            outcome = train_model(
+                project, method, data, out, settings=settings, base=base,
+                eval_dataset=eval_set, restart=restart,
+                on_phase=lambda text: bar.update(task, description=text),
+                on_step=lambda step, total, loss: bar.update(
+                    task, completed=step, total=total, loss=f"{loss:.4f}",
+                    description=f"{method} step"))
+    except RagloopError as err:
+        fail(err)
+    _print_training(outcome)
+    if eval_set is None:
+        return
+    _gate(ctx, outcome.folder, eval_set, metric=metric, limit=limit, gate=gate)
+
+
+def _gate(ctx: typer.Context, folder: Path, eval_set: Path, *, metric: str,
+          limit: int | None, gate: bool) -> None:
+    """Evaluate base and tuned on ``eval_set``, print both and the paired comparison, record
+    the result in the model's lineage; with ``gate``, exit 4 unless tuned is better."""
+    from ragloop.cli.eval_cmds import _print_comparison
+    from ragloop.train.gate import run_gate
+    from ragloop.train.run import update_lineage
+
+    st = state(ctx)
+    lineage = json.loads((folder / "lineage.json").read_text(encoding="utf-8"))
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                      transient=True) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(label: str, done: int, total: int) -> None:
+                if label not in tasks:
+                    tasks[label] = bar.add_task(f"eval {label}", total=total)
+                bar.update(tasks[label], completed=done, total=total)
+
+            result = run_gate(st.project, lineage["name"], Path(lineage["base"]["gguf"]),
+                              eval_set, metric=metric, limit=limit, use_cache=st.use_cache,
+                              progress=progress)
+    except RagloopError as err:
+        fail(err)
+    _print_side_by_side(result)
+    _print_comparison(result.comparison, 10)
+    update_lineage(folder, metrics={
+        "eval": {"dataset": str(eval_set), "metric": metric,
+                 "before": result.base_run.aggregates, "after": result.tuned_run.aggregates,
+                 "delta": result.delta.__dict__ if result.delta else None,
+                 "runs": [str(result.base_run.path), str(result.tuned_run.path)],
+                 "gate_passed": result.passed}})
+    mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
+    console.print(f"gate {metric}: {mark} — {result.message}", highlight=False)
+    if gate and not result.passed:
+        raise typer.Exit(EXIT_GATE)
+
+
+@train_app.command("gate")
+def gate_cmd(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="A model registered by `ragloop train`."),
+    eval_set: Path = typer.Option(..., "--eval", help="Golden set to compare base and tuned "
+                                  "on."),
+    gate: bool = typer.Option(True, "--gate/--no-gate", help="Exit 4 unless tuned beats base."),
+    metric: str | None = typer.Option(None, "--metric", show_default=False),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+) -> None:
+    """Compare a registered model with its base on an eval set; exit 4 unless it is better.
+
+    Better means the paired bootstrap 95% interval of (tuned − base) on the metric lies above
+    zero."""
+    from ragloop.models.registry import LINEAGE, check_name, models_root
+
+    st = state(ctx)
+    try:
+        folder = models_root(st.project.data_dir) / check_name(name)
+    except RagloopError as err:
+        fail(err, EXIT_USAGE)
+    if not (folder / LINEAGE).is_file():
+        fail(f"no model registered as {name!r} in {folder.parent}", EXIT_USAGE)
+    _gate(ctx, folder, eval_set, metric=metric or st.project.settings.train.gate_metric,
+          limit=limit, gate=gate)
+
+
+def _print_training(outcome) -> None:
+    lin = outcome.lineage
+    tr, out = lin["training"], lin["output"]
+    loss = lin["metrics"]["train_loss"]
+    console.print(f"[bold]{outcome.name}[/] registered in {outcome.folder}", highlight=False)
+    console.print(f"{lin['method']} on {lin['data']['rows']} rows "
+                  f"({lin['data']['skipped_too_long']} too long), {tr['steps']} steps, "
+                  f"{tr['seconds']:.1f}s ({tr['s_per_example']:.2f} s/example), "
+                  f"peak RSS {tr['peak_rss_mb']:.0f} MB", highlight=False)
+    console.print(f"loss {loss['before']:.4f} → {loss['after']:.4f}  "
+                  f"{sparkline(tr['losses'])}  ({outcome.folder / 'loss.svg'})",
+                  highlight=False)
+    console.print(f"output: {out['kind']} {out['file']} ({out['bytes'] / 1e6:.1f} MB); "
+                  f"use it with --model {outcome.name} or [llm] model = \"{outcome.name}\"",
+                  highlight=False)
+
+
+def _print_side_by_side(result) -> None:
+    a, b = result.base_run.aggregates, result.tuned_run.aggregates
+    table = Table(title="base vs tuned")
+    for column in ("metric", "base", "tuned"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for name in sorted(set(a.get("metrics", {})) & set(b.get("metrics", {}))):
+        table.add_row(name, f"{a['metrics'][name]['mean']:.3f}",
+                      f"{b['metrics'][name]['mean']:.3f}")
+    if "labels" in a and "labels" in b:
+        table.add_row("macro_f1", f"{a['labels']['macro_f1']:.3f}",
+                      f"{b['labels']['macro_f1']:.3f}")
+        table.add_row("predictions", json.dumps(a["labels"]["prediction_distribution"]),
+                      json.dumps(b["labels"]["prediction_distribution"]))
+    console.print(table)
+
+
+def _method_command(method: str, doc: str):
+    def command(
+        ctx: typer.Context,
+        data: Path = typer.Argument(..., help="TRL-format JSONL (see `ragloop train data`)."),
+        out: str = typer.Option(..., "--out", help="Register the tuned model under NAME."),
+        base: Path | None = typer.Option(None, "--base", help="GGUF file or HF folder "
+                                         "(default: the configured model).",
+                                         show_default=False),
+        eval_set: Path | None = typer.Option(None, "--eval", help="Golden set to compare base "
+                                             "and tuned on; rows from it are refused.",
+                                             show_default=False),
+        gate: bool = typer.Option(False, "--gate", help="Exit 4 unless tuned beats base."),
+        metric: str | None = typer.Option(None, "--metric", help="Gate metric (default [train] "
+                                          "gate_metric).", show_default=False),
+        limit: int | None = typer.Option(None, "--limit", "-n", min=1,
+                                         help="Evaluate the first N examples."),
+        steps: int | None = typer.Option(None, "--steps", min=1, help="Optimizer steps "
+                                         "(overrides epochs).", show_default=False),
+        epochs: float | None = typer.Option(None, "--epochs", show_default=False),
+        lr: float | None = typer.Option(None, "--lr", show_default=False),
+        batch_size: int | None = typer.Option(None, "--batch-size", min=1, show_default=False),
+        output: str | None = typer.Option(None, "--output", help="merged or adapter.",
+                                          show_default=False),
+        quant: str | None = typer.Option(None, "--quant", help="q8_0 or f16 (merged).",
+                                         show_default=False),
+        seed: int | None = typer.Option(None, "--seed", show_default=False),
+        restart: bool = typer.Option(False, "--restart", help="Discard a checkpoint of an "
+                                     "earlier run of NAME instead of resuming it."),
+    ) -> None:
+        if output not in (None, "merged", "adapter") or quant not in (None, "q8_0", "f16"):
+            fail("--output is merged or adapter; --quant is q8_0 or f16", EXIT_USAGE)
+        _train(ctx, method, data, out, base, eval_set, gate, metric, limit, restart,
+               {"max_steps": steps, "epochs": epochs, "learning_rate": lr,
+                "batch_size": batch_size, "output": output, "quant": quant, "seed": seed})
+
+    command.__doc__ = doc
+    return command
+
+
+for _method, _doc in (
+        ("sft", "Supervised fine-tuning (LoRA) on DATA; writes a GGUF registered as NAME."),
+        ("dpo", "Direct preference optimisation (LoRA) on chosen/rejected pairs in DATA."),
+        ("kto", "KTO (LoRA) on answers labelled desirable/undesirable in DATA.")):
+    train_app.command(_method)(_method_command(_method, _doc))
+
+
+def _pipeline(ctx: typer.Context):
+    from ragloop.pipeline import Pipeline
+
+    st = state(ctx)
+    return Pipeline(st.project, use_cache=st.use_cache)
+
+
+def _examples(dataset: Path, eval_set: Path | None, limit: int | None):
+    from ragloop.evals.datasets import load_dataset
+
+    examples = load_dataset(dataset)
+    if eval_set is not None:
+        eval_ids = {e.id for e in load_dataset(eval_set)}
+        overlap = sorted({e.id for e in examples} & eval_ids)
+        if overlap:
+            fail(f"{dataset}: {len(overlap)} examples are in the eval set {eval_set} "
+                 f"(e.g. {', '.join(overlap[:5])}); use its train split", EXIT_USAGE)
+    return examples[:limit] if limit else examples
+
+
+def _count_bar(label: str, total: int):
+    bar = Progress("[progress.description]{task.description}", BarColumn(),
+                   MofNCompleteColumn(), TimeRemainingColumn(), console=console,
+                   transient=True)
+    return bar, bar.add_task(label, total=total)
+
+
+@data_app.command("golden")
+def data_golden(
+    ctx: typer.Context,
+    dataset: Path = typer.Argument(..., help="Golden set's train split (JSONL)."),
+    out: Path = typer.Argument(..., help="TRL JSONL to write."),
+    fmt: str = typer.Option("sft", "--format", "-f", help="sft, dpo or kto."),
+    balance: str = typer.Option("oversample", "--balance", help="Labels: oversample, "
+                                "undersample or none."),
+    eval_set: Path | None = typer.Option(None, "--eval", help="Refuse examples whose ids are "
+                                         "in this eval set.", show_default=False),
+    per_label: int | None = typer.Option(None, "--per-label", min=1, help="Balance to N "
+                                         "examples per label (sampled or repeated).",
+                                         show_default=False),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Training rows from a golden set's train split.
+
+    Prompts are built by the pipeline as at answer time; the answer is the gold label and the
+    reference's first sentence (DPO/KTO: against each wrong label)."""
+    from ragloop.train.data_golden import BALANCE, balance_examples, golden_rows
+    from ragloop.train.rows import write_rows
+
+    if fmt not in ("sft", "dpo", "kto") or balance not in BALANCE:
+        fail(f"--format is sft, dpo or kto; --balance is one of {', '.join(BALANCE)}",
+             EXIT_USAGE)
+    try:
+        examples = balance_examples(_examples(dataset, eval_set, limit), balance, seed,
+                                    per_label=per_label)
+        pipeline = _pipeline(ctx)
+        bar, task = _count_bar("building prompts", len(examples))
+        with bar:
+            count = write_rows(out, golden_rows(pipeline, examples, fmt=fmt,
+                                                on_example=lambda: bar.advance(task)), fmt)
+    except RagloopError as err:
+        fail(err)
+    labels: dict[str, int] = {}
+    for e in examples:
+        labels[str(e.label)] = labels.get(str(e.label), 0) + 1
+    console.print(f"wrote {count} {fmt} rows from {len(examples)} examples to {out}; "
+                  f"labels {labels}", highlight=False)
+
+
+@data_app.command("selfgen")
+def data_selfgen(
+    ctx: typer.Context,
+    dataset: Path = typer.Argument(..., help="Golden set's train split (JSONL)."),
+    out: Path = typer.Argument(..., help="OUT.jsonl: writes OUT.sft.jsonl and OUT.dpo.jsonl "
+                                         "and OUT.report.json."),
+    samples: int = typer.Option(4, "--samples", min=1, help="Answers sampled per question."),
+    temperature: float = typer.Option(0.7, "--temperature", min=0.0),
+    eval_set: Path | None = typer.Option(None, "--eval", help="Refuse examples whose ids are "
+                                         "in this eval set.", show_default=False),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+) -> None:
+    """Verified self-generation: best-of-N answers of the current model as training rows.
+
+    Checks: valid citations, grounding, the gold label. Accepted → SFT rows, accepted vs
+    rejected → DPO rows; OUT.report.json has the acceptance rate and the cost."""
+    from ragloop.train.data_selfgen import self_generate
+    from ragloop.train.rows import write_rows
+
+    try:
+        examples = _examples(dataset, eval_set, limit)
+        pipeline = _pipeline(ctx)
+        bar, task = _count_bar("sampling", len(examples))
+        with bar:
+            report = self_generate(pipeline, examples, samples=samples,
+                                   temperature=temperature,
+                                   on_example=lambda: bar.advance(task))
+        stem = out.with_suffix("")
+        n_sft = write_rows(stem.with_name(stem.name + ".sft.jsonl"), report.sft, "sft")
+        n_dpo = write_rows(stem.with_name(stem.name + ".dpo.jsonl"), report.dpo, "dpo")
+        summary = report.summary()
+        stem.with_name(stem.name + ".report.json").write_text(json.dumps(summary, indent=1),
+                                                              encoding="utf-8")
+    except RagloopError as err:
+        fail(err)
+    console.print(f"{summary['questions']} questions × {samples} samples: "
+                  f"{summary['accepted']} accepted ({summary['acceptance_rate']:.0%}), "
+                  f"rejected {summary['rejected_because']}; {summary['calls']} calls, "
+                  f"{summary['seconds']:.1f}s ({summary['s_per_question']:.1f} s/question)",
+                  highlight=False)
+    console.print(f"wrote {n_sft} SFT rows and {n_dpo} DPO rows next to {out}", highlight=False)

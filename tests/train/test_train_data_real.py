@@ -1,0 +1,109 @@
+"""``ragloop train data golden|selfgen`` on the real pipeline (SmolLM2 + MiniLM, a two-file
+project): prompts as the pipeline builds them, verified self-generation with its report, and
+the refusal of examples from the eval set. No torch needed."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ragloop.cli import app
+from ragloop.evals.datasets import write_dataset
+from ragloop.project import Project
+from ragloop.records import EvalExample
+from ragloop.train.rows import load_rows
+
+pytestmark = pytest.mark.real_model
+runner = CliRunner()
+
+CONFIG = """
+[answer]
+max_tokens = 48
+context_chunks = 2
+
+[retrieve]
+k = 4
+"""
+DOCS = {
+    "tides.md": "# Tides\n\nOcean tides are caused mainly by the gravity of the Moon pulling "
+                "on the oceans. The Sun adds a smaller tidal force.\n",
+    "volcanoes.md": "# Volcanoes\n\nA volcano erupts when magma from inside the Earth rises "
+                    "through cracks in the crust and reaches the surface as lava.\n",
+}
+TRAIN = [EvalExample(id="tr-1", question="Are ocean tides caused by the Moon?", label="yes",
+                     reference_answers=("Yes, mainly by the gravity of the Moon.",)),
+         EvalExample(id="tr-2", question="Is lava made of ice?", label="no",
+                     reference_answers=("No, lava is magma that reached the surface.",))]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    from ragloop.ingest.sync import ingest_paths
+    from ragloop.pipeline import Pipeline
+
+    root = tmp_path_factory.mktemp("train-data")
+    (root / "ragloop.toml").write_text(CONFIG, encoding="utf-8")
+    docs = root / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    pipeline = Pipeline(Project.load(root), use_cache=False)
+    assert ingest_paths([docs], settings=pipeline.settings.ingest, store=pipeline.store,
+                        embedder=pipeline.embedder, llm=pipeline.llm, progress=False).ok
+    doc_ids = {e.source.rsplit("/", 1)[-1]: e.doc_id for e in pipeline.store.documents()}
+    gold = {"tr-1": doc_ids["tides.md"], "tr-2": doc_ids["volcanoes.md"]}
+    write_dataset(root / "train.jsonl", [e.model_copy(update={"gold_doc_ids": (gold[e.id],)})
+                                         for e in TRAIN])
+    return Project.load(root)
+
+
+def invoke(project, *args):
+    result = runner.invoke(app, ["-p", str(project.root), "train", "data", *map(str, args)])
+    result.text = " ".join(result.output.split())
+    return result
+
+
+def test_golden_rows_carry_the_pipeline_prompt_and_the_gold_label(project, tmp_path):
+    out = tmp_path / "sft.jsonl"
+    result = invoke(project, "golden", project.root / "train.jsonl", out, "--balance", "none")
+    assert result.exit_code == 0, result.output
+    rows = load_rows(out, "sft")
+    assert [r.id for r in rows] == ["tr-1", "tr-2"]
+    first = rows[0]
+    assert first.prompt[0]["role"] == "system"  # the grounded prompt, as at answer time
+    user = first.prompt[-1]["content"]
+    assert "Documents:" in user and "Answer with one word first: no, yes." in user
+    answer = json.loads(first.completion[0]["content"])  # [answer] citation_style = "json"
+    assert answer["answer"].startswith("Yes. ")
+    assert answer["sources"]  # the tides passage was retrieved and is cited
+    dpo = tmp_path / "dpo.jsonl"
+    assert invoke(project, "golden", project.root / "train.jsonl", dpo, "-f", "dpo").exit_code \
+        == 0
+    pair = load_rows(dpo, "dpo")[0]
+    assert json.loads(pair.rejected[0]["content"])["answer"].startswith("No. ")
+
+
+def test_selfgen_reports_acceptance_and_writes_only_verified_rows(project, tmp_path):
+    from ragloop.evals.metrics.answer import extract_label
+
+    out = tmp_path / "gen.jsonl"
+    result = invoke(project, "selfgen", project.root / "train.jsonl", out, "--samples", "2",
+                    "--limit", "1")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "gen.report.json").read_text())
+    assert report["questions"] == 1 and report["samples"] == 2
+    assert report["accepted"] + sum(report["rejected_because"].values()) == 2
+    assert 0 <= report["acceptance_rate"] <= 1 and report["seconds"] > 0
+    sft = load_rows(tmp_path / "gen.sft.jsonl", "sft")
+    assert len(sft) == report["questions_with_accepted"]
+    gold = {e.id: e.label for e in TRAIN}
+    for row in sft:  # an accepted answer's first label is the gold one
+        text = json.loads(row.completion[0]["content"])["answer"]
+        assert extract_label(text, ("no", "yes")) == gold[row.id]
+
+
+def test_examples_from_the_eval_set_are_refused(project, tmp_path):
+    result = invoke(project, "golden", project.root / "train.jsonl", tmp_path / "x.jsonl",
+                    "--eval", project.root / "train.jsonl")
+    assert result.exit_code == 2 and "are in the eval set" in result.text
+    assert not (tmp_path / "x.jsonl").exists()

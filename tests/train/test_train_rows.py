@@ -1,0 +1,108 @@
+"""Training rows: reading TRL JSONL, refusing rows from the eval set, label balancing, the
+extra's error. No torch needed."""
+
+import json
+
+import pytest
+
+from ragloop.errors import DataLeakError, DatasetError, ExtraMissingError
+from ragloop.records import EvalExample
+from ragloop.train import extra
+from ragloop.train.data_golden import balance_examples, target_text
+from ragloop.train.rows import check_disjoint, load_rows, write_rows
+
+PROMPT = [{"role": "user", "content": "Question: Do statins lower LDL cholesterol in adults?"}]
+ANSWER = [{"role": "assistant", "content": "Yes."}]
+EVAL = [EvalExample(id="pm-1", question="Do statins lower LDL cholesterol in adults?",
+                    label="yes"),
+        EvalExample(id="pm-2", question="Is aspirin useful after a stroke?", label="maybe")]
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_sft_rows_in_both_conversational_forms(tmp_path):
+    path = write_jsonl(tmp_path / "sft.jsonl", [
+        {"messages": PROMPT + ANSWER},
+        {"id": "x", "prompt": PROMPT, "completion": ANSWER}])
+    rows = load_rows(path, "sft")
+    assert [r.id for r in rows] == [None, "x"]
+    assert all(r.prompt == PROMPT and r.completion == ANSWER for r in rows)
+
+
+def test_dpo_and_kto_rows(tmp_path):
+    rejected = [{"role": "assistant", "content": "No."}]
+    dpo = load_rows(write_jsonl(tmp_path / "d.jsonl", [
+        {"prompt": PROMPT, "chosen": ANSWER, "rejected": rejected}]), "dpo")
+    assert dpo[0].rejected == rejected
+    kto = load_rows(write_jsonl(tmp_path / "k.jsonl", [
+        {"prompt": PROMPT, "completion": rejected, "label": False}]), "kto")
+    assert kto[0].desirable is False
+
+
+def test_a_bad_row_names_its_line(tmp_path):
+    path = write_jsonl(tmp_path / "bad.jsonl", [{"messages": PROMPT + ANSWER},
+                                                {"prompt": PROMPT, "chosen": ANSWER}])
+    with pytest.raises(DatasetError) as err:
+        load_rows(path, "dpo")
+    assert err.value.line == 1  # the first line is an SFT row, not a DPO one
+    with pytest.raises(DatasetError, match="not found"):
+        load_rows(tmp_path / "missing.jsonl", "sft")
+
+
+def test_rows_from_the_eval_set_are_refused_by_id_and_by_question(tmp_path):
+    by_id = load_rows(write_jsonl(tmp_path / "a.jsonl", [
+        {"id": "pm-2", "prompt": [{"role": "user", "content": "other text"}],
+         "completion": ANSWER}]), "sft")
+    with pytest.raises(DataLeakError, match="1 by id"):
+        check_disjoint(by_id, EVAL, data_path="a.jsonl", eval_path="test.jsonl")
+    # a feedback row has no id: its prompt holds the eval question (spacing/case ignored)
+    by_text = load_rows(write_jsonl(tmp_path / "b.jsonl", [
+        {"messages": [{"role": "user", "content": "Passages: ...\n\nQuestion: do STATINS "
+                       "lower LDL\ncholesterol in adults? Answer with one word."}] + ANSWER}]),
+        "sft")
+    with pytest.raises(DataLeakError, match="pm-1"):
+        check_disjoint(by_text, EVAL, data_path="b.jsonl", eval_path="test.jsonl")
+    clean = load_rows(write_jsonl(tmp_path / "c.jsonl", [
+        {"id": "pm-9", "messages": [{"role": "user", "content": "Is coffee a diuretic?"}]
+         + ANSWER}]), "sft")
+    check_disjoint(clean, EVAL, data_path="c.jsonl", eval_path="test.jsonl")
+
+
+def test_write_rows_validates_before_writing(tmp_path):
+    out = tmp_path / "rows.jsonl"
+    assert write_rows(out, [{"id": "a", "prompt": PROMPT, "completion": ANSWER}], "sft") == 1
+    assert load_rows(out, "sft")[0].id == "a"
+    with pytest.raises(ValueError):
+        write_rows(tmp_path / "bad.jsonl", [{"prompt": PROMPT}], "sft")
+    assert not (tmp_path / "bad.jsonl").exists()
+
+
+def test_balancing_gives_equal_label_counts():
+    examples = ([EvalExample(id=f"y{i}", question="q", label="yes") for i in range(6)]
+                + [EvalExample(id=f"n{i}", question="q", label="no") for i in range(3)]
+                + [EvalExample(id="m0", question="q", label="maybe")])
+
+    def counts(chosen):
+        return {lbl: sum(e.label == lbl for e in chosen) for lbl in ("yes", "no", "maybe")}
+
+    assert counts(balance_examples(examples, "oversample")) == {"yes": 6, "no": 6, "maybe": 6}
+    assert counts(balance_examples(examples, "undersample")) == {"yes": 1, "no": 1, "maybe": 1}
+    capped = balance_examples(examples, "oversample", per_label=4)
+    assert counts(capped) == {"yes": 4, "no": 4, "maybe": 4}
+    assert len({e.id for e in capped if e.label == "yes"}) == 4  # sampled without repeats
+    assert balance_examples(examples, "oversample", seed=1) != balance_examples(examples,
+                                                                                "oversample")
+
+
+def test_the_target_starts_with_the_label():
+    text = target_text("no", "Statins did not help. A second sentence follows.")
+    assert text == "No. Statins did not help."
+
+
+def test_a_missing_extra_is_named(monkeypatch):
+    monkeypatch.setattr(extra, "MODULES", ("json", "ragloop_no_such_module"))
+    with pytest.raises(ExtraMissingError, match=r"ragloop\[train\].*ragloop_no_such_module"):
+        extra.require()
