@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -15,11 +16,14 @@ from ragloop.errors import RagloopError
 
 
 def _print_answer(answer) -> None:
-    sources = "\n".join(f"  [{c.marker}] {Path(c.source).name}"
-                        f"{' — ' + c.title if c.title else ''}" for c in answer.citations)
-    body = answer.text.strip() + ("\n\n[dim]sources:[/]\n" + sources if sources else
-                                  "\n\n[dim]no citations[/]")
-    console.print(Panel(body, title=f"[bold]{answer.question}[/]", subtitle=(
+    # Answers quote the documents, which may hold "[llm]"-like text that rich would take
+    # for markup and swallow: everything from the answer is escaped.
+    sources = "\n".join(escape(f"  [{c.marker}] {Path(c.source).name}"
+                               f"{' — ' + c.title if c.title else ''}")
+                        for c in answer.citations)
+    body = escape(answer.text.strip()) + ("\n\n[dim]sources:[/]\n" + sources if sources else
+                                          "\n\n[dim]no citations[/]")
+    console.print(Panel(body, title=f"[bold]{escape(answer.question)}[/]", subtitle=(
         f"{answer.strategy} · {answer.latency_s:.1f}s · "
         f"{answer.prompt_tokens}+{answer.completion_tokens} tokens"), expand=False))
 
