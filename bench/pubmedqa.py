@@ -115,8 +115,8 @@ def answering(pipeline: Pipeline, dataset: Path, workers: int) -> dict:
     agg = result.aggregates
     from ragloop.evals.runs import read_records
 
-    records = [r for r in read_records(result.run_dir) if not r.get("error")]
-    gold = [r["label"] for r in records]
+    records = [r for r in read_records(result.run_dir) if r.ok]
+    gold = [r.label for r in records]
     return {"run_dir": str(result.run_dir), "n": len(records), "errors": agg["n_errors"],
             "accuracy": agg["metrics"]["label_accuracy"], "labels": agg["labels"],
             "hit@5": agg["metrics"].get("hit@5"), "context_hit": agg["metrics"].get(

@@ -30,6 +30,7 @@ import platform
 import subprocess
 import sys
 import time
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -103,9 +104,11 @@ LABELS: list[tuple[str, str, tuple[str, ...]]] = [
 
 
 def real_headings(path: Path) -> list[str]:
+    """What a reader sees in each heading, normalised as ragloop normalises all text (NFKC:
+    "…" reads "...")."""
     tree = lxml.html.parse(str(path))
     body = (tree.xpath('//div[@role="main"]') or tree.xpath("//body"))[0]
-    return [" ".join(h.text_content().replace("¶", "").split())
+    return [" ".join(unicodedata.normalize("NFKC", h.text_content()).replace("¶", "").split())
             for h in body.iter("h1", "h2", "h3", "h4", "h5", "h6")]
 
 
@@ -115,6 +118,16 @@ def pages(docs: Path, limit: int | None) -> list[Path]:
         found = sorted((docs / folder).rglob("*.html"))
         out += found[:limit] if limit else found
     return out
+
+
+def named_subset(docs: Path, library_first: int) -> list[Path]:
+    """tutorial/ and howto/ whole; from library/ the first ``library_first`` pages by name
+    (distractors) and every page a question or label check names."""
+    named = {page for _, expected in QUESTIONS for page in expected} | {p for p, _, _ in LABELS}
+    library = sorted((docs / "library").rglob("*.html"))
+    keep = set(library[:library_first]) | {docs / p for p in named if p.startswith("library/")}
+    return ([p for p in library if p in keep] + sorted((docs / "tutorial").rglob("*.html"))
+            + sorted((docs / "howto").rglob("*.html")))
 
 
 def check_sections(files: list[Path], docs: Path) -> dict:
@@ -193,6 +206,28 @@ def check_labels(project: Path, docs: Path, folders: list[Path]) -> list[dict]:
     return out
 
 
+def check_labels_unindexed(docs: Path) -> list[dict]:
+    """``LABELS`` on chunks cut with the default settings but not embedded (seconds, no
+    index): the section path of the chunk holding each text."""
+    from ragloop.config import EmbedderSettings, IngestSettings
+    from ragloop.ingest.chunk import ChunkBuilder
+    from ragloop.models.factory import build_embedder
+
+    builder = ChunkBuilder(IngestSettings(), build_embedder(EmbedderSettings(cache=False), None),
+                           contextual=False)
+    out, chunked = [], {}
+    for page, needle, expected in LABELS:
+        if page not in chunked:
+            (doc,) = load_path(docs / page)
+            chunked[page] = builder.chunks(doc)
+        chunk = next((c for c in chunked[page] if needle in c.text), None)
+        path = tuple(chunk.section_path) if chunk else None
+        out.append({"page": page, "text": needle, "expected": list(expected),
+                    "got": list(path) if path else None, "header": chunk.header if chunk
+                    else None, "ok": path == expected})
+    return out
+
+
 def search(project: Path, docs: Path) -> dict:
     from ragloop.pipeline import Pipeline
     from ragloop.project import Project
@@ -218,9 +253,11 @@ def search(project: Path, docs: Path) -> dict:
 
 
 def print_tables(results: dict) -> None:
-    sections = results["sections"]
-    console.print(f"section labels: {sections['pages_exact']}/{sections['pages']} pages exact, "
-                  f"{sections['headings_found']}/{sections['headings']} headings found")
+    if "sections" in results:
+        sections = results["sections"]
+        console.print(f"section labels: {sections['pages_exact']}/{sections['pages']} pages "
+                      f"exact, {sections['headings_found']}/{sections['headings']} headings "
+                      "found")
     if "ingest" in results:
         counts = results["ingest"]["report"]["counts"]
         console.print(f"ingest: {results['ingest']['wall_seconds']} s wall, "
@@ -251,6 +288,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None,
                         help="only the first N pages of each folder")
     parser.add_argument("--project", type=Path, default=Path("/tmp/ragloop-python-docs"))
+    parser.add_argument("--subset", type=int, default=None, metavar="N",
+                        help="tutorial/ + howto/ + the first N library pages + the library "
+                             "pages the questions name")
+    parser.add_argument("--resume", action="store_true",
+                        help="ingest into the project already in --project (incremental)")
+    parser.add_argument("--labels-only", action="store_true",
+                        help="only the label check on chunks cut but not embedded (no index)")
     parser.add_argument("--skip-ingest", action="store_true",
                         help="reuse the index already in --project")
     parser.add_argument("--out", type=Path,
@@ -258,7 +302,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.docs / "library").is_dir():
         raise SystemExit(f"{args.docs}/library not found: run scripts/get-python-docs.sh")
-    files = pages(args.docs, args.limit)
+    files = named_subset(args.docs, args.subset) if args.subset is not None \
+        else pages(args.docs, args.limit)
     results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                  "load_average_start": os.getloadavg()},
                      "docs": str(args.docs), "folders": list(FOLDERS), "pages": len(files),
@@ -266,24 +311,34 @@ def main() -> None:
                              "The CPU is shared with other jobs: see the load averages."}
     if args.limit:
         results["note"] += f" Subset: the first {args.limit} pages of each folder."
+    if args.subset is not None:
+        results["note"] += (f" Subset of {len(files)} pages: tutorial/ and howto/ whole, the "
+                            f"first {args.subset} library pages by name and the library pages "
+                            "the questions name.")
 
     def save() -> None:
         results["machine"]["load_average_end"] = os.getloadavg()
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
 
-    results["sections"] = check_sections(files, args.docs)
-    save()
+    if args.labels_only:
+        labels = check_labels_unindexed(args.docs)
+        out = args.out.with_name(args.out.stem + "-labels.json")
+        out.write_text(json.dumps({"labels": labels}, indent=2, ensure_ascii=False) + "\n")
+        print_tables({"labels": labels})
+        return
     folders = [args.docs / f for f in FOLDERS]
+    subset = bool(args.limit or args.subset is not None)
     if not args.skip_ingest:
-        if (args.project / "ragloop.toml").exists():
+        if (args.project / "ragloop.toml").exists() and not args.resume:
             raise SystemExit(f"{args.project} already holds a project: remove it or pass "
-                             "--skip-ingest")
+                             "--resume or --skip-ingest")
         args.project.mkdir(parents=True, exist_ok=True)
-        init = ragloop(args.project, "init", str(args.project))
-        if init.returncode:
-            raise SystemExit(f"ragloop init failed:\n{init.stderr}")
-        if args.limit:
+        if not (args.project / "ragloop.toml").exists():
+            init = ragloop(args.project, "init", str(args.project))
+            if init.returncode:
+                raise SystemExit(f"ragloop init failed:\n{init.stderr}")
+        if subset:
             folders = subset_folders(files, args.docs, args.project)
         results["ingest"] = ingest(args.project, folders)
         save()
@@ -293,10 +348,13 @@ def main() -> None:
         results["ingest"]["report"] = {k: v for k, v in results["ingest"]["report"].items()
                                        if k != "files"}
         save()
-    elif args.limit:
+    elif subset:
         folders = [args.project / "docs" / f for f in FOLDERS]
     results["labels"] = check_labels(args.project, args.docs, folders)
     results["search"] = search(args.project, args.docs)
+    save()
+    # every page of the three folders, whatever was ingested: no model needed
+    results["sections"] = check_sections(pages(args.docs, None), args.docs)
     save()
     print_tables(results)
 

@@ -135,7 +135,6 @@ class RetrieveSettings(Section):
     # reranked order = weight * reranker + (1 - weight) * first stage (both min-max scaled)
     rerank_weight: float = Field(default=1.0, ge=0, le=1)
     cross_encoder_path: str = ""
-    doc_aggregation: Literal["max", "sum"] = "max"  # chunk → document scores (doc-level evals)
 
     @field_validator("weights")
     @classmethod
@@ -213,6 +212,9 @@ class ServeSettings(Section):
     queue_size: int = Field(default=16, ge=1)
     max_body_mb: float = Field(default=25.0, gt=0)  # uploads (/v1/documents)
     max_json_kb: int = Field(default=512, ge=1)  # every other request body
+    # the model reads all of a question while everyone else waits: 8,000 characters took
+    # 46-113 s on the default model (shared 2-core machine)
+    max_question_chars: int = Field(default=2000, ge=1)
     # Host header names served besides loopback and `host` ("*.example.com", "*": any);
     # requests naming another host are refused (DNS rebinding)
     allowed_hosts: tuple[str, ...] = ()
@@ -233,10 +235,6 @@ class Settings(Section):
     train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
     run: RunSettings = RunSettings()
-
-    @property
-    def judge_llm(self) -> LLMSettings:
-        return self.judge or self.llm
 
 
 def _describe(err: ValidationError) -> tuple[str, str]:
@@ -302,16 +300,30 @@ max_tokens = 256                 # the embedder's input limit; chunks never exce
 batch_size = 8
 query_prefix = ""
 passage_prefix = ""
+tokenizer_path = ""              # onnx: tokenizer.json; empty = the shipped MiniLM tokenizer
+base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": the embeddings server
+api_key_env = "OPENAI_API_KEY"
+timeout_s = 60.0
+cache = true                     # passage vectors cached on disk by (model, text)
 
 [ingest]
+include = ["**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.jsonl"]
+exclude = ["**/.*/**", "**/node_modules/**"]
+max_file_mb = 20.0               # larger files are reported and skipped
+max_unpacked_mb = 100.0          # what a zip-based file (.docx) may expand to
+max_archive_members = 10000
+max_record_chars = 4000000       # a longer record is a per-record error
 chunker = "structure"            # "fixed", "recursive", "structure" or "semantic"
 chunk_tokens = 200               # target chunk size in embedder tokens
 overlap_tokens = 30
+semantic_threshold = 0.5         # chunker = "semantic": similarity below which a chunk ends
 dedup = "skip"                   # duplicates are reported; "skip" leaves them out of the index
+near_duplicate_threshold = 0.9   # MinHash similarity from which a document is a near duplicate
 contextual = false               # LLM-written situating sentence per chunk
 questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
 dense_fields = ["header", "context", "text"]
 lexical_fields = ["header", "context", "text"]
+batch_docs = 64                  # documents per store commit (an interrupted run resumes there)
 
 [index]
 backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
@@ -333,7 +345,11 @@ fusion = "convex"                # "rrf" or "convex" (score-normalised weighted 
 normalization = "zscore"         # "zscore", "minmax" or "dbsf" (convex fusion)
 rrf_k = 60
 depth = 100                      # candidates per retriever before fusion
+weights = {{}}                   # retriever name → fusion weight (default: equal)
 rerank = "none"                  # "none", "llm" or "cross-encoder"
+rerank_depth = 20                # candidates the reranker sees
+rerank_weight = 1.0              # final order = weight * reranker + (1 - weight) * first stage
+cross_encoder_path = ""          # rerank = "cross-encoder": a local model folder
 
 [answer]
 mode = "fast"                    # "fast", "slow" or "auto" (router picks per query)
@@ -341,17 +357,37 @@ strategy = "direct"
 slow_strategy = "vote"
 context_chunks = 5
 max_tokens = 256
+temperature = 0.0
+samples = 5                      # vote and best_of_n
+refuse_below = 0.0               # top retrieval score under which the answer is a refusal
+max_latency_s = 0.0              # per-question budget (0 = none)
+max_tokens_per_query = 0         # per-question token budget (0 = none)
+router_thresholds = {{}}         # fitted by `ragloop route calibrate`
+citation_style = "json"          # "json" (schema-constrained) or "inline" ([n] in free text)
+verifier = "grounding"           # best_of_n and refine: "grounding" or "llm"
 
 [eval]
+judge_prompt_version = "v1"
 workers = 2
 bootstrap_samples = 1000
+seed = 0
 
 [train]                          # `ragloop train sft|dpo|kto` (needs pip install 'ragloop[train]')
 lora_r = 16
+lora_alpha = 32
+lora_dropout = 0.0
 lora_layers = 8                  # LoRA on the top N layers (0 = all)
+target_modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 learning_rate = 2e-4
 epochs = 1.0
+max_steps = 0                    # 0 = from epochs
 batch_size = 4                   # examples per optimizer step
+warmup_steps = 5
+max_length = 2048                # longer rows are skipped and counted
+beta = 0.1                       # DPO / KTO
+seed = 0
+threads = 0                      # torch threads; 0 = torch's default
+checkpoint_every = 25            # optimizer steps
 output = "merged"                # "merged" GGUF (quant q8_0 or f16) or a LoRA "adapter" GGUF
 quant = "q8_0"
 gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
@@ -360,6 +396,10 @@ gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
 host = "127.0.0.1"
 port = 8765
 api_key_env = ""                 # name of an env var holding the API key; empty = no auth
+queue_size = 16                  # questions waiting for the model; more get 503
+max_body_mb = 25.0               # uploads
+max_json_kb = 512                # every other request body
+max_question_chars = 2000        # longer questions hold the model for everyone: 422
 allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
 allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
 

@@ -45,9 +45,10 @@ class SchemaValidationError(ModelError):
     ``raw_text`` keeps what the model said so the failure can be inspected.
     """
 
-    def __init__(self, message: str, *, raw_text: str):
+    def __init__(self, message: str, *, raw_text: str, completion=None):
         self.raw_text = raw_text
         self.reason = message
+        self.completion = completion  # the records.Completion (its usage), when known
         super().__init__(f"{message}; raw output: {raw_text[:500]!r}")
 
 

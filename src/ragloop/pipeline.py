@@ -11,7 +11,7 @@ given: whoever made a part owns it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +22,7 @@ from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
 from ragloop.models.llm import LLMClient
 from ragloop.project import Project
+from ragloop.records import Answer, AnswerEvent
 
 
 class Pipeline:
@@ -134,23 +135,27 @@ class Pipeline:
     def retrieve(self, query: str, k: int | None = None, filters=None):
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)
 
-    def stream(self, question: str, *, mode: str | None = None, strategy: str | None = None,
-               filters=None):
-        """``ask``, as events: text deltas, then the complete ``Answer``
+    def stream(self, question: str, *, instruction: str = "", mode: str | None = None,
+               strategy: str | None = None, filters=None) -> Iterator[AnswerEvent]:
+        """``ask``, as ``AnswerEvent``s: text deltas, then the complete ``Answer``
         (``ragloop.answer.stream.stream_answer``)."""
         from ragloop.answer.stream import stream_answer
 
         return stream_answer(question, settings=self.settings.answer, retriever=self.retriever,
-                             llm=self.llm, mode=mode, strategy=strategy, filters=filters)
+                             llm=self.llm, mode=mode, strategy=strategy, filters=filters,
+                             instruction=instruction, embedder=self.embedder)
 
-    def ask(self, question: str, *, mode: str | None = None, strategy: str | None = None,
-            filters=None):
-        """Answer with citations using ``[answer]`` settings (overridable per call)."""
+    def ask(self, question: str, *, instruction: str = "", mode: str | None = None,
+            strategy: str | None = None, filters=None) -> Answer:
+        """Answer with citations using ``[answer]`` settings (overridable per call).
+        ``instruction`` (e.g. "Answer with one word first: yes, no, maybe.") shapes the
+        answer prompt; retrieval runs on ``question`` alone."""
         from ragloop.answer.router import answer_question
 
         return answer_question(question, settings=self.settings.answer,
                                retriever=self.retriever, llm=self.llm, mode=mode,
-                               strategy=strategy, filters=filters)
+                               strategy=strategy, filters=filters, instruction=instruction,
+                               embedder=self.embedder)
 
     # ---- lifetime ----
 

@@ -133,7 +133,8 @@ class Completion(Record):
 
 
 class LLMCall(Record):
-    """What one model call cost, recorded by strategies and traces."""
+    """What one model call cost, recorded by the LLM client into the open tally (see
+    ``ragloop.models.llm.recorded_calls``) and read by answers and traces."""
 
     purpose: str  # e.g. "answer", "vote-3", "judge-faithfulness"
     model: str
@@ -141,6 +142,7 @@ class LLMCall(Record):
     completion_tokens: int
     latency_s: float
     cached: bool = False
+    failed: bool = False  # the call raised (e.g. output not valid for its schema)
 
 
 # ----------------------------------------------------------------------------- answers
@@ -174,6 +176,24 @@ class Answer(Record):
     @property
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls)
+
+
+class AnswerEvent(Record):
+    """What a streamed answer yields: ``delta`` events whose ``text`` pieces concatenate to
+    what the reader sees, then exactly one ``answer`` event carrying the complete
+    ``Answer``."""
+
+    kind: Literal["delta", "answer"]
+    text: str = ""
+    answer: Answer | None = None
+
+    @classmethod
+    def delta(cls, text: str) -> AnswerEvent:
+        return cls(kind="delta", text=text)
+
+    @classmethod
+    def final(cls, answer: Answer) -> AnswerEvent:
+        return cls(kind="answer", answer=answer)
 
 
 # ----------------------------------------------------------------------------- traces & feedback
@@ -218,3 +238,83 @@ class EvalExample(Record):
     gold_chunk_ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetrievedRef(Record):
+    """One retrieved chunk as an eval record keeps it."""
+
+    chunk_id: str
+    doc_id: str
+    score: float
+    title: str = ""  # the chunk's header: document title > section path
+    source: str = ""  # the document's file (or file#record); empty in older run folders
+
+
+class ContextRef(Record):
+    """One chunk put in the answer prompt, with its text."""
+
+    chunk_id: str
+    doc_id: str
+    text: str = ""
+    title: str = ""  # as in RetrievedRef
+    source: str = ""
+
+
+class CitedRef(Record):
+    marker: int
+    chunk_id: str
+    doc_id: str
+
+
+class EvalLatency(Record):
+    retrieve_s: float = 0.0
+    answer_s: float = 0.0
+    judge_s: float = 0.0
+    total_s: float = 0.0  # retrieve + answer (judging is the evaluator's cost, not the pipeline's)
+
+
+class EvalTokens(Record):
+    prompt: int = 0
+    completion: int = 0
+    calls: int = 0
+    cached_calls: int = 0
+
+
+class EvalRecord(Record):
+    """One evaluated example, as ``ragloop eval run`` writes it to ``examples.jsonl``: what
+    was asked, retrieved, put in the prompt and answered, its scores and costs. A failed
+    example has ``error`` set and the answer fields empty.
+
+    Run folders written before this type (the record was a plain dict) load as they are:
+    they hold the same keys, with the label instruction only inside ``asked``."""
+
+    # a record from another version may carry a key this one dropped: load it, ignore it
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str
+    question: str
+    instruction: str = ""  # the answer instruction (e.g. the label one); not retrieved on
+    asked: str = ""  # what the model was asked: the question, then the instruction
+    tags: tuple[str, ...] = ()
+    label: str | None = None
+    labels: tuple[str, ...] = ()  # the dataset's label set
+    reference_answers: tuple[str, ...] = ()
+    gold_doc_ids: tuple[str, ...] = ()
+    gold_chunk_ids: tuple[str, ...] = ()
+    error: str | None = None
+    traceback: str | None = None
+    retrieved: tuple[RetrievedRef, ...] = ()
+    context: tuple[ContextRef, ...] = ()
+    answer: str = ""
+    refused: bool = False
+    strategy: str = ""
+    citations: tuple[CitedRef, ...] = ()
+    predicted_label: str | None = None
+    judges: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    scores: dict[str, float] = Field(default_factory=dict)
+    latency: EvalLatency = EvalLatency()
+    tokens: EvalTokens = EvalTokens()
+
+    @property
+    def ok(self) -> bool:
+        return not self.error

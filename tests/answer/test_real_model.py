@@ -58,3 +58,23 @@ def test_stream_inline_on_the_real_model(real_llm):
     assert events[-1].kind == "answer" and final.metadata["streamed"]
     assert deltas.strip() and final.text
     _valid(final)
+
+
+def test_streamed_answers_come_from_the_cache_the_second_time(real_llm, tmp_path):
+    from ragloop.models.cache import DiskCache
+    from ragloop.models.llm import LLMClient
+
+    llm = LLMClient(real_llm.backend, DiskCache(tmp_path / "llm.sqlite", table="completions"))
+    settings = AnswerSettings(max_tokens=24, temperature=0.8)  # sampled: a fresh call varies
+
+    def streamed():
+        events = list(stream_answer(Q, settings=settings, retriever=FakeRetriever(), llm=llm))
+        return "".join(e.text for e in events if e.kind == "delta"), events[-1].answer
+
+    shown_1, first = streamed()
+    shown_2, second = streamed()
+    assert first.metadata["streamed"] == second.metadata["streamed"]
+    assert [c.cached for c in first.calls] == [False] and [c.cached for c in second.calls] == [True]
+    assert second.text == first.text and shown_2 == shown_1
+    asked = answer_question(Q, settings=settings, retriever=FakeRetriever(), llm=llm)
+    assert asked.text == first.text and asked.calls[0].cached

@@ -1,5 +1,5 @@
 """``FakePipeline``: a stand-in for ``ragloop.pipeline.Pipeline`` exposing what the eval
-runner and the CLI use (retrieve, ask, llm, judge_llm, settings, project, close).
+runner and the CLI use (retrieve, ask, llm, judge_llm, settings, project, store, close).
 Word-overlap retrieval over a few fixed chunks; the answer is the top chunk's first
 sentence with a [1] citation. For orchestration tests only."""
 
@@ -9,6 +9,7 @@ import json
 import threading
 
 from fakes import fake_llm
+from ragloop.index.store import DocumentEntry
 from ragloop.records import Answer, Candidate, Chunk, Citation, LLMCall
 
 CHUNKS = {
@@ -26,6 +27,19 @@ def judge_responder(messages, params, schema):
                        "reason": "fake judge"})
 
 
+class FakeStore:
+    """The few ``Store`` reads ``eval run`` makes before running (the gold-id check)."""
+
+    def documents(self):
+        for doc in sorted({doc for doc, _ in CHUNKS.values()}):
+            yield DocumentEntry(doc_id=doc, source=f"{doc}.md", content_hash="", title=doc,
+                                mtime=None, n_chunks=1, n_questions=0)
+
+    def get_chunks(self, chunk_ids):
+        return [Chunk(id=cid, doc_id=CHUNKS[cid][0], ordinal=0, text=CHUNKS[cid][1])
+                for cid in chunk_ids if cid in CHUNKS]
+
+
 class FakePipeline:
     def __init__(self, project, *, broken_ids=(), answer_prefix: str = "",
                  context_chunks: int = 2):
@@ -33,10 +47,12 @@ class FakePipeline:
         self.settings = project.settings
         self.llm = fake_llm("unused")
         self.judge_llm = fake_llm(judge_responder)
+        self.store = FakeStore()
         self.broken = set(broken_ids)
         self.answer_prefix = answer_prefix
         self.context_chunks = context_chunks
         self.asked: list[str] = []
+        self.instructions: dict[str, str] = {}  # question → the answer instruction given
         self._lock = threading.Lock()
 
     def close(self):
@@ -61,6 +77,7 @@ class FakePipeline:
     def ask(self, question, **kwargs):
         with self._lock:
             self.asked.append(question)
+            self.instructions[question] = kwargs.get("instruction", "")
         if any(b in question for b in self.broken):
             raise RuntimeError("fake pipeline failure")
         context = tuple(self.retrieve(question, k=self.context_chunks))

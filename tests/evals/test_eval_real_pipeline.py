@@ -55,10 +55,10 @@ def test_run_on_the_real_pipeline(pipeline, tmp_path):
                                         gold_doc_ids=(doc_id,))])
     result = run_eval(pipeline, dataset, options=RunOptions(workers=1, report=False))
     record = read_records(result.run_dir)[0]
-    assert record["error"] is None, record.get("traceback")
-    assert record["retrieved"][0]["doc_id"] == doc_id  # MiniLM + BM25 find the tides doc
-    assert record["scores"]["hit@1"] == 1.0 and "token_f1" in record["scores"]
-    assert record["tokens"]["prompt"] > 0 and record["answer"]
+    assert record.error is None, record.traceback
+    assert record.retrieved[0].doc_id == doc_id  # MiniLM + BM25 find the tides doc
+    assert record.scores["hit@1"] == 1.0 and "token_f1" in record.scores
+    assert record.tokens.prompt > 0 and record.answer
     assert result.aggregates["metrics"]["hit@1"]["n"] == 1
 
 

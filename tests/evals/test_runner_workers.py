@@ -34,7 +34,7 @@ class FakePipelineInWorker:
 
 
 def _scores(run_dir):
-    return {r["id"]: r["scores"] for r in runs.read_records(run_dir)}
+    return {r.id: r.scores for r in runs.read_records(run_dir)}
 
 
 def test_eval_examples_run_on_worker_processes_with_the_same_records(project, tmp_path):
@@ -46,7 +46,7 @@ def test_eval_examples_run_on_worker_processes_with_the_same_records(project, tm
         there = run_eval(FakePipeline(project), dataset, options=options, executor=pool,
                          worker_pipeline=FakePipelineInWorker(project.root))
     assert _scores(there.run_dir) == _scores(here.run_dir)
-    answers = [r["answer"] for r in runs.read_records(there.run_dir)]
+    answers = [r.answer for r in runs.read_records(there.run_dir)]
     assert len(answers) == 4 and all(a.startswith("[pid ") for a in answers)
     pids = {int(a[len("[pid "):a.index("]")]) for a in answers}
     assert os.getpid() not in pids  # every example ran in a worker process

@@ -212,3 +212,12 @@ def test_invalid_utf8_decoding_choice(tmp_path, data, text, encoding):
     (doc,) = load_path(path)
     assert (doc.text, doc.metadata["encoding"]) == (text, encoding)
     assert doc.metadata["warnings"] and "UTF-8" in doc.metadata["warnings"][0]
+
+
+def test_a_list_item_followed_by_a_dash_is_no_heading(tmp_path):
+    path = tmp_path / "api.md"
+    path.write_text("# API\n\n- *class* Connection\n  -\nsend(obj)\n  - Send an object.\n",
+                    encoding="utf-8")
+    (doc,) = load_path(path)
+    assert [s.title for s in doc.sections] == ["API"]
+    assert "Connection" in doc.text

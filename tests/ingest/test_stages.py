@@ -123,8 +123,10 @@ def test_a_run_on_a_pool_stopped_mid_way_resumes_like_a_local_one(tmp_path):
         with pytest.raises(StoreError):
             ingest_paths([root], settings=settings, store=store, embedder=FakeEmbedder(),
                          progress=False, executor=pool)
-        assert len(store.docs) == 4  # the two batches committed before the stop stay
+        # 2 workers get batches of batch_docs / 2 = 1 document: the two committed before
+        # the stop stay
+        assert len(store.docs) == 2
         store.fail_on_commit = None
         report = ingest_paths([root], settings=settings, store=store,
                               embedder=FakeEmbedder(), progress=False, executor=pool)
-    assert report.unchanged == 4 and report.added == 4 and len(store.docs) == 8
+    assert report.unchanged == 2 and report.added == 6 and len(store.docs) == 8

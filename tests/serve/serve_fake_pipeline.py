@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from ragloop.records import Answer, Candidate, Chunk, Citation, LLMCall
+from ragloop.records import Answer, AnswerEvent, Candidate, Chunk, Citation, LLMCall
 
 CHUNKS = (
     Chunk(id="c-tides", doc_id="d-tides", ordinal=0,
@@ -59,7 +59,7 @@ class FakePipeline:
             answer = self._answer(question, strategy)
             for word in answer.text.split(" "):
                 time.sleep(self.delay_s / 10)
-                yield word + " "
-            yield answer
+                yield AnswerEvent.delta(word + " ")
+            yield AnswerEvent.final(answer)
         finally:
             self._busy.release()

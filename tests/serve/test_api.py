@@ -133,7 +133,9 @@ class BrokenFakePipeline:
         raise StoreError("no index at .ragloop/index: run `ragloop ingest` first")
 
     def stream(self, question, **kwargs):
-        yield "partial "
+        from ragloop.records import AnswerEvent
+
+        yield AnswerEvent.delta("partial ")
         self.ask(question)
 
 

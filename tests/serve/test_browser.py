@@ -66,7 +66,7 @@ def _app(kind: str, tmp_path: Path):
     project = make_project(tmp_path / "proj", max_tokens=16)
     settings = project.settings.model_copy(update={"serve": serve_settings(
         api_key_env="RAGLOOP_BROWSER_KEY").serve})
-    return create_app(lambda: Pipeline(project), settings, data_dir=project.data_dir)
+    return create_app(Pipeline(project), settings, data_dir=project.data_dir)
 
 
 @pytest.mark.parametrize("kind", ["fake", pytest.param("real", marks=pytest.mark.real_model)])

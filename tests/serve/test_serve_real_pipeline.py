@@ -17,7 +17,7 @@ from ragloop.serve.app import create_app
 @pytest.mark.real_model
 def test_upload_ask_feedback_on_the_real_pipeline(tmp_path):
     project = make_project(tmp_path / "proj", max_tokens=16)
-    app = create_app(lambda: Pipeline(project), project.settings, data_dir=project.data_dir)
+    app = create_app(Pipeline(project), project.settings, data_dir=project.data_dir)
     docs = write_docs(tmp_path / "docs")
     with TestClient(app, base_url=LOCAL) as client:
         files = [("files", (p.name, p.read_bytes(), "text/markdown")) for p in docs]

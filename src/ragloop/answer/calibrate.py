@@ -17,18 +17,18 @@ The chosen combination is the most accurate one whose mean latency stays within
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
+from pydantic import ValidationError, field_validator
 
 from ragloop.answer.signals import question_signals
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.config import AnswerSettings
 from ragloop.errors import DatasetError
-from ragloop.records import Candidate, Chunk
+from ragloop.records import Candidate, Chunk, EvalRecord, EvalTokens
 
 METRICS = ("correct", "label_accuracy", "exact_match", "judge_correctness", "token_f1")
 
@@ -47,8 +47,26 @@ class Calibration:
     feasible: bool
 
 
-def load_records(paths: list[Path]) -> list[dict]:
-    records: list[dict] = []
+class MeasuredRecord(EvalRecord):
+    """One per-example record the fit reads: an eval record (``examples.jsonl``), or a
+    benchmark's (``bench/ttc.py``), which adds the policy it ran, a ``correct`` score, the
+    answer's ``latency_s`` and the router's ``signals``, and counts tokens as one number."""
+
+    id: str
+    policy: str = ""
+    correct: float | None = None
+    latency_s: float | None = None
+    signals: dict[str, float] | None = None
+    tokens: EvalTokens | int = EvalTokens()
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value):
+        return str(value)
+
+
+def load_records(paths: list[Path]) -> list[MeasuredRecord]:
+    records: list[MeasuredRecord] = []
     for path in paths:
         file = path / "examples.jsonl" if path.is_dir() else path
         if not file.is_file():
@@ -57,59 +75,57 @@ def load_records(paths: list[Path]) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DatasetError(file, f"not JSON: {err}", line=number) from None
+                records.append(MeasuredRecord.model_validate_json(line))
+            except ValidationError as err:
+                raise DatasetError(file, f"not a per-example record: {err.errors()[0]['msg']}",
+                                   line=number) from None
     return records
 
 
-def _correct(record: dict, metric: str | None) -> float | None:
+def _correct(record: MeasuredRecord, metric: str | None) -> float | None:
     if metric is None:
         for name in METRICS:
-            if name in record or name in (record.get("scores") or {}):
+            if (name == "correct" and record.correct is not None) or name in record.scores:
                 metric = name
                 break
         else:
             return None
-    value = record.get(metric, (record.get("scores") or {}).get(metric))
+    value = record.correct if metric == "correct" else record.scores.get(metric)
     return None if value is None else float(value)
 
 
-def _latency(record: dict) -> float:
-    if "latency_s" in record:
-        return float(record["latency_s"])
-    latency = record.get("latency") or {}
-    return float(latency.get("answer_s", latency.get("total_s", 0.0)))
+def _latency(record: MeasuredRecord) -> float:
+    if record.latency_s is not None:
+        return record.latency_s
+    return record.latency.answer_s
 
 
-def recompute_signals(record: dict) -> dict[str, float]:
-    signals = dict(question_signals(record.get("question", "")))
-    scores = [float(r.get("score", 0)) for r in record.get("retrieved") or []]
+def recompute_signals(record: MeasuredRecord) -> dict[str, float]:
+    signals = dict(question_signals(record.question))
+    scores = [r.score for r in record.retrieved]
     if scores:
         signals["margin"] = scores[0] - scores[1] if len(scores) > 1 else scores[0]
-    context = record.get("context") or []
-    if context and "answer" in record:
-        candidates = [Candidate(chunk=Chunk(id=str(c.get("chunk_id", i)),
-                                            doc_id=str(c.get("doc_id", "")), ordinal=i,
-                                            text=c.get("text", "")), score=0.0)
-                      for i, c in enumerate(context)]
+    if record.context:
+        candidates = [Candidate(chunk=Chunk(id=c.chunk_id, doc_id=c.doc_id, ordinal=i,
+                                            text=c.text), score=0.0)
+                      for i, c in enumerate(record.context)]
         signals["grounding"] = GroundingVerifier().check(
-            record.get("question", ""), record["answer"], candidates).score
-    return {**signals, **(record.get("signals") or {})}
+            record.question, record.answer, candidates).score
+    return {**signals, **(record.signals or {})}
 
 
-def _by_strategy(records: list[dict], metric: str | None) -> dict[str, dict[str, dict]]:
+def _by_strategy(records: list[MeasuredRecord],
+                 metric: str | None) -> dict[str, dict[str, dict]]:
     table: dict[str, dict[str, dict]] = {}
     for record in records:
-        if record.get("error"):
+        if record.error:
             continue
         correct = _correct(record, metric)
         if correct is None:
             continue
-        key = str(record.get("id", record.get("question")))
         # bench records name the policy (auto@budget) apart from the strategy it ran
-        name = record.get("policy") or record.get("strategy", "direct")
-        table.setdefault(name, {})[key] = {
+        name = record.policy or record.strategy or "direct"
+        table.setdefault(name, {})[record.id] = {
             "correct": correct, "latency": _latency(record), "record": record}
     return table
 
@@ -129,11 +145,12 @@ def _grid(signals: list[dict[str, float]], with_multihop: bool) -> dict[str, lis
             "length_at": [0.0, *quantiles("length")[1:]]}
 
 
-def fit_thresholds(records: list[dict], *, fast: str = "direct", slow: str = "vote",
-                   metric: str | None = None, max_latency_ratio: float = 0.5) -> Calibration:
+def fit_thresholds(records: list[MeasuredRecord | dict], *, fast: str = "direct",
+                   slow: str = "vote", metric: str | None = None,
+                   max_latency_ratio: float = 0.5) -> Calibration:
     from ragloop.answer.router import Router  # the decision replayed is the router's own
 
-    table = _by_strategy(records, metric)
+    table = _by_strategy([MeasuredRecord.model_validate(r) for r in records], metric)
     if fast not in table or slow not in table:
         raise DatasetError(Path("."), f"need records for both '{fast}' and '{slow}' "
                                       f"(found: {', '.join(sorted(table)) or 'none'})")

@@ -4,11 +4,13 @@ make one grounded model call, and turn text with ``[n]`` markers into an ``Answe
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ragloop.answer.base import Budget
 from ragloop.answer.citations import drop_markers, extract_citations, is_refusal, with_markers
+from ragloop.answer.json_stream import FieldStreamer
 from ragloop.answer.prompt import (
     ANSWER_SCHEMA,
     INLINE_STOP,
@@ -19,17 +21,17 @@ from ragloop.answer.prompt import (
 )
 from ragloop.config import AnswerSettings
 from ragloop.errors import SchemaValidationError
-from ragloop.models.llm import LLMClient
+from ragloop.models.llm import LLMClient, TextSink, recorded_calls
 from ragloop.records import Answer, Candidate, Completion, LLMCall
 from ragloop.retrieve.base import Retriever
 
 
 @dataclass
 class Draft:
-    """One model answer: text with markers (``[n]`` from either format) and its cost."""
+    """One model answer: text with markers (``[n]`` from either format) and its completion
+    (the call itself is in the tally: the LLM client records it)."""
 
     text: str
-    call: LLMCall
     completion: Completion
     schema_error: str | None = None
     reasoning: str = ""  # chain-of-thought schema: the reasoning written before the answer
@@ -37,14 +39,21 @@ class Draft:
 
 @dataclass
 class Tally:
-    """Calls made so far for one question, and the budget they are spent against."""
+    """The calls made so far for one question, and the budget they are spent against.
+
+    ``Tally.open(budget)`` opens it as an accounting scope of the LLM client
+    (``recorded_calls``): every call made inside — answers, samples, verifier and
+    sub-question calls, failed ones too — lands in ``calls`` without a strategy adding it."""
 
     budget: Budget = Budget()
     started: float = field(default_factory=time.perf_counter)
     calls: list[LLMCall] = field(default_factory=list)
 
-    def add(self, call: LLMCall) -> None:
-        self.calls.append(call)
+    @classmethod
+    @contextmanager
+    def open(cls, budget: Budget = Budget()) -> Iterator[Tally]:
+        with recorded_calls() as calls:
+            yield cls(budget, calls=calls)
 
     @property
     def elapsed(self) -> float:
@@ -79,34 +88,54 @@ def weak_support(candidates: Sequence[Candidate], settings: AnswerSettings) -> s
     return None
 
 
+class _Reader:
+    """What a reader of a streamed draft sees: the ``answer`` field of JSON output (or the
+    inline text as it comes), without leading whitespace."""
+
+    def __init__(self, on_text: TextSink, field: str | None):
+        self.on_text = on_text
+        self.field = FieldStreamer(field) if field else None
+        self.shown = False
+
+    def __call__(self, piece: str) -> None:
+        visible = self.field.feed(piece) if self.field else piece
+        if not self.shown:
+            visible = visible.lstrip()
+        if visible:
+            self.shown = True
+            self.on_text(visible)
+
+
 def generate(question: str, candidates: Sequence[Candidate], llm: LLMClient, *,
              style: CitationStyle, purpose: str, max_tokens: int, temperature: float = 0.0,
-             seed: int = 0, instruction: str = "", schema: dict | None = None) -> Draft:
+             seed: int = 0, instruction: str = "", answer_instruction: str = "",
+             schema: dict | None = None, on_text: TextSink | None = None) -> Draft:
     """One grounded call. ``schema`` (json style) replaces ``ANSWER_SCHEMA`` by one with the
-    same ``answer``/``sources`` fields (and optionally ``reasoning`` first)."""
-    messages = answer_messages(question, candidates, style=style, instruction=instruction)
+    same ``answer``/``sources`` fields (and optionally ``reasoning`` first). With
+    ``on_text`` the call streams: the reader's text goes there as the model writes it (in
+    json style the answer field, then the cited markers once the JSON closes)."""
+    messages = answer_messages(question, candidates, style=style, instruction=instruction,
+                               answer_instruction=answer_instruction)
     if style == "inline":
         completion = llm.complete(messages, temperature=temperature, max_tokens=max_tokens,
-                                  seed=seed, stop=INLINE_STOP)
-        return Draft(completion.text.strip(), llm.call_record(purpose, completion), completion)
-    started = time.perf_counter()
+                                  seed=seed, stop=INLINE_STOP, purpose=purpose,
+                                  on_text=_Reader(on_text, None) if on_text else None)
+        return Draft(completion.text.strip(), completion)
     try:
         completion = llm.complete(messages, schema=schema or ANSWER_SCHEMA,
-                                  temperature=temperature,
-                                  max_tokens=max_tokens, seed=seed)
+                                  temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                  purpose=purpose,
+                                  on_text=_Reader(on_text, "answer") if on_text else None)
     except SchemaValidationError as err:
         # Usually the answer ran past max_tokens; keep what was said, and say so in metadata.
-        # The error carries no usage, so tokens are counted here to keep budgets honest.
-        completion = Completion(
-            text=err.raw_text, model=llm.model_id, latency_s=time.perf_counter() - started,
-            prompt_tokens=sum(llm.count_tokens(m.content) for m in messages),
-            completion_tokens=llm.count_tokens(err.raw_text) if err.raw_text else 0)
-        return Draft(salvage_answer(err.raw_text), llm.call_record(purpose, completion), completion,
-                     schema_error=str(err)[:200])
+        return Draft(salvage_answer(err.raw_text), err.completion, schema_error=str(err)[:200])
     parsed = completion.parsed or {}
-    text = with_markers(str(parsed.get("answer", "")), parsed.get("sources", []))
-    return Draft(text, llm.call_record(purpose, completion), completion,
-                 reasoning=str(parsed.get("reasoning", "")))
+    sources = parsed.get("sources", [])
+    cited = [n for n in sources if 1 <= n <= len(candidates)]
+    if on_text is not None and cited:  # the reader saw the bare answer; show what it cites
+        on_text(" " + " ".join(f"[{n}]" for n in cited))
+    text = with_markers(str(parsed.get("answer", "")), sources)
+    return Draft(text, completion, reasoning=str(parsed.get("reasoning", "")))
 
 
 def salvage_answer(raw: str) -> str:
@@ -148,25 +177,33 @@ class GroundedStrategy:
     """Base of the strategies: retrieve, refuse on weak support, else ``answer``.
 
     Subclasses implement ``answer(question, candidates, llm, tally)``; the router calls it
-    directly to reuse one retrieval across a fast pass and a slow one.
+    directly to reuse one retrieval across a fast pass and a slow one. ``instruction`` is
+    the caller's answer instruction (e.g. "Answer with one word first: yes, no, maybe."):
+    it goes into the answer prompts, never into retrieval. ``on_text`` receives the text of
+    drafts made with ``stream=True`` as the model writes it.
     """
 
     name = "grounded"
 
     def __init__(self, settings: AnswerSettings, *, filters=None,
-                 style: CitationStyle | None = None):
+                 style: CitationStyle | None = None, instruction: str = "",
+                 on_text: TextSink | None = None, embedder=None):
         self.settings = settings
         self.filters = filters
         self.style: CitationStyle = style or settings.citation_style
+        self.instruction = instruction
+        self.on_text = on_text
+        self.embedder = embedder  # the project's embedder, for strategies that score text
 
     def run(self, question: str, retriever: Retriever, llm: LLMClient,
             budget: Budget = Budget()) -> Answer:
-        tally = Tally(budget)
-        candidates = retrieve(question, retriever, llm, self.settings, self.filters)
-        reason = weak_support(candidates, self.settings)
-        if reason:
-            return refusal(question, candidates, reason, strategy=self.name, tally=tally)
-        return self.answer(question, candidates, llm, tally, retriever=retriever)
+        with Tally.open(budget) as tally:
+            candidates = retrieve(question, retriever, llm, self.settings, self.filters,
+                                  extra_prompt=self.instruction)
+            reason = weak_support(candidates, self.settings)
+            if reason:
+                return refusal(question, candidates, reason, strategy=self.name, tally=tally)
+            return self.answer(question, candidates, llm, tally, retriever=retriever)
 
     def answer(self, question: str, candidates: Sequence[Candidate], llm: LLMClient,
                tally: Tally, *, retriever: Retriever | None = None) -> Answer:
@@ -175,12 +212,15 @@ class GroundedStrategy:
     def draft(self, question: str, candidates: Sequence[Candidate], llm: LLMClient,
               tally: Tally, *, purpose: str, temperature: float | None = None, seed: int = 0,
               instruction: str = "", max_tokens: int | None = None,
-              style: CitationStyle | None = None, schema: dict | None = None) -> Draft:
-        """One grounded call, recorded in ``tally``."""
-        result = generate(question, candidates, llm, style=style or self.style, purpose=purpose,
-                          max_tokens=max_tokens or self.settings.max_tokens,
-                          temperature=(self.settings.temperature if temperature is None
-                                       else temperature),
-                          seed=seed, instruction=instruction, schema=schema)
-        tally.add(result.call)
-        return result
+              style: CitationStyle | None = None, schema: dict | None = None,
+              answer_instruction: bool = True, stream: bool = False) -> Draft:
+        """One grounded call (the LLM client records it in ``tally``). ``answer_instruction``
+        False leaves the caller's instruction out (a sub-question's answer); ``stream``
+        sends the text to ``on_text`` as it comes."""
+        return generate(question, candidates, llm, style=style or self.style, purpose=purpose,
+                        max_tokens=max_tokens or self.settings.max_tokens,
+                        temperature=(self.settings.temperature if temperature is None
+                                     else temperature),
+                        seed=seed, instruction=instruction,
+                        answer_instruction=self.instruction if answer_instruction else "",
+                        schema=schema, on_text=self.on_text if stream else None)

@@ -105,11 +105,15 @@ def _truncate(candidate: Candidate, llm: LLMClient, tokens: int) -> Candidate:
 
 
 def answer_messages(question: str, candidates: Sequence[Candidate], *,
-                    style: CitationStyle = "json", instruction: str = "") -> list[Message]:
+                    style: CitationStyle = "json", instruction: str = "",
+                    answer_instruction: str = "") -> list[Message]:
     """Chat messages asking for a grounded answer in ``style``.
 
-    ``instruction`` adds strategy-specific guidance (think step by step, fix a failed check)."""
-    parts = [f"Documents:\n{format_context(candidates)}", f"Question: {question}"]
+    ``answer_instruction`` is the caller's (e.g. the label instruction of an eval run); it
+    follows the question on its line. ``instruction`` adds strategy-specific guidance
+    (think step by step, fix a failed check)."""
+    asked = f"{question} {answer_instruction}" if answer_instruction else question
+    parts = [f"Documents:\n{format_context(candidates)}", f"Question: {asked}"]
     if instruction:
         parts.append(instruction)
     if style == "json":

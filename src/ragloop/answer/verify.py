@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 from ragloop.answer.citations import extract_citations, is_refusal, strip_markers
 from ragloop.answer.prompt import format_context
 from ragloop.models.llm import LLMClient
-from ragloop.records import Candidate, LLMCall
+from ragloop.records import Candidate
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP_WORDS = (
@@ -29,7 +29,6 @@ class Verdict:
     score: float  # 0..1, higher is better supported
     passed: bool
     reason: str  # what failed, phrased so a model can act on it
-    calls: tuple[LLMCall, ...] = ()
 
 
 @runtime_checkable
@@ -88,11 +87,10 @@ class LLMJudgeVerifier:
                   f"Answer: {text}\n\nIs every claim of the answer supported by the documents? "
                   "Score 1 (not at all) to 5 (fully), with a short reason.")
         completion = llm.complete([{"role": "user", "content": prompt}], schema=JUDGE_SCHEMA,
-                                  max_tokens=96)
+                                  max_tokens=96, purpose="verify")
         parsed = completion.parsed
         score = (int(parsed["score"]) - 1) / 4
-        return Verdict(score, score >= 0.75, str(parsed.get("reason", "")),
-                       (llm.call_record("verify", completion),))
+        return Verdict(score, score >= 0.75, str(parsed.get("reason", "")))
 
 
 VERIFIERS = {cls.name: cls for cls in (GroundingVerifier, LLMJudgeVerifier)}

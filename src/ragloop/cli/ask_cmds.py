@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_USAGE, console, fail, state
@@ -24,7 +25,8 @@ def ask(ctx: typer.Context,
         question: str = typer.Argument(..., help="The question to answer."),
         mode: str | None = typer.Option(None, help="fast, slow or auto (default: [answer] mode)."),
         strategy: str | None = typer.Option(
-            None, help="Force a strategy: direct, cot, vote, best_of_n, decompose, refine."),
+            None, help="Force a strategy: direct, cot, vote, best_of_n, decompose, refine, "
+                       "extract (retrieved sentences verbatim, no generation)."),
         as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON.")):
     """Answer QUESTION from the project's documents: the answer streams, then its sources."""
     from ragloop.pipeline import Pipeline
@@ -50,6 +52,15 @@ def ask(ctx: typer.Context,
     _print_sources(answer)
 
 
+def dropped_markers_note(markers: list, n_sources: int) -> str:
+    """Why some ``[n]`` markers of the model's text are not in the answer."""
+    cited = ", ".join(f"[{m}]" for m in markers)
+    return (f"(removed citation marker{'s' if len(markers) > 1 else ''} {cited}: the model "
+            f"cited a source it was not given; it had {n_sources} source"
+            f"{'' if n_sources == 1 else 's'}, [1]–[{n_sources}])" if n_sources else
+            f"(removed citation markers {cited}: the model was given no sources)")
+
+
 def _print_sources(answer) -> None:
     meta = answer.metadata
     if answer.refused:
@@ -58,11 +69,13 @@ def _print_sources(answer) -> None:
         console.print("\n[bold]Sources[/]")
         for c in answer.citations:
             title = f" — {c.title}" if c.title else ""
-            console.print(f"  [{c.marker}] {c.source}{title}", highlight=False)
+            console.print(escape(f"  [{c.marker}] {c.source}{title}"), highlight=False)
     elif not answer.refused:
         console.print("[dim](the answer cites no source)[/]")
     if meta.get("invalid_markers"):
-        console.print(f"[dim]dropped markers pointing nowhere: {meta['invalid_markers']}[/]")
+        console.print(escape(dropped_markers_note(meta["invalid_markers"],
+                                                  len(answer.candidates))),
+                      style="dim", highlight=False)
     route = meta.get("router")
     chosen = f" (auto: {route['reason']})" if route else ""
     confidence = f", confidence {answer.confidence:.2f}" if answer.confidence is not None else ""

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -15,6 +16,17 @@ from ragloop.errors import RagloopError
 from ragloop.ingest.report import STAGES, IngestReport
 
 MAX_WARNINGS = 20  # errors are always all printed; warnings (duplicates…) can be many
+
+
+def _summary(title: str, names, values: list[str]) -> Table:
+    """One row of numbers under their names; light borders so eight columns fit in 80
+    characters with no header cut short."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
+                  pad_edge=False)
+    for name in names:
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    table.add_row(*values)
+    return table
 
 
 def print_report(report: IngestReport) -> None:
@@ -27,18 +39,11 @@ def print_report(report: IngestReport) -> None:
     if len(warnings) > MAX_WARNINGS:
         err_console.print(f"[yellow]warning:[/] … and {len(warnings) - MAX_WARNINGS} more "
                           "(all of them with --json)", highlight=False)
-    counts = Table(title="ingest", show_header=True)
-    for name in ("added", "changed", "unchanged", "removed", "duplicates", "failed", "chunks",
-                 "questions"):
-        counts.add_column(name, justify="right")
-    counts.add_row(*(str(v) for v in report.counts().values()))
-    console.print(counts)
-    stages = Table(title="seconds per stage", show_header=True)
-    for name in (*STAGES, "total"):
-        stages.add_column(name, justify="right")
-    stages.add_row(*(f"{report.seconds[s]:.1f}" for s in STAGES),
-                   f"{report.total_seconds:.1f}")
-    console.print(stages)
+    counts = report.counts()
+    console.print(_summary("ingest", counts.keys(), [str(v) for v in counts.values()]))
+    console.print(_summary("seconds per stage", (*STAGES, "total"),
+                           [f"{report.seconds[s]:.1f}" for s in STAGES]
+                           + [f"{report.total_seconds:.1f}"]))
     if report.llm:
         console.print(f"LLM: {report.llm['calls']:.0f} calls "
                       f"({report.llm['cache_hits']:.0f} from cache), "

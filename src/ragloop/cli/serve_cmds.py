@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
                 "host": host or project.settings.serve.host,
                 "port": port or project.settings.serve.port})
             settings = project.settings.model_copy(update={"serve": serve_settings})
-            app_ = create_app(lambda: Pipeline(project, use_cache=st.use_cache),
-                              settings, data_dir=project.data_dir)
+            pipeline = Pipeline(project, use_cache=st.use_cache)
+            app_ = create_app(pipeline, settings, data_dir=project.data_dir)
         except RagloopError as err:
             fail(err)
         host, port = serve_settings.host, serve_settings.port
@@ -39,4 +39,5 @@ def register(app: typer.Typer) -> None:
         if host in ("0.0.0.0", "::", "") and not serve_settings.allowed_hosts:
             console.print("only requests to localhost/127.0.0.1 are answered; add the names "
                           "clients use to \\[serve] allowed_hosts", highlight=False)
-        uvicorn.run(app_, host=host, port=port, log_level=log_level)
+        with pipeline:
+            uvicorn.run(app_, host=host, port=port, log_level=log_level)

@@ -11,7 +11,6 @@ pipeline's cached client.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -23,10 +22,19 @@ from pathlib import Path
 from ragloop.evals import runs
 from ragloop.evals.datasets import dataset_hash, load_dataset
 from ragloop.evals.fingerprint import model_fingerprint, settings_hash
+from ragloop.evals.judge_agreement import find_agreements
 from ragloop.evals.judges import JUDGES
 from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores, step_scores
-from ragloop.records import EvalExample
+from ragloop.records import (
+    CitedRef,
+    ContextRef,
+    EvalExample,
+    EvalLatency,
+    EvalRecord,
+    EvalTokens,
+    RetrievedRef,
+)
 
 ProgressHook = Callable[[int, int], None]  # (done, total)
 
@@ -38,8 +46,9 @@ class RunOptions:
     judge: bool = False
     judges: tuple[str, ...] = JUDGES
     ks: tuple[int, ...] = (1, 5, 10)
-    # appended to the question sent to the pipeline when the dataset has labels, so the
-    # model answers with one of them; retrieval metrics use the bare question
+    # given to the pipeline as the answer instruction when the dataset has labels, so the
+    # model answers with one of them; retrieval (the pipeline's and the metrics') uses the
+    # bare question
     label_instruction: str = "Answer with one word first: {labels}."
     report: bool = True  # write report.html at the end
 
@@ -68,62 +77,66 @@ def _labels_of(examples: list[EvalExample]) -> tuple[str, ...]:
     return tuple(sorted({e.label for e in examples if e.label is not None}))
 
 
-def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
-                     options: RunOptions) -> dict:
-    """One record: what was asked, retrieved, put in the prompt and answered, and its scores."""
-    record: dict = {"id": example.id, "question": example.question, "tags": list(example.tags),
-                    "label": example.label, "labels": list(scoring.labels),
-                    "reference_answers": list(example.reference_answers),
-                    "gold_doc_ids": list(example.gold_doc_ids),
-                    "gold_chunk_ids": list(example.gold_chunk_ids), "error": None}
-    asked = example.question
+def answer_instruction(example: EvalExample, scoring: ScoringOptions,
+                       options: RunOptions) -> str:
+    """The label instruction for a labelled example (so the model answers with a label),
+    else nothing. It goes to the answer prompt; retrieval runs on the bare question."""
     if example.label is not None and scoring.labels and options.label_instruction:
-        asked = f"{example.question} " + options.label_instruction.format(
-            labels=", ".join(scoring.labels))
-    record["asked"] = asked
+        return options.label_instruction.format(labels=", ".join(scoring.labels))
+    return ""
+
+
+def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
+                     options: RunOptions) -> EvalRecord:
+    """One record: what was asked, retrieved, put in the prompt and answered, and its scores."""
+    instruction = answer_instruction(example, scoring, options)
+    asked = f"{example.question} {instruction}" if instruction else example.question
+    base = dict(id=example.id, question=example.question, instruction=instruction, asked=asked,
+                tags=example.tags, label=example.label, labels=scoring.labels,
+                reference_answers=example.reference_answers,
+                gold_doc_ids=example.gold_doc_ids, gold_chunk_ids=example.gold_chunk_ids)
     try:
         start = time.perf_counter()
         retrieved = pipeline.retrieve(example.question, k=max(scoring.ks))
         retrieve_s = time.perf_counter() - start
         start = time.perf_counter()
-        answer = pipeline.ask(asked)
+        answer = pipeline.ask(example.question, instruction=instruction)
         answer_s = time.perf_counter() - start
     except Exception as err:  # one failed example is recorded; the batch goes on
-        record["error"] = f"{type(err).__name__}: {err}"
-        record["traceback"] = traceback.format_exc(limit=5)
-        return record
+        return EvalRecord(**base, error=f"{type(err).__name__}: {err}",
+                          traceback=traceback.format_exc(limit=5))
     scores, predicted = step_scores(example, retrieved, answer, scoring)
-    chunk_texts = [c.chunk.text for c in answer.candidates]
-    record.update({
-        "retrieved": [{"chunk_id": c.chunk.id, "doc_id": c.chunk.doc_id, "score": c.score,
-                       "title": c.chunk.header or c.chunk.metadata.get("title", "")}
-                      for c in retrieved],
-        "context": [{"chunk_id": c.chunk.id, "doc_id": c.chunk.doc_id, "text": c.chunk.text}
-                    for c in answer.candidates],
-        "answer": answer.text, "refused": answer.refused, "strategy": answer.strategy,
-        "citations": [{"marker": c.marker, "chunk_id": c.chunk_id, "doc_id": c.doc_id}
-                      for c in answer.citations],
-        "predicted_label": predicted,
-        "judges": {},
-    })
+    judges: dict = {}
     judge_s = 0.0
     if scoring.judge:
         reference = example.reference_answers[0] if example.reference_answers else ""
-        judged, results, judge_s = judge_scores(
+        judged, judges, judge_s = judge_scores(
             pipeline.judge_llm, question=example.question, answer=answer.text,
-            reference=reference, context=context_text(chunk_texts), opts=scoring)
+            reference=reference, context=context_text([c.chunk.text for c in answer.candidates]),
+            opts=scoring)
         scores.update(judged)
-        record["judges"] = results
-    record["scores"] = scores
-    record["latency"] = {"retrieve_s": retrieve_s, "answer_s": answer_s, "judge_s": judge_s,
-                         "total_s": retrieve_s + answer_s}
-    record["tokens"] = {"prompt": answer.prompt_tokens, "completion": answer.completion_tokens,
-                        "calls": len(answer.calls),
-                        "cached_calls": sum(1 for c in answer.calls if c.cached)}
-    return record
+    return EvalRecord(
+        **base,
+        retrieved=[RetrievedRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, score=c.score,
+                                title=c.chunk.header or c.chunk.metadata.get("title", ""),
+                                source=c.chunk.metadata.get("source", ""))
+                   for c in retrieved],
+        context=[ContextRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, text=c.chunk.text,
+                            title=c.chunk.header or c.chunk.metadata.get("title", ""),
+                            source=c.chunk.metadata.get("source", ""))
+                 for c in answer.candidates],
+        answer=answer.text, refused=answer.refused, strategy=answer.strategy,
+        citations=[CitedRef(marker=c.marker, chunk_id=c.chunk_id, doc_id=c.doc_id)
+                   for c in answer.citations],
+        predicted_label=predicted, judges=judges, scores=scores,
+        latency=EvalLatency(retrieve_s=retrieve_s, answer_s=answer_s, judge_s=judge_s,
+                            total_s=retrieve_s + answer_s),
+        tokens=EvalTokens(prompt=answer.prompt_tokens, completion=answer.completion_tokens,
+                          calls=len(answer.calls),
+                          cached_calls=sum(1 for c in answer.calls if c.cached)))
 
 
-def _bounded_map(fn, items: list, workers: int) -> Iterator[dict]:
+def _bounded_map(fn, items: list, workers: int) -> Iterator[EvalRecord]:
     """Yield fn(item) as they finish, keeping at most 2×workers in flight (bounded memory)."""
     pending: set[Future] = set()
     queue = iter(items)
@@ -142,8 +155,17 @@ def _bounded_map(fn, items: list, workers: int) -> Iterator[dict]:
                 future.cancel()
 
 
+def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | None:
+    """Each judge's agreement with human labels, as known when the run starts."""
+    if not options.judge:
+        return None
+    found = find_agreements(pipeline.project.data_dir, pipeline.judge_llm.model_id, version,
+                            tuple(options.judges))
+    return {name: agreement.as_dict() for name, agreement in found.items()}
+
+
 def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptions,
-                  todo: list, make_pipeline=None) -> Iterator[dict]:
+                  todo: list, make_pipeline=None) -> Iterator[EvalRecord]:
     """Examples on ``executor``'s workers (``ragloop.run``), each with its own pipeline."""
     from ragloop.evals.worker import EvaluateExample, ProjectPipeline
 
@@ -152,8 +174,8 @@ def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptio
     for outcome in executor.map(task, todo):
         if outcome.error is not None:  # lost with its worker: recorded, so a resume retries
             example = outcome.item
-            yield {"id": example.id, "question": example.question, "tags": list(example.tags),
-                   "label": example.label, "error": outcome.error}
+            yield EvalRecord(id=example.id, question=example.question, tags=example.tags,
+                             label=example.label, error=outcome.error)
         else:
             yield outcome.result
 
@@ -199,13 +221,15 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
                                        / "model_hashes.json"),
             "judge_model": pipeline.judge_llm.model_id if options.judge else None,
             "judge_prompt_version": eval_settings.judge_prompt_version,
+            "judge_calibration": _judge_calibration(pipeline, options,
+                                                    eval_settings.judge_prompt_version),
             "n_examples": len(examples), "status": "running"}
         runs.write_json(run_dir / runs.MANIFEST, manifest)
     scoring = ScoringOptions(ks=options.ks, labels=labels, judge=options.judge,
                              judges=options.judges,
                              judge_prompt_version=manifest["judge_prompt_version"],
                              judge_seed=eval_settings.seed)
-    done_ids = {r["id"] for r in runs.read_records(run_dir) if not r.get("error")}
+    done_ids = {r.id for r in runs.read_records(run_dir) if r.ok}
     todo = [e for e in examples if e.id not in done_ids]
     result = RunResult(run_dir, {}, skipped=len(examples) - len(todo))
     finished = result.skipped
@@ -217,15 +241,15 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
                                todo, options.workers) if executor is None \
             else _executor_map(executor, pipeline, scoring, options, todo, worker_pipeline)
         for record in records:
-            out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            out.write(record.model_dump_json() + "\n")
             out.flush()
-            if record["error"]:
-                result.errors.append(f"{record['id']}: {record['error']}")
+            if record.error:
+                result.errors.append(f"{record.id}: {record.error}")
             finished += 1
             if progress:
                 progress(finished, len(examples))
     wanted = {e.id for e in examples}
-    records = [r for r in runs.read_records(run_dir) if r["id"] in wanted]
+    records = [r for r in runs.read_records(run_dir) if r.id in wanted]
     result.aggregates = runs.aggregate(records, samples=eval_settings.bootstrap_samples,
                                        seed=eval_settings.seed)
     runs.write_json(run_dir / runs.AGGREGATES, result.aggregates)

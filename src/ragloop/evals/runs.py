@@ -9,9 +9,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ragloop.errors import RagloopError
 from ragloop.evals.metrics.answer import label_scores
 from ragloop.evals.metrics.stats import bootstrap_ci
+from ragloop.records import EvalRecord
 
 MANIFEST = "run.json"
 CONFIG = "config.json"
@@ -31,24 +34,26 @@ def write_json(path: Path, data) -> None:
     tmp.replace(path)
 
 
-def read_records(run_dir: Path) -> list[dict]:
+def read_records(run_dir: Path) -> list[EvalRecord]:
     """Records by id, the last written winning (a resumed run rewrites failed examples).
-    A torn last line from an interrupted run is ignored."""
+    A torn last line from an interrupted run is ignored. Records written as plain dicts by
+    earlier versions load the same way."""
     path = Path(run_dir) / EXAMPLES
     if not path.is_file():
         return []
-    records: dict[str, dict] = {}
+    records: dict[str, EvalRecord] = {}
     lines = path.read_text(encoding="utf-8").splitlines()
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
-            record = json.loads(raw)
-        except json.JSONDecodeError:
-            if number == len(lines):
+            record = EvalRecord.model_validate_json(raw)
+        except ValidationError as err:
+            if number == len(lines) and err.errors()[0]["type"] == "json_invalid":
                 continue
-            raise RunFolderError(f"{path}:{number}: damaged record") from None
-        records[record["id"]] = record
+            raise RunFolderError(f"{path}:{number}: damaged record "
+                                 f"({err.errors()[0]['msg']})") from None
+        records[record.id] = record
     return list(records.values())
 
 
@@ -64,31 +69,30 @@ def repair_tail(path: Path) -> None:
         handle.truncate(data.rfind(b"\n") + 1)
 
 
-def aggregate(records: list[dict], *, samples: int = 1000, seed: int = 0) -> dict:
+def aggregate(records: list[EvalRecord], *, samples: int = 1000, seed: int = 0) -> dict:
     """Per metric: mean, 95% bootstrap interval, n. Plus label block, latency, tokens."""
-    ok = [r for r in records if not r.get("error")]
+    ok = [r for r in records if r.ok]
     metrics: dict[str, dict] = {}
-    names = sorted({name for r in ok for name in r["scores"]})
+    names = sorted({name for r in ok for name in r.scores})
     for name in names:
-        values = [r["scores"][name] for r in ok if name in r["scores"]]
+        values = [r.scores[name] for r in ok if name in r.scores]
         mean, low, high = bootstrap_ci(values, samples=samples, seed=seed)
         metrics[name] = {"mean": mean, "low": low, "high": high, "n": len(values)}
-    latencies = sorted(r["latency"]["total_s"] for r in ok)
+    latencies = sorted(r.latency.total_s for r in ok)
     result = {
         "n_examples": len(records), "n_errors": len(records) - len(ok),
-        "judge_errors": sum(1 for r in ok for j in r.get("judges", {}).values()
-                            if j.get("error")),
+        "judge_errors": sum(1 for r in ok for j in r.judges.values() if j.get("error")),
         "metrics": metrics,
         "latency_s": _latency_summary(latencies),
-        "tokens": {"prompt": sum(r["tokens"]["prompt"] for r in ok),
-                   "completion": sum(r["tokens"]["completion"] for r in ok),
-                   "cached_calls": sum(r["tokens"].get("cached_calls", 0) for r in ok)},
+        "tokens": {"prompt": sum(r.tokens.prompt for r in ok),
+                   "completion": sum(r.tokens.completion for r in ok),
+                   "cached_calls": sum(r.tokens.cached_calls for r in ok)},
     }
-    labelled = [r for r in ok if r.get("label") is not None and "label_accuracy" in r["scores"]]
+    labelled = [r for r in ok if r.label is not None and "label_accuracy" in r.scores]
     if labelled:
-        labels = sorted({r["label"] for r in labelled} | set(labelled[0].get("labels", ())))
-        result["labels"] = label_scores([r["label"] for r in labelled],
-                                        [r.get("predicted_label") for r in labelled], labels)
+        labels = sorted({r.label for r in labelled} | set(labelled[0].labels))
+        result["labels"] = label_scores([r.label for r in labelled],
+                                        [r.predicted_label for r in labelled], labels)
     return result
 
 
@@ -107,7 +111,7 @@ def _latency_summary(values: list[float]) -> dict:
 class Run:
     path: Path
     manifest: dict
-    records: list[dict]
+    records: list[EvalRecord]
     aggregates: dict
 
     @property

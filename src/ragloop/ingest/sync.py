@@ -142,7 +142,10 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
         pending: deque[_Batch] = deque()
 
         def batches() -> Iterator[list]:
-            for batch in _plan_batches(files, planner, settings, report, events):
+            # a worker's unit is a batch; N workers get batches of batch_docs / N so that a
+            # run of a few large files still spreads over all of them
+            size = max(1, settings.batch_docs // max(1, run_executor.workers))
+            for batch in _plan_batches(files, planner, size, settings.dedup, report, events):
                 pending.append(batch)
                 documents = [planned.document for planned in batch.items]
                 if documents:
@@ -180,7 +183,7 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     return report
 
 
-def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
+def _plan_batches(files: list[Path], planner: Planner, size: int, dedup: str,
                   report: IngestReport, events: IngestObserver) -> Iterator[_Batch]:
     batch = _Batch()
     for path in files:
@@ -192,11 +195,11 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
         for planned in items:
             if planned is None:
                 continue
-            if len(batch) >= settings.batch_docs:  # full: sent once more work arrives or
+            if len(batch) >= size:  # full: sent once more work arrives or
                 yield batch                        # the file is done (so progress counts it)
                 batch = _Batch()
             events.documents_planned(1, len(planned.document.text))
-            if planned.duplicate_of is not None and settings.dedup == "skip":
+            if planned.duplicate_of is not None and dedup == "skip":
                 batch.skipped.append(planned)
                 if planned.status == "changed":
                     batch.deletions.append(planned.document.id)
@@ -204,7 +207,7 @@ def _plan_batches(files: list[Path], planner: Planner, settings: IngestSettings,
                 batch.items.append(planned)
         events.document_unchanged(result.unchanged - unchanged_before)
         events.file_done(str(path))
-        if len(batch) >= settings.batch_docs:
+        if len(batch) >= size:
             yield batch
             batch = _Batch()
     if len(batch):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,6 +118,27 @@ def _first_json_value(text: str) -> Any:
     return None
 
 
+_open_tallies: ContextVar[tuple[list[LLMCall], ...]] = ContextVar("ragloop_llm_tallies",
+                                                                   default=())
+
+
+@contextmanager
+def recorded_calls() -> Iterator[list[LLMCall]]:
+    """Open a tally: every call any ``LLMClient`` makes in this context (this thread, or
+    a context copied from it) is appended to the yielded list as an ``LLMCall`` — answered,
+    cached or failed. Tallies nest: a call is recorded in every open one. This is how an
+    answer's cost is counted, so no strategy can forget a call."""
+    calls: list[LLMCall] = []
+    token = _open_tallies.set((*_open_tallies.get(), calls))
+    try:
+        yield calls
+    finally:
+        _open_tallies.reset(token)
+
+
+TextSink = Callable[[str], None]
+
+
 class LLMClient:
     """The LLM interface of ragloop: chat messages in, a ``Completion`` out.
 
@@ -123,6 +146,11 @@ class LLMClient:
     params, schema); a hit returns the stored completion marked ``cached=True``. Output that
     fails its schema is cached as that failure: the same call fails the same way again
     without reaching the model, so a re-run costs no calls (``--no-cache`` retries it).
+
+    ``on_text`` makes the same call stream: the text reaches ``on_text`` piece by piece as
+    the model writes it (all at once on a cache hit), and the completion is validated,
+    cached and counted exactly like a whole one. Every call is recorded in the open
+    tallies (``recorded_calls``) and the client's running ``usage``.
     """
 
     def __init__(self, backend: LLMBackend, cache: DiskCache | None = None):
@@ -143,7 +171,9 @@ class LLMClient:
 
     def complete(self, messages: MessagesLike, *, schema: dict | None = None,
                  temperature: float = 0.0, max_tokens: int = 256, seed: int = 0,
-                 stop: Sequence[str] = ()) -> Completion:
+                 stop: Sequence[str] = (), purpose: str = "call",
+                 on_text: TextSink | None = None) -> Completion:
+        """One call. ``purpose`` names it in the tally ("answer", "vote-2", ...)."""
         msgs = as_messages(messages)
         params = GenerationParams(temperature=temperature, max_tokens=max_tokens, seed=seed,
                                   stop=tuple(stop))
@@ -153,21 +183,64 @@ class LLMClient:
             "backend_settings": getattr(self.backend, "output_settings", {}),
             "messages": [m.model_dump() for m in msgs], "params": params.__dict__,
             "schema": schema})
-        completion = self._cached(key)
-        if completion is None:
-            completion = self.backend.generate(msgs, params, schema)
-            if schema is not None:
-                try:
-                    parsed = parse_json_output(completion.text, schema)
-                except SchemaValidationError as err:
-                    self.usage.add(completion)
-                    self._store(key, {"schema_error": err.reason,
-                                      "completion": completion.model_dump(mode="json")})
-                    raise
-                completion = completion.model_copy(update={"parsed": parsed})
-            self._store(key, completion.model_dump(mode="json"))
-        self.usage.add(completion)
+        started = time.perf_counter()
+        try:
+            completion = self._cached(key, on_text)
+            if completion is None:
+                completion = self._generate(msgs, params, schema, on_text)
+                if schema is not None:
+                    completion = self._validated(key, completion, schema)
+                self._store(key, completion.model_dump(mode="json"))
+            elif on_text is not None:
+                on_text(completion.text)
+        except SchemaValidationError as err:
+            self._count(purpose, err.completion, failed=True)
+            raise
+        except Exception:
+            self._record(LLMCall(purpose=purpose, model=self.model_id, prompt_tokens=0,
+                                 completion_tokens=0, latency_s=time.perf_counter() - started,
+                                 failed=True))
+            raise
+        self._count(purpose, completion)
         return completion
+
+    def _generate(self, msgs: list[Message], params: GenerationParams, schema: dict | None,
+                  on_text: TextSink | None) -> Completion:
+        if on_text is None:
+            return self.backend.generate(msgs, params, schema)
+        started = time.perf_counter()
+        pieces: list[str] = []
+        with closing(self.backend.stream(msgs, params, schema)) as stream:
+            for piece in stream:
+                pieces.append(piece)
+                on_text(piece)
+        text = "".join(pieces)
+        # A stream carries no usage counts, so they are counted on the text.
+        return Completion(text=text, model=self.model_id,
+                          prompt_tokens=sum(self.count_tokens(m.content) for m in msgs),
+                          completion_tokens=self.count_tokens(text.strip()) if text.strip()
+                          else 0,
+                          latency_s=time.perf_counter() - started)
+
+    def _validated(self, key: str, completion: Completion, schema: dict) -> Completion:
+        try:
+            parsed = parse_json_output(completion.text, schema)
+        except SchemaValidationError as err:
+            self._store(key, {"schema_error": err.reason,
+                              "completion": completion.model_dump(mode="json")})
+            err.completion = completion
+            raise
+        return completion.model_copy(update={"parsed": parsed})
+
+    def _count(self, purpose: str, completion: Completion, *, failed: bool = False) -> None:
+        self.usage.add(completion)
+        self._record(self.call_record(purpose, completion).model_copy(
+            update={"failed": failed}))
+
+    @staticmethod
+    def _record(call: LLMCall) -> None:
+        for tally in _open_tallies.get():
+            tally.append(call)
 
     def _store(self, key: str, value: dict) -> None:
         if self.cache is not None:
@@ -176,9 +249,8 @@ class LLMClient:
     def stream(self, messages: MessagesLike, *, schema: dict | None = None,
                temperature: float = 0.0, max_tokens: int = 256, seed: int = 0,
                stop: Sequence[str] = ()) -> Iterator[str]:
-        """Yield text pieces as the model writes them; with ``schema`` the output is
-        constrained like ``complete``'s (the caller validates the joined text). Not cached:
-        streaming is for people."""
+        """Yield text pieces straight from the backend: no cache, no validation, no tally.
+        For talking to a model by hand; answers stream through ``complete(on_text=...)``."""
         params = GenerationParams(temperature=temperature, max_tokens=max_tokens, seed=seed,
                                   stop=tuple(stop))
         start = time.perf_counter()
@@ -187,7 +259,7 @@ class LLMClient:
             self.usage.calls += 1
             self.usage.latency_s += time.perf_counter() - start
 
-    def _cached(self, key: str) -> Completion | None:
+    def _cached(self, key: str, on_text: TextSink | None = None) -> Completion | None:
         if self.cache is None:
             return None
         blob = self.cache.get(key)
@@ -197,9 +269,10 @@ class LLMClient:
         if "schema_error" in data:
             completion = Completion.model_validate(data["completion"]).model_copy(
                 update={"cached": True})
-            self.usage.add(completion)
+            if on_text is not None:  # a streaming reader sees what a fresh call showed
+                on_text(completion.text)
             raise SchemaValidationError(f"{data['schema_error']} (cached failure)",
-                                        raw_text=completion.text)
+                                        raw_text=completion.text, completion=completion)
         return Completion.model_validate(data).model_copy(update={"cached": True})
 
     def close(self) -> None:

@@ -3,6 +3,8 @@ optionally reranked. The one place where retrieval parts are chosen."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ragloop.config import RetrieveSettings
 from ragloop.index.store import Store
 from ragloop.models.embedder import Embedder
@@ -14,17 +16,21 @@ from ragloop.retrieve.lexical import BM25Retriever
 from ragloop.retrieve.questions import QuestionRetriever
 from ragloop.retrieve.rerank import Reranker, RerankingRetriever
 
+# name → how to build that signal's retriever over ``store``; a new signal is a module
+# with its retriever plus one line here (and its name in ``config.RetrieverName``)
+SIGNALS: dict[str, Callable[[Store, QueryEncoder | None, str], HitRetriever]] = {
+    "bm25": lambda store, encoder, name: BM25Retriever(store, name),
+    "dense": lambda store, encoder, name: DenseRetriever(store, encoder, name),
+    "questions_bm25": lambda store, encoder, name: QuestionRetriever(store, name),
+    "questions_dense": lambda store, encoder, name: QuestionRetriever(store, name,
+                                                                      encoder=encoder),
+}
 
-def build_signal(name: str, store: Store, encoder: QueryEncoder) -> HitRetriever:
-    if name == "bm25":
-        return BM25Retriever(store, name)
-    if name == "dense":
-        return DenseRetriever(store, encoder, name)
-    if name == "questions_bm25":
-        return QuestionRetriever(store, name)
-    if name == "questions_dense":
-        return QuestionRetriever(store, name, encoder=encoder)
-    raise ValueError(f"unknown retriever {name!r}")
+
+def build_signal(name: str, store: Store, encoder: QueryEncoder | None) -> HitRetriever:
+    if name not in SIGNALS:
+        raise ValueError(f"unknown retriever {name!r}")
+    return SIGNALS[name](store, encoder, name)
 
 
 def build_reranker(settings: RetrieveSettings, llm: LLMClient | None) -> Reranker | None:

@@ -1,16 +1,14 @@
-"""How the server gets answers from a pipeline: whole (``ask``) or as events (text deltas,
-then the full ``Answer``). Runs on the model thread; knows nothing of HTTP."""
+"""How the server gets answers from a pipeline: whole (``ask``) or as ``AnswerEvent``s
+(text deltas, then the full ``Answer``). Runs on the model thread; knows nothing of HTTP."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
-from ragloop.records import Answer
-
-log = logging.getLogger(__name__)
+from ragloop.records import Answer, AnswerEvent
 
 
 @dataclass(frozen=True)
@@ -25,45 +23,13 @@ def ask(pipeline, question: str, options: AskOptions) -> Answer:
                         filters=options.filters)
 
 
-def _as_event(item: Any) -> tuple[str, Any]:
-    if isinstance(item, str):
-        return "delta", item
-    if isinstance(item, Answer):
-        return "answer", item
-    if isinstance(getattr(item, "answer", None), Answer):
-        return "answer", item.answer
-    for name in ("delta", "text"):
-        if isinstance(getattr(item, name, None), str):
-            return "delta", getattr(item, name)
-    raise TypeError(f"unexpected streaming event {type(item).__name__}")
-
-
-def _stream_source(pipeline, question: str, options: AskOptions) -> Iterator[Any] | None:
-    kwargs = {"mode": options.mode, "strategy": options.strategy, "filters": options.filters}
-    if hasattr(pipeline, "stream"):
-        return pipeline.stream(question, **kwargs)
-    return None
-
-
-def answer_events(pipeline, question: str, options: AskOptions) -> Iterator[tuple[str, Any]]:
-    """Yield ``("delta", text)`` pieces, then one ``("answer", Answer)``.
-
-    A pipeline's ``stream`` method (``ragloop.pipeline.Pipeline.stream``) supplies them;
-    a pipeline without one is asked whole and the answer sent as one delta (logged)."""
-    source = _stream_source(pipeline, question, options)
-    if source is None:
-        log.warning("no streaming answerer available; sending the answer in one piece")
-        answer = ask(pipeline, question, options)
-        yield "delta", answer.text
-        yield "answer", answer
-        return
-    final = None
-    for item in source:
-        kind, value = _as_event(item)
-        if kind == "answer":
-            final = value
-        else:
-            yield kind, value
-    if final is None:
-        raise RuntimeError("the streaming answerer ended without a final answer")
-    yield "answer", final
+def answer_events(pipeline, question: str, options: AskOptions) -> Iterator[AnswerEvent]:
+    """The pipeline's ``stream`` (``ragloop.pipeline.Pipeline.stream``): deltas, then the
+    final answer; a stream that ends without one is an error, not a silent empty answer."""
+    with closing(pipeline.stream(question, mode=options.mode, strategy=options.strategy,
+                                 filters=options.filters)) as events:
+        for event in events:
+            yield event
+            if event.kind == "answer":
+                return
+    raise RuntimeError("the pipeline's stream ended without a final answer")

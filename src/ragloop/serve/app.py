@@ -1,7 +1,7 @@
-"""The FastAPI app: ``create_app(pipeline_or_factory, settings, data_dir=...)``.
+"""The FastAPI app: ``create_app(pipeline, settings, data_dir=...)``.
 
-``pipeline_or_factory`` is a ``ragloop.pipeline.Pipeline`` (anything with ``ask``) or a
-zero-argument callable building one on first use.
+``pipeline`` is a ``ragloop.pipeline.Pipeline`` (its models load on first use, so building
+one is cheap); the caller owns it and closes it after the server stops.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ def api_key(settings: Settings) -> str | None:
     return key
 
 
-def create_app(pipeline_or_factory, settings: Settings, *, data_dir: Path | str) -> FastAPI:
+def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI:
     key = api_key(settings)
-    state = ServerState.build(pipeline_or_factory, settings, Path(data_dir))
+    state = ServerState.build(pipeline, settings, Path(data_dir))
     redact = RedactSecrets([key] if key else [])
 
     @asynccontextmanager

@@ -1,14 +1,13 @@
-"""What the server holds for its lifetime: the pipeline (built lazily on the model thread),
-the model gate, the trace store, and where eval runs and uploads live."""
+"""What the server holds for its lifetime: the pipeline (its models load on first use, on
+the model thread), the model gate, the trace store, and where eval runs and uploads live.
+The pipeline belongs to whoever made it: ``ragloop serve`` closes it when the server stops."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,30 +25,19 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ServerState:
-    pipeline_source: Any  # a pipeline (has ``ask``) or a zero-argument factory of one
+    pipeline: Any  # a ragloop.pipeline.Pipeline (or a test's fake with ask and stream)
     settings: Settings
     data_dir: Path
     store: TraceStore
     gate: ModelGate
     tracer: Any = None  # an OpenTelemetry tracer when OTLP export is configured
-    _pipeline: Any = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def build(cls, pipeline_source, settings: Settings, data_dir: Path) -> ServerState:
+    def build(cls, pipeline, settings: Settings, data_dir: Path) -> ServerState:
         data_dir = Path(data_dir)
-        return cls(pipeline_source=pipeline_source, settings=settings, data_dir=data_dir,
+        return cls(pipeline=pipeline, settings=settings, data_dir=data_dir,
                    store=TraceStore.for_data_dir(data_dir),
                    gate=ModelGate(settings.serve.queue_size), tracer=otlp_tracer())
-
-    @property
-    def pipeline(self):
-        """The pipeline, built on first use (loading models is slow, so not at start-up)."""
-        with self._lock:
-            if self._pipeline is None:
-                source: Callable | Any = self.pipeline_source
-                self._pipeline = source if hasattr(source, "ask") else source()
-            return self._pipeline
 
     @property
     def runs_dir(self) -> Path:
@@ -81,6 +69,3 @@ class ServerState:
     def close(self) -> None:
         self.gate.shutdown()
         self.store.close()
-        with self._lock:  # a pipeline the server built is the server's to close
-            if self._pipeline is not None and self._pipeline is not self.pipeline_source:
-                self._pipeline.close()

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi.responses import StreamingResponse
@@ -23,6 +24,11 @@ from ragloop.serve.state import ServerState
 
 log = logging.getLogger(__name__)
 _DONE = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    message: str
 
 
 def sse(data: dict | str, event: str | None = None) -> str:
@@ -58,16 +64,18 @@ def stream_answer_response(state: ServerState, question: str, options: AskOption
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def pump() -> None:
+        events = answer_events(state.pipeline, question, options)
         try:
-            for kind, value in answer_events(state.pipeline, question, options):
+            for event in events:
                 if cancelled:
                     log.info("client left; stopping stream %s", trace_id)
                     return
-                put((kind, value))
+                put(event)
         except Exception as err:  # reported to the client as an error event
             log.exception("streaming answer failed")
-            put(("error", f"{type(err).__name__}: {err}"))
+            put(_Failure(f"{type(err).__name__}: {err}"))
         finally:
+            events.close()  # stops the model at its next piece when the client left
             put(_DONE)
 
     future = state.gate.submit(pump)
@@ -81,17 +89,16 @@ def stream_answer_response(state: ServerState, question: str, options: AskOption
         nonlocal cancelled
         try:
             while (item := await queue.get()) is not _DONE:
-                kind, value = item
-                if kind == "delta":
-                    yield formatter.delta(value)
-                elif kind == "error":
-                    yield formatter.error(value)
+                if isinstance(item, _Failure):
+                    yield formatter.error(item.message)
+                elif item.kind == "delta":
+                    yield formatter.delta(item.text)
                 else:
-                    trace = build_trace(value, started=started, trace_id=trace_id,
+                    trace = build_trace(item.answer, started=started, trace_id=trace_id,
                                         wall_s=time.perf_counter() - t0, endpoint=endpoint,
                                         extra={"streamed": True})
                     await asyncio.to_thread(state.record, trace)
-                    yield formatter.final(value, trace)
+                    yield formatter.final(item.answer, trace)
         finally:
             cancelled = True
 

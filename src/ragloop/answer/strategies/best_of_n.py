@@ -12,8 +12,8 @@ DEFAULT_TEMPERATURE = 0.7
 class BestOfNStrategy(GroundedStrategy):
     name = "best_of_n"
 
-    def __init__(self, settings, *, filters=None, style=None, verifier: Verifier | None = None):
-        super().__init__(settings, filters=filters, style=style)
+    def __init__(self, settings, *, verifier: Verifier | None = None, **options):
+        super().__init__(settings, **options)
         self.verifier = verifier or build_verifier(settings.verifier)
 
     def answer(self, question, candidates, llm, tally, *, retriever=None):
@@ -32,8 +32,6 @@ class BestOfNStrategy(GroundedStrategy):
                                temperature=0.0 if i == 0 else temperature,
                                seed=0 if i == 0 else i)
             verdict = self.verifier.check(question, draft.text, candidates, llm)
-            for call in verdict.calls:
-                tally.add(call)
             scores.append(round(verdict.score, 3))
             if best is None or verdict.score > best[0]:
                 best = (verdict.score, draft.text)

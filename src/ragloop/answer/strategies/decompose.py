@@ -28,10 +28,10 @@ class DecomposeStrategy(GroundedStrategy):
                   'Reply in JSON: {"sub_questions": [...]}')
         try:
             completion = llm.complete([{"role": "user", "content": prompt}],
-                                      schema=SUBQUESTION_SCHEMA, max_tokens=160)
-        except SchemaValidationError:
+                                      schema=SUBQUESTION_SCHEMA, max_tokens=160,
+                                      purpose="decompose")
+        except SchemaValidationError:  # counted all the same: the client records every call
             return []
-        tally.add(llm.call_record("decompose", completion))
         subs = [s.strip() for s in completion.parsed["sub_questions"] if s.strip()]
         return list(dict.fromkeys(s for s in subs if s.lower() != question.lower()))
 
@@ -47,7 +47,8 @@ class DecomposeStrategy(GroundedStrategy):
             if not sub_candidates:
                 continue
             draft = self.draft(sub, sub_candidates, llm, tally, purpose="sub-answer",
-                               max_tokens=max(32, self.settings.max_tokens // 2))
+                               max_tokens=max(32, self.settings.max_tokens // 2),
+                               answer_instruction=False)
             facts.append({"question": sub, "answer": strip_markers(draft.text)})
             seen = {c.chunk.id for c in evidence}
             evidence.extend(c for c in sub_candidates if c.chunk.id not in seen)
@@ -56,7 +57,9 @@ class DecomposeStrategy(GroundedStrategy):
         # Evidence from every sub-question, packed to the window, for the composed answer.
         evidence = pack_context(evidence, llm, question=question,
                                 max_chunks=self.settings.context_chunks * 2,
-                                max_tokens=self.settings.max_tokens, extra_prompt=instruction)
+                                max_tokens=self.settings.max_tokens,
+                                extra_prompt=" ".join(filter(None, (self.instruction,
+                                                                    instruction))))
         draft = self.draft(question, evidence, llm, tally, purpose="compose",
                            instruction=instruction)
         meta = {"sub_questions": facts}

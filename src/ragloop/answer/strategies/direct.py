@@ -1,4 +1,5 @@
-"""Direct: one grounded pass. The fast strategy, and the first pass of the router."""
+"""Direct: one grounded pass. The fast strategy, and the first pass of the router. Its one
+draft is the answer, so it streams token by token when asked to (``on_text``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ class DirectStrategy(GroundedStrategy):
     name = "direct"
 
     def answer(self, question, candidates, llm, tally, *, retriever=None):
-        draft = self.draft(question, candidates, llm, tally, purpose="answer")
+        draft = self.draft(question, candidates, llm, tally, purpose="answer", stream=True)
         meta = {"schema_error": draft.schema_error} if draft.schema_error else {}
         return finish(question, draft.text, candidates, strategy=self.name, tally=tally,
                       metadata=meta)

@@ -13,19 +13,13 @@ MAX_ROUNDS = 2
 class RefineStrategy(GroundedStrategy):
     name = "refine"
 
-    def __init__(self, settings, *, filters=None, style=None, verifier: Verifier | None = None):
-        super().__init__(settings, filters=filters, style=style)
+    def __init__(self, settings, *, verifier: Verifier | None = None, **options):
+        super().__init__(settings, **options)
         self.verifier = verifier or build_verifier(settings.verifier)
-
-    def _check(self, question, text, candidates, llm, tally):
-        verdict = self.verifier.check(question, text, candidates, llm)
-        for call in verdict.calls:
-            tally.add(call)
-        return verdict
 
     def answer(self, question, candidates, llm, tally, *, retriever=None):
         text = self.draft(question, candidates, llm, tally, purpose="answer").text
-        verdict = self._check(question, text, candidates, llm, tally)
+        verdict = self.verifier.check(question, text, candidates, llm)
         best = (verdict.score, text)
         history = [{"score": round(verdict.score, 3), "reason": verdict.reason}]
         rounds = 0
@@ -38,7 +32,7 @@ class RefineStrategy(GroundedStrategy):
                         "documents and cites them.")
             text = self.draft(question, candidates, llm, tally, purpose=f"refine-{rounds}",
                               instruction=feedback).text
-            verdict = self._check(question, text, candidates, llm, tally)
+            verdict = self.verifier.check(question, text, candidates, llm)
             history.append({"score": round(verdict.score, 3), "reason": verdict.reason})
             if verdict.score > best[0]:
                 best = (verdict.score, text)

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from ragloop.evals.report import plots
+from ragloop.evals.judge_agreement import MIN_KAPPA, agreement_for_metric, agreements_of_run
+from ragloop.evals.report import legend, plots
+from ragloop.records import EvalRecord
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;
@@ -88,7 +90,11 @@ def run_page(run) -> str:
                                                agg.get("latency_s", {}).items()))],
         ["tokens", escape(", ".join(f"{k} {v}" for k, v in agg.get("tokens", {}).items()))],
     ], cls="meta")
-    parts = [meta, "<h2>Metrics (mean, 95% bootstrap interval)</h2>", metrics_table(agg)]
+    agreements = agreements_of_run(m)
+    parts = [meta, "<h2>Metrics (mean, 95% bootstrap interval)</h2>",
+             metrics_table(agg, agreements)]
+    if any(step_of(name) == "Judges" for name in agg.get("metrics", {})):
+        parts.append(judge_note(agreements))
     if "labels" in agg:
         parts.append(labels_section(agg["labels"]))
     parts.append("<h2>Plots</h2>" + run_plots(run))
@@ -97,15 +103,46 @@ def run_page(run) -> str:
     return page(f"ragloop eval run {run.name}", "".join(parts))
 
 
-def metrics_table(agg: dict) -> str:
+def agreement_cell(metric: str, agreements: dict) -> str:
+    """Beside a judge metric: its judge's agreement with human labels, flagged when below
+    ``MIN_KAPPA`` or unknown; empty for other metrics."""
+    agreement = agreement_for_metric(metric, agreements)
+    if agreement is None:
+        return ""
+    cls = "good" if agreement.calibrated else "bad"
+    return f'<span class="{cls} agreement">{escape(agreement.describe())}</span>'
+
+
+def judge_note(agreements: dict) -> str:
+    flagged = sorted(name for name, a in agreements.items() if not a.calibrated)
+    text = (f"Judge agreement is Cohen's kappa against human labels (ragloop eval calibrate); "
+            f"a judge below {MIN_KAPPA} is flagged uncalibrated and its scores are not "
+            "evidence of answer quality.")
+    if flagged or not agreements:
+        text += (" Uncalibrated here: " + ", ".join(flagged) + "." if flagged else
+                 " This run recorded no calibration for its judges.")
+    return f'<p class="judge-note">{escape(text)}</p>'
+
+
+def metrics_table(agg: dict, agreements: dict | None = None) -> str:
+    """One row per metric, with what it measures; metrics with identical aggregates (hit@1,
+    recall@1, mrr@1, ndcg@1 when each question has one gold document) share a row. Beside
+    a judge metric: its judge's agreement with human labels."""
     rows = []
     metrics = agg.get("metrics", {})
+    agreements = agreements or {}
     for step, _ in (*STEPS, ("Other", ())):
-        for name in sorted((n for n in metrics if step_of(n) == step), key=metric_key):
-            v = metrics[name]
-            rows.append([escape(step), escape(name), v["mean"],
-                         f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"]])
-    return table(["step", "metric", "mean", "95% CI", "n"], rows, cls="metrics")
+        names = sorted((n for n in metrics if step_of(n) == step), key=metric_key)
+        for group in legend.merged_rows(metrics, names):
+            v = metrics[group[0]]
+            meanings = list(dict.fromkeys(legend.meaning(n) for n in group))
+            same = " (identical here)" if len(group) > 1 else ""
+            rows.append([escape(step), escape(" = ".join(group)), v["mean"],
+                         f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"],
+                         escape("; ".join(m for m in meanings if m) + same),
+                         agreement_cell(group[0], agreements)])
+    return table(["step", "metric", "mean", "95% CI", "n", "what it measures",
+                  "judge agreement (human labels)"], rows, cls="metrics")
 
 
 def labels_section(labels: dict) -> str:
@@ -129,45 +166,58 @@ def run_plots(run) -> str:
                                           [metrics[n]["low"] for n in names],
                                           [metrics[n]["high"] for n in names],
                                           "mean with 95% interval"), "metrics"))
-        ok = [r for r in run.records if not r.get("error")]
-        series = {n: [r["scores"][n] for r in ok if n in r["scores"]] for n in names}
+        ok = [r for r in run.records if r.ok]
+        series = {n: [r.scores[n] for r in ok if n in r.scores] for n in names}
         # binary metrics are fully described by their mean; plot the graded ones
         series = {n: v for n, v in series.items() if v and not set(v) <= {0.0, 1.0}}
         series = dict(list(series.items())[:9])
         if series:
             out.append(plot(plots.distributions(series, "per-example score distributions"),
                             "distributions"))
-    latencies = [r["latency"]["total_s"] for r in run.records if not r.get("error")]
+    latencies = [r.latency.total_s for r in run.records if r.ok]
     if latencies:
         out.append(plot(plots.histogram(latencies, "latency per example", "seconds"),
                         "latency"))
     return "".join(out)
 
 
-def example_details(r: dict) -> str:
-    head = f"{escape(r['id'])} — {escape(r['question'][:120])}"
-    if r.get("error"):
+def summary_scores(scores: dict) -> str:
+    """The scores on an example's collapsed line: good (>= 0.5) or bad at a glance."""
+    return " · ".join(f'<span class="{"good" if v >= 0.5 else "bad"}">{escape(name)} '
+                      f"{fmt(v, 2)}</span>" for name, v in legend.summary_scores(scores))
+
+
+def example_details(r: EvalRecord) -> str:
+    head = f"{escape(r.id)} — {escape(r.question[:120])}"
+    if r.error:
         return (f'<details class="example"><summary class="bad">{head} — error</summary>'
-                f"<pre>{escape(r['error'])}</pre></details>")
-    scores = ", ".join(f"{escape(k)} {fmt(v, 2)}" for k, v in sorted(r["scores"].items()))
-    gold = set(r.get("gold_chunk_ids") or []) | set(r.get("gold_doc_ids") or [])
-    retrieved = table(["#", "chunk", "doc", "score"], [
-        [i, f'<span class="{"gold" if {c["chunk_id"], c["doc_id"]} & gold else ""}">'
-            f'{escape(c["chunk_id"])}</span>', escape(c["doc_id"]), c["score"]]
-        for i, c in enumerate(r.get("retrieved", []), 1)])
-    context = "".join(f"<pre>[{i}] {escape(c['chunk_id'])}: {escape(c['text'][:1500])}</pre>"
-                      for i, c in enumerate(r.get("context", []), 1))
+                f"<pre>{escape(r.error)}</pre></details>")
+    summary = summary_scores(r.scores)
+    scores = ", ".join(f"{escape(k)} {fmt(v, 2)}" for k, v in sorted(r.scores.items()))
+    gold = set(r.gold_chunk_ids) | set(r.gold_doc_ids)
+    retrieved = table(["#", "document — section", "chunk", "score"], [
+        [i, f'<span class="{"gold" if {c.chunk_id, c.doc_id} & gold else ""}">'
+            f"{escape(legend.document_name(c.title, c.source, c.doc_id))}</span>",
+         escape(c.chunk_id), c.score]
+        for i, c in enumerate(r.retrieved, 1)])
+    context = "".join(f"<pre>[{i}] {escape(legend.document_name(c.title, c.source, c.chunk_id))}"
+                      f":\n{escape(c.text[:1500])}</pre>" for i, c in enumerate(r.context, 1))
+    named = {c.doc_id: legend.document_name("", c.source, c.doc_id)
+             for c in (*r.retrieved, *r.context)}
+    gold_line = (f"<p>gold: {escape(', '.join(named.get(g, g) for g in gold))}</p>"
+                 if gold else "")
     judges = table(["judge", "verdict", "reason / error", "prompt"], [
         [escape(name), escape(str(j.get("verdict"))),
          escape(j.get("error") or j.get("reason") or ""), escape(j.get("prompt_version", ""))]
-        for name, j in r.get("judges", {}).items()]) if r.get("judges") else ""
-    refs = "".join(f"<pre>{escape(x)}</pre>" for x in r.get("reference_answers", []))
-    label = (f"<p>label: gold {escape(str(r['label']))}, predicted "
-             f"{escape(str(r.get('predicted_label')))}</p>" if r.get("label") else "")
-    return (f'<details class="example"><summary>{head}</summary>'
-            f"<p>{scores}</p><h4>Answer</h4><pre>{escape(r.get('answer', ''))}</pre>{label}"
+        for name, j in r.judges.items()]) if r.judges else ""
+    refs = "".join(f"<pre>{escape(x)}</pre>" for x in r.reference_answers)
+    label = (f"<p>label: gold {escape(str(r.label))}, predicted "
+             f"{escape(str(r.predicted_label))}</p>" if r.label else "")
+    return (f'<details class="example"><summary>{head}'
+            f"{' — ' + summary if summary else ''}</summary>"
+            f"<p>{scores}</p><h4>Answer</h4><pre>{escape(r.answer)}</pre>{label}"
             f"{'<h4>Reference</h4>' + refs if refs else ''}"
-            f"<h4>Retrieved</h4>{retrieved}<h4>Context in the prompt</h4>{context}"
+            f"<h4>Retrieved</h4>{gold_line}{retrieved}<h4>Context in the prompt</h4>{context}"
             f"{'<h4>Judges</h4>' + judges if judges else ''}</details>")
 
 
@@ -175,14 +225,17 @@ def example_details(r: dict) -> str:
 
 
 def compare_page(comparison, a, b) -> str:
+    agreements = agreements_of_run(b.manifest)
     rows = [[escape(d.metric), d.a, d.b,
              f'<span class="{"bad" if d.high < 0 else "good" if d.low > 0 else ""}">'
-             f"{d.delta:+.3f}</span>", f"[{d.low:+.3f}, {d.high:+.3f}]", d.n]
+             f"{d.delta:+.3f}</span>", f"[{d.low:+.3f}, {d.high:+.3f}]", d.n,
+             agreement_cell(d.metric, agreements)]
             for d in comparison.deltas]
     parts = [f"<p>A = {escape(a.name)}, B = {escape(b.name)}; deltas are B − A over the "
              "examples scored in both, with paired bootstrap 95% intervals.</p>",
              "<h2>Metrics</h2>",
-             table(["metric", "A", "B", "delta", "95% CI", "n"], rows, cls="metrics")]
+             table(["metric", "A", "B", "delta", "95% CI", "n",
+                    "judge agreement (run B)"], rows, cls="metrics")]
     if comparison.deltas:
         parts.append(plot(plots.comparison_bars([d.metric for d in comparison.deltas],
                                                 [d.a for d in comparison.deltas],
@@ -193,9 +246,11 @@ def compare_page(comparison, a, b) -> str:
         rate = (f" (pass rate {comparison.pass_rate:.2f} over {comparison.repeats} judge "
                 "repeats)" if comparison.repeats else "")
         parts.append(f"<h2>Gates: {verdict}{escape(rate)}</h2>" + table(
-            ["gate", "result"], [[escape(f"{g.gate.kind} {g.gate.metric}={g.gate.threshold}"),
-                                  f'<span class="{"good" if g.passed else "bad"}">'
-                                  f"{escape(g.message)}</span>"] for g in comparison.gates]))
+            ["gate", "result", "warning"],
+            [[escape(f"{g.gate.kind} {g.gate.metric}={g.gate.threshold}"),
+              f'<span class="{"good" if g.passed else "bad"}">{escape(g.message)}</span>',
+              f'<span class="bad warning">{escape(g.warning)}</span>' if g.warning else ""]
+             for g in comparison.gates]))
     parts.append(f"<h2>Flipped examples ({len(comparison.flips)})</h2>" + table(
         ["example", "metric", "A", "B", "question"],
         [[escape(f.id), escape(f.metric), f.a, f.b, escape(f.question[:140])]

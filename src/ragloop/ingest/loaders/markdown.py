@@ -20,6 +20,7 @@ from ragloop.ingest.loaders.base import (
 _ATX = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_LIST_ITEM = re.compile(r"^ {0,3}([-+*]|\d{1,9}[.)])(\s|$)")
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.MULTILINE)
 
 
@@ -60,7 +61,9 @@ def parse_markdown(text: str, builder: DocumentBuilder, *,
                 flush()
             continue
         atx = None if in_fence else _ATX.match(line)
-        setext = None if in_fence or len(lines) != 1 else _SETEXT.match(line)
+        # a list item's line is never a setext title: "- a" then "  -" is a nested empty item
+        setext = None if in_fence or len(lines) != 1 or _LIST_ITEM.match(lines[0]) \
+            else _SETEXT.match(line)
         if atx:
             flush()
             level, title = len(atx.group(1)), atx.group(2)

@@ -1,0 +1,83 @@
+"""Data moves one way: importing a room (every module in it, in a fresh interpreter) loads
+no higher room and no sibling of the same rank. The ranks follow /work/shared/DESIGN.md:
+
+    records, errors → config → models, run, project → index, feedback
+      → ingest, retrieve → answer → evals → pipeline, checks, train → demo → serve → cli
+
+Imports inside functions (the CLI's lazy ``from ragloop.pipeline import Pipeline``) are not
+seen here; they are how a higher room is reached on purpose. A module whose optional
+third-party dependency is missing (psycopg, ray, sentence-transformers) is skipped, and the
+skip is reported in the child's output.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ragloop
+
+RANKS = {
+    "records": 0, "errors": 0,
+    "config": 1,
+    "models": 2, "run": 2, "project": 2,
+    "index": 3, "feedback": 3,
+    "ingest": 4, "retrieve": 4,
+    "answer": 5,
+    "evals": 6,
+    "pipeline": 7, "checks": 7, "train": 7,
+    "demo": 8,
+    "serve": 9,
+    "cli": 10,
+}
+
+CHILD = """
+import importlib, json, pkgutil, sys
+room = sys.argv[1]
+module = importlib.import_module("ragloop." + room)
+skipped = []
+for info in pkgutil.walk_packages(getattr(module, "__path__", []), "ragloop." + room + "."):
+    try:
+        importlib.import_module(info.name)
+    except ImportError as err:  # an optional dependency of this module is not installed
+        if (err.name or "").startswith("ragloop"):
+            raise
+        skipped.append(info.name)
+loaded = sorted({name.split(".")[1] for name in sys.modules if name.startswith("ragloop.")})
+print(json.dumps({"loaded": loaded, "skipped": skipped}))
+"""
+
+
+def _rooms_on_disk() -> set[str]:
+    root = Path(ragloop.__file__).parent
+    return {p.stem for p in root.glob("*.py") if p.stem != "__init__"} | {
+        p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+
+
+def test_every_room_has_a_rank():
+    assert _rooms_on_disk() == set(RANKS), "give a new room its place in RANKS"
+
+
+@pytest.fixture(scope="module")
+def imports() -> dict[str, dict]:
+    children = {room: subprocess.Popen([sys.executable, "-c", CHILD, room],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+                for room in RANKS}
+    found = {}
+    for room, child in children.items():
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, f"importing ragloop.{room} failed:\n{err}"
+        found[room] = json.loads(out.strip().splitlines()[-1])
+    return found
+
+
+@pytest.mark.parametrize("room", list(RANKS))
+def test_a_room_imports_only_lower_rooms(imports, room):
+    loaded = set(imports[room]["loaded"]) - {room}
+    upward = sorted(r for r in loaded if RANKS[r] >= RANKS[room])
+    assert not upward, f"ragloop.{room} imports {upward} (rank {RANKS[room]}: only lower)"
