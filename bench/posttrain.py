@@ -95,9 +95,9 @@ def label_summary(records: list[dict], samples: int = 1000) -> dict:
     """Accuracy and macro-F1 with percentile bootstrap intervals over the examples."""
     import numpy as np
 
-    ok = [r for r in records if not r.get("error")]
-    gold = [r["label"] for r in ok]
-    pred = [r.get("predicted_label") for r in ok]
+    ok = [r for r in records if r.ok]
+    gold = [r.label for r in ok]
+    pred = [r.predicted_label for r in ok]
     scores = label_scores(gold, pred, LABELS)
     rng = np.random.default_rng(0)
     f1s = []
@@ -210,7 +210,7 @@ def main() -> None:
                                                               flush=True))
     base = label_summary(gate.base_run.records)
     tuned = label_summary(gate.tuned_run.records)
-    gold = [r["label"] for r in gate.base_run.records if not r.get("error")]
+    gold = [r.label for r in gate.base_run.records if r.ok]
     majority = label_scores(gold, ["yes"] * len(gold), LABELS)
     delta = gate.delta.__dict__ if gate.delta else None
     results["eval"] = {"base": base, "tuned": tuned, "delta_accuracy": delta,
