@@ -68,9 +68,9 @@ workers = {workers}
 """
 
 
-def save(results: dict) -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+def save(results: dict, out: Path = OUT) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
 
 
 def open_project(workdir: Path, chunks: int, workers: int) -> Project:
@@ -95,9 +95,9 @@ def label_summary(records: list[dict], samples: int = 1000) -> dict:
     """Accuracy and macro-F1 with percentile bootstrap intervals over the examples."""
     import numpy as np
 
-    ok = [r for r in records if not r.get("error")]
-    gold = [r["label"] for r in ok]
-    pred = [r.get("predicted_label") for r in ok]
+    ok = [r for r in records if r.ok]
+    gold = [r.label for r in ok]
+    pred = [r.predicted_label for r in ok]
     scores = label_scores(gold, pred, LABELS)
     rng = np.random.default_rng(0)
     f1s = []
@@ -150,6 +150,7 @@ def main() -> None:
     parser.add_argument("--output", choices=("merged", "adapter"), default="merged")
     parser.add_argument("--name", default=None)
     parser.add_argument("--ingest-only", action="store_true", help="Ingest the corpus, stop.")
+    parser.add_argument("--out", type=Path, default=OUT, help="Results JSON.")
     args = parser.parse_args()
     name = args.name or f"pubmedqa-{args.method}"
     results: dict = {"dataset": "PubMedQA PQA-L", "machine": f"{platform.machine()}, "
@@ -166,10 +167,11 @@ def main() -> None:
     data_dir = args.workdir / "data"
     write_dataset(data_dir / "test.jsonl", test)
     subset = stratified_subset(test, args.test_limit) if args.test_limit else test
-    write_dataset(data_dir / "test-eval.jsonl", subset)
+    eval_path = data_dir / f"test-eval-{len(subset)}.jsonl"
+    write_dataset(eval_path, subset)
     balanced = balance_examples(train, "oversample", seed=0, per_label=args.per_label)
     fmt = args.method
-    rows_path = data_dir / f"train-{fmt}.jsonl"
+    rows_path = data_dir / f"train-{fmt}-{args.per_label}.jsonl"
     start = time.perf_counter()
     n_rows = write_rows(rows_path, golden_rows(pipeline, balanced, fmt=fmt), fmt)
     results["data"] = {"train_examples": len(train), "balanced_examples": len(balanced),
@@ -178,7 +180,7 @@ def main() -> None:
                        "test_eval_n": len(subset),
                        "test_subset": "all 500" if not args.test_limit else
                        "seeded (0) label-stratified subset of the official 500"}
-    save(results)
+    save(results, args.out)
     settings = TrainSettings(epochs=args.epochs, learning_rate=args.lr,
                              batch_size=args.batch_size, threads=args.threads,
                              output=args.output)
@@ -200,15 +202,15 @@ def main() -> None:
         "losses": lin["training"]["losses"], "skipped_too_long": lin["data"]["skipped_too_long"],
         "model_mb": lin["output"]["bytes"] / 1e6, "output": lin["output"]["kind"],
         "extra_disk_mb": extra_disk_mb()}
-    save(results)
+    save(results, args.out)
     start = time.perf_counter()
-    gate = run_gate(project, name, Path(lin["base"]["gguf"]), data_dir / "test-eval.jsonl",
+    gate = run_gate(project, name, Path(lin["base"]["gguf"]), eval_path,
                     metric="label_accuracy", workers=args.workers,
                     progress=lambda label, done, total: print(f"eval {label} {done}/{total}",
                                                               flush=True))
     base = label_summary(gate.base_run.records)
     tuned = label_summary(gate.tuned_run.records)
-    gold = [r["label"] for r in gate.base_run.records if not r.get("error")]
+    gold = [r.label for r in gate.base_run.records if r.ok]
     majority = label_scores(gold, ["yes"] * len(gold), LABELS)
     delta = gate.delta.__dict__ if gate.delta else None
     results["eval"] = {"base": base, "tuned": tuned, "delta_accuracy": delta,
@@ -219,7 +221,7 @@ def main() -> None:
                        "latency_s": {"base": gate.base_run.aggregates.get("latency_s"),
                                      "tuned": gate.tuned_run.aggregates.get("latency_s")},
                        "runs": [str(gate.base_run.path), str(gate.tuned_run.path)]}
-    save(results)
+    save(results, args.out)
     print(f"\nPubMedQA, {len(subset)} test questions, trained ({fmt}) on {n_rows} rows\n")
     print("| model | accuracy [95% CI] | macro-F1 [95% CI] | predictions |")
     print("|---|---|---|---|")

@@ -225,6 +225,19 @@ def part_postgres(args) -> dict:
     return row
 
 
+class RandomEmbedder:
+    """Seeded random unit vectors, for a lexical-only run that needs no embedding time."""
+
+    model_id, dim = "random", DIM
+
+    def embed_passages(self, texts):
+        rng = np.random.default_rng(len(texts))
+        x = rng.standard_normal((len(texts), DIM)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    embed_queries = embed_passages
+
+
 def part_beir(args) -> dict:
     import beir
     from ragloop.config import EmbedderSettings
@@ -235,9 +248,11 @@ def part_beir(args) -> dict:
 
     corpus, queries, qrels = beir.load_beir(args.dataset, None)
     qids = sorted(queries)
-    embedder = build_embedder(EmbedderSettings(), args.cache)
+    embedder = (RandomEmbedder() if args.lexical_only
+                else build_embedder(EmbedderSettings(), args.cache))
     url, stop = start_postgres(args)
-    row: dict = {"dataset": args.dataset.name, "queries": len(qids)}
+    row: dict = {"dataset": args.dataset.name, "queries": len(qids),
+                 "lexical_only": args.lexical_only}
     try:
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
             embedded, _, _ = beir.build_store(Path(tmp) / "index", corpus, embedder, True)
@@ -249,8 +264,10 @@ def part_beir(args) -> dict:
             row["postgres_copy_s"] = round(time.perf_counter() - t0, 1)
             encoder = QueryEncoder(embedder)
             for name, store in (("embedded", embedded), ("postgres", pg)):
-                for kind, retriever in (("bm25", BM25Retriever(store)),
-                                        ("dense", DenseRetriever(store, encoder))):
+                signals = [("bm25", BM25Retriever(store))]
+                if not args.lexical_only:
+                    signals.append(("dense", DenseRetriever(store, encoder)))
+                for kind, retriever in signals:
                     run, lat = beir.collect(lambda text, r=retriever: r.hits(text, beir.DEPTH),
                                             queries)
                     row[f"{name}_{kind}"] = {**beir.evaluate(run, qrels, qids),
@@ -275,6 +292,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", type=Path, default=None, help="folder for the temporary index")
     ap.add_argument("--pg-url", default=None, help="an existing server (default: start one)")
+    ap.add_argument("--lexical-only", action="store_true",
+                    help="beir: BM25 only, random vectors instead of embedding the corpus")
     ap.add_argument("--cache", type=Path, default=ROOT.parent / "cache" / "beir-scifact")
     args = ap.parse_args()
     if args.n is None:
@@ -285,7 +304,8 @@ def main() -> None:
     row["machine"] = f"{platform.machine()}, {__import__('os').cpu_count()} cores"
     row["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
-    key = args.part if args.part == "beir" else f"{args.part}-{args.n}"
+    key = (f"beir-{args.dataset.name}" + ("-lexical" if args.lexical_only else "")
+           if args.part == "beir" else f"{args.part}-{args.n}")
     results[key] = row
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(row, indent=2))

@@ -22,6 +22,21 @@ def test_golden_set_gold_files_exist_in_the_corpus_and_resolve_to_ids(tmp_path):
         assert item["gold_doc_ids"] == [file_doc_id(corpus / name) for name in files]
 
 
+def test_demo_prints_answers_quoting_brackets_verbatim(capsys):
+    """An extracted answer quotes the docs ("the `[llm]` section"); rich must not take the
+    brackets for markup and drop them."""
+    from ragloop.cli.demo_cmds import _print_answer
+    from ragloop.records import Answer, Citation
+
+    text = "Set `backend = \"openai\"`, `base_url` and `model` in the `[llm]` section [1]."
+    _print_answer(Answer(question="How do I use [vLLM]?", text=text, strategy="extract",
+                         citations=(Citation(marker=1, chunk_id="c", doc_id="d",
+                                             source="docs/models.md", title="[Backends]"),)))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "`[llm]` section [1]" in out and "[1] models.md — [Backends]" in out
+    assert "How do I use [vLLM]?" in out
+
+
 @pytest.mark.real_model
 def test_demo_ingests_answers_with_named_sources_evaluates_and_writes_a_report(tmp_path):
     out = tmp_path / "demo"

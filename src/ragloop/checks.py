@@ -1,7 +1,7 @@
 """Checks of a project's settings that need more than the settings themselves: names that
-live in registries (answer strategies) and the model files the configured backends will
-open. ``ragloop config`` runs them, and ``ragloop serve`` refuses to start when they fail,
-instead of answering every request with a 500.
+live in registries (answer strategies, index backends) and the model files the configured
+backends will open. ``ragloop config`` runs them, and ``ragloop serve`` refuses to start
+when they fail, instead of answering every request with a 500.
 
 (``ragloop.config`` validates what the settings alone can tell: types, ranges, unknown keys,
 retriever names in weights, overlap below chunk size, finite numbers.)
@@ -65,7 +65,10 @@ def _embedder(embedder: EmbedderSettings) -> None:
 def check_settings(settings: Settings, *, path: Path | None = None) -> None:
     """Raise ``ConfigError`` naming the key (and ``path``, the config file) when the
     settings cannot answer a question."""
+    from ragloop.index.factory import check_backend
+
     try:
+        check_backend(settings.index.backend)
         _strategies(settings)
         _llm(settings.llm, "llm")
         if settings.judge is not None:

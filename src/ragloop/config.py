@@ -212,6 +212,9 @@ class ServeSettings(Section):
     queue_size: int = Field(default=16, ge=1)
     max_body_mb: float = Field(default=25.0, gt=0)  # uploads (/v1/documents)
     max_json_kb: int = Field(default=512, ge=1)  # every other request body
+    # the model reads all of a question while everyone else waits: 8,000 characters took
+    # 46-113 s on the default model (shared 2-core machine)
+    max_question_chars: int = Field(default=2000, ge=1)
     # Host header names served besides loopback and `host` ("*.example.com", "*": any);
     # requests naming another host are refused (DNS rebinding)
     allowed_hosts: tuple[str, ...] = ()
@@ -396,6 +399,7 @@ api_key_env = ""                 # name of an env var holding the API key; empty
 queue_size = 16                  # questions waiting for the model; more get 503
 max_body_mb = 25.0               # uploads
 max_json_kb = 512                # every other request body
+max_question_chars = 2000        # longer questions hold the model for everyone: 422
 allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
 allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
 

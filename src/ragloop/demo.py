@@ -25,6 +25,21 @@ DEMO_QUESTIONS = (
 )
 
 
+# The router: the model's answer when it passes the grounding and relevance checks, else
+# the extracted sentences (see ragloop.answer.router) — the tiny default model alone is
+# wrong on most demo questions.
+DEMO_ANSWER_MODE = "auto"
+
+
+def set_answer_mode(config_path: Path, mode: str) -> None:
+    """Set ``[answer] mode`` in ``config_path``, keeping its comments."""
+    import tomlkit
+
+    doc = tomlkit.parse(config_path.read_text(encoding="utf-8"))
+    doc.setdefault("answer", tomlkit.table())["mode"] = mode
+    config_path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+
+
 def demo_corpus_dir() -> Path:
     return Path(str(files("ragloop") / "demo_corpus"))
 
@@ -64,6 +79,8 @@ def make_demo_project(out_dir: Path | None) -> tuple[Project, Path]:
         project = Project.load(root)
     else:
         project = Project.init(root, name="ragloop-demo")
+        set_answer_mode(project.config_path, DEMO_ANSWER_MODE)
+        project = Project.load(root)
     docs = root / "docs"
     docs.mkdir(exist_ok=True)
     for path in sorted(demo_corpus_dir().glob("*.md")):

@@ -143,7 +143,7 @@ class Pipeline:
 
         return stream_answer(question, settings=self.settings.answer, retriever=self.retriever,
                              llm=self.llm, mode=mode, strategy=strategy, filters=filters,
-                             instruction=instruction)
+                             instruction=instruction, embedder=self.embedder)
 
     def ask(self, question: str, *, instruction: str = "", mode: str | None = None,
             strategy: str | None = None, filters=None) -> Answer:
@@ -154,7 +154,8 @@ class Pipeline:
 
         return answer_question(question, settings=self.settings.answer,
                                retriever=self.retriever, llm=self.llm, mode=mode,
-                               strategy=strategy, filters=filters, instruction=instruction)
+                               strategy=strategy, filters=filters, instruction=instruction,
+                               embedder=self.embedder)
 
     # ---- lifetime ----
 

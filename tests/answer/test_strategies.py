@@ -29,7 +29,8 @@ def by_seed(answers):
 
 
 def test_every_strategy_is_registered_and_unknown_is_a_config_error():
-    assert set(STRATEGIES) == {"direct", "cot", "vote", "best_of_n", "decompose", "refine"}
+    assert set(STRATEGIES) == {"direct", "cot", "vote", "best_of_n", "decompose", "refine",
+                               "extract"}
     try:
         build_strategy("magic", AnswerSettings())
     except ConfigError as err:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def _corpus(path, n: int, tag: str) -> None:
 
 def test_kill_9_mid_ingest_keeps_the_old_index_and_the_rerun_resumes(project, tmp_path):
     (project.root / "ragloop.toml").write_text(
-        project.config_path.read_text().replace("[ingest]", "[ingest]\nbatch_docs = 4"))
+        re.sub(r"(?m)^batch_docs = \d+", "batch_docs = 4", project.config_path.read_text()))
     old = tmp_path / "old.jsonl"
     _corpus(old, 3, "old")
     assert ingest(project, old).exit_code == 0

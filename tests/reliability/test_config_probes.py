@@ -17,6 +17,7 @@ runner = CliRunner()
     ('[answer]\nstrategy = "bogus"\n',
      ["unknown strategy 'bogus'", "[answer] strategy", "ragloop.toml"]),
     ('[answer]\nslow_strategy = "bogus"\n', ["unknown strategy 'bogus'", "slow_strategy"]),
+    ('[index]\nbackend = "bogus"\n', ["unknown index backend 'bogus'"]),
     ("[retrieve]\nweights = {bm25s = 5.0}\n", ["bm25s", "retrieve.weights"]),
     ("[ingest]\nchunk_tokens = 100\noverlap_tokens = 150\n",
      ["overlap_tokens (150) must be smaller than chunk_tokens (100)"]),

@@ -13,7 +13,8 @@ from serve_fake_pipeline import FakePipeline
 from serve_helpers import serve_settings
 
 from ragloop.serve.app import create_app
-from ragloop.serve.schemas import MAX_QUESTION_CHARS
+
+MAX_QUESTION_CHARS = 2000  # [serve] max_question_chars by default
 
 
 @pytest.fixture
@@ -37,12 +38,17 @@ def test_a_huge_chat_question_never_reaches_the_model(served):
     assert "max_json_kb" in huge.json()["error"]["message"]
     long = httpx.post(base + "/v1/chat/completions",
                       json=_chat("x" * (MAX_QUESTION_CHARS + 1)))
-    assert long.status_code == 422 and "limit" in long.json()["error"]["message"]
+    assert long.status_code == 422
+    assert "max_question_chars" in long.json()["error"]["message"]
     parts = httpx.post(base + "/v1/chat/completions", json={"messages": [{
         "role": "user", "content": [{"type": "text", "text": "y" * (MAX_QUESTION_CHARS + 1)}]}]})
     assert parts.status_code == 422
     assert pipeline.calls == 0  # nothing ran on the model thread
-    asked = httpx.post(base + "/v1/ask", json={"question": "tides?"})
+    long_ask = httpx.post(base + "/v1/ask", json={"question": "x" * (MAX_QUESTION_CHARS + 1),
+                                                  "stream": True})
+    assert long_ask.status_code == 422
+    assert pipeline.calls == 0  # nothing ran on the model thread
+    asked = httpx.post(base + "/v1/ask", json={"question": "x" * MAX_QUESTION_CHARS})
     assert asked.status_code == 200
     assert time.perf_counter() - started < 30
 

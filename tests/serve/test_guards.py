@@ -85,6 +85,15 @@ def test_the_key_opens_the_api_and_the_page(keyed_client):
     assert keyed_client.post("/v1/ask", json={"question": "tides?"}).status_code == 401
 
 
+def test_session_cookie_is_secure_over_https(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGLOOP_TEST_KEY", KEY)
+    app = create_app(FakePipeline(), serve_settings(api_key_env="RAGLOOP_TEST_KEY"),
+                     data_dir=tmp_path)
+    with TestClient(app, base_url="https://127.0.0.1") as client:
+        opened = client.post("/login", data={"api_key": KEY}, follow_redirects=False)
+    assert opened.status_code == 303 and "; Secure" in opened.headers["set-cookie"]
+
+
 def test_key_env_named_but_empty_is_a_config_error(tmp_path, monkeypatch):
     monkeypatch.delenv("RAGLOOP_UNSET_KEY", raising=False)
     with pytest.raises(ConfigError, match="RAGLOOP_UNSET_KEY"):

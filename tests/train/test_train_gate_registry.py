@@ -13,13 +13,13 @@ from ragloop.evals.runs import Run, aggregate
 from ragloop.models.factory import build_llm
 from ragloop.models.llamacpp import default_model_path
 from ragloop.models.registry import list_models, register_model, resolve_model
+from ragloop.records import EvalRecord
 from ragloop.train.gate import decide
 
 
 def run(name: str, correct: list[int]) -> Run:
-    records = [{"id": f"q{i}", "question": f"question {i}", "error": None,
-                "scores": {"label_accuracy": float(c)}, "latency": {"total_s": 1.0},
-                "tokens": {"prompt": 10, "completion": 2}} for i, c in enumerate(correct)]
+    records = [EvalRecord(id=f"q{i}", question=f"question {i}",
+                          scores={"label_accuracy": float(c)}) for i, c in enumerate(correct)]
     return Run(Path(name), {}, records, aggregate(records))
 
 

@@ -187,12 +187,13 @@ class GroundedStrategy:
 
     def __init__(self, settings: AnswerSettings, *, filters=None,
                  style: CitationStyle | None = None, instruction: str = "",
-                 on_text: TextSink | None = None):
+                 on_text: TextSink | None = None, embedder=None):
         self.settings = settings
         self.filters = filters
         self.style: CitationStyle = style or settings.citation_style
         self.instruction = instruction
         self.on_text = on_text
+        self.embedder = embedder  # the project's embedder, for strategies that score text
 
     def run(self, question: str, retriever: Retriever, llm: LLMClient,
             budget: Budget = Budget()) -> Answer:

@@ -34,7 +34,7 @@ class _Closed(Exception):
 
 def stream_answer(question: str, *, settings: AnswerSettings, retriever, llm,
                   mode: str | None = None, strategy: str | None = None, filters=None,
-                  instruction: str = "") -> Iterator[AnswerEvent]:
+                  instruction: str = "", embedder=None) -> Iterator[AnswerEvent]:
     """Yield text deltas, then one final event with the complete ``Answer`` (module doc)."""
     events: queue.Queue = queue.Queue()
     closed = threading.Event()
@@ -48,7 +48,8 @@ def stream_answer(question: str, *, settings: AnswerSettings, retriever, llm,
         try:
             events.put(answer_question(question, settings=settings, retriever=retriever,
                                        llm=llm, mode=mode, strategy=strategy, filters=filters,
-                                       instruction=instruction, on_text=on_text))
+                                       instruction=instruction, on_text=on_text,
+                                       embedder=embedder))
         except BaseException as err:  # handed to the reader, raised there
             events.put(err)
 

@@ -25,7 +25,8 @@ def ask(ctx: typer.Context,
         question: str = typer.Argument(..., help="The question to answer."),
         mode: str | None = typer.Option(None, help="fast, slow or auto (default: [answer] mode)."),
         strategy: str | None = typer.Option(
-            None, help="Force a strategy: direct, cot, vote, best_of_n, decompose, refine."),
+            None, help="Force a strategy: direct, cot, vote, best_of_n, decompose, refine, "
+                       "extract (retrieved sentences verbatim, no generation)."),
         as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON.")):
     """Answer QUESTION from the project's documents: the answer streams, then its sources."""
     from ragloop.pipeline import Pipeline

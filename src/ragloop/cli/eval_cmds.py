@@ -125,7 +125,9 @@ def run_cmd(
     if as_json:
         console.print_json(json.dumps(result.aggregates))
     else:
-        _print_aggregates(result.aggregates)
+        from ragloop.evals.runs import load_run
+
+        _print_aggregates(result.aggregates, load_run(result.run_dir).manifest)
     console.print(f"run folder: {result.run_dir}\nreport: {result.run_dir / 'report.html'}",
                   soft_wrap=True, highlight=False)
     if result.errors:
@@ -159,18 +161,31 @@ def _check_gold_ids(pipeline, dataset: Path, limit: int | None) -> None:
                       soft_wrap=True)
 
 
-def _print_aggregates(agg: dict) -> None:
+def agreement_text(metric: str, agreements: dict) -> str:
+    """Rich text beside a judge metric: its judge's kappa, red when uncalibrated."""
+    from ragloop.evals.judge_agreement import agreement_for_metric
+
+    agreement = agreement_for_metric(metric, agreements)
+    if agreement is None:
+        return ""
+    return agreement.describe() if agreement.calibrated else f"[red]{agreement.describe()}[/]"
+
+
+def _print_aggregates(agg: dict, manifest: dict | None = None) -> None:
+    from ragloop.evals.judge_agreement import agreements_of_run
     from ragloop.evals.report.html import metric_key, step_of
 
+    agreements = agreements_of_run(manifest or {})
     table = Table(title=f"{agg['n_examples']} examples, {agg['n_errors']} failed")
-    for column in ("step", "metric", "mean", "95% CI", "n"):
+    for column in ("step", "metric", "mean", "95% CI", "n", "judge agreement"):
         table.add_column(column, justify="right" if column in ("mean", "n") else "left")
     def order(item):
         return step_of(item[0]), metric_key(item[0])
 
     for name, v in sorted(agg["metrics"].items(), key=order):
         table.add_row(step_of(name), name, f"{v['mean']:.3f}",
-                      f"[{v['low']:.3f}, {v['high']:.3f}]", str(v["n"]))
+                      f"[{v['low']:.3f}, {v['high']:.3f}]", str(v["n"]),
+                      agreement_text(name, agreements))
     console.print(table)
     if "labels" in agg:
         labels = agg["labels"]
@@ -252,6 +267,8 @@ def _print_comparison(comparison, n_flips: int) -> None:
         mark = "[green]pass[/]" if g.passed else "[red]FAIL[/]"
         console.print(f"gate {g.gate.kind} {g.gate.metric}: {mark} — {g.message}",
                       highlight=False)
+        if g.warning:
+            console.print(f"[yellow]warning:[/] {g.warning}", highlight=False)
     if comparison.repeats:
         console.print(f"judge repeats: {comparison.repeats}, pass rate "
                       f"{comparison.pass_rate:.2f}")
@@ -277,17 +294,25 @@ def calibrate_cmd(
                                on_item=lambda: bar.advance(task))
     except RagloopError as err:
         fail(err)
+    from ragloop.evals.judge_agreement import MIN_KAPPA, SHIPPED_SOURCE, save_calibration
+
+    saved = save_calibration(pipeline.project.data_dir, report,
+                             labels_source=str(labels.resolve()) if labels else SHIPPED_SOURCE)
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
         return
     console.print(f"judge model {report.model}, prompts {report.prompt_version}")
     for j in report.judges:
+        flag = "" if j.kappa >= MIN_KAPPA else f" [red]uncalibrated (kappa < {MIN_KAPPA})[/]"
         console.print(f"\n[bold]{j.judge}[/]: n={j.n} accuracy={j.accuracy:.3f} "
-                      f"kappa={j.kappa:.3f} unparseable={j.errors}", highlight=False)
+                      f"kappa={j.kappa:.3f} unparseable={j.errors}{flag}", highlight=False)
         table = Table("human \\ judge", *j.labels)
         for label, row in zip(j.labels, j.confusion or [[0, 0], [0, 0]], strict=True):
             table.add_row(label, *map(str, row))
         console.print(table)
+    console.print(f"\nsaved to {saved}: eval runs with this judge model and prompt version "
+                  "show these kappas beside their judge scores", soft_wrap=True,
+                  highlight=False)
 
 
 @eval_app.command("report")

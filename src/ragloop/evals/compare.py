@@ -14,8 +14,9 @@ on each repeat, and the comparison passes when the share of passing repeats reac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from ragloop.evals.judge_agreement import agreement_for_metric, agreements_of_run
 from ragloop.evals.metrics.stats import paired_bootstrap_ci
 from ragloop.evals.runs import Run, aggregate
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores
@@ -55,6 +56,7 @@ class GateResult:
     value: float | None  # B's mean (fail-under) or the delta (max-regression)
     passed: bool
     message: str
+    warning: str = ""  # e.g. the gate's judge metric comes from an uncalibrated judge
 
 
 @dataclass
@@ -107,31 +109,35 @@ def compare_runs(a: Run, b: Run, *, samples: int = 1000, seed: int = 0) -> Compa
     return Comparison(a.name, b.name, deltas, flips)
 
 
+def judge_warning(metric: str, run: Run) -> str:
+    """Why a gate on ``metric`` cannot be trusted, or "" (a judge metric whose judge is
+    below ``MIN_KAPPA`` against human labels, or was never calibrated, in ``run``)."""
+    agreement = agreement_for_metric(metric, agreements_of_run(run.manifest))
+    if agreement is None or agreement.calibrated:
+        return ""
+    return (f"{metric} comes from a judge that is not calibrated against human labels "
+            f"({agreement.describe()}); this gate says little about answer quality")
+
+
 def check_gates(comparison: Comparison, b: Run, gates: list[Gate]) -> list[GateResult]:
-    by_metric = {d.metric: d for d in comparison.deltas}
-    b_metrics = b.aggregates.get("metrics", {})
-    results = []
-    for gate in gates:
-        if gate.kind == "fail-under":
-            value = b_metrics.get(gate.metric, {}).get("mean")
-            if value is None:
-                results.append(GateResult(gate, None, False,
-                                          f"{gate.metric}: not scored in {b.name}"))
-                continue
-            ok = value >= gate.threshold
-            results.append(GateResult(gate, value, ok, f"{gate.metric} = {value:.4f} "
-                                      f"{'>=' if ok else '<'} {gate.threshold}"))
-        else:
-            delta = by_metric.get(gate.metric)
-            if delta is None:
-                results.append(GateResult(gate, None, False,
-                                          f"{gate.metric}: not scored in both runs"))
-                continue
-            ok = delta.delta >= -gate.threshold
-            results.append(GateResult(gate, delta.delta, ok,
-                                      f"{gate.metric} changed by {delta.delta:+.4f} "
-                                      f"(allowed down to -{gate.threshold})"))
-    return results
+    results = [_check_gate(comparison, b, gate) for gate in gates]
+    return [replace(r, warning=judge_warning(r.gate.metric, b)) for r in results]
+
+
+def _check_gate(comparison: Comparison, b: Run, gate: Gate) -> GateResult:
+    if gate.kind == "fail-under":
+        value = b.aggregates.get("metrics", {}).get(gate.metric, {}).get("mean")
+        if value is None:
+            return GateResult(gate, None, False, f"{gate.metric}: not scored in {b.name}")
+        ok = value >= gate.threshold
+        return GateResult(gate, value, ok, f"{gate.metric} = {value:.4f} "
+                          f"{'>=' if ok else '<'} {gate.threshold}")
+    delta = next((d for d in comparison.deltas if d.metric == gate.metric), None)
+    if delta is None:
+        return GateResult(gate, None, False, f"{gate.metric}: not scored in both runs")
+    ok = delta.delta >= -gate.threshold
+    return GateResult(gate, delta.delta, ok, f"{gate.metric} changed by {delta.delta:+.4f} "
+                      f"(allowed down to -{gate.threshold})")
 
 
 def rejudge(run: Run, judge_llm, *, seed: int, temperature: float,

@@ -22,6 +22,7 @@ from pathlib import Path
 from ragloop.evals import runs
 from ragloop.evals.datasets import dataset_hash, load_dataset
 from ragloop.evals.fingerprint import model_fingerprint, settings_hash
+from ragloop.evals.judge_agreement import find_agreements
 from ragloop.evals.judges import JUDGES
 from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores, step_scores
@@ -154,6 +155,15 @@ def _bounded_map(fn, items: list, workers: int) -> Iterator[EvalRecord]:
                 future.cancel()
 
 
+def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | None:
+    """Each judge's agreement with human labels, as known when the run starts."""
+    if not options.judge:
+        return None
+    found = find_agreements(pipeline.project.data_dir, pipeline.judge_llm.model_id, version,
+                            tuple(options.judges))
+    return {name: agreement.as_dict() for name, agreement in found.items()}
+
+
 def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptions,
                   todo: list, make_pipeline=None) -> Iterator[EvalRecord]:
     """Examples on ``executor``'s workers (``ragloop.run``), each with its own pipeline."""
@@ -211,6 +221,8 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
                                        / "model_hashes.json"),
             "judge_model": pipeline.judge_llm.model_id if options.judge else None,
             "judge_prompt_version": eval_settings.judge_prompt_version,
+            "judge_calibration": _judge_calibration(pipeline, options,
+                                                    eval_settings.judge_prompt_version),
             "n_examples": len(examples), "status": "running"}
         runs.write_json(run_dir / runs.MANIFEST, manifest)
     scoring = ScoringOptions(ks=options.ks, labels=labels, judge=options.judge,

@@ -93,6 +93,9 @@ def _schema_sql(s: str, m: int, ef_construction: int) -> list[str]:
         f"""ALTER TABLE {s}.documents ADD COLUMN IF NOT EXISTS bookkeeping jsonb NOT NULL
             DEFAULT '{{}}'::jsonb""",
         f"CREATE INDEX IF NOT EXISTS documents_source ON {s}.documents(source)",
+        # metadata equality filters on scalars are containment tests this index serves
+        f"""CREATE INDEX IF NOT EXISTS documents_metadata ON {s}.documents
+            USING gin (metadata jsonb_path_ops)""",
         f"""CREATE TABLE IF NOT EXISTS {s}.stats(target text PRIMARY KEY, n bigint NOT NULL,
             total_len double precision NOT NULL)""",
         f"""INSERT INTO {s}.stats VALUES ('chunks', 0, 0), ('questions', 0, 0)
@@ -164,7 +167,11 @@ def _doc_filter(filters: Filters | None) -> tuple[str, list[Any]]:
         if value is None:  # a missing key equals None, as in Filters.matches
             clauses.append("(d.metadata -> %s IS NULL OR d.metadata -> %s = 'null'::jsonb)")
             args += [key, key]
-        else:
+        elif isinstance(value, str | int | float | bool):
+            # for a scalar, containment is equality, and the GIN index can answer it
+            clauses.append("d.metadata @> %s::jsonb")
+            args.append(json.dumps({key: value}))
+        else:  # containment of a list or object would also match a superset
             clauses.append("d.metadata -> %s = %s::jsonb")
             args += [key, json.dumps(value)]
     return " AND ".join(clauses), args

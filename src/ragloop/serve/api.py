@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ragloop.feedback.store import TraceWithFeedback, trace_summary
@@ -33,6 +33,17 @@ def server(request: Request) -> ServerState:
     return request.app.state.ragloop
 
 
+def checked_question(request: Request, question: str) -> str:
+    """``question``, or a 422 when it is longer than ``[serve] max_question_chars``: the
+    model reads every character of it, one request at a time, so a long one holds up every
+    client (an 8,000-character question took 46-113 s on the default model here)."""
+    limit = server(request).settings.serve.max_question_chars
+    if len(question) > limit:
+        raise HTTPException(422, f"the question is {len(question)} characters, over the limit "
+                                 f"of {limit} ([serve] max_question_chars)")
+    return question
+
+
 def _options(body: AskRequest) -> AskOptions:
     filters = None
     if body.filters is not None:
@@ -51,6 +62,7 @@ async def ask(body: AskRequest, request: Request):
     """Answer a question with citations. Streams server-sent events when `"stream": true` or
     `Accept: text/event-stream`."""
     state = server(request)
+    checked_question(request, body.question)
     if body.stream or "text/event-stream" in request.headers.get("accept", ""):
         return stream_answer_response(state, body.question, _options(body), RagloopFormatter(),
                                       endpoint="ask")

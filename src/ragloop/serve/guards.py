@@ -173,7 +173,7 @@ class APIKeyGuard:
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope.get("method")
         if path == LOGIN_PATH and method == "POST":
-            return await self._login(receive, send)
+            return await self._login(scope, receive, send)
         if path == LOGOUT_PATH and method == "POST":
             return await _redirect(send, "/", f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; "
                                               f"Max-Age=0")
@@ -188,7 +188,7 @@ class APIKeyGuard:
             send, 401, f"{reason}: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
             "unauthorized", [(b"www-authenticate", b"Bearer")])
 
-    async def _login(self, receive, send):
+    async def _login(self, scope, receive, send):
         body = b""
         while True:
             event = await receive()
@@ -205,8 +205,11 @@ class APIKeyGuard:
         given = parse_qs(body.decode("utf-8", "replace")).get("api_key", [""])[0]
         if not self._same(given, self.api_key):
             return await _login_page(send, 401, "<p style='color:#b00'>Wrong API key.</p>")
+        # Secure when the page was reached over https (behind a proxy: X-Forwarded-Proto,
+        # which uvicorn trusts from the proxy addresses in --forwarded-allow-ips)
+        secure = "; Secure" if scope.get("scheme") == "https" else ""
         await _redirect(send, "/", f"{COOKIE}={self.session}; Path=/; HttpOnly; "
-                                   f"SameSite=Strict")
+                                   f"SameSite=Strict{secure}")
 
 
 async def _redirect(send, location: str, cookie: str | None = None) -> None:

@@ -11,7 +11,8 @@ from fastapi import APIRouter, HTTPException, Request
 
 from ragloop.records import Answer, Trace
 from ragloop.serve.answering import AskOptions
-from ragloop.serve.schemas import MAX_QUESTION_CHARS, ChatCompletionRequest
+from ragloop.serve.api import checked_question
+from ragloop.serve.schemas import ChatCompletionRequest
 from ragloop.serve.state import ServerState
 from ragloop.serve.streaming import Formatter, sse, stream_answer_response
 
@@ -27,12 +28,7 @@ def _question(body: ChatCompletionRequest) -> str:
         if isinstance(content, list):  # content parts: keep the text ones
             content = " ".join(p.text or "" for p in content if p.type == "text")
         if content and content.strip():
-            question = content.strip()
-            if len(question) > MAX_QUESTION_CHARS:
-                raise HTTPException(422, f"the question (the last user message) is "
-                                         f"{len(question)} characters, over the limit of "
-                                         f"{MAX_QUESTION_CHARS}")
-            return question
+            return content.strip()
     raise HTTPException(400, "messages must include a user message with text content")
 
 
@@ -72,7 +68,7 @@ class ChatChunkFormatter(Formatter):
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     """OpenAI Chat Completions (non-streaming, or streaming chunks with `"stream": true`)."""
     state: ServerState = request.app.state.ragloop
-    question = _question(body)
+    question = checked_question(request, _question(body))  # the last user message
     model = body.model or MODEL_ID
     if body.stream:
         return stream_answer_response(state, question, AskOptions(), ChatChunkFormatter(model),

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ragloop.answer.strategies import STRATEGIES
 from ragloop.records import Citation
 
-MAX_QUESTION_CHARS = 8000
 MAX_CHAT_MESSAGES = 1000
 MAX_OFFSET = 2**31 - 1  # beyond any trace count; larger numbers overflow the store's integers
 
@@ -27,7 +26,7 @@ class FiltersIn(Strict):
 
 
 class AskRequest(Strict):
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    question: str = Field(min_length=1)  # at most [serve] max_question_chars
     mode: Literal["fast", "slow", "auto"] | None = None
     strategy: str | None = None
     filters: FiltersIn | None = None

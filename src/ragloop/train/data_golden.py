@@ -15,7 +15,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from ragloop.records import EvalExample
-from ragloop.train.prompts import answer_content, asked_question, dataset_labels, grounded_prompt
+from ragloop.train.prompts import (
+    answer_content,
+    answer_instruction,
+    dataset_labels,
+    grounded_prompt,
+)
 
 BALANCE = ("none", "oversample", "undersample")
 MAX_ANSWER_CHARS = 280  # the JSON answer schema allows 300
@@ -63,7 +68,8 @@ def golden_rows(pipeline, examples: Sequence[EvalExample], *, fmt: str = "sft",
     cache: dict[str, tuple[list[dict], list[int]]] = {}
     for example in examples:
         if example.id not in cache:
-            prompt, candidates = grounded_prompt(pipeline, asked_question(example, labels))
+            prompt, candidates = grounded_prompt(pipeline, example.question,
+                                                 answer_instruction(example, labels))
             gold = set(example.gold_doc_ids) | set(example.gold_chunk_ids)
             sources = [n for n, c in enumerate(candidates, 1)
                        if c.chunk.doc_id in gold or c.chunk.id in gold]

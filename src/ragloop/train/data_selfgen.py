@@ -27,7 +27,7 @@ from ragloop.answer.grounded import generate
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.evals.metrics.answer import extract_label
 from ragloop.records import EvalExample
-from ragloop.train.prompts import asked_question, dataset_labels, grounded_prompt
+from ragloop.train.prompts import answer_instruction, dataset_labels, grounded_prompt
 
 
 @dataclass
@@ -86,13 +86,15 @@ def self_generate(pipeline, examples: Sequence[EvalExample], *, samples: int = 4
     report = SelfGenReport()
     started = time.perf_counter()
     for example in examples:
-        asked = asked_question(example, labels)
-        prompt, candidates = grounded_prompt(pipeline, asked)
+        instruction = answer_instruction(example, labels)
+        prompt, candidates = grounded_prompt(pipeline, example.question, instruction)
         accepted, rejected = [], []
         for i in range(samples):
-            draft = generate(asked, candidates, pipeline.llm, style=settings.citation_style,
-                             purpose=f"selfgen-{i}", max_tokens=max_tokens or settings.max_tokens,
-                             temperature=0.0 if i == 0 else temperature, seed=i)
+            draft = generate(example.question, candidates, pipeline.llm,
+                             style=settings.citation_style, purpose=f"selfgen-{i}",
+                             max_tokens=max_tokens or settings.max_tokens,
+                             temperature=0.0 if i == 0 else temperature, seed=i,
+                             answer_instruction=instruction)
             report.samples += 1
             report.calls += 1
             report.prompt_tokens += draft.completion.prompt_tokens

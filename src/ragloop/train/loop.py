@@ -202,7 +202,7 @@ def train_lora(model, tokenizer, rows: list[TrainRow], method: str, settings: Tr
         for index in batch:
             loss, stats = objective(model, usable[index])
             (loss / len(batch)).backward()
-            step_loss += float(loss) / len(batch)
+            step_loss += float(loss.detach()) / len(batch)
             for key, value in stats.items():
                 totals[key] = totals.get(key, 0.0) + value
         torch.nn.utils.clip_grad_norm_(params, 1.0)

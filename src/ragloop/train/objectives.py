@@ -59,8 +59,8 @@ class DPOObjective:
         ref_rejected = reference_logp(model, example.prompt_ids, example.rejected_ids)
         margin = (chosen - ref_chosen) - (rejected - ref_rejected)
         loss = -F.logsigmoid(self.beta * margin)
-        return loss, {"loss": float(loss.detach()), "reward_accuracy": float(margin > 0),
-                      "margin": float(margin)}
+        return loss, {"loss": float(loss.detach()), "reward_accuracy": float(margin.detach() > 0),
+                      "margin": float(margin.detach())}
 
 
 class KTOObjective:
@@ -74,12 +74,12 @@ class KTOObjective:
         policy = completion_logps(model, example.prompt_ids, example.completion_ids).sum()
         ratio = policy - reference_logp(model, example.prompt_ids, example.completion_ids)
         z = max(0.0, sum(self.recent) / len(self.recent)) if self.recent else 0.0
-        self.recent.append(float(ratio))
+        self.recent.append(float(ratio.detach()))
         if example.desirable:
             loss = 1 - torch.sigmoid(self.beta * (ratio - z))
         else:
             loss = 1 - torch.sigmoid(self.beta * (z - ratio))
-        return loss, {"loss": float(loss.detach()), "log_ratio": float(ratio)}
+        return loss, {"loss": float(loss.detach()), "log_ratio": float(ratio.detach())}
 
 
 def build_objective(method: str, beta: float):

@@ -14,12 +14,13 @@ from ragloop.evals.runner import RunOptions
 from ragloop.records import Candidate, EvalExample
 
 
-def asked_question(example: EvalExample, labels: Sequence[str]) -> str:
-    """What ``ragloop eval run`` sends to the pipeline for this example."""
+def answer_instruction(example: EvalExample, labels: Sequence[str]) -> str:
+    """The answer instruction ``ragloop eval run`` gives with this example (its label
+    instruction), or nothing."""
     instruction = RunOptions().label_instruction
     if example.label is None or not labels or not instruction:
-        return example.question
-    return f"{example.question} " + instruction.format(labels=", ".join(labels))
+        return ""
+    return instruction.format(labels=", ".join(labels))
 
 
 def dataset_labels(examples: Sequence[EvalExample]) -> tuple[str, ...]:
@@ -27,10 +28,15 @@ def dataset_labels(examples: Sequence[EvalExample]) -> tuple[str, ...]:
     return tuple(sorted({e.label for e in examples if e.label is not None}))
 
 
-def grounded_prompt(pipeline, asked: str) -> tuple[list[dict], list[Candidate]]:
+def grounded_prompt(pipeline, question: str, instruction: str = ""
+                    ) -> tuple[list[dict], list[Candidate]]:
+    """Retrieval on the bare question, the instruction in the answer prompt only — as
+    ``Pipeline.ask(question, instruction=...)`` does."""
     settings = pipeline.settings.answer
-    candidates = retrieve(asked, pipeline.retriever, pipeline.llm, settings)
-    messages = answer_messages(asked, candidates, style=settings.citation_style)
+    candidates = retrieve(question, pipeline.retriever, pipeline.llm, settings,
+                          extra_prompt=instruction)
+    messages = answer_messages(question, candidates, style=settings.citation_style,
+                               answer_instruction=instruction)
     return [m.model_dump() for m in messages], candidates
 
 

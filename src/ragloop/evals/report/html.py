@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from ragloop.evals.judge_agreement import MIN_KAPPA, agreement_for_metric, agreements_of_run
 from ragloop.evals.report import legend, plots
 from ragloop.records import EvalRecord
 
@@ -89,7 +90,11 @@ def run_page(run) -> str:
                                                agg.get("latency_s", {}).items()))],
         ["tokens", escape(", ".join(f"{k} {v}" for k, v in agg.get("tokens", {}).items()))],
     ], cls="meta")
-    parts = [meta, "<h2>Metrics (mean, 95% bootstrap interval)</h2>", metrics_table(agg)]
+    agreements = agreements_of_run(m)
+    parts = [meta, "<h2>Metrics (mean, 95% bootstrap interval)</h2>",
+             metrics_table(agg, agreements)]
+    if any(step_of(name) == "Judges" for name in agg.get("metrics", {})):
+        parts.append(judge_note(agreements))
     if "labels" in agg:
         parts.append(labels_section(agg["labels"]))
     parts.append("<h2>Plots</h2>" + run_plots(run))
@@ -98,11 +103,34 @@ def run_page(run) -> str:
     return page(f"ragloop eval run {run.name}", "".join(parts))
 
 
-def metrics_table(agg: dict) -> str:
+def agreement_cell(metric: str, agreements: dict) -> str:
+    """Beside a judge metric: its judge's agreement with human labels, flagged when below
+    ``MIN_KAPPA`` or unknown; empty for other metrics."""
+    agreement = agreement_for_metric(metric, agreements)
+    if agreement is None:
+        return ""
+    cls = "good" if agreement.calibrated else "bad"
+    return f'<span class="{cls} agreement">{escape(agreement.describe())}</span>'
+
+
+def judge_note(agreements: dict) -> str:
+    flagged = sorted(name for name, a in agreements.items() if not a.calibrated)
+    text = (f"Judge agreement is Cohen's kappa against human labels (ragloop eval calibrate); "
+            f"a judge below {MIN_KAPPA} is flagged uncalibrated and its scores are not "
+            "evidence of answer quality.")
+    if flagged or not agreements:
+        text += (" Uncalibrated here: " + ", ".join(flagged) + "." if flagged else
+                 " This run recorded no calibration for its judges.")
+    return f'<p class="judge-note">{escape(text)}</p>'
+
+
+def metrics_table(agg: dict, agreements: dict | None = None) -> str:
     """One row per metric, with what it measures; metrics with identical aggregates (hit@1,
-    recall@1, mrr@1, ndcg@1 when each question has one gold document) share a row."""
+    recall@1, mrr@1, ndcg@1 when each question has one gold document) share a row. Beside
+    a judge metric: its judge's agreement with human labels."""
     rows = []
     metrics = agg.get("metrics", {})
+    agreements = agreements or {}
     for step, _ in (*STEPS, ("Other", ())):
         names = sorted((n for n in metrics if step_of(n) == step), key=metric_key)
         for group in legend.merged_rows(metrics, names):
@@ -111,9 +139,10 @@ def metrics_table(agg: dict) -> str:
             same = " (identical here)" if len(group) > 1 else ""
             rows.append([escape(step), escape(" = ".join(group)), v["mean"],
                          f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"],
-                         escape("; ".join(m for m in meanings if m) + same)])
-    return table(["step", "metric", "mean", "95% CI", "n", "what it measures"], rows,
-                 cls="metrics")
+                         escape("; ".join(m for m in meanings if m) + same),
+                         agreement_cell(group[0], agreements)])
+    return table(["step", "metric", "mean", "95% CI", "n", "what it measures",
+                  "judge agreement (human labels)"], rows, cls="metrics")
 
 
 def labels_section(labels: dict) -> str:
@@ -196,14 +225,17 @@ def example_details(r: EvalRecord) -> str:
 
 
 def compare_page(comparison, a, b) -> str:
+    agreements = agreements_of_run(b.manifest)
     rows = [[escape(d.metric), d.a, d.b,
              f'<span class="{"bad" if d.high < 0 else "good" if d.low > 0 else ""}">'
-             f"{d.delta:+.3f}</span>", f"[{d.low:+.3f}, {d.high:+.3f}]", d.n]
+             f"{d.delta:+.3f}</span>", f"[{d.low:+.3f}, {d.high:+.3f}]", d.n,
+             agreement_cell(d.metric, agreements)]
             for d in comparison.deltas]
     parts = [f"<p>A = {escape(a.name)}, B = {escape(b.name)}; deltas are B − A over the "
              "examples scored in both, with paired bootstrap 95% intervals.</p>",
              "<h2>Metrics</h2>",
-             table(["metric", "A", "B", "delta", "95% CI", "n"], rows, cls="metrics")]
+             table(["metric", "A", "B", "delta", "95% CI", "n",
+                    "judge agreement (run B)"], rows, cls="metrics")]
     if comparison.deltas:
         parts.append(plot(plots.comparison_bars([d.metric for d in comparison.deltas],
                                                 [d.a for d in comparison.deltas],
@@ -214,9 +246,11 @@ def compare_page(comparison, a, b) -> str:
         rate = (f" (pass rate {comparison.pass_rate:.2f} over {comparison.repeats} judge "
                 "repeats)" if comparison.repeats else "")
         parts.append(f"<h2>Gates: {verdict}{escape(rate)}</h2>" + table(
-            ["gate", "result"], [[escape(f"{g.gate.kind} {g.gate.metric}={g.gate.threshold}"),
-                                  f'<span class="{"good" if g.passed else "bad"}">'
-                                  f"{escape(g.message)}</span>"] for g in comparison.gates]))
+            ["gate", "result", "warning"],
+            [[escape(f"{g.gate.kind} {g.gate.metric}={g.gate.threshold}"),
+              f'<span class="{"good" if g.passed else "bad"}">{escape(g.message)}</span>',
+              f'<span class="bad warning">{escape(g.warning)}</span>' if g.warning else ""]
+             for g in comparison.gates]))
     parts.append(f"<h2>Flipped examples ({len(comparison.flips)})</h2>" + table(
         ["example", "metric", "A", "B", "question"],
         [[escape(f.id), escape(f.metric), f.a, f.b, escape(f.question[:140])]
