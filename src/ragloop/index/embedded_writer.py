@@ -26,7 +26,7 @@ from ragloop.index import catalog
 from ragloop.index.analyze import term_counts
 from ragloop.index.merge import merge_if_due, segment_name
 from ragloop.index.segment import counts_to_matrix, write_segment
-from ragloop.index.store import DocumentEntry
+from ragloop.index.store import DocumentEntry, checked_document_input
 from ragloop.records import Chunk, Document, Question
 
 if TYPE_CHECKING:
@@ -157,19 +157,8 @@ class EmbeddedWriter:
     def replace_document(self, document: Document, chunks: Sequence[Chunk],
                          chunk_vectors: np.ndarray, questions: Sequence[Question] = (),
                          question_vectors: np.ndarray | None = None) -> None:
-        chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
-        if question_vectors is not None:
-            question_vectors = np.asarray(question_vectors,
-                                          dtype=np.float32).reshape(len(questions), -1)
-        chunk_ids = {c.id for c in chunks}
-        for chunk in chunks:
-            if chunk.doc_id != document.id:
-                raise StoreError(f"chunk {chunk.id} belongs to {chunk.doc_id}, not to "
-                                 f"document {document.id}")
-        for question in questions:
-            if question.chunk_id not in chunk_ids:
-                raise StoreError(f"question {question.id} points to chunk "
-                                 f"{question.chunk_id}, which is not in document {document.id}")
+        chunk_vectors, question_vectors = checked_document_input(
+            document, chunks, chunk_vectors, questions, question_vectors)
         conn = self._begin()
         self._check_dim(chunk_vectors, "chunk vectors", document.id)
         if question_vectors is not None:

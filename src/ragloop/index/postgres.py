@@ -39,7 +39,14 @@ import numpy as np
 from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
-from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target, split_bookkeeping
+from ragloop.index.store import (
+    DocumentEntry,
+    Filters,
+    StoredDocument,
+    Target,
+    checked_document_input,
+    split_bookkeeping,
+)
 from ragloop.records import Chunk, Document, Question
 
 try:
@@ -491,20 +498,10 @@ class PostgresWriter:
     def replace_document(self, document: Document, chunks: Sequence[Chunk],
                          chunk_vectors: np.ndarray, questions: Sequence[Question] = (),
                          question_vectors: np.ndarray | None = None) -> None:
-        chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
-        if question_vectors is not None:
-            question_vectors = np.asarray(question_vectors,
-                                          dtype=np.float32).reshape(len(questions), -1)
-        chunk_ids = {c.id for c in chunks}
-        for chunk in chunks:
-            if chunk.doc_id != document.id:
-                raise StoreError(f"chunk {chunk.id} belongs to {chunk.doc_id}, not to "
-                                 f"document {document.id}")
-        for question in questions:
-            if question.chunk_id not in chunk_ids:
-                raise StoreError(f"question {question.id} points to chunk "
-                                 f"{question.chunk_id}, which is not in document {document.id}")
-        if len(chunk_ids) < len(chunks) or len({q.id for q in questions}) < len(questions):
+        chunk_vectors, question_vectors = checked_document_input(
+            document, chunks, chunk_vectors, questions, question_vectors)
+        if (len({c.id for c in chunks}) < len(chunks)
+                or len({q.id for q in questions}) < len(questions)):
             raise StoreError(f"document {document.id}: duplicate chunk or question id")
         conn = self._begin()
         self._check_dim(chunk_vectors, "chunk vectors", document.id)

@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from ragloop.errors import StoreError
 from ragloop.records import Bookkeeping, Chunk, Document, Question
 
 LEGACY_BOOKKEEPING_KEYS = ("file_hash", "text_hash", "minhash", "ingest")
@@ -166,3 +167,25 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections and files; any later call raises ``StoreError``."""
         ...
+
+
+def checked_document_input(document: Document, chunks: Sequence[Chunk], chunk_vectors,
+                           questions: Sequence[Question] = (), question_vectors=None
+                           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """The input of ``StoreWriter.replace_document`` as float32 matrices, refused before any
+    write when a chunk or question does not belong to the document: every backend checks
+    it the same way."""
+    chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
+    if question_vectors is not None:
+        question_vectors = np.asarray(question_vectors,
+                                      dtype=np.float32).reshape(len(questions), -1)
+    chunk_ids = {c.id for c in chunks}
+    for chunk in chunks:
+        if chunk.doc_id != document.id:
+            raise StoreError(f"chunk {chunk.id} belongs to {chunk.doc_id}, not to "
+                             f"document {document.id}")
+    for question in questions:
+        if question.chunk_id not in chunk_ids:
+            raise StoreError(f"question {question.id} points to chunk "
+                             f"{question.chunk_id}, which is not in document {document.id}")
+    return chunk_vectors, question_vectors
