@@ -165,8 +165,10 @@ def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | No
 
 
 def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptions,
-                  todo: list, make_pipeline=None) -> Iterator[EvalRecord]:
-    """Examples on ``executor``'s workers (``ragloop.run``), each with its own pipeline."""
+                  todo: list, make_pipeline=None, usage: dict | None = None
+                  ) -> Iterator[EvalRecord]:
+    """Examples on ``executor``'s workers (``ragloop.run``), each with its own pipeline;
+    what the workers' LLMs spent is added into ``usage``."""
     from ragloop.evals.worker import EvaluateExample, ProjectPipeline
 
     make_pipeline = make_pipeline or ProjectPipeline(pipeline.project.root, pipeline.use_cache)
@@ -177,7 +179,10 @@ def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptio
             yield EvalRecord(id=example.id, question=example.question, tags=example.tags,
                              label=example.label, error=outcome.error)
         else:
-            yield outcome.result
+            if usage is not None:
+                for key, value in outcome.result.usage.items():
+                    usage[key] = usage.get(key, 0) + value
+            yield outcome.result.record
 
 
 def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions = RunOptions(),
@@ -236,10 +241,12 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     if progress:
         progress(finished, len(examples))
     runs.repair_tail(run_dir / runs.EXAMPLES)
+    worker_usage: dict[str, float] = {}
     with (run_dir / runs.EXAMPLES).open("a", encoding="utf-8") as out:
         records = _bounded_map(lambda e: evaluate_example(pipeline, e, scoring, options),
                                todo, options.workers) if executor is None \
-            else _executor_map(executor, pipeline, scoring, options, todo, worker_pipeline)
+            else _executor_map(executor, pipeline, scoring, options, todo, worker_pipeline,
+                               worker_usage)
         for record in records:
             out.write(record.model_dump_json() + "\n")
             out.flush()
@@ -254,7 +261,8 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
                                        seed=eval_settings.seed)
     runs.write_json(run_dir / runs.AGGREGATES, result.aggregates)
     manifest.update(status="complete", finished=datetime.now(UTC).isoformat(),
-                    usage=pipeline.llm.usage.as_dict())
+                    usage={k: v + worker_usage.get(k, 0)
+                           for k, v in pipeline.llm.usage.as_dict().items()})
     runs.write_json(run_dir / runs.MANIFEST, manifest)
     if options.report:
         write_run_report(run_dir)

@@ -5,8 +5,18 @@ of ``examples.jsonl``."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+
+@dataclass
+class WorkerRecord:
+    """An example's record and what it cost the worker's answer LLM (the worker's usage
+    never reaches the caller's client, so the run's totals add these)."""
+
+    record: Any
+    usage: dict[str, float]
 
 
 class ProjectPipeline:
@@ -36,9 +46,12 @@ class EvaluateExample:
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_pipeline": None}
 
-    def __call__(self, example) -> dict:
+    def __call__(self, example) -> WorkerRecord:
         from ragloop.evals.runner import evaluate_example
 
         if self._pipeline is None:
             self._pipeline = self.make_pipeline()
-        return evaluate_example(self._pipeline, example, self.scoring, self.options)
+        usage = self._pipeline.llm.usage
+        before = usage.as_dict()
+        record = evaluate_example(self._pipeline, example, self.scoring, self.options)
+        return WorkerRecord(record, {k: v - before[k] for k, v in usage.as_dict().items()})
