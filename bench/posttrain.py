@@ -149,6 +149,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--output", choices=("merged", "adapter"), default="merged")
     parser.add_argument("--name", default=None)
+    parser.add_argument("--no-reason", dest="reason", action="store_false",
+                        help="Target the label alone, not label + the reference's sentence.")
     parser.add_argument("--ingest-only", action="store_true", help="Ingest the corpus, stop.")
     parser.add_argument("--out", type=Path, default=OUT, help="Results JSON.")
     args = parser.parse_args()
@@ -171,9 +173,11 @@ def main() -> None:
     write_dataset(eval_path, subset)
     balanced = balance_examples(train, "oversample", seed=0, per_label=args.per_label)
     fmt = args.method
-    rows_path = data_dir / f"train-{fmt}-{args.per_label}.jsonl"
+    rows_path = data_dir / (f"train-{fmt}-{args.per_label}"
+                            f"{'' if args.reason else '-label'}.jsonl")
     start = time.perf_counter()
-    n_rows = write_rows(rows_path, golden_rows(pipeline, balanced, fmt=fmt), fmt)
+    n_rows = write_rows(rows_path, golden_rows(pipeline, balanced, fmt=fmt,
+                                               reason=args.reason), fmt)
     results["data"] = {"train_examples": len(train), "balanced_examples": len(balanced),
                        "rows": n_rows, "seconds": time.perf_counter() - start,
                        "labels": {lbl: sum(e.label == lbl for e in balanced) for lbl in LABELS},

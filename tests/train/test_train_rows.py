@@ -100,6 +100,9 @@ def test_balancing_gives_equal_label_counts():
 def test_the_target_starts_with_the_label():
     text = target_text("no", "Statins did not help. A second sentence follows.")
     assert text == "No. Statins did not help."
+    assert target_text("no", "Statins did not help.", reason=False) == "No."
+    assert target_text(None, "Statins did not help. More.", reason=False) == \
+        "Statins did not help."  # no label: the sentence is the answer
 
 
 def test_a_missing_extra_is_named(monkeypatch):

@@ -273,6 +273,8 @@ def data_golden(
                                          show_default=False),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
     seed: int = typer.Option(0, "--seed"),
+    reason: bool = typer.Option(True, "--reason/--no-reason", help="After a label, the "
+                                "reference's first sentence (--no-reason: the label alone)."),
 ) -> None:
     """Training rows from a golden set's train split.
 
@@ -290,7 +292,7 @@ def data_golden(
         pipeline = _pipeline(ctx)
         bar, task = _count_bar("building prompts", len(examples))
         with bar:
-            count = write_rows(out, golden_rows(pipeline, examples, fmt=fmt,
+            count = write_rows(out, golden_rows(pipeline, examples, fmt=fmt, reason=reason,
                                                 on_example=lambda: bar.advance(task)), fmt)
     except RagloopError as err:
         fail(err)

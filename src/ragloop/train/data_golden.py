@@ -2,10 +2,12 @@
 outside the official test split).
 
 The target answer starts with the gold label and goes on with the first sentence of the
-reference answer, citing the retrieved passages of the gold documents. Labels can be
-balanced — a label-skewed set (PubMedQA is 55% "yes") collapsed the 135M model to always
-"yes" in a first probe — by oversampling the rarer labels (seeded) or undersampling the
-common ones. DPO/KTO rows pair the gold answer with the same answer under each wrong label.
+reference answer (``reason=False``: the label alone, so the loss is not spread over a
+sentence the context may not support), citing the retrieved passages of the gold documents.
+Labels can be balanced — a label-skewed set (PubMedQA is 55% "yes") collapsed the 135M
+model to always "yes" in a first probe — by oversampling the rarer labels (seeded) or
+undersampling the common ones. DPO/KTO rows pair the gold answer with the same answer
+under each wrong label.
 """
 
 from __future__ import annotations
@@ -53,16 +55,20 @@ def balance_examples(examples: Sequence[EvalExample], how: str, seed: int = 0, *
     return chosen
 
 
-def target_text(label: str | None, reference: str) -> str:
+def target_text(label: str | None, reference: str, *, reason: bool = True) -> str:
     sentence = _SENTENCE.split(reference.strip())[0] if reference.strip() else ""
+    if label and not reason:
+        return f"{label.capitalize()}."
     text = f"{label.capitalize()}. {sentence}" if label else sentence
     return text[:MAX_ANSWER_CHARS].rstrip()
 
 
 def golden_rows(pipeline, examples: Sequence[EvalExample], *, fmt: str = "sft",
-                on_example: Callable[[], None] | None = None) -> Iterator[dict]:
+                reason: bool = True, on_example: Callable[[], None] | None = None
+                ) -> Iterator[dict]:
     """TRL rows (with ``id``) for ``examples``; every example needs a reference answer or a
-    label. ``examples`` may repeat (oversampling): each is retrieved once."""
+    label (``reason=False``: labelled examples answer with the label alone). ``examples``
+    may repeat (oversampling): each is retrieved once."""
     labels = dataset_labels(examples)
     style = pipeline.settings.answer.citation_style
     cache: dict[str, tuple[list[dict], list[int]]] = {}
@@ -77,13 +83,13 @@ def golden_rows(pipeline, examples: Sequence[EvalExample], *, fmt: str = "sft",
         prompt, sources = cache[example.id]
         reference = example.reference_answers[0] if example.reference_answers else ""
         chosen = [{"role": "assistant", "content": answer_content(
-            target_text(example.label, reference), sources, style)}]
+            target_text(example.label, reference, reason=reason), sources, style)}]
         if fmt == "sft":
             yield {"id": example.id, "prompt": prompt, "completion": chosen}
         else:
             for wrong in (lbl for lbl in labels if lbl != example.label):
                 rejected = [{"role": "assistant", "content": answer_content(
-                    target_text(wrong, reference), sources, style)}]
+                    target_text(wrong, reference, reason=reason), sources, style)}]
                 if fmt == "dpo":
                     yield {"id": example.id, "prompt": prompt, "chosen": chosen,
                            "rejected": rejected}
