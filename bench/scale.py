@@ -1,7 +1,7 @@
 """Scale: the embedded store's ANN at up to 1M chunks, the Postgres store at 100k, and BEIR
 SciFact on both backends in one run.
 
-    python bench/scale.py embedded [--n 1000000]     # HNSW per segment vs exact
+    python bench/scale.py embedded [--n 1000000] [--optimize]  # HNSW per segment vs exact
     python bench/scale.py postgres [--n 100000]      # pgvector HNSW, BM25 in SQL, filters
     python bench/scale.py beir ../shared/datasets/scifact   # nDCG@10, embedded vs postgres
 
@@ -128,44 +128,60 @@ def queries_for(args, n_queries: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- parts
 
 
+def measure_vectors(store, args, queries, truth) -> dict:
+    """Vector search p50/p95 and recall@10 at the store's settings, unfiltered and with a 1%
+    and a 30% filter (exact truth under the same filter)."""
+    store.vector_search(queries[0], args.k)  # first search maps the segments
+    results, lat = timed(lambda q: store.vector_search(q, args.k), queries)
+    selective = {}
+    cut = 0.3 * args.n
+    for share, filters, allowed in (
+            ("1%", Filters(fields={"bucket": 7}), lambda rows: rows % 100 == 7),
+            ("30%", Filters(modified_before=cut), lambda rows: rows < cut)):
+        store.vector_search(queries[0], args.k, filters)
+        fr, flat = timed(lambda q, f=filters: store.vector_search(q, args.k, f), queries[:50])
+        ftruth = exact_top(args.n, args.batch, args.clusters, args.seed, queries[:50],
+                           args.k, allowed)
+        selective[share] = {"p50_ms": ms(flat, 50), "recall@10": recall(fr, ftruth),
+                            "min_rows_returned": min(len(r) for r in fr)}
+    return {"vector_p50_ms": ms(lat, 50), "vector_p95_ms": ms(lat, 95),
+            "recall@10": recall(results, truth), "filtered": selective}
+
+
 def part_embedded(args) -> dict:
     settings = AnnSettings()
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        store = open_store(Path(tmp) / "index", settings)
+        folder = Path(tmp) / "index"
+        store = open_store(folder, settings)
         build_s = fill(store, args.n, args.batch, args.clusters, args.seed)
         stats = store.stats()
-        graphs = len(list((Path(tmp) / "index" / "segments").glob("*/hnsw.faiss")))
+        graphs = len(list((folder / "segments").glob("*/hnsw.faiss")))
         queries = queries_for(args, args.queries)
         truth = exact_top(args.n, args.batch, args.clusters, args.seed, queries, args.k)
-        store.vector_search(queries[0], args.k)  # first search maps the segments
-        results, lat = timed(lambda q: store.vector_search(q, args.k), queries)
-        exact_store = open_store(Path(tmp) / "index", AnnSettings(enabled=False))
+        built = measure_vectors(store, args, queries, truth)
+        exact_store = open_store(folder, AnnSettings(enabled=False))
         exact_store.vector_search(queries[0], args.k)
         exact_results, exact_lat = timed(lambda q: exact_store.vector_search(q, args.k),
                                          queries[:50])
-        selective = {}
-        cut = 0.3 * args.n
-        for share, filters, allowed in (
-                ("1%", Filters(fields={"bucket": 7}), lambda rows: rows % 100 == 7),
-                ("30%", Filters(modified_before=cut), lambda rows: rows < cut)):
-            store.vector_search(queries[0], args.k, filters)
-            fr, flat = timed(lambda q, f=filters: store.vector_search(q, args.k, f),
-                             queries[:50])
-            ftruth = exact_top(args.n, args.batch, args.clusters, args.seed, queries[:50],
-                               args.k, allowed)
-            selective[share] = {"p50_ms": ms(flat, 50), "recall@10": recall(fr, ftruth),
-                                "min_rows_returned": min(len(r) for r in fr)}
+        exact_store.close()
         row = {"n": args.n, "dim": DIM, "clusters": args.clusters, "batch": args.batch,
                "ann": settings.__dict__, "build_s": round(build_s, 1),
                "disk_mb": round(stats["bytes"] / 1e6, 1), "segments": stats["segments"],
-               "segments_with_graph": graphs,
-               "vector_p50_ms": ms(lat, 50), "vector_p95_ms": ms(lat, 95),
-               "recall@10": recall(results, truth),
+               "segments_with_graph": graphs, **built,
                "exact_p50_ms": ms(exact_lat, 50),
-               "exact_recall@10": recall(exact_results, truth[:50]),
-               "filtered": selective}
+               "exact_recall@10": recall(exact_results, truth[:50])}
+        if args.optimize:  # force-merge into one segment (`ragloop index optimize`)
+            t0 = time.perf_counter()
+            store.writer().optimize()
+            optimize_s = time.perf_counter() - t0
+            store.close()
+            store = open_store(folder, settings)  # a fresh reader, as a new process would be
+            stats = store.stats()
+            row["optimized"] = {"optimize_s": round(optimize_s, 1),
+                                "disk_mb": round(stats["bytes"] / 1e6, 1),
+                                "segments": stats["segments"],
+                                **measure_vectors(store, args, queries, truth)}
         store.close()
-        exact_store.close()
     return row
 
 
@@ -292,6 +308,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", type=Path, default=None, help="folder for the temporary index")
     ap.add_argument("--pg-url", default=None, help="an existing server (default: start one)")
+    ap.add_argument("--optimize", action="store_true",
+                    help="part embedded: also force-merge into one segment and measure again")
     ap.add_argument("--lexical-only", action="store_true",
                     help="beir: BM25 only, random vectors instead of embedding the corpus")
     ap.add_argument("--cache", type=Path, default=ROOT.parent / "cache" / "beir-scifact")

@@ -129,3 +129,60 @@ def test_ann_disabled_searches_exactly(tmp_path):
     exact = open_store(tmp_path / "index", AnnSettings(enabled=False))
     for query in clustered(10, 7):
         assert [i for i, _ in exact.vector_search(query, 10)] == exact_top(vectors, query, 10)
+
+
+def test_optimize_merges_every_segment_into_one_graph_and_drops_deleted_rows(tmp_path):
+    vectors = clustered(3000, 5)
+    store = open_store(tmp_path / "index", AnnSettings(min_rows=500))
+    for start in range(0, 3000, 600):  # five commits: five segments, each with a graph
+        with store.writer() as writer:
+            for item in items(vectors[start:start + 600], start):
+                writer.replace_document(*item)
+    with store.writer() as writer:
+        writer.delete_document("d7")
+    reader = open_store(tmp_path / "index", AnnSettings(min_rows=500))
+    queries = clustered(20, 6)
+    def ids(found):
+        return [i for i, _ in found]
+
+    alive = np.ones(3000, dtype=bool)
+    alive[7] = False
+    assert recall(reader, vectors, queries, allowed=alive) >= 0.95
+    assert store.stats()["segments"] > 2  # chunk and question segments, several of each
+    merged = store.writer().optimize()
+    assert merged["chunks"] >= 5
+    assert store.stats()["segments"] == 1  # questions had none: one chunk segment is left
+    assert len(list((tmp_path / "index" / "segments").glob("*/hnsw.faiss"))) >= 1
+    # a reader that opened before the merge picks up the merged index and loses nothing
+    assert recall(reader, vectors, queries, allowed=alive) >= 0.95
+    assert recall(store, vectors, queries, allowed=alive) >= 0.95
+    assert all("d7#0" not in ids(store.vector_search(q, 10)) for q in queries)
+    assert store.stats()["chunks"] == 2999
+    assert store.writer().optimize() == {}  # one segment, nothing deleted: nothing to do
+    reader.close()
+    store.close()
+
+
+def test_index_optimize_command_merges_the_projects_segments(project, tmp_path):
+    from typer.testing import CliRunner
+
+    from fakes import FakeEmbedder
+    from ragloop.cli import app
+    from ragloop.pipeline import Pipeline
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    with Pipeline(project, embedder=FakeEmbedder()) as pipeline:
+        for i in range(3):  # three ingests: three commits, three chunk segments
+            (folder / f"n{i}.md").write_text(f"# Note {i}\n\nNote {i} is about topic{i}.")
+            pipeline.ingest([folder])
+        segments = pipeline.store.stats()["segments"]
+    assert segments >= 3
+    runner = CliRunner()
+    result = runner.invoke(app, ["--project", str(project.root), "index", "optimize"])
+    assert result.exit_code == 0, result.output
+    assert f"merged {segments} segments into 1" in result.output
+    again = runner.invoke(app, ["--project", str(project.root), "index", "optimize"])
+    assert again.exit_code == 0 and "nothing to merge (1 segment(s)" in again.output
+    with open_store(project.data_dir / "index") as store:
+        assert store.stats()["chunks"] == 3

@@ -24,7 +24,7 @@ import numpy as np
 from ragloop.errors import StoreError
 from ragloop.index import catalog
 from ragloop.index.analyze import term_counts
-from ragloop.index.merge import merge_if_due, segment_name
+from ragloop.index.merge import merge, merge_if_due, segment_name
 from ragloop.index.segment import counts_to_matrix, write_segment
 from ragloop.index.store import DocumentEntry, checked_document_input
 from ragloop.records import Chunk, Document, Question
@@ -237,6 +237,34 @@ class EmbeddedWriter:
             self.rollback()
             raise
         self._finish()
+
+    def optimize(self) -> dict[str, int]:
+        """Merge each target's segments into one, dropping deleted rows (Lucene's force
+        merge): a search then walks one graph instead of one per segment. The merged graph
+        extends the largest segment's graph. Costs a rewrite of the whole index and memory in
+        proportion to it; readers keep searching the old segments until each merge commits.
+        Returns the number of segments merged per target."""
+        if self._conn is not None:
+            raise StoreError(f"{self.store.path}: commit or roll back before optimize")
+        self._acquire()
+        merged: dict[str, int] = {}
+        try:
+            conn = catalog.connect(self.store.db_path)
+            try:
+                for target in TARGETS:
+                    names = [name for (name,) in conn.execute(
+                        "SELECT name FROM segments WHERE target=? ORDER BY gen", (target,))]
+                    dead = conn.execute(
+                        "SELECT count(*) FROM tombstones t JOIN segments s ON t.seg = s.name "
+                        "WHERE s.target=?", (target,)).fetchone()[0]
+                    if len(names) > 1 or (names and dead):
+                        merge(conn, self.store.segments_dir, target, names, self.store.ann)
+                        merged[target] = len(names)
+            finally:
+                conn.close()
+        finally:
+            self._release()
+        return merged
 
     def rollback(self) -> None:
         if self._conn is None:

@@ -14,12 +14,14 @@ so the caller reports them. Nothing a caller already committed is touched.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 R = TypeVar("R")
+H = TypeVar("H")
 
 RETRIES = 1  # attempts on a fresh worker after a worker died with the item
 
@@ -29,6 +31,39 @@ class Outcome(Generic[T, R]):
     item: T
     result: R | None = None
     error: str | None = None  # set when the item was lost with its worker (after retries)
+
+
+class Window(Generic[T, H]):
+    """``items`` submitted ahead of their results, at most ``size`` in flight (what keeps an
+    executor's memory bounded), handed back as (item, handle) oldest first — so results come
+    in the order of ``items``. ``submit(item)`` returns whatever the executor waits on."""
+
+    def __init__(self, items: Iterable[T], submit: Callable[[T], H], size: int):
+        self._source = iter(items)
+        self._submit = submit
+        self.size = size
+        self._pending: deque[tuple[T, H]] = deque()
+
+    def __iter__(self) -> Iterator[tuple[T, H]]:
+        while True:
+            while len(self._pending) < self.size:
+                item = next(self._source, _END)
+                if item is _END:
+                    break
+                self._pending.append((item, self._submit(item)))
+            if not self._pending:
+                return
+            yield self._pending.popleft()
+
+    def drain(self) -> list[tuple[T, H]]:
+        """Take back everything still in flight (a dead worker may have lost it); the
+        window refills from the remaining items on the next step."""
+        lost = list(self._pending)
+        self._pending.clear()
+        return lost
+
+
+_END = object()
 
 
 @runtime_checkable

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ragloop.run.base import RETRIES, Outcome, R, T
+from ragloop.run.base import RETRIES, Outcome, R, T, Window
 
 _TASK: Any = None  # the task this worker process unpickled once and keeps
 
@@ -58,21 +57,8 @@ class LocalPoolExecutor:
     def map(self, task: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
         if self._pool is None or self._task is not task:
             self._fresh_pool(task)
-        window = 2 * self.workers
-        pending: deque[tuple[T, Future | None]] = deque()
-        source = iter(items)
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < window:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pending.append((item, self._submit(item)))
-            if not pending:
-                return
-            item, future = pending.popleft()
+        window = Window(items, self._submit, 2 * self.workers)
+        for item, future in window:
             try:
                 if future is None:
                     raise BrokenProcessPool(f"worker died before {item!r} was sent")
@@ -81,8 +67,7 @@ class LocalPoolExecutor:
                 # a worker died: what was in flight is lost (what finished is kept); retry
                 # the lost items one at a time on a fresh pool, so one that kills its worker
                 # again is the only one reported
-                in_flight = [(item, future), *pending]
-                pending.clear()
+                in_flight = [(item, future), *window.drain()]
                 self._fresh_pool(task)
                 for lost_item, lost_future in in_flight:
                     if lost_future is not None and lost_future.done() \

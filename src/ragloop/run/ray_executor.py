@@ -8,12 +8,12 @@ extra (``pip install 'ragloop[ray]'``).
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ragloop.errors import ConfigError
-from ragloop.run.base import RETRIES, Outcome, R, T
+from ragloop.run.base import RETRIES, Outcome, R, T, Window
 from ragloop.run.local import _ONE_THREAD
 
 
@@ -85,24 +85,14 @@ class RayExecutor:
     def map(self, task: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
         ray = _ray()
         self._start(task)
-        source = iter(items)
-        window = 2 * self.workers
-        pending: deque[tuple[T, Any, int, Any]] = deque()  # (item, ref, actor index, actor)
-        exhausted, turn = False, 0
-        while True:
-            while not exhausted and len(pending) < window:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                at = turn % len(self._actors)
-                turn += 1
-                actor = self._actors[at]
-                pending.append((item, actor.run.remote(item), at, actor))
-            if not pending:
-                return
-            item, ref, at, actor = pending.popleft()
+        turns = itertools.count()
+
+        def submit(item: T) -> tuple[Any, int, Any]:  # round robin over the actors
+            at = next(turns) % len(self._actors)
+            actor = self._actors[at]
+            return actor.run.remote(item), at, actor
+
+        for item, (ref, at, actor) in Window(items, submit, 2 * self.workers):
             try:
                 yield Outcome(item, ray.get(ref))
             except ray.exceptions.RayActorError:
