@@ -107,3 +107,30 @@ def test_examples_from_the_eval_set_are_refused(project, tmp_path):
                     "--eval", project.root / "train.jsonl")
     assert result.exit_code == 2 and "are in the eval set" in result.text
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_judge_rows_quote_the_retrieved_context_or_claim_what_it_does_not_say(project,
+                                                                               tmp_path):
+    out = tmp_path / "judge.jsonl"
+    result = invoke(project, "judge", project.root / "train.jsonl", out, "--context-chunks", 1)
+    assert result.exit_code == 0, result.output
+    assert "wrote 4 sft faithfulness-judge rows from 2 questions" in result.text
+    rows = load_rows(out, "sft")
+    verdicts = []
+    for row in rows:
+        assert row.id in {"tr-1", "tr-2"}
+        user = row.prompt[-1]["content"]
+        context = user.split("Context:\n", 1)[1].split("\n\nQuestion:", 1)[0]
+        answer = user.split("\n\nAnswer: ", 1)[1].split("\n\nIs every claim", 1)[0]
+        verdict = json.loads(row.completion[0]["content"])["verdict"]
+        verdicts.append(verdict)
+        quoted = answer.removesuffix(" [1]")
+        # faithful: a verbatim sentence of the context; unfaithful: not in the context
+        assert (quoted in context) == (verdict == "faithful"), (answer, context)
+    assert sorted(verdicts) == ["faithful", "faithful", "unfaithful", "unfaithful"]
+    dpo = tmp_path / "judge-dpo.jsonl"
+    assert invoke(project, "judge", project.root / "train.jsonl", dpo, "-f", "dpo").exit_code \
+        == 0
+    pairs = load_rows(dpo, "dpo")
+    assert all(json.loads(p.completion[0]["content"])["verdict"]
+               != json.loads(p.rejected[0]["content"])["verdict"] for p in pairs)

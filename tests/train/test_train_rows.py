@@ -109,3 +109,32 @@ def test_a_missing_extra_is_named(monkeypatch):
     monkeypatch.setattr(extra, "MODULES", ("json", "ragloop_no_such_module"))
     with pytest.raises(ExtraMissingError, match=r"ragloop\[train\].*ragloop_no_such_module"):
         extra.require()
+
+
+def test_judge_answers_built_to_be_unfaithful_are_not_in_the_context():
+    import random
+
+    from ragloop.train.data_judge import (
+        JudgeCase,
+        _changed_number,
+        sentences_of,
+        unfaithful_answer,
+    )
+
+    text = ("The daily dosage was 40 mg per patient. Short. "
+            "Patients in the trial improved after 12 weeks.")
+    sentences = sentences_of([text])
+    assert sentences == ("The daily dosage was 40 mg per patient.",
+                         "Patients in the trial improved after 12 weeks.")  # "Short." too short
+    rng = random.Random(0)
+    dosage = "The daily dosage was 40 mg per patient."
+    changed = _changed_number(dosage, rng)
+    assert changed != dosage and changed.startswith("The daily dosage was ")
+    assert _changed_number("No numbers here at all.", rng) is None
+    case = JudgeCase("a", "q?", text, sentences)
+    other = JudgeCase("b", "q2?", "Lava is molten rock that reached the surface.",
+                      ("Lava is molten rock that reached the surface.",))
+    for kind in ("foreign", "mixed", "number"):
+        answer = unfaithful_answer(case, [other], kind, rng)
+        assert answer and answer not in text
+    assert unfaithful_answer(case, [], "foreign", rng) is None  # nothing foreign to quote

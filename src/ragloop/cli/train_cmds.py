@@ -1,4 +1,4 @@
-"""``ragloop train sft|dpo|kto DATA --out NAME`` and ``ragloop train data golden|selfgen``.
+"""``ragloop train sft|dpo|kto DATA --out NAME`` and ``ragloop train data golden|selfgen|judge``.
 
 Training needs the ``[train]`` extra; without it the commands fail with exit 1 and say so.
 ``--gate`` exits with 4 (``EXIT_GATE``) unless the tuned model beats the base on the metric
@@ -301,6 +301,45 @@ def data_golden(
         labels[str(e.label)] = labels.get(str(e.label), 0) + 1
     console.print(f"wrote {count} {fmt} rows from {len(examples)} examples to {out}; "
                   f"labels {labels}", highlight=False)
+
+
+@data_app.command("judge")
+def data_judge(
+    ctx: typer.Context,
+    dataset: Path = typer.Argument(..., help="Golden set's train split (JSONL): its questions "
+                                   "and what the index retrieves for them."),
+    out: Path = typer.Argument(..., help="TRL JSONL to write."),
+    fmt: str = typer.Option("sft", "--format", "-f", help="sft or dpo."),
+    context_chunks: int = typer.Option(1, "--context-chunks", min=1,
+                                       help="Retrieved chunks per context."),
+    eval_set: Path | None = typer.Option(None, "--eval", help="Refuse examples whose ids are "
+                                         "in this eval set.", show_default=False),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Faithfulness-judge rows whose verdicts are known by construction.
+
+    Faithful: a sentence of the retrieved context. Unfaithful: another question's sentence,
+    a context sentence followed by one, or a context sentence with a number changed. Test
+    the tuned judge with `ragloop --model NAME eval calibrate`."""
+    from ragloop.train.data_judge import build_cases, judge_rows
+    from ragloop.train.rows import write_rows
+
+    if fmt not in ("sft", "dpo"):
+        fail("--format is sft or dpo", EXIT_USAGE)
+    try:
+        examples = _examples(dataset, eval_set, limit)
+        pipeline = _pipeline(ctx)
+        version = pipeline.settings.eval.judge_prompt_version
+        cases = build_cases(pipeline, examples, context_chunks=context_chunks, seed=seed)
+        bar, task = _count_bar("building judge rows", len(cases))
+        with bar:
+            count = write_rows(out, judge_rows(cases, fmt=fmt, seed=seed, version=version,
+                                               on_case=lambda: bar.advance(task)), fmt)
+    except RagloopError as err:
+        fail(err)
+    console.print(f"wrote {count} {fmt} faithfulness-judge rows from {len(cases)} questions "
+                  f"to {out}", highlight=False)
 
 
 @data_app.command("selfgen")

@@ -97,17 +97,25 @@ def applies(judge: str, *, reference: str = "", context: str = "", version: str 
     return all(fields[name].strip() for name in get_spec(judge, version).needs)
 
 
-def run_judge(llm: LLMClient, judge: str, *, question: str, answer: str, reference: str = "",
-              context: str = "", version: str = "v1", temperature: float = 0.0, seed: int = 0,
-              max_tokens: int = 96) -> JudgeResult:
+def judge_messages(judge: str, *, question: str, answer: str, reference: str = "",
+                   context: str = "", version: str = "v1") -> list[dict]:
+    """The chat messages a judge sends (also what judge training rows are built from)."""
     spec = get_spec(judge, version)
     prompt = spec.template.format(question=question.strip(), answer=answer.strip() or "(empty)",
                                   reference=reference.strip(),
                                   context=context.strip()[:MAX_CONTEXT_CHARS])
+    return [{"role": "system", "content": spec.system}, {"role": "user", "content": prompt}]
+
+
+def run_judge(llm: LLMClient, judge: str, *, question: str, answer: str, reference: str = "",
+              context: str = "", version: str = "v1", temperature: float = 0.0, seed: int = 0,
+              max_tokens: int = 96) -> JudgeResult:
+    spec = get_spec(judge, version)
     base = {"judge": judge, "prompt_version": version, "model": llm.model_id}
     try:
-        completion = llm.complete([{"role": "system", "content": spec.system},
-                                   {"role": "user", "content": prompt}],
+        completion = llm.complete(judge_messages(judge, question=question, answer=answer,
+                                                 reference=reference, context=context,
+                                                 version=version),
                                   schema=judge_schema(spec), temperature=temperature,
                                   max_tokens=max_tokens, seed=seed)
     except ModelError as err:  # SchemaValidationError included: unparseable is an error

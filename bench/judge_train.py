@@ -1,0 +1,132 @@
+"""Tuning the faithfulness judge: the embedded 135M model trained on judge rows whose verdicts
+are known by construction (``ragloop train data judge``: sentences of the retrieved context
+vs. claims it does not make), then base and tuned judges graded against the human labels
+shipped with ragloop (``eval calibrate``) — none of which reaches training.
+
+The rows come from PubMedQA's train-split questions over the pooled PubMedQA corpus (the
+project ``bench/posttrain.py`` ingests, reused with ``--workdir``); the human labels are
+about ragloop's own demo corpus, so the test is out of domain for the tuned judge.
+
+Writes ``bench/results/judge-train.json`` and prints a table. Kappa on 10 items per judge
+has a wide interval (bootstrap over items, printed): read it as a direction, not a level.
+CPU-heavy: run it alone.
+
+    python bench/judge_train.py [--questions 200] [--epochs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from posttrain import ingest, open_project  # noqa: E402
+from pubmedqa import DATA  # noqa: E402
+from ragloop.config import TrainSettings  # noqa: E402
+from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path  # noqa: E402
+from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples  # noqa: E402
+from ragloop.evals.metrics.stats import cohen_kappa  # noqa: E402
+from ragloop.pipeline import Pipeline  # noqa: E402
+from ragloop.train.data_judge import build_cases, judge_rows  # noqa: E402
+from ragloop.train.gate import with_model  # noqa: E402
+from ragloop.train.rows import write_rows  # noqa: E402
+from ragloop.train.run import train_model  # noqa: E402
+
+OUT = REPO / "bench" / "results" / "judge-train.json"
+
+
+def kappa_interval(rows: list[dict], labels: tuple[str, str], samples: int = 2000
+                   ) -> tuple[float, float]:
+    import numpy as np
+
+    scored = [r for r in rows if r["verdict"] is not None]
+    rng = np.random.default_rng(0)
+    values = []
+    for _ in range(samples):
+        pick = [scored[i] for i in rng.integers(0, len(scored), len(scored))]
+        value = cohen_kappa([r["human"] for r in pick], [r["verdict"] for r in pick],
+                            list(labels))
+        if value == value:  # nan when a resample holds one class only
+            values.append(value)
+    return float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))
+
+
+def judge_summary(report) -> dict:
+    out = {}
+    for j in report.judges:
+        rows = [r for r in report.items if r["judge"] == j.judge]
+        low, high = kappa_interval(rows, j.labels)
+        out[j.judge] = {"n": j.n, "errors": j.errors, "accuracy": j.accuracy,
+                        "kappa": j.kappa, "kappa_low": low, "kappa_high": high,
+                        "confusion": j.confusion,
+                        "predicted": {lbl: sum(r["verdict"] == lbl for r in rows)
+                                      for lbl in j.labels}}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ragloop-bench-posttrain"))
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--context-chunks", type=int, default=1)
+    parser.add_argument("--method", choices=("sft", "dpo"), default="sft")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    name = args.name or f"judge-faithfulness-{args.method}"
+    results: dict = {"machine": f"{platform.machine()}, {platform.python_version()}",
+                     "args": {k: str(v) for k, v in vars(args).items()}}
+    project = open_project(args.workdir, chunks=2, workers=2)
+    pipeline = Pipeline(project)
+    results["ingest"] = ingest(pipeline, args.workdir)
+    train = list(iter_pubmedqa_examples(DATA, split="train"))[:args.questions]
+    start = time.perf_counter()
+    cases = build_cases(pipeline, train, context_chunks=args.context_chunks, seed=0)
+    rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}.jsonl"
+    n_rows = write_rows(rows_path, judge_rows(cases, fmt=args.method, seed=0), args.method)
+    results["data"] = {"questions": len(train), "cases": len(cases), "rows": n_rows,
+                       "seconds": time.perf_counter() - start}
+    settings = TrainSettings(epochs=args.epochs, learning_rate=args.lr)
+    started = time.perf_counter()
+    outcome = train_model(project, args.method, rows_path, name, settings=settings,
+                          on_step=lambda s, n, loss: print(
+                              f"step {s}/{n} loss {loss:.4f} "
+                              f"{time.perf_counter() - started:.0f}s", flush=True))
+    lin = outcome.lineage
+    results["training"] = {k: lin["training"][k] for k in (
+        "steps", "examples_seen", "seconds", "s_per_example", "peak_rss_mb")}
+    results["training"]["loss_first"] = lin["metrics"]["train_loss"]["before"]
+    results["training"]["loss_last"] = lin["metrics"]["train_loss"]["after"]
+    items = load_labels(shipped_labels_path())
+    reports = {}
+    for label, variant in (("base", with_model(project, model_path=lin["base"]["gguf"])),
+                           ("tuned", with_model(project, model=name))):
+        with Pipeline(variant) as judged:
+            reports[label] = calibrate(judged.judge_llm, items)
+        results[label] = judge_summary(reports[label])
+        args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    print(f"\nJudges vs the {len(items)} shipped human labels (10 per judge); judge tuned on "
+          f"{n_rows} constructed faithfulness rows from {len(cases)} PubMedQA train questions\n")
+    print("| judge | base kappa [95% CI] | tuned kappa [95% CI] | base acc | tuned acc |")
+    print("|---|---|---|---|---|")
+    for judge in results["base"]:
+        b, t = results["base"][judge], results["tuned"][judge]
+        print(f"| {judge} | {b['kappa']:.2f} [{b['kappa_low']:.2f}, {b['kappa_high']:.2f}] | "
+              f"{t['kappa']:.2f} [{t['kappa_low']:.2f}, {t['kappa_high']:.2f}] | "
+              f"{b['accuracy']:.2f} | {t['accuracy']:.2f} |")
+    tr = results["training"]
+    print(f"\ntraining: {tr['examples_seen']} examples, {tr['seconds']:.0f} s "
+          f"({tr['s_per_example']:.2f} s/example), peak RSS {tr['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Training rows for the faithfulness judge whose verdicts are known by construction, so no
+model (and no person) labels them — and the human-labelled calibration set stays whole as the
+held-out test of the tuned judge.
+
+For each question of a golden set, the context is what the project's retriever returns for
+it (as the eval runner gives it to the judge, numbered ``[n]``, or as plain text, alternating
+seeded). Then:
+
+- **faithful**: a sentence of that context, verbatim (sometimes with a ``[1]`` citation);
+- **unfaithful**, in turn one of: a sentence of another question's context (nothing here
+  says it); a context sentence followed by such a foreign sentence (part supported, part
+  not — the case the human labels hold); a context sentence with one of its numbers changed.
+  A candidate that occurs in the context anyway is dropped.
+
+The assistant turn is the judge's JSON (``{"verdict", "reason"}``) with a fixed reason per
+verdict. DPO rows pair the right verdict with the wrong one on the same prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ragloop.evals.judges import get_spec, judge_messages
+from ragloop.evals.scoring import context_text
+from ragloop.records import EvalExample
+
+JUDGE = "faithfulness"
+REASONS = {"faithful": "The context states this.",
+           "unfaithful": "The context does not support this claim."}
+UNFAITHFUL_KINDS = ("foreign", "mixed", "number")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+MIN_CHARS, MAX_CHARS = 30, 300
+
+
+@dataclass(frozen=True)
+class JudgeCase:
+    """One question with its retrieved context and the sentences an answer can quote."""
+
+    id: str
+    question: str
+    context: str
+    sentences: tuple[str, ...]
+
+
+def sentences_of(texts: Sequence[str]) -> tuple[str, ...]:
+    found = []
+    for text in texts:
+        for sentence in _SENTENCE.split(" ".join(text.split())):
+            if MIN_CHARS <= len(sentence) <= MAX_CHARS and sentence[-1] in ".!?":
+                found.append(sentence)
+    return tuple(found)
+
+
+def build_cases(pipeline, examples: Sequence[EvalExample], *, context_chunks: int = 1,
+                seed: int = 0) -> list[JudgeCase]:
+    """Retrieve each question's context; questions whose context has no usable sentence are
+    left out."""
+    rng = random.Random(seed)
+    cases = []
+    for example in examples:
+        texts = [c.chunk.text for c in pipeline.retrieve(example.question, k=context_chunks)]
+        sentences = sentences_of(texts)
+        if not sentences:
+            continue
+        context = context_text(texts) if rng.random() < 0.5 else "\n\n".join(texts)
+        cases.append(JudgeCase(example.id, example.question, context, sentences))
+    return cases
+
+
+def _changed_number(sentence: str, rng: random.Random) -> str | None:
+    numbers = list(_NUMBER.finditer(sentence))
+    if not numbers:
+        return None
+    match = rng.choice(numbers)
+    value = match.group()
+    digits = len(value.split(".")[1]) if "." in value else 0
+    changed = float(value) * rng.choice((2, 3, 0.5)) + rng.choice((1, 7, 13))
+    new = f"{changed:.{digits}f}"
+    return sentence[:match.start()] + new + sentence[match.end():] if new != value else None
+
+
+def unfaithful_answer(case: JudgeCase, others: Sequence[JudgeCase], kind: str,
+                      rng: random.Random) -> str | None:
+    foreign = rng.choice(rng.choice(others).sentences) if others else None
+    if kind == "foreign":
+        answer = foreign
+    elif kind == "mixed":
+        answer = f"{rng.choice(case.sentences)} {foreign}" if foreign else None
+    else:
+        answer = _changed_number(rng.choice(case.sentences), rng)
+    if answer is None or answer in case.context:
+        return None
+    return answer
+
+
+def _verdict(verdict: str) -> list[dict]:
+    return [{"role": "assistant",
+             "content": json.dumps({"verdict": verdict, "reason": REASONS[verdict]})}]
+
+
+def judge_rows(cases: Sequence[JudgeCase], *, fmt: str = "sft", seed: int = 0,
+               version: str = "v1", on_case: Callable[[], None] | None = None
+               ) -> Iterator[dict]:
+    """A faithful and an unfaithful row per case (when one can be built); ``fmt`` sft (the
+    verdict as completion) or dpo (right verdict chosen, wrong one rejected)."""
+    passing, failing = get_spec(JUDGE, version).verdicts
+    rng = random.Random(seed)
+    for n, case in enumerate(cases):
+        others = [c for c in rng.sample(cases, min(len(cases), 4)) if c.id != case.id]
+        faithful = rng.choice(case.sentences)
+        if case.context.startswith("[1]") and rng.random() < 0.5:
+            faithful += " [1]"
+        kind = UNFAITHFUL_KINDS[n % len(UNFAITHFUL_KINDS)]
+        answers = [(faithful, passing), (unfaithful_answer(case, others, kind, rng), failing)]
+        for answer, verdict in answers:
+            if answer is None:
+                continue
+            prompt = judge_messages(JUDGE, question=case.question, answer=answer,
+                                    context=case.context, version=version)
+            wrong = failing if verdict == passing else passing
+            row = {"id": case.id, "prompt": prompt}  # the example's id: overlap checks see it
+            if fmt == "sft":
+                yield {**row, "completion": _verdict(verdict)}
+            else:
+                yield {**row, "chosen": _verdict(verdict), "rejected": _verdict(wrong)}
+        if on_case:
+            on_case()
