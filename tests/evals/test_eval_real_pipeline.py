@@ -8,17 +8,8 @@ from ragloop.evals.datasets import write_dataset
 from ragloop.evals.runner import RunOptions, run_eval
 from ragloop.evals.runs import read_records
 from ragloop.evals.synth import synthesize
-from ragloop.project import Project
 from ragloop.records import EvalExample
-
-CONFIG = """
-[answer]
-max_tokens = 24
-context_chunks = 2
-
-[retrieve]
-k = 4
-"""
+from real_project import make_project, write_docs
 
 DOCS = {
     "tides.md": "# Tides\n\nOcean tides are caused mainly by the gravity of the Moon pulling "
@@ -35,13 +26,9 @@ def pipeline(tmp_path_factory):
     from ragloop.pipeline import Pipeline
 
     root = tmp_path_factory.mktemp("real-eval")
-    (root / "ragloop.toml").write_text(CONFIG, encoding="utf-8")
-    docs = root / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    with Pipeline(Project.load(root), use_cache=False) as pipeline:
-        report = pipeline.ingest([docs])
+    project = make_project(root)
+    with Pipeline(project, use_cache=False) as pipeline:
+        report = pipeline.ingest([write_docs(root / "docs", DOCS)[0].parent])
         assert report.ok
         yield pipeline
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 from live import live_server
-from real_project import make_project, write_docs
 from serve_fake_pipeline import FakePipeline
 from serve_helpers import serve_settings
 
 from ragloop.feedback.store import TraceStore
 from ragloop.pipeline import Pipeline
 from ragloop.serve.app import create_app
+from real_project import INLINE, make_project, write_docs
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -63,7 +63,7 @@ def _app(kind: str, tmp_path: Path):
     if kind == "fake":
         settings = serve_settings(api_key_env="RAGLOOP_BROWSER_KEY")
         return create_app(FakePipeline(delay_s=0.5), settings, data_dir=tmp_path / "data")
-    project = make_project(tmp_path / "proj", max_tokens=16)
+    project = make_project(tmp_path / "proj", max_tokens=16, answer=INLINE)
     settings = project.settings.model_copy(update={"serve": serve_settings(
         api_key_env="RAGLOOP_BROWSER_KEY").serve})
     return create_app(Pipeline(project), settings, data_dir=project.data_dir)

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from real_project import make_project, write_docs
 from serve_helpers import LOCAL
 
 from ragloop.feedback.export import EXPORTERS, judged_items
 from ragloop.feedback.export.schema import validate_row
 from ragloop.pipeline import Pipeline
 from ragloop.serve.app import create_app
+from real_project import INLINE, make_project, write_docs
 
 
 @pytest.mark.real_model
 def test_upload_ask_feedback_on_the_real_pipeline(tmp_path):
-    project = make_project(tmp_path / "proj", max_tokens=16)
+    project = make_project(tmp_path / "proj", max_tokens=16, answer=INLINE)
     app = create_app(Pipeline(project), project.settings, data_dir=project.data_dir)
     docs = write_docs(tmp_path / "docs")
     with TestClient(app, base_url=LOCAL) as client:

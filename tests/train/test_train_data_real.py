@@ -9,27 +9,13 @@ from typer.testing import CliRunner
 
 from ragloop.cli import app
 from ragloop.evals.datasets import write_dataset
-from ragloop.project import Project
 from ragloop.records import EvalExample
 from ragloop.train.rows import load_rows
+from real_project import ingested_project
 
 pytestmark = pytest.mark.real_model
 runner = CliRunner()
 
-CONFIG = """
-[answer]
-max_tokens = 48
-context_chunks = 2
-
-[retrieve]
-k = 4
-"""
-DOCS = {
-    "tides.md": "# Tides\n\nOcean tides are caused mainly by the gravity of the Moon pulling "
-                "on the oceans. The Sun adds a smaller tidal force.\n",
-    "volcanoes.md": "# Volcanoes\n\nA volcano erupts when magma from inside the Earth rises "
-                    "through cracks in the crust and reaches the surface as lava.\n",
-}
 TRAIN = [EvalExample(id="tr-1", question="Are ocean tides caused by the Moon?", label="yes",
                      reference_answers=("Yes, mainly by the gravity of the Moon.",)),
          EvalExample(id="tr-2", question="Is lava made of ice?", label="no",
@@ -38,23 +24,15 @@ TRAIN = [EvalExample(id="tr-1", question="Are ocean tides caused by the Moon?", 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    from ragloop.ingest.sync import ingest_paths
     from ragloop.pipeline import Pipeline
 
-    root = tmp_path_factory.mktemp("train-data")
-    (root / "ragloop.toml").write_text(CONFIG, encoding="utf-8")
-    docs = root / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    pipeline = Pipeline(Project.load(root), use_cache=False)
-    assert ingest_paths([docs], settings=pipeline.settings.ingest, store=pipeline.store,
-                        embedder=pipeline.embedder, llm=pipeline.llm, progress=False).ok
-    doc_ids = {e.source.rsplit("/", 1)[-1]: e.doc_id for e in pipeline.store.documents()}
+    project = ingested_project(tmp_path_factory.mktemp("train-data"), max_tokens=48)
+    with Pipeline(project) as pipeline:
+        doc_ids = {e.source.rsplit("/", 1)[-1]: e.doc_id for e in pipeline.store.documents()}
     gold = {"tr-1": doc_ids["tides.md"], "tr-2": doc_ids["volcanoes.md"]}
-    write_dataset(root / "train.jsonl", [e.model_copy(update={"gold_doc_ids": (gold[e.id],)})
-                                         for e in TRAIN])
-    return Project.load(root)
+    write_dataset(project.root / "train.jsonl", [
+        e.model_copy(update={"gold_doc_ids": (gold[e.id],)}) for e in TRAIN])
+    return project
 
 
 def invoke(project, *args):

@@ -18,21 +18,14 @@ from ragloop.evals.fingerprint import file_sha256
 from ragloop.models.factory import build_llm
 from ragloop.models.llamacpp import default_model_path
 from ragloop.models.registry import models_root
-from ragloop.project import Project
 from ragloop.records import EvalExample
 from ragloop.train import extra
+from real_project import ingested_project
 
 pytestmark = pytest.mark.real_model
 runner = CliRunner()
 
-CONFIG = """
-[answer]
-max_tokens = 24
-context_chunks = 2
-
-[retrieve]
-k = 4
-
+TRAIN_SETTINGS = """
 [train]
 max_steps = 2
 batch_size = 1
@@ -41,12 +34,6 @@ lora_layers = 2
 threads = 1
 checkpoint_every = 1
 """
-DOCS = {
-    "tides.md": "# Tides\n\nOcean tides are caused mainly by the gravity of the Moon pulling "
-                "on the oceans. The Sun adds a smaller tidal force.\n",
-    "volcanoes.md": "# Volcanoes\n\nA volcano erupts when magma from inside the Earth rises "
-                    "through cracks in the crust and reaches the surface as lava.\n",
-}
 QA = [("What pulls on the oceans to cause tides?", "The Moon."),
       ("What reaches the surface when a volcano erupts?", "Lava."),
       ("What adds a smaller tidal force?", "The Sun.")]
@@ -71,20 +58,9 @@ def write_jsonl(path, rows):
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     require_extra()
-    from ragloop.ingest.sync import ingest_paths
-    from ragloop.pipeline import Pipeline
-
-    root = tmp_path_factory.mktemp("train-e2e")
-    (root / "ragloop.toml").write_text(CONFIG, encoding="utf-8")
-    docs = root / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    pipeline = Pipeline(Project.load(root), use_cache=False)
-    assert ingest_paths([docs], settings=pipeline.settings.ingest, store=pipeline.store,
-                        embedder=pipeline.embedder, llm=pipeline.llm, progress=False).ok
-    write_dataset(root / "eval.jsonl", EVAL)
-    return Project.load(root)
+    project = ingested_project(tmp_path_factory.mktemp("train-e2e"), tail=TRAIN_SETTINGS)
+    write_dataset(project.root / "eval.jsonl", EVAL)
+    return project
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,14 @@ from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
 from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
 from ragloop.index.segment import Segment
-from ragloop.index.store import DocumentEntry, Filters, StoredDocument, Target, split_bookkeeping
+from ragloop.index.store import (
+    DocumentEntry,
+    Filters,
+    RecordsById,
+    StoredDocument,
+    Target,
+    split_bookkeeping,
+)
 from ragloop.records import Chunk, Document, Question
 
 if TYPE_CHECKING:
@@ -76,7 +83,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
     return idx[np.argsort(-scores[idx], kind="stable")]
 
 
-class EmbeddedStore:
+class EmbeddedStore(RecordsById):
     def __init__(self, path: Path, ann_settings: ann.AnnSettings | None = None):
         self.path = Path(path)
         self.ann = ann_settings or ann.AnnSettings()
@@ -308,14 +315,6 @@ class EmbeddedStore:
             sql = f"SELECT id, data FROM {table} WHERE id IN ({','.join('?' * len(batch))})"
             found.update(self._conn().execute(sql, batch).fetchall())
         return found
-
-    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        found = self._get("chunks", chunk_ids)
-        return [Chunk.model_validate_json(found[i]) for i in chunk_ids if i in found]
-
-    def get_questions(self, question_ids: Sequence[str]) -> list[Question]:
-        found = self._get("questions", question_ids)
-        return [Question.model_validate_json(found[i]) for i in question_ids if i in found]
 
     def export(self, batch: int = 256) -> Iterator[StoredDocument]:
         """Every document with its chunks, questions and vectors, in insertion order."""

@@ -42,6 +42,7 @@ from ragloop.index.analyze import analyze, term_counts
 from ragloop.index.store import (
     DocumentEntry,
     Filters,
+    RecordsById,
     StoredDocument,
     Target,
     checked_document_input,
@@ -184,7 +185,7 @@ def _doc_filter(filters: Filters | None) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), args
 
 
-class PostgresStore:
+class PostgresStore(RecordsById):
     def __init__(self, settings: PostgresSettings):
         if not _IDENT.match(settings.schema):
             raise ConfigError(f"pg_schema '{settings.schema}' must be a lowercase SQL "
@@ -343,14 +344,6 @@ class PostgresStore:
             return {}
         return dict(self._query(f"SELECT id, data FROM {self.s}.{table} WHERE id = ANY(%s)",
                                 [ids]))
-
-    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
-        found = self._get("chunks", chunk_ids)
-        return [Chunk.model_validate_json(found[i]) for i in chunk_ids if i in found]
-
-    def get_questions(self, question_ids: Sequence[str]) -> list[Question]:
-        found = self._get("questions", question_ids)
-        return [Question.model_validate_json(found[i]) for i in question_ids if i in found]
 
     def export(self, batch: int = 256) -> Iterator[StoredDocument]:
         """Every document with its chunks, questions and their vectors, as stored."""

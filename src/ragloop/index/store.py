@@ -136,6 +136,23 @@ class StoreWriter(Protocol):
         ...
 
 
+class RecordsById:
+    """``get_chunks``/``get_questions`` for a store that keeps each record's JSON by id: the
+    store provides ``_get(table, ids) -> {id: json}``; records come back in the order asked,
+    unknown ids left out."""
+
+    def _get(self, table: str, ids: Sequence[str]) -> dict[str, str]:
+        raise NotImplementedError
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        found = self._get("chunks", chunk_ids)
+        return [Chunk.model_validate_json(found[i]) for i in chunk_ids if i in found]
+
+    def get_questions(self, question_ids: Sequence[str]) -> list[Question]:
+        found = self._get("questions", question_ids)
+        return [Question.model_validate_json(found[i]) for i in question_ids if i in found]
+
+
 @runtime_checkable
 class Store(Protocol):
     def writer(self) -> StoreWriter: ...
