@@ -48,14 +48,20 @@ def _scores(run_dir):
     return {r.id: r.scores for r in runs.read_records(run_dir)}
 
 
-def test_eval_examples_run_on_worker_processes_with_the_same_records(project, tmp_path):
+def _in_process_and_on(executor, project, tmp_path):
+    """The same dataset run in this process and on ``executor``'s workers."""
     dataset = tmp_path / "gold.jsonl"
     write_dataset(dataset, EXAMPLES)
     options = replace(RunOptions(), report=False)
     here = run_eval(FakePipeline(project), dataset, options=options)
+    there = run_eval(FakePipeline(project), dataset, options=options, executor=executor,
+                     worker_pipeline=FakePipelineInWorker(project.root))
+    return here, there
+
+
+def test_eval_examples_run_on_worker_processes_with_the_same_records(project, tmp_path):
     with LocalPoolExecutor(2) as pool:
-        there = run_eval(FakePipeline(project), dataset, options=options, executor=pool,
-                         worker_pipeline=FakePipelineInWorker(project.root))
+        here, there = _in_process_and_on(pool, project, tmp_path)
     assert _scores(there.run_dir) == _scores(here.run_dir)
     answers = [r.answer for r in runs.read_records(there.run_dir)]
     assert len(answers) == 4 and all(a.startswith("[pid ") for a in answers)
@@ -77,13 +83,8 @@ def test_eval_examples_run_on_ray_actors(project, tmp_path):
     # Ray's workers do not have tests/ on their path: ship these modules' code by value
     for module in (sys.modules[__name__], eval_fake_pipeline, fakes):
         ray.cloudpickle.register_pickle_by_value(module)
-    dataset = tmp_path / "gold.jsonl"
-    write_dataset(dataset, EXAMPLES)
-    options = replace(RunOptions(), report=False)
-    here = run_eval(FakePipeline(project), dataset, options=options)
     with RayExecutor(2) as executor:
-        there = run_eval(FakePipeline(project), dataset, options=options, executor=executor,
-                         worker_pipeline=FakePipelineInWorker(project.root))
+        here, there = _in_process_and_on(executor, project, tmp_path)
         pids = set(executor.pids())
     assert _scores(there.run_dir) == _scores(here.run_dir)
     answered_by = {int(r.answer[len("[pid "):r.answer.index("]")])
