@@ -26,7 +26,7 @@ from ragloop.train.prompts import (
 
 BALANCE = ("none", "oversample", "undersample")
 MAX_ANSWER_CHARS = 280  # the JSON answer schema allows 300
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")  # also splits contexts for judge rows
 
 
 def balance_examples(examples: Sequence[EvalExample], how: str, seed: int = 0, *,
@@ -56,7 +56,7 @@ def balance_examples(examples: Sequence[EvalExample], how: str, seed: int = 0, *
 
 
 def target_text(label: str | None, reference: str, *, reason: bool = True) -> str:
-    sentence = _SENTENCE.split(reference.strip())[0] if reference.strip() else ""
+    sentence = SENTENCE_BREAK.split(reference.strip())[0] if reference.strip() else ""
     if label and not reason:
         return f"{label.capitalize()}."
     text = f"{label.capitalize()}. {sentence}" if label else sentence

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from ragloop.evals.judges import get_spec, judge_messages
 from ragloop.evals.scoring import context_text
 from ragloop.records import EvalExample
+from ragloop.train.data_golden import SENTENCE_BREAK
 
 JUDGE = "faithfulness"
 REASONS = {"faithful": "The context states this.",
            "unfaithful": "The context does not support this claim."}
 UNFAITHFUL_KINDS = ("foreign", "mixed", "number")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
 MIN_CHARS, MAX_CHARS = 30, 300
 
@@ -50,7 +50,7 @@ class JudgeCase:
 def sentences_of(texts: Sequence[str]) -> tuple[str, ...]:
     found = []
     for text in texts:
-        for sentence in _SENTENCE.split(" ".join(text.split())):
+        for sentence in SENTENCE_BREAK.split(" ".join(text.split())):
             if MIN_CHARS <= len(sentence) <= MAX_CHARS and sentence[-1] in ".!?":
                 found.append(sentence)
     return tuple(found)
