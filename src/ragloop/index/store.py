@@ -186,6 +186,23 @@ class Store(Protocol):
         ...
 
 
+def vector_dim(document_id: str, known: int | None,
+               *vectors: tuple[str, np.ndarray | None]) -> int | None:
+    """The index's vector dimension once this document is written: ``known``, or the width
+    of the document's first non-empty vectors when the index has none yet. Vectors of any
+    other width are refused before anything is written."""
+    dim = known
+    for what, matrix in vectors:
+        if matrix is None or matrix.shape[0] == 0:
+            continue
+        if dim is None:
+            dim = int(matrix.shape[1])
+        elif matrix.shape[1] != dim:
+            raise StoreError(f"document {document_id}: {what} have dimension "
+                             f"{matrix.shape[1]}, the index has {dim}")
+    return dim
+
+
 def checked_document_input(document: Document, chunks: Sequence[Chunk], chunk_vectors,
                            questions: Sequence[Question] = (), question_vectors=None
                            ) -> tuple[np.ndarray, np.ndarray | None]:
