@@ -26,7 +26,12 @@ from ragloop.index import catalog
 from ragloop.index.analyze import term_counts
 from ragloop.index.merge import merge, merge_if_due, segment_name
 from ragloop.index.segment import counts_to_matrix, write_segment
-from ragloop.index.store import DocumentEntry, checked_document_input, vector_dim
+from ragloop.index.store import (
+    CommitOnExit,
+    DocumentEntry,
+    checked_document_input,
+    vector_dim,
+)
 from ragloop.records import Chunk, Document, Question
 
 if TYPE_CHECKING:
@@ -47,7 +52,7 @@ class _Buffer:
     ids: list[bytes] = field(default_factory=list)
 
 
-class EmbeddedWriter:
+class EmbeddedWriter(CommitOnExit):
     """Stages changes in one SQLite transaction plus not-yet-listed segment files.
 
     Usable as a context manager (commit on success, rollback on error); after ``commit()`` or
@@ -62,15 +67,6 @@ class EmbeddedWriter:
         self._dim: int | None = None
         self._buffers: dict[str, _Buffer] = {}
         self._written: list[tuple[str, str, int]] = []  # (name, target, size)
-
-    def __enter__(self) -> EmbeddedWriter:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.rollback()
 
     # -- transaction
 

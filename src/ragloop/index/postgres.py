@@ -40,6 +40,7 @@ from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
 from ragloop.index.store import (
+    CommitOnExit,
     DocumentEntry,
     Filters,
     RecordsById,
@@ -445,7 +446,7 @@ class _Buffer:
     size: int = 0
 
 
-class PostgresWriter:
+class PostgresWriter(CommitOnExit):
     """Stages changes in one transaction; usable as a context manager (commit on success,
     rollback on error); after ``commit()`` or ``rollback()`` it may stage the next batch."""
 
@@ -455,15 +456,6 @@ class PostgresWriter:
         self._conn: psycopg.Connection | None = None
         self._dim: int | None = None
         self._buffers: dict[str, _Buffer] = {}
-
-    def __enter__(self) -> PostgresWriter:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.rollback()
 
     def _begin(self) -> psycopg.Connection:
         if self._conn is not None:

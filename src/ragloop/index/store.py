@@ -136,6 +136,20 @@ class StoreWriter(Protocol):
         ...
 
 
+class CommitOnExit:
+    """``with writer:`` for a ``StoreWriter``: commit when the block succeeded, roll back
+    when it raised."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+
 class RecordsById:
     """``get_chunks``/``get_questions`` for a store that keeps each record's JSON by id: the
     store provides ``_get(table, ids) -> {id: json}``; records come back in the order asked,
