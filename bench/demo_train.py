@@ -1,29 +1,33 @@
 """Post-training on the bundled demo corpus, end to end through the CLI, gated on the demo
-golden set: the loop "synthesise → verify → train → compare" in four commands.
+golden set: "synthesise → verify → train → compare".
 
-1. ``ragloop demo --out W --no-judge`` — a project with the demo docs ingested.
-2. ``ragloop -p W eval synth synth.jsonl --n N`` — questions written by the model from the
-   demo chunks, kept only when grounded (``evals.synth`` filters).
-3. Training rows from that synthetic set, either
-   - ``selfgen``: ``train data selfgen`` — best-of-N answers of the base model, accepted only
-     with valid citations and grounding (the verified slow path distilled into the fast one),
-   - ``reference``: ``train data golden`` — the synthesised short answer itself, citing the
-     chunk it was written from.
-4. ``ragloop -p W train sft ROWS --out NAME --eval demo_golden.jsonl --metric token_f1`` —
-   LoRA, GGUF, then base vs tuned on the 12 demo golden questions (paired bootstrap).
+1. ``ragloop demo --out W --no-judge`` — a project with the demo docs ingested; the bench
+   sets ``[answer] mode = "fast"`` (one generation, no extractive router) so the gate
+   compares the models themselves.
+2. Training questions written by the model from the demo chunks:
+   - ``index`` (default): ``[ingest] questions_per_chunk = 2`` and a re-ingest — the
+     hypothetical questions ragloop indexes for each chunk, each with its chunk as gold;
+   - ``synth``: ``ragloop eval synth`` (question + answer, kept only when grounded; the 135M
+     model passes its filters rarely: 3 of 34 chunks here).
+3. ``ragloop train data selfgen Q OUT --samples S --teacher extract --eval demo_golden`` —
+   best-of-S answers of the base model, accepted only with valid citations and grounding;
+   where none passes, the extractive answer (no model call) if it passes the same checks.
+4. ``ragloop train sft OUT.sft.jsonl --out NAME --eval demo_golden.jsonl --metric token_f1``
+   — LoRA, GGUF, then base vs tuned on the 12 demo golden questions (paired bootstrap).
 
-The synthetic questions come from the same seven documents the golden questions ask about,
-so this is an **in-domain** result (no golden question or id is used for training; the
-commands refuse overlapping ids). Writes ``bench/results/demo_train.json`` and prints a
-table. CPU-heavy: run it under ``flock /tmp/cpu.lock`` on the shared machine.
+The questions come from the same seven documents the golden questions ask about, so this is
+an **in-domain** result (no golden question or id is used for training; the commands refuse
+overlapping ids). Writes ``bench/results/demo_train.json`` and prints a table. CPU-heavy:
+run it under ``flock /tmp/cpu.lock`` on the shared machine.
 
-    python bench/demo_train.py [--source selfgen|reference] [--synth 60] [--samples 4]
+    python bench/demo_train.py [--questions index|synth] [--samples 2] [--epochs 2]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -45,7 +49,10 @@ def ragloop(*args: str) -> tuple[float, str]:
     command = [str(exe if exe.exists() else shutil.which("ragloop")), *args]
     print("$ ragloop " + " ".join(args), flush=True)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    # the CLI of this checkout, not whichever ragloop the environment has installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - start
     tail = (done.stdout + done.stderr)[-3000:]
     print(tail, flush=True)
@@ -56,12 +63,39 @@ def ragloop(*args: str) -> tuple[float, str]:
     return seconds, tail
 
 
+def set_config(path: Path, section: str, key: str, value) -> None:
+    import tomlkit
+
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc.setdefault(section, tomlkit.table())[key] = value
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+
+
+def index_questions(work: Path, out: Path) -> int:
+    """The project's indexed hypothetical questions as a golden set: each question with the
+    chunk (and document) it was written for as gold, no reference answer."""
+    from ragloop.evals.datasets import write_dataset
+    from ragloop.pipeline import Pipeline
+    from ragloop.project import Project
+    from ragloop.records import EvalExample
+
+    examples = []
+    with Pipeline(Project.load(work)) as pipeline:
+        for stored in pipeline.store.export():
+            examples += [EvalExample(id=f"hq-{q.id}", question=q.text,
+                                     gold_chunk_ids=(q.chunk_id,),
+                                     gold_doc_ids=(stored.document.id,), tags=("hypothetical",))
+                         for q in stored.questions]
+    return write_dataset(out, examples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/ragloop-bench-demo"))
-    parser.add_argument("--source", choices=("selfgen", "reference"), default="selfgen")
-    parser.add_argument("--synth", type=int, default=60, help="Synthetic questions to keep.")
-    parser.add_argument("--samples", type=int, default=4, help="selfgen: answers per question.")
+    parser.add_argument("--questions", choices=("index", "synth"), default="index")
+    parser.add_argument("--synth", type=int, default=50, help="synth: questions to keep.")
+    parser.add_argument("--samples", type=int, default=2, help="Answers per question.")
+    parser.add_argument("--teacher", choices=("extract", "none"), default="extract")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--out", type=Path, default=OUT)
@@ -69,32 +103,35 @@ def main() -> None:
     work = args.workdir
     results: dict = json.loads(args.out.read_text()) if args.out.exists() else {}
     entry: dict = {"args": vars(args) | {"workdir": str(work), "out": str(args.out)},
-                   "in_domain": True, "seconds": {}}
+                   "in_domain": True, "answer_mode": "fast", "seconds": {}}
     if not (work / "ragloop.toml").exists():
         entry["seconds"]["demo"], _ = ragloop("demo", "--out", str(work), "--no-judge")
-    data = work / ".ragloop"
-    golden = next(data.rglob("demo_golden.jsonl"), None) if data.exists() else None
-    golden = golden or next(work.rglob("demo_golden.jsonl"))
-    synth = work / "train" / f"synth-{args.synth}.jsonl"
-    synth.parent.mkdir(exist_ok=True)
-    if not synth.exists():
-        entry["seconds"]["synth"], _ = ragloop("-p", str(work), "eval", "synth", str(synth),
-                                               "--n", str(args.synth), "--seed", "0")
-    entry["synth_examples"] = sum(1 for line in synth.open() if line.strip())
-    if args.source == "selfgen":
-        stem = work / "train" / f"selfgen-{args.synth}x{args.samples}"
-        entry["seconds"]["rows"], _ = ragloop(
-            "-p", str(work), "train", "data", "selfgen", str(synth), str(stem) + ".jsonl",
-            "--samples", str(args.samples), "--eval", str(golden))
-        rows = Path(str(stem) + ".sft.jsonl")
-        entry["selfgen"] = json.loads(Path(str(stem) + ".report.json").read_text())
+    config = work / "ragloop.toml"
+    set_config(config, "answer", "mode", "fast")
+    golden = work / ".ragloop" / "demo_golden.jsonl"
+    (work / "train").mkdir(exist_ok=True)
+    if args.questions == "index":
+        set_config(config, "ingest", "questions_per_chunk", 2)
+        entry["seconds"]["ingest_questions"], _ = ragloop("-p", str(work), "ingest",
+                                                          str(work / "docs"))
+        questions = work / "train" / "index-questions.jsonl"
+        index_questions(work, questions)
     else:
-        rows = work / "train" / f"reference-{args.synth}.sft.jsonl"
-        entry["seconds"]["rows"], _ = ragloop("-p", str(work), "train", "data", "golden",
-                                              str(synth), str(rows), "--balance", "none",
-                                              "--eval", str(golden))
+        questions = work / "train" / f"synth-{args.synth}.jsonl"
+        if not questions.exists():
+            entry["seconds"]["synth"], _ = ragloop("-p", str(work), "eval", "synth",
+                                                   str(questions), "--n", str(args.synth),
+                                                   "--seed", "0")
+    entry["questions"] = sum(1 for line in questions.open() if line.strip())
+    stem = work / "train" / f"selfgen-{args.questions}-{args.samples}-{args.teacher}"
+    teacher = [] if args.teacher == "none" else ["--teacher", args.teacher]
+    entry["seconds"]["rows"], _ = ragloop(
+        "-p", str(work), "train", "data", "selfgen", str(questions), str(stem) + ".jsonl",
+        "--samples", str(args.samples), "--eval", str(golden), *teacher)
+    rows = Path(str(stem) + ".sft.jsonl")
+    entry["selfgen"] = json.loads(Path(str(stem) + ".report.json").read_text())
     entry["rows"] = sum(1 for line in rows.open() if line.strip())
-    name = f"demo-{args.source}"
+    name = f"demo-{args.questions}-{args.teacher}"
     entry["seconds"]["train_and_gate"], tail = ragloop(
         "-p", str(work), "train", "sft", str(rows), "--out", name, "--eval", str(golden),
         "--metric", "token_f1", "--epochs", str(args.epochs), "--lr", str(args.lr),
@@ -114,11 +151,12 @@ def main() -> None:
     entry["answers"] = [{"id": rb.id, "base": rb.answer, "tuned": rt.answer}
                         for rb, rt in zip(base.records, tuned.records, strict=False)][:12]
     entry["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results[args.source] = entry
+    results[name] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    print(f"\nDemo golden set (12 questions), SFT on {entry['rows']} rows from "
-          f"{entry['synth_examples']} synthetic questions ({args.source}; in-domain)\n")
+    print(f"\nDemo golden set (12 questions, answer mode fast), SFT on {entry['rows']} rows "
+          f"from {entry['questions']} {args.questions} questions (teacher {args.teacher}; "
+          f"in-domain)\n")
     print("| metric | base | tuned | delta [95% CI] |\n|---|---|---|---|")
     for metric, d in entry["eval"].items():
         print(f"| {metric} | {d['base']:.3f} | {d['tuned']:.3f} | {d['delta']:+.3f} "

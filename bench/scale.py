@@ -176,7 +176,7 @@ def part_embedded(args) -> dict:
                "ann": settings.__dict__}
         if reused:  # --keep: an index of this size built by an earlier run
             row["reused_index"] = str(folder)
-            row["segments"] = store.stats()["segments"]
+            row["reused_segments"] = store.stats()["segments"]
             # the first pass pages the memory-mapped graph and vectors in; the second is warm
             row["first_pass"] = measure_vectors(store, args, queries, truth)
             row["second_pass"] = measure_vectors(store, args, queries, truth)
