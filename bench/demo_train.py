@@ -148,8 +148,9 @@ def main() -> None:
                                 "high": d.high, "n": d.n}
                      for d in comparison.deltas if d.metric in METRICS}
     entry["gate_passed"] = ev["gate_passed"]
-    entry["answers"] = [{"id": rb.id, "base": rb.answer, "tuned": rt.answer}
-                        for rb, rt in zip(base.records, tuned.records, strict=False)][:12]
+    tuned_by_id = {r.id: r.answer for r in tuned.records}  # runs finish in any order
+    entry["answers"] = [{"id": r.id, "base": r.answer, "tuned": tuned_by_id.get(r.id)}
+                        for r in base.records]
     entry["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     results[name] = entry
     args.out.parent.mkdir(parents=True, exist_ok=True)
