@@ -148,29 +148,54 @@ def measure_vectors(store, args, queries, truth) -> dict:
             "recall@10": recall(results, truth), "filtered": selective}
 
 
+def measure_ef(folder: Path, args, queries, truth, settings: AnnSettings) -> list[dict]:
+    """Unfiltered p50/p95 and recall@10 at each ``--ef-sweep`` value, on fresh readers."""
+    rows = []
+    for ef in args.ef_sweep:
+        store = open_store(folder, AnnSettings(**{**settings.__dict__, "ef_search": ef}))
+        store.vector_search(queries[0], args.k)
+        results, lat = timed(lambda q, s=store: s.vector_search(q, args.k), queries)
+        store.close()
+        rows.append({"ef_search": ef, "vector_p50_ms": ms(lat, 50),
+                     "vector_p95_ms": ms(lat, 95), "recall@10": recall(results, truth)})
+        print(f"  ef_search={ef}: {rows[-1]}", file=sys.stderr, flush=True)
+    return rows
+
+
 def part_embedded(args) -> dict:
-    settings = AnnSettings()
+    settings = AnnSettings(**{k: v for k, v in (("m", args.ann_m),
+                                                ("ef_construction", args.ef_construction))
+                              if v is not None})
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        folder = Path(tmp) / "index"
+        folder = args.keep or Path(tmp) / "index"
         store = open_store(folder, settings)
-        build_s = fill(store, args.n, args.batch, args.clusters, args.seed)
-        stats = store.stats()
-        graphs = len(list((folder / "segments").glob("*/hnsw.faiss")))
+        reused = store.stats()["chunks"] == args.n
         queries = queries_for(args, args.queries)
         truth = exact_top(args.n, args.batch, args.clusters, args.seed, queries, args.k)
-        built = measure_vectors(store, args, queries, truth)
-        exact_store = open_store(folder, AnnSettings(enabled=False))
-        exact_store.vector_search(queries[0], args.k)
-        exact_results, exact_lat = timed(lambda q: exact_store.vector_search(q, args.k),
-                                         queries[:50])
-        exact_store.close()
         row = {"n": args.n, "dim": DIM, "clusters": args.clusters, "batch": args.batch,
-               "ann": settings.__dict__, "build_s": round(build_s, 1),
-               "disk_mb": round(stats["bytes"] / 1e6, 1), "segments": stats["segments"],
-               "segments_with_graph": graphs, **built,
-               "exact_p50_ms": ms(exact_lat, 50),
-               "exact_recall@10": recall(exact_results, truth[:50])}
-        if args.optimize:  # force-merge into one segment (`ragloop index optimize`)
+               "ann": settings.__dict__}
+        if reused:  # --keep: an index of this size built by an earlier run
+            row["reused_index"] = str(folder)
+            row["reused_segments"] = store.stats()["segments"]
+            # the first pass pages the memory-mapped graph and vectors in; the second is warm
+            row["first_pass"] = measure_vectors(store, args, queries, truth)
+            row["second_pass"] = measure_vectors(store, args, queries, truth)
+        else:
+            build_s = fill(store, args.n, args.batch, args.clusters, args.seed)
+            stats = store.stats()
+            graphs = len(list((folder / "segments").glob("*/hnsw.faiss")))
+            built = measure_vectors(store, args, queries, truth)
+            exact_store = open_store(folder, AnnSettings(enabled=False))
+            exact_store.vector_search(queries[0], args.k)
+            exact_results, exact_lat = timed(lambda q: exact_store.vector_search(q, args.k),
+                                             queries[:50])
+            exact_store.close()
+            row.update({"build_s": round(build_s, 1),
+                        "disk_mb": round(stats["bytes"] / 1e6, 1),
+                        "segments": stats["segments"], "segments_with_graph": graphs, **built,
+                        "exact_p50_ms": ms(exact_lat, 50),
+                        "exact_recall@10": recall(exact_results, truth[:50])})
+        if args.optimize and store.stats()["segments"] > 1:  # `ragloop index optimize`
             t0 = time.perf_counter()
             store.writer().optimize()
             optimize_s = time.perf_counter() - t0
@@ -182,6 +207,8 @@ def part_embedded(args) -> dict:
                                 "segments": stats["segments"],
                                 **measure_vectors(store, args, queries, truth)}
         store.close()
+        if args.ef_sweep:
+            row["ef_sweep"] = measure_ef(folder, args, queries, truth, settings)
     return row
 
 
@@ -310,6 +337,12 @@ def main() -> None:
     ap.add_argument("--pg-url", default=None, help="an existing server (default: start one)")
     ap.add_argument("--optimize", action="store_true",
                     help="part embedded: also force-merge into one segment and measure again")
+    ap.add_argument("--ef-sweep", type=lambda v: [int(x) for x in v.split(",")], default=[],
+                    help="part embedded: also measure at these ef_search values, e.g. 128,256")
+    ap.add_argument("--ann-m", type=int, default=None, help="graph degree (default: AnnSettings)")
+    ap.add_argument("--ef-construction", type=int, default=None)
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="part embedded: index folder to keep; reused when it holds --n rows")
     ap.add_argument("--lexical-only", action="store_true",
                     help="beir: BM25 only, random vectors instead of embedding the corpus")
     ap.add_argument("--cache", type=Path, default=ROOT.parent / "cache" / "beir-scifact")
@@ -324,10 +357,13 @@ def main() -> None:
     results = json.loads(OUT.read_text()) if OUT.exists() else {}
     key = (f"beir-{args.dataset.name}" + ("-lexical" if args.lexical_only else "")
            if args.part == "beir" else f"{args.part}-{args.n}")
-    results[key] = row
+    if args.part == "embedded" and (args.ann_m or args.ef_construction):
+        key += f"-m{row['ann']['m']}-efc{row['ann']['ef_construction']}"
+    # a run on a kept index adds to the row of the run that built it
+    results[key] = {**results.get(key, {}), **row} if row.get("reused_index") else row
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(row, indent=2))
-    flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
+    flat = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
     print("| " + " | ".join(flat) + " |\n|" + "---|" * len(flat))
     print("| " + " | ".join(str(v) for v in flat.values()) + " |")
 

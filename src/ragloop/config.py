@@ -105,12 +105,14 @@ class IndexSettings(Section):
     # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
     backend: str = "embedded"
     # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
-    # selective filters are searched exactly); ann_ef_search trades speed for recall
+    # selective filters are searched exactly); ann_ef_search trades speed for recall, and
+    # graphs larger than ann_ef_rows widen it in proportion (recall falls as graphs grow)
     ann: bool = True
     ann_min_rows: int = Field(default=20_000, ge=1)
     ann_m: int = Field(default=16, ge=4, le=128)
     ann_ef_construction: int = Field(default=64, ge=8)
     ann_ef_search: int = Field(default=128, ge=1)
+    ann_ef_rows: int = Field(default=250_000, ge=0)
     # postgres: the server's URL, or the name of an environment variable holding it (keeps
     # the password out of ragloop.toml); all tables live in one schema
     url: str | None = None
@@ -333,6 +335,7 @@ ann_min_rows = 20000             # segments smaller than this are searched exact
 ann_m = 16                       # HNSW graph degree
 ann_ef_construction = 64
 ann_ef_search = 128              # higher: better recall, slower queries
+ann_ef_rows = 250000             # larger graphs widen ef_search in proportion (0: never)
 # url = "postgresql://user@host/db"   # postgres: the server, or name an environment
 # url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
 pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables

@@ -50,7 +50,7 @@ class Bookkeeping(Record):
     """What ingestion records about a document for incremental sync and duplicate detection.
     Kept apart from ``Document.metadata``, which is the user's namespace (filters read it)."""
 
-    file_hash: str | None = None  # sha256 of the file's bytes (single-document files)
+    file_hash: str | None = None  # bytes + loader version (loaders.base.file_key)
     text_hash: str | None = None  # hash of the cleaned text: exact duplicates
     minhash: str | None = None  # encoded MinHash signature: near duplicates
     ingest: IngestRecipe | None = None

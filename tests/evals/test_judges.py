@@ -3,8 +3,16 @@ import json
 import pytest
 
 from fakes import fake_llm
+from ragloop.answer.verify import word_support
 from ragloop.errors import DatasetError
-from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path
+from ragloop.evals.calibrate import (
+    GROUNDING_JUDGE,
+    LabelledItem,
+    calibrate,
+    grounding_agreement,
+    load_labels,
+    shipped_labels_path,
+)
 from ragloop.evals.judges import applies, run_judge
 
 
@@ -61,6 +69,27 @@ def test_calibrate_reports_kappa_and_confusion():
     # a broken judge: every item is an error, none scored
     broken = calibrate(fake_llm("garbage"), items[:3])
     assert broken.judges[0].errors == 3 and broken.judges[0].n == 0
+
+
+def test_calibration_reports_the_grounding_check_beside_the_llm_judges():
+    items = load_labels(shipped_labels_path())
+    report = calibrate(fake_llm(lambda m, p, s: json.dumps(
+        {"verdict": s["properties"]["verdict"]["enum"][0], "reason": "x"})), items)
+    floor = next(j for j in report.judges if j.judge == GROUNDING_JUDGE)
+    faithfulness = [i for i in items if i.judge == "faithfulness"]
+    assert floor.n == len(faithfulness) and floor.errors == 0
+    rows = {r["id"]: r for r in report.items if r["judge"] == GROUNDING_JUDGE}
+    for item in faithfulness:  # the verdict is the word-support rule, item by item
+        share, _ = word_support(item.answer, item.context)
+        assert rows[item.id]["verdict"] == ("faithful" if share >= 0.6 else "unfaithful")
+    made_up = LabelledItem(id="x", judge="faithfulness", question="q", human="unfaithful",
+                           answer="It runs on the GPU with OCR for scanned Excel files [1].",
+                           context="The loader reads Markdown and plain text files.")
+    copied = made_up.model_copy(update={"id": "y", "human": "faithful",
+                                        "answer": "It reads Markdown and plain text [1]."})
+    found, found_rows = grounding_agreement([made_up, copied])
+    assert [r["verdict"] for r in found_rows] == ["unfaithful", "faithful"]
+    assert found.kappa == 1.0 and "gpu" in found_rows[0]["reason"]
 
 
 def test_bad_labels_file_names_line(tmp_path):

@@ -186,3 +186,21 @@ def test_index_optimize_command_merges_the_projects_segments(project, tmp_path):
     assert again.exit_code == 0 and "nothing to merge (1 segment(s)" in again.output
     with open_store(project.data_dir / "index") as store:
         assert store.stats()["chunks"] == 3
+
+
+def test_the_beam_widens_with_the_graph_beyond_ef_rows(built, monkeypatch):
+    settings = AnnSettings(ef_search=100, ef_rows=1000)
+    assert settings.ef_for(1000) == 100 and settings.ef_for(4000) == 400
+    assert settings.ef_for(4001) == 401  # rounded up
+    assert AnnSettings(ef_search=100, ef_rows=0).ef_for(10**6) == 100
+    store, vectors = built
+    beams = []
+    search = ann.search
+    monkeypatch.setattr(ann, "search", lambda graph, query, k, valid, ef: beams.append(ef)
+                        or search(graph, query, k, valid, ef))
+    for ef_rows, beam in ((1000, 4 * 100), (0, 100)):
+        reader = open_store(store.path, AnnSettings(min_rows=1000, ef_search=100,
+                                                    ef_rows=ef_rows))
+        reader.vector_search(vectors[0], 10)
+        reader.close()
+        assert beams.pop() == beam  # the 4,000-row segment's graph

@@ -201,3 +201,22 @@ def test_progress_bar_runs(folder, capsys):
     report = ingest_paths([folder["good_md"]], settings=IngestSettings(), store=FakeStore(),
                           embedder=FakeEmbedder(), progress=True)
     assert report.added == 1
+
+
+def test_a_new_loader_version_parses_files_whose_bytes_did_not_change(folder, tmp_path,
+                                                                      monkeypatch):
+    from ragloop.ingest.loaders import LOADERS
+
+    store, root = FakeStore(), folder["good_md"].parent
+    ingest([root], store)
+    markdown = LOADERS[".md"]
+    parsed, load = [], markdown.load
+    monkeypatch.setattr(markdown, "load",
+                        lambda path, data, limits: parsed.append(path) or load(path, data,
+                                                                               limits))
+    again = ingest([root], store)
+    assert parsed == [] and again.unchanged == 8  # same bytes, same loader: not even parsed
+    monkeypatch.setattr(markdown, "version", markdown.version + 1)
+    reparsed = ingest([root], store)
+    assert [p.name for p in parsed] == ["volcano.md"]  # the one readable Markdown file
+    assert reparsed.unchanged == 8 and reparsed.changed == 0  # same text: kept

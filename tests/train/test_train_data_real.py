@@ -112,3 +112,29 @@ def test_judge_rows_quote_the_retrieved_context_or_claim_what_it_does_not_say(pr
     pairs = load_rows(dpo, "dpo")
     assert all(json.loads(p.completion[0]["content"])["verdict"]
                != json.loads(p.rejected[0]["content"])["verdict"] for p in pairs)
+
+
+def test_the_extract_teacher_answers_where_no_sample_passes(project):
+    """A model whose every sample fails (a fake LLM that refuses, named as such): with the
+    extract teacher each question still gets an SFT row, a verbatim sentence of the real
+    retrieved context citing where it came from, and the refusal becomes the DPO rejected."""
+    from fakes import FakeLLMBackend
+    from ragloop.models.llm import LLMClient
+    from ragloop.pipeline import Pipeline
+    from ragloop.train.data_selfgen import self_generate
+
+    refusing = LLMClient(FakeLLMBackend(json.dumps({"answer": "The documents do not say.",
+                                                    "sources": []})))
+    unlabelled = [EvalExample(id="q-1", question="What causes the ocean tides?"),
+                  EvalExample(id="q-2", question="What is lava?")]
+    with Pipeline(project, llm=refusing) as pipeline:
+        plain = self_generate(pipeline, unlabelled, samples=1)
+        taught = self_generate(pipeline, unlabelled, samples=1, teacher="extract")
+    assert plain.sft == [] and plain.rejected_because["refusal"] == 2
+    assert taught.teacher_rows == len(taught.sft) == 2 and taught.accepted == 0
+    for row in taught.sft:
+        answer = json.loads(row["completion"][0]["content"])
+        documents = row["prompt"][-1]["content"]
+        assert answer["sources"] and answer["answer"].split(". ")[0] in documents
+    assert [json.loads(r["rejected"][0]["content"])["answer"] for r in taught.dpo] == \
+        ["The documents do not say."] * 2

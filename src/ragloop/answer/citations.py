@@ -30,7 +30,9 @@ def markers(text: str) -> list[int]:
 
 
 def strip_markers(text: str) -> str:
-    return " ".join(MARKER.sub("", text).split())
+    """The text without ``[n]`` markers, and without the space a marker leaves before
+    punctuation ("oceans [1]." → "oceans.")."""
+    return re.sub(r"\s+([.,;!?])", r"\1", " ".join(MARKER.sub("", text).split()))
 
 
 def with_markers(answer: str, sources: Iterable[int]) -> str:

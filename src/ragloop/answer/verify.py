@@ -43,6 +43,17 @@ def content_words(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2]
 
 
+def word_support(text: str, evidence: str) -> tuple[float | None, list[str]]:
+    """(share of ``text``'s content words found in ``evidence``, the missing words); the
+    share is None when ``text`` has no content words. Citation markers are ignored."""
+    words = content_words(strip_markers(text))
+    if not words:
+        return None, []
+    support = set(content_words(evidence))
+    missing = [w for w in words if w not in support]
+    return 1 - len(missing) / len(words), missing
+
+
 class GroundingVerifier:
     """Programmatic: the answer must cite a valid chunk, and most of its content words must
     appear in the chunks it cites. No model call."""
@@ -60,12 +71,9 @@ class GroundingVerifier:
             why = f"markers {invalid} point to no document" if invalid else "it cites nothing"
             return Verdict(0.0, False, f"{why}; cite the documents that support it, like [1]")
         cited = " ".join(candidates[c.marker - 1].chunk.text for c in citations)
-        support = set(content_words(cited))
-        words = content_words(strip_markers(text))
-        if not words:  # e.g. "Yes [1]": nothing to check beyond a valid citation
+        score, missing = word_support(text, cited)
+        if score is None:  # e.g. "Yes [1]": nothing to check beyond a valid citation
             return Verdict(0.5, True, "")
-        missing = [w for w in words if w not in support]
-        score = 1 - len(missing) / len(words)
         if score >= self.min_overlap:
             return Verdict(score, True, "")
         return Verdict(score, False, "these words are not in the cited documents: "

@@ -353,21 +353,26 @@ def data_selfgen(
     eval_set: Path | None = typer.Option(None, "--eval", help="Refuse examples whose ids are "
                                          "in this eval set.", show_default=False),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+    teacher: str | None = typer.Option(None, "--teacher", help="'extract': where no sample "
+                                       "passes, the extractive answer (no model call) if it "
+                                       "passes the same checks.", show_default=False),
 ) -> None:
     """Verified self-generation: best-of-N answers of the current model as training rows.
 
     Checks: valid citations, grounding, the gold label. Accepted → SFT rows, accepted vs
     rejected → DPO rows; OUT.report.json has the acceptance rate and the cost."""
-    from ragloop.train.data_selfgen import self_generate
+    from ragloop.train.data_selfgen import TEACHERS, self_generate
     from ragloop.train.rows import write_rows
 
+    if teacher not in (None, *TEACHERS):
+        fail(f"--teacher is one of {', '.join(TEACHERS)}", EXIT_USAGE)
     try:
         examples = _examples(dataset, eval_set, limit)
         pipeline = _pipeline(ctx)
         bar, task = _count_bar("sampling", len(examples))
         with bar:
             report = self_generate(pipeline, examples, samples=samples,
-                                   temperature=temperature,
+                                   temperature=temperature, teacher=teacher,
                                    on_example=lambda: bar.advance(task))
         stem = out.with_suffix("")
         n_sft = write_rows(stem.with_name(stem.name + ".sft.jsonl"), report.sft, "sft")
@@ -379,7 +384,9 @@ def data_selfgen(
         fail(err)
     console.print(f"{summary['questions']} questions × {samples} samples: "
                   f"{summary['accepted']} accepted ({summary['acceptance_rate']:.0%}), "
-                  f"rejected {summary['rejected_because']}; {summary['calls']} calls, "
+                  f"rejected {summary['rejected_because']}"
+                  + (f"; {summary['teacher_rows']} rows from the {teacher} teacher"
+                     if teacher else "") + f"; {summary['calls']} calls, "
                   f"{summary['seconds']:.1f}s ({summary['s_per_question']:.1f} s/question)",
                   highlight=False)
     console.print(f"wrote {n_sft} SFT rows and {n_dpo} DPO rows next to {out}", highlight=False)

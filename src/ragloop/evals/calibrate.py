@@ -19,10 +19,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ragloop.answer.verify import GroundingVerifier, word_support
 from ragloop.errors import DatasetError
 from ragloop.evals.judges import JudgeResult, get_spec, run_judge
 from ragloop.evals.metrics.stats import cohen_kappa, confusion_matrix
 from ragloop.models.llm import LLMClient
+
+GROUNDING_JUDGE = "faithfulness (grounding check)"
 
 
 class LabelledItem(BaseModel):
@@ -125,4 +128,31 @@ def calibrate(llm: LLMClient, items: list[LabelledItem], *, version: str = "v1",
                                 [i.human for i, _ in mine], [r.verdict for _, r in mine]))
     rows = [{"id": i.id, "judge": i.judge, "human": i.human, "verdict": r.verdict,
              "reason": r.reason, "error": r.error} for i, r in results]
+    floor, floor_rows = grounding_agreement(items, version=version)
+    if floor is not None:
+        judges.append(floor)
+        rows += floor_rows
     return CalibrationReport(version, llm.model_id, judges, rows)
+
+
+def grounding_agreement(items: list[LabelledItem], *, version: str = "v1",
+                        min_overlap: float = GroundingVerifier().min_overlap
+                        ) -> tuple[JudgeAgreement | None, list[dict]]:
+    """The programmatic floor beside the LLM faithfulness judge: "faithful" when most of the
+    answer's content words are in the context (``answer.verify.word_support``, the check
+    best-of-N and self-generation already use, at its default threshold — not fitted to
+    these labels). No model call, so it is the same for every judge model."""
+    mine = [i for i in items if i.judge == "faithfulness" and i.context.strip()]
+    if not mine:
+        return None, []
+    faithful, unfaithful = get_spec("faithfulness", version).verdicts
+    rows = []
+    for item in mine:
+        share, missing = word_support(item.answer, item.context)
+        verdict = faithful if share is None or share >= min_overlap else unfaithful
+        rows.append({"id": item.id, "judge": GROUNDING_JUDGE, "human": item.human,
+                     "verdict": verdict, "reason": "not in the context: " + ", ".join(
+                         dict.fromkeys(missing[:8])) if missing else "", "error": None})
+    found = agreement(GROUNDING_JUDGE, (faithful, unfaithful), [i.human for i in mine],
+                      [r["verdict"] for r in rows])
+    return found, rows

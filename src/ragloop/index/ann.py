@@ -35,9 +35,19 @@ class AnnSettings:
     m: int = 16  # graph degree
     ef_construction: int = 64
     ef_search: int = 128  # recall vs. speed at query time: higher finds more true neighbours
+    ef_rows: int = 250_000  # ef_search is the beam up to this graph size; 0: at every size
 
     def builds_for(self, n_rows: int) -> bool:
         return self.enabled and n_rows >= self.min_rows
+
+    def ef_for(self, n_rows: int) -> int:
+        """The beam for a graph of ``n_rows``: ``ef_search``, widened in proportion beyond
+        ``ef_rows`` rows, because recall at a fixed beam falls as the graph grows (measured
+        on 1M clustered 384-d rows in one graph: ef 128 recalled 0.854, 512 0.955 at 1.2 ms;
+        at 100k, 128 recalled 1.000)."""
+        if self.ef_rows <= 0 or n_rows <= self.ef_rows:
+            return self.ef_search
+        return -(-self.ef_search * n_rows // self.ef_rows)
 
 
 def build(vectors: np.ndarray, settings: AnnSettings, base: Path | None = None) -> faiss.Index:

@@ -276,7 +276,7 @@ class EmbeddedStore(RecordsById):
             if n_valid >= ann.EXACT_BELOW_FRACTION * segment.size:
                 return ann.search(segment.graph, query, k,
                                   None if n_valid == segment.size else valid,
-                                  self.ann.ef_search)
+                                  self.ann.ef_for(segment.size))
             rows = np.flatnonzero(valid)
             scores = ann.exact(segment.vectors, query, rows)
             top = _top(scores, k)
@@ -412,4 +412,5 @@ def open_embedded(settings: IndexSettings, data_dir: Path) -> EmbeddedStore:
     """The ``embedded`` backend's opener (``ragloop.index.factory``): ``<data_dir>/index``."""
     return open_store(Path(data_dir) / "index", ann.AnnSettings(
         enabled=settings.ann, min_rows=settings.ann_min_rows, m=settings.ann_m,
-        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search))
+        ef_construction=settings.ann_ef_construction, ef_search=settings.ann_ef_search,
+        ef_rows=settings.ann_ef_rows))

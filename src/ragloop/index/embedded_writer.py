@@ -26,7 +26,12 @@ from ragloop.index import catalog
 from ragloop.index.analyze import term_counts
 from ragloop.index.merge import merge, merge_if_due, segment_name
 from ragloop.index.segment import counts_to_matrix, write_segment
-from ragloop.index.store import DocumentEntry, checked_document_input
+from ragloop.index.store import (
+    CommitOnExit,
+    DocumentEntry,
+    checked_document_input,
+    vector_dim,
+)
 from ragloop.records import Chunk, Document, Question
 
 if TYPE_CHECKING:
@@ -47,7 +52,7 @@ class _Buffer:
     ids: list[bytes] = field(default_factory=list)
 
 
-class EmbeddedWriter:
+class EmbeddedWriter(CommitOnExit):
     """Stages changes in one SQLite transaction plus not-yet-listed segment files.
 
     Usable as a context manager (commit on success, rollback on error); after ``commit()`` or
@@ -62,15 +67,6 @@ class EmbeddedWriter:
         self._dim: int | None = None
         self._buffers: dict[str, _Buffer] = {}
         self._written: list[tuple[str, str, int]] = []  # (name, target, size)
-
-    def __enter__(self) -> EmbeddedWriter:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.rollback()
 
     # -- transaction
 
@@ -143,26 +139,18 @@ class EmbeddedWriter:
 
     # -- staging
 
-    def _check_dim(self, vectors: np.ndarray, what: str, doc_id: str) -> None:
-        if vectors.shape[0] == 0:
-            return
-        if self._dim is None:
-            self._dim = int(vectors.shape[1])
-            self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dim', ?)",
-                               (str(self._dim),))
-        elif vectors.shape[1] != self._dim:
-            raise StoreError(f"document {doc_id}: {what} have dimension {vectors.shape[1]}, "
-                             f"the index has {self._dim}")
-
     def replace_document(self, document: Document, chunks: Sequence[Chunk],
                          chunk_vectors: np.ndarray, questions: Sequence[Question] = (),
                          question_vectors: np.ndarray | None = None) -> None:
         chunk_vectors, question_vectors = checked_document_input(
             document, chunks, chunk_vectors, questions, question_vectors)
         conn = self._begin()
-        self._check_dim(chunk_vectors, "chunk vectors", document.id)
-        if question_vectors is not None:
-            self._check_dim(question_vectors, "question vectors", document.id)
+        dim = vector_dim(document.id, self._dim, ("chunk vectors", chunk_vectors),
+                         ("question vectors", question_vectors))
+        if dim != self._dim:  # the first vectors of the index fix its dimension
+            self._dim = dim
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('dim', ?)",
+                         (str(dim),))
         self._delete(document.id)
         cur = conn.execute(
             "INSERT INTO documents(id, source, content_hash, title, mtime, n_chunks, "

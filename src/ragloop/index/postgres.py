@@ -40,6 +40,7 @@ from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
 from ragloop.index.store import (
+    CommitOnExit,
     DocumentEntry,
     Filters,
     RecordsById,
@@ -47,6 +48,7 @@ from ragloop.index.store import (
     Target,
     checked_document_input,
     split_bookkeeping,
+    vector_dim,
 )
 from ragloop.records import Chunk, Document, Question
 
@@ -444,7 +446,7 @@ class _Buffer:
     size: int = 0
 
 
-class PostgresWriter:
+class PostgresWriter(CommitOnExit):
     """Stages changes in one transaction; usable as a context manager (commit on success,
     rollback on error); after ``commit()`` or ``rollback()`` it may stage the next batch."""
 
@@ -454,15 +456,6 @@ class PostgresWriter:
         self._conn: psycopg.Connection | None = None
         self._dim: int | None = None
         self._buffers: dict[str, _Buffer] = {}
-
-    def __enter__(self) -> PostgresWriter:
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.rollback()
 
     def _begin(self) -> psycopg.Connection:
         if self._conn is not None:
@@ -479,15 +472,6 @@ class PostgresWriter:
         self._buffers = {t: _Buffer() for t in TARGETS}
         return conn
 
-    def _check_dim(self, vectors: np.ndarray, what: str, doc_id: str) -> None:
-        if vectors.shape[0] == 0:
-            return
-        if self._dim is None:
-            self._dim = self.store.fix_dim(int(vectors.shape[1]))
-        if vectors.shape[1] != self._dim:
-            raise StoreError(f"document {doc_id}: {what} have dimension {vectors.shape[1]}, "
-                             f"the index has {self._dim}")
-
     def replace_document(self, document: Document, chunks: Sequence[Chunk],
                          chunk_vectors: np.ndarray, questions: Sequence[Question] = (),
                          question_vectors: np.ndarray | None = None) -> None:
@@ -497,9 +481,10 @@ class PostgresWriter:
                 or len({q.id for q in questions}) < len(questions)):
             raise StoreError(f"document {document.id}: duplicate chunk or question id")
         conn = self._begin()
-        self._check_dim(chunk_vectors, "chunk vectors", document.id)
-        if question_vectors is not None:
-            self._check_dim(question_vectors, "question vectors", document.id)
+        vectors = (("chunk vectors", chunk_vectors), ("question vectors", question_vectors))
+        dim = vector_dim(document.id, self._dim, *vectors)
+        if dim != self._dim:  # the first vectors fix the column's type (another writer may have)
+            self._dim = vector_dim(document.id, self.store.fix_dim(dim), *vectors)
         self._delete(document.id)
         (doc,) = conn.execute(
             f"INSERT INTO {self.s}.documents(id, source, content_hash, title, mtime, n_chunks, "

@@ -136,6 +136,20 @@ class StoreWriter(Protocol):
         ...
 
 
+class CommitOnExit:
+    """``with writer:`` for a ``StoreWriter``: commit when the block succeeded, roll back
+    when it raised."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
+
 class RecordsById:
     """``get_chunks``/``get_questions`` for a store that keeps each record's JSON by id: the
     store provides ``_get(table, ids) -> {id: json}``; records come back in the order asked,
@@ -184,6 +198,23 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections and files; any later call raises ``StoreError``."""
         ...
+
+
+def vector_dim(document_id: str, known: int | None,
+               *vectors: tuple[str, np.ndarray | None]) -> int | None:
+    """The index's vector dimension once this document is written: ``known``, or the width
+    of the document's first non-empty vectors when the index has none yet. Vectors of any
+    other width are refused before anything is written."""
+    dim = known
+    for what, matrix in vectors:
+        if matrix is None or matrix.shape[0] == 0:
+            continue
+        if dim is None:
+            dim = int(matrix.shape[1])
+        elif matrix.shape[1] != dim:
+            raise StoreError(f"document {document_id}: {what} have dimension "
+                             f"{matrix.shape[1]}, the index has {dim}")
+    return dim
 
 
 def checked_document_input(document: Document, chunks: Sequence[Chunk], chunk_vectors,

@@ -26,6 +26,7 @@ from ragloop.index.store import DocumentEntry
 from ragloop.ingest.clean import DuplicateFilter
 from ragloop.ingest.enrich import PROMPT_VERSION
 from ragloop.ingest.loaders import file_doc_id, iter_path, loader_for, read_file, walk
+from ragloop.ingest.loaders.base import file_key
 from ragloop.ingest.observe import IngestObserver
 from ragloop.ingest.report import FileResult
 from ragloop.records import Bookkeeping, Document, IngestRecipe, content_hash
@@ -148,7 +149,7 @@ class Planner:
         data = read_file(path, self.settings.max_file_mb)
         doc_id = self._doc_id(path, file_doc_id(path))
         if self._is_current(self.known.get(doc_id),
-                            file_hash=hashlib.sha256(data).hexdigest()):
+                            file_hash=file_key(path, data)):
             self.seen_ids.add(doc_id)
             result.unchanged += 1
             return

@@ -13,6 +13,11 @@ first greedy, the rest at ``temperature`` with seeds 1..N-1). A sample is accept
 Accepted → an SFT row (the first accepted sample per question); the first accepted vs the
 first rejected → a DPO row. The report says how many samples, the acceptance rate and the
 cost in model calls, tokens and seconds.
+
+With ``teacher="extract"``, a question none of whose samples passes gets the extractive
+answer instead (``answer.strategies.extract``: sentences of the retrieved chunks, no model
+call), when it passes the same checks: the grounded floor distilled into the model, and the
+model's rejected sample as its DPO counterpart. The report counts these rows apart.
 """
 
 from __future__ import annotations
@@ -22,12 +27,20 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ragloop.answer.citations import extract_citations, is_refusal
-from ragloop.answer.grounded import generate
+from ragloop.answer.citations import extract_citations, is_refusal, strip_markers
+from ragloop.answer.grounded import Tally, generate
+from ragloop.answer.strategies.extract import ExtractStrategy
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.evals.metrics.answer import extract_label
 from ragloop.records import EvalExample
-from ragloop.train.prompts import answer_instruction, dataset_labels, grounded_prompt
+from ragloop.train.prompts import (
+    answer_content,
+    answer_instruction,
+    dataset_labels,
+    grounded_prompt,
+)
+
+TEACHERS = ("extract",)  # answers used where no sample of the model passes
 
 
 @dataclass
@@ -41,6 +54,8 @@ class SelfGenReport:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
+    teacher: str | None = None
+    teacher_rows: int = 0  # questions whose SFT row is the teacher's answer
     sft: list[dict] = field(default_factory=list)
     dpo: list[dict] = field(default_factory=list)
 
@@ -57,6 +72,7 @@ class SelfGenReport:
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "seconds": self.seconds,
                 "s_per_question": self.seconds / max(1, self.questions),
+                "teacher": self.teacher, "teacher_rows": self.teacher_rows,
                 "sft_rows": len(self.sft), "dpo_rows": len(self.dpo)}
 
 
@@ -65,25 +81,47 @@ def rejection(draft, candidates, example: EvalExample, labels: Sequence[str],
     """Why a sample is rejected, or None when every check passes."""
     if draft.schema_error:
         return "malformed"
-    if not draft.text.strip() or is_refusal(draft.text):
+    return text_rejection(draft.text, candidates, example, labels, verifier)
+
+
+def text_rejection(text: str, candidates, example: EvalExample, labels: Sequence[str],
+                   verifier: GroundingVerifier) -> str | None:
+    if not text.strip() or is_refusal(text):
         return "refusal"
-    citations, invalid = extract_citations(draft.text, candidates)
+    citations, invalid = extract_citations(text, candidates)
     if invalid or not citations:
         return "citations"
-    if not verifier.check("", draft.text, candidates).passed:
+    if not verifier.check("", text, candidates).passed:
         return "grounding"
-    if example.label is not None and extract_label(draft.text, labels) != example.label:
+    if example.label is not None and extract_label(text, labels) != example.label:
         return "label"
     return None
 
 
+def extractive_turn(pipeline, question: str, candidates, example: EvalExample,
+                    labels: Sequence[str], verifier: GroundingVerifier) -> list[dict] | None:
+    """The extractive answer as an assistant turn in the prompt's answer format, or None
+    when it refuses or fails a check."""
+    settings = pipeline.settings.answer
+    strategy = ExtractStrategy(settings, embedder=pipeline.embedder)
+    answer = strategy.answer(question, candidates, pipeline.llm, Tally())
+    if answer.refused or text_rejection(answer.text, candidates, example, labels, verifier):
+        return None
+    markers = sorted({c.marker for c in answer.citations})
+    content = answer_content(strip_markers(answer.text), markers, settings.citation_style)
+    return [{"role": "assistant", "content": content}]
+
+
 def self_generate(pipeline, examples: Sequence[EvalExample], *, samples: int = 4,
                   temperature: float = 0.7, max_tokens: int | None = None,
+                  teacher: str | None = None,
                   on_example: Callable[[], None] | None = None) -> SelfGenReport:
+    if teacher not in (None, *TEACHERS):
+        raise ValueError(f"teacher must be one of {', '.join(TEACHERS)}, got {teacher!r}")
     settings = pipeline.settings.answer
     labels = dataset_labels(examples)
     verifier = GroundingVerifier()
-    report = SelfGenReport()
+    report = SelfGenReport(teacher=teacher)
     started = time.perf_counter()
     for example in examples:
         instruction = answer_instruction(example, labels)
@@ -109,6 +147,12 @@ def self_generate(pipeline, examples: Sequence[EvalExample], *, samples: int = 4
                 if turn[0]["content"]:
                     rejected.append(turn)
         report.questions += 1
+        if not accepted and teacher == "extract":
+            turn = extractive_turn(pipeline, example.question, candidates, example, labels,
+                                   verifier)
+            if turn is not None:
+                accepted.append(turn)
+                report.teacher_rows += 1
         if accepted:
             report.questions_with_accepted += 1
             report.sft.append({"id": example.id, "prompt": prompt, "completion": accepted[0]})

@@ -45,6 +45,9 @@ class Loader(Protocol):
     # True when one file holds many documents; such loaders read record by record and the
     # size limit applies per record, not to the whole file
     multi_document: bool
+    # Raise it when a change to the loader changes what it makes of the same bytes: files
+    # skipped as unchanged by their bytes are then parsed again (``file_key``).
+    version: int
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
         """Yield the file's documents. ``data`` is the file's bytes, or None for
@@ -162,10 +165,18 @@ class DocumentBuilder:
                         sections=self.sections(), pages=pages, metadata=metadata)
 
 
+def file_key(path: Path, data: bytes) -> str:
+    """What a single-document file's parse depends on: its bytes and the loader's version.
+    Equal keys let ingestion skip the file without parsing it."""
+    loader = LOADERS.get(path.suffix.lower())
+    version = getattr(loader, "version", 1)
+    return f"{hashlib.sha256(data).hexdigest()}:{type(loader).__name__}@{version}"
+
+
 def file_metadata(path: Path, data: bytes | None) -> dict:
     meta = {"path": str(path.resolve()), "format": path.suffix.lower().lstrip(".")}
     if data is not None:
-        meta["file_hash"] = hashlib.sha256(data).hexdigest()
+        meta["file_hash"] = file_key(path, data)
     return meta
 
 

@@ -21,6 +21,7 @@ from ragloop.ingest.loaders.base import (
 @register
 class BeirLoader:
     suffixes = (".jsonl",)
+    version = 1
     multi_document = True
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:

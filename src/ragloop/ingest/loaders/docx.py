@@ -39,6 +39,7 @@ def _blocks(document) -> Iterator[Paragraph | Table]:
 @register
 class DocxLoader:
     suffixes = (".docx",)
+    version = 1
     multi_document = False
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:

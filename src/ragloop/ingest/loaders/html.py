@@ -74,6 +74,7 @@ def repair_midline_fences(markdown: str) -> str:
 @register
 class HtmlLoader:
     suffixes = (".html", ".htm", ".xhtml")
+    version = 1
     multi_document = False
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:

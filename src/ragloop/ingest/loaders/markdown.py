@@ -87,6 +87,7 @@ def parse_markdown(text: str, builder: DocumentBuilder, *,
 @register
 class MarkdownLoader:
     suffixes = (".md", ".markdown")
+    version = 1
     multi_document = False
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:

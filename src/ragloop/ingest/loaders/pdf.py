@@ -51,6 +51,7 @@ def _outline(reader: PdfReader) -> dict[int, list[tuple[int, str]]]:
 @register
 class PdfLoader:
     suffixes = (".pdf",)
+    version = 1
     multi_document = False
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:

@@ -18,6 +18,7 @@ from ragloop.ingest.loaders.base import (
 @register
 class TextLoader:
     suffixes = (".txt", ".text")
+    version = 1
     multi_document = False
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
