@@ -343,6 +343,8 @@ def main() -> None:
     ap.add_argument("--ef-construction", type=int, default=None)
     ap.add_argument("--keep", type=Path, default=None,
                     help="part embedded: index folder to keep; reused when it holds --n rows")
+    ap.add_argument("--tag", default="", help="suffix of the results key (a second run of "
+                    "the same size)")
     ap.add_argument("--lexical-only", action="store_true",
                     help="beir: BM25 only, random vectors instead of embedding the corpus")
     ap.add_argument("--cache", type=Path, default=ROOT.parent / "cache" / "beir-scifact")
@@ -359,6 +361,7 @@ def main() -> None:
            if args.part == "beir" else f"{args.part}-{args.n}")
     if args.part == "embedded" and (args.ann_m or args.ef_construction):
         key += f"-m{row['ann']['m']}-efc{row['ann']['ef_construction']}"
+    key += f"-{args.tag}" if args.tag else ""
     # a run on a kept index adds to the row of the run that built it
     results[key] = {**results.get(key, {}), **row} if row.get("reused_index") else row
     OUT.write_text(json.dumps(results, indent=2) + "\n")

@@ -242,6 +242,22 @@ def test_filters_are_honoured_by_every_search(make_store, target, filters, expec
         assert docs == expected_docs & all_docs
 
 
+def test_a_filtered_search_follows_the_next_commit(make_store):
+    """Readers keep per-filter state between queries: a commit must not leave it stale."""
+    store = make_store()
+    put(store, *CORPUS)
+    pets = Filters(fields={"team": "pets"})
+    vector = EMB.embed_queries(["kitten purr"])[0]
+    before = {h.split("#")[0] for h in ids(store.vector_search(vector, 10, pets))}
+    put(store, make_doc("dogs", ["Dogs wag their tails when a kitten purrs."],
+                        metadata={"team": "pets"}))
+    after = {h.split("#")[0] for h in ids(store.vector_search(vector, 10, pets))}
+    assert before == {"cats"} and after == {"cats", "dogs"}
+    with store.writer() as writer:
+        writer.delete_document("cats")
+    assert {h.split("#")[0] for h in ids(store.vector_search(vector, 10, pets))} == {"dogs"}
+
+
 def test_reopen_after_close(make_store):
     store = make_store()
     put(store, *CORPUS)
