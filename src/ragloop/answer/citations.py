@@ -9,6 +9,8 @@ from ragloop.answer.prompt import REFUSAL
 from ragloop.records import Candidate, Citation
 
 MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
+# the space a removed marker leaves before punctuation ("oceans [1]." → "oceans .")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;!?])")
 
 # Phrases with which a model says the context does not hold the answer.
 _REFUSAL_CUES = (
@@ -32,7 +34,7 @@ def markers(text: str) -> list[int]:
 def strip_markers(text: str) -> str:
     """The text without ``[n]`` markers, and without the space a marker leaves before
     punctuation ("oceans [1]." → "oceans.")."""
-    return re.sub(r"\s+([.,;!?])", r"\1", " ".join(MARKER.sub("", text).split()))
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(MARKER.sub("", text).split()))
 
 
 def with_markers(answer: str, sources: Iterable[int]) -> str:
@@ -75,7 +77,7 @@ def drop_markers(text: str, invalid: Iterable[int]) -> str:
         kept = [p.strip() for p in match.group(1).split(",") if int(p) not in bad]
         return f"[{', '.join(kept)}]" if kept else ""
 
-    return re.sub(r"\s+([.,;!?])", r"\1", MARKER.sub(keep, text)).strip()
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", MARKER.sub(keep, text)).strip()
 
 
 def is_refusal(text: str) -> bool:
