@@ -98,17 +98,15 @@ def text_rejection(text: str, candidates, example: EvalExample, labels: Sequence
     return None
 
 
-def extractive_turn(pipeline, question: str, candidates, example: EvalExample,
+def extractive_turn(strategy: ExtractStrategy, llm, candidates, example: EvalExample,
                     labels: Sequence[str], verifier: GroundingVerifier) -> list[dict] | None:
     """The extractive answer as an assistant turn in the prompt's answer format, or None
     when it refuses or fails a check."""
-    settings = pipeline.settings.answer
-    strategy = ExtractStrategy(settings, embedder=pipeline.embedder)
-    answer = strategy.answer(question, candidates, pipeline.llm, Tally())
+    answer = strategy.answer(example.question, candidates, llm, Tally())
     if answer.refused or text_rejection(answer.text, candidates, example, labels, verifier):
         return None
     markers = sorted({c.marker for c in answer.citations})
-    content = answer_content(strip_markers(answer.text), markers, settings.citation_style)
+    content = answer_content(strip_markers(answer.text), markers, strategy.style)
     return [{"role": "assistant", "content": content}]
 
 
@@ -122,6 +120,7 @@ def self_generate(pipeline, examples: Sequence[EvalExample], *, samples: int = 4
     labels = dataset_labels(examples)
     verifier = GroundingVerifier()
     report = SelfGenReport(teacher=teacher)
+    extract = ExtractStrategy(settings, embedder=pipeline.embedder) if teacher else None
     started = time.perf_counter()
     for example in examples:
         instruction = answer_instruction(example, labels)
@@ -147,8 +146,8 @@ def self_generate(pipeline, examples: Sequence[EvalExample], *, samples: int = 4
                 if turn[0]["content"]:
                     rejected.append(turn)
         report.questions += 1
-        if not accepted and teacher == "extract":
-            turn = extractive_turn(pipeline, example.question, candidates, example, labels,
+        if not accepted and extract is not None:
+            turn = extractive_turn(extract, pipeline.llm, candidates, example, labels,
                                    verifier)
             if turn is not None:
                 accepted.append(turn)
