@@ -151,8 +151,9 @@ def grounding_agreement(items: list[LabelledItem], *, version: str = "v1",
         share, missing = word_support(item.answer, item.context)
         verdict = faithful if share is None or share >= min_overlap else unfaithful
         rows.append({"id": item.id, "judge": GROUNDING_JUDGE, "human": item.human,
-                     "verdict": verdict, "reason": "not in the context: " + ", ".join(
-                         dict.fromkeys(missing[:8])) if missing else "", "error": None})
+                     "verdict": verdict,
+                     "reason": ("not in the context: " + ", ".join(dict.fromkeys(missing[:8]))
+                                if missing else ""), "error": None})
     found = agreement(GROUNDING_JUDGE, (faithful, unfaithful), [i.human for i in mine],
                       [r["verdict"] for r in rows])
     return found, rows
