@@ -21,6 +21,7 @@ import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +153,7 @@ def measure_ef(folder: Path, args, queries, truth, settings: AnnSettings) -> lis
     """Unfiltered p50/p95 and recall@10 at each ``--ef-sweep`` value, on fresh readers."""
     rows = []
     for ef in args.ef_sweep:
-        store = open_store(folder, AnnSettings(**{**settings.__dict__, "ef_search": ef}))
+        store = open_store(folder, replace(settings, ef_search=ef))
         store.vector_search(queries[0], args.k)
         results, lat = timed(lambda q, s=store: s.vector_search(q, args.k), queries)
         store.close()
@@ -163,9 +164,9 @@ def measure_ef(folder: Path, args, queries, truth, settings: AnnSettings) -> lis
 
 
 def part_embedded(args) -> dict:
-    settings = AnnSettings(**{k: v for k, v in (("m", args.ann_m),
-                                                ("ef_construction", args.ef_construction))
-                              if v is not None})
+    settings = AnnSettings()
+    settings = replace(settings, m=args.ann_m or settings.m,
+                       ef_construction=args.ef_construction or settings.ef_construction)
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         folder = args.keep or Path(tmp) / "index"
         store = open_store(folder, settings)
