@@ -49,12 +49,34 @@ def test_applies_needs_reference_or_context():
     assert applies("relevancy")
 
 
-def test_shipped_calibration_set_is_valid_and_balanced():
-    items = load_labels(shipped_labels_path())
-    assert len(items) >= 30
+def test_shipped_calibration_set_is_valid_balanced_and_split_by_passage():
+    test = load_labels(shipped_labels_path(), split="test")
     for judge in ("correctness", "faithfulness", "relevancy"):
-        humans = [i.human for i in items if i.judge == judge]
-        assert len(humans) >= 10 and len(set(humans)) == 2
+        humans = [i.human for i in test if i.judge == judge]
+        assert len(humans) >= 10 and humans.count(humans[0]) * 2 == len(humans)
+    train = load_labels(shipped_labels_path(), split="train")
+    humans = [i.human for i in train if i.judge == "faithfulness"]
+    assert len(humans) >= 20 and humans.count("faithful") * 2 == len(humans)
+    # a tuned judge never reads a held-out passage in training
+    assert not {i.context for i in train} & {i.context for i in test if i.context}
+    everything = load_labels(shipped_labels_path())
+    assert len(everything) == len(train) + len(test)
+
+
+def test_labels_without_a_split_are_held_out(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    lines = [{"id": "1", "judge": "relevancy", "question": "q", "answer": "a",
+              "human": "relevant"},
+             {"id": "2", "judge": "relevancy", "question": "q", "answer": "b",
+              "human": "irrelevant", "split": "train"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [i.id for i in load_labels(path, split="test")] == ["1"]
+    assert [i.id for i in load_labels(path, split="train")] == ["2"]
+    path.write_text(json.dumps(lines[0]) + "\n")
+    with pytest.raises(DatasetError, match="no items in split 'train'"):
+        load_labels(path, split="train")
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_labels(path, split="dev")
 
 
 def test_calibrate_reports_kappa_and_confusion():
