@@ -36,3 +36,24 @@ def test_bookkeeping_round_trips_apart_from_the_users_metadata(make_store):  # n
     assert list(found) == ["d1"] and found["d1"].bookkeeping == KEPT
     (stored,) = store.export()
     assert stored.document.bookkeeping == KEPT and stored.document.metadata == {"team": "blue"}
+
+
+def test_set_bookkeeping_changes_only_the_bookkeeping(make_store):  # noqa: F811
+    store = make_store()
+    text = "Penguins huddle for warmth."
+    document = Document(id="d1", source="a.md", title="A", text=text,
+                        content_hash=content_hash(text), metadata={"team": "blue"},
+                        bookkeeping=KEPT)
+    chunk = Chunk(id="d1#0", doc_id="d1", ordinal=0, text=text, end=len(text))
+    with store.writer() as writer:
+        writer.replace_document(document, [chunk], np.ones((1, 8), dtype=np.float32) / 8**0.5)
+    renewed = KEPT.model_copy(update={"file_hash": "g" * 64})
+    writer = store.writer()
+    writer.set_bookkeeping("d1", renewed)
+    writer.set_bookkeeping("missing", renewed)  # nothing to update: no error, no document
+    assert list(store.documents())[0].bookkeeping == KEPT  # not before the commit
+    writer.commit()
+    (entry,) = store.documents()
+    assert entry.bookkeeping == renewed and entry.metadata == {"team": "blue"}
+    assert entry.content_hash == document.content_hash and entry.n_chunks == 1
+    assert [h for h in store.lexical_search("penguins", 5)]
