@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--labels-train", action="store_true")
+    parser.add_argument("--prompt-version", default="v1", help="judge prompts (v2: the "
+                        "faithfulness judge sees the answer words the context lacks)")
     parser.add_argument("--label-repeat", type=int, default=3)
     parser.add_argument("--label-passes", type=int, default=4)
     parser.add_argument("--name", default=None)
@@ -103,15 +105,16 @@ def main() -> None:
     cases = build_cases(pipeline, train, context_chunks=args.context_chunks, seed=0)
     human = (load_labels(shipped_labels_path(), split="train") if args.labels_train else [])
     passages = label_cases(human)
-    tag = "-labels" if args.labels_train else ""
+    version = args.prompt_version
+    tag = ("-labels" if args.labels_train else "") + ("" if version == "v1" else f"-{version}")
     rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}{tag}.jsonl"
 
     def rows():
-        yield from judge_rows(cases, fmt=args.method, seed=0)
+        yield from judge_rows(cases, fmt=args.method, seed=0, version=version)
         for seed in range(args.label_passes if passages else 0):
-            yield from judge_rows(passages, fmt=args.method, seed=seed)
+            yield from judge_rows(passages, fmt=args.method, seed=seed, version=version)
         for _ in range(args.label_repeat):
-            yield from human_rows(human, fmt=args.method)
+            yield from human_rows(human, fmt=args.method, version=version)
 
     n_rows = write_rows(rows_path, rows(), args.method)
     results["data"] = {"questions": len(train), "cases": len(cases), "rows": n_rows,
@@ -128,12 +131,12 @@ def main() -> None:
         "steps", "examples_seen", "seconds", "s_per_example", "peak_rss_mb")}
     results["training"]["loss_first"] = lin["metrics"]["train_loss"]["before"]
     results["training"]["loss_last"] = lin["metrics"]["train_loss"]["after"]
-    items = load_labels(shipped_labels_path(), split="test")
+    items = load_labels(shipped_labels_path(), split="test", version=version)
     reports = {}
     for label, variant in (("base", with_model(project, model_path=lin["base"]["gguf"])),
                            ("tuned", with_model(project, model=name))):
         with Pipeline(variant) as judged:
-            reports[label] = calibrate(judged.judge_llm, items)
+            reports[label] = calibrate(judged.judge_llm, items, version=version)
         results[label] = judge_summary(reports[label])
         args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     print(f"\nJudges vs the {len(items)} held-out shipped human labels; judge tuned on "

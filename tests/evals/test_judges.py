@@ -13,7 +13,7 @@ from ragloop.evals.calibrate import (
     load_labels,
     shipped_labels_path,
 )
-from ragloop.evals.judges import applies, run_judge
+from ragloop.evals.judges import applies, judge_messages, run_judge, unsupported_words
 
 
 def verdict_from_answer(messages, params, schema):
@@ -33,6 +33,24 @@ def test_judge_scores_and_records_version_and_schema():
     assert schema["properties"]["reason"]["maxLength"] > 0
     bad = run_judge(llm, "faithfulness", question="q", answer="bad", context="c")
     assert (bad.verdict, bad.score) == ("unfaithful", 0.0)
+
+
+def test_prompt_v2_shows_the_faithfulness_judge_the_words_the_context_lacks():
+    context = "The bm25 retriever scores chunks with BM25, with stemming and stopwords."
+    made_up = "The bm25 retriever and a SPLADE retriever run on the GPU [1]."
+    assert unsupported_words(made_up, context) == "3 of 6: splade, run, gpu"
+    assert unsupported_words("The bm25 retriever scores chunks [1].", context) == "none"
+    assert unsupported_words("Yes [1].", context) == "none"  # no content words to check
+    v2 = judge_messages("faithfulness", question="q", answer=made_up, context=context,
+                        version="v2")[1]["content"]
+    assert "Answer words the context does not contain: 3 of 6: splade, run, gpu" in v2
+    v1 = judge_messages("faithfulness", question="q", answer=made_up, context=context,
+                        version="v1")[1]["content"]
+    assert "does not contain" not in v1  # v1 is unchanged: scores stay comparable
+    for judge in ("correctness", "relevancy"):  # only faithfulness differs in v2
+        fields = {"question": "q", "answer": "a", "reference": "r"}
+        assert judge_messages(judge, **fields, version="v2") == \
+            judge_messages(judge, **fields, version="v1")
 
 
 @pytest.mark.parametrize("output", ["not json at all", '{"verdict": "maybe", "reason": "x"}'])

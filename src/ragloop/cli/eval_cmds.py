@@ -301,8 +301,8 @@ def calibrate_cmd(
     from ragloop.evals.judge_agreement import MIN_KAPPA, SHIPPED_SOURCE, save_calibration
 
     source = str(labels.resolve()) if labels else SHIPPED_SOURCE
-    saved = save_calibration(pipeline.project.data_dir, report,
-                             labels_source=f"{source} ({split} split)")
+    saved = save_calibration(pipeline.project.data_dir, report, labels_source=source + (
+        "" if split == "test" else f" ({split} split)"))
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
         return
