@@ -58,9 +58,8 @@ def test_own_calibration_wins_and_applies_only_to_its_model_and_prompt_version(t
 
 
 def test_ragloop_ships_a_measured_calibration_of_its_default_judge(tmp_path):
-    from ragloop.models.llamacpp import default_model_path
-
     from ragloop.evals.calibrate import load_labels, shipped_labels_path
+    from ragloop.models.llamacpp import default_model_path
 
     entries = json.loads(shipped_calibration_path().read_text())
     assert [e["prompt_version"] for e in entries] == ["v1", "v2"]
