@@ -306,7 +306,8 @@ def calibrate_cmd(
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
         return
-    console.print(f"judge model {report.model}, prompts {report.prompt_version}")
+    console.print(f"judge model {report.model}, prompts {report.prompt_version}, "
+                  f"{len(items)} labelled items ({split} split)", highlight=False)
     for j in report.judges:
         flag = "" if j.kappa >= MIN_KAPPA else f" [red]uncalibrated (kappa < {MIN_KAPPA})[/]"
         console.print(f"\n[bold]{j.judge}[/]: n={j.n} accuracy={j.accuracy:.3f} "
