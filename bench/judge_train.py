@@ -3,15 +3,17 @@ are known by construction (``ragloop train data judge``: sentences of the retrie
 vs. claims it does not make), then base and tuned judges graded against the human labels
 shipped with ragloop (``eval calibrate``) — none of which reaches training.
 
-The rows come from PubMedQA's train-split questions over the pooled PubMedQA corpus (the
-project ``bench/posttrain.py`` ingests, reused with ``--workdir``); the human labels are
-about ragloop's own demo corpus, so the test is out of domain for the tuned judge.
+The constructed rows come from PubMedQA's train-split questions over the pooled PubMedQA
+corpus (the project ``bench/posttrain.py`` ingests, reused with ``--workdir``). With
+``--labels-train`` the shipped human labels' *train* split joins them (in domain: ragloop's
+demo corpus): its verdicts (``--label-repeat`` times) and constructed rows over its passages
+(``--label-passes`` seeds). Base and tuned judges are scored on the *test* split only, whose
+passages no training row contains.
 
-Writes ``bench/results/judge-train.json`` and prints a table. Kappa on 10 items per judge
-has a wide interval (bootstrap over items, printed): read it as a direction, not a level.
-CPU-heavy: run it alone.
+Writes ``bench/results/judge-train.json`` (or ``--out``) and prints a table. Kappa on a few
+dozen items has a wide interval (bootstrap over items, printed). CPU-heavy: run it alone.
 
-    python bench/judge_train.py [--questions 200] [--epochs 1]
+    python bench/judge_train.py [--questions 200] [--epochs 1] [--labels-train]
 """
 
 from __future__ import annotations
@@ -34,7 +36,12 @@ from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path 
 from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples  # noqa: E402
 from ragloop.evals.metrics.stats import cohen_kappa  # noqa: E402
 from ragloop.pipeline import Pipeline  # noqa: E402
-from ragloop.train.data_judge import build_cases, judge_rows  # noqa: E402
+from ragloop.train.data_judge import (  # noqa: E402
+    build_cases,
+    human_rows,
+    judge_rows,
+    label_cases,
+)
 from ragloop.train.gate import with_model  # noqa: E402
 from ragloop.train.rows import write_rows  # noqa: E402
 from ragloop.train.run import train_model  # noqa: E402
@@ -79,6 +86,11 @@ def main() -> None:
     parser.add_argument("--method", choices=("sft", "dpo"), default="sft")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--labels-train", action="store_true")
+    parser.add_argument("--prompt-version", default="v1", help="judge prompts (v2: the "
+                        "faithfulness judge sees the answer words the context lacks)")
+    parser.add_argument("--label-repeat", type=int, default=3)
+    parser.add_argument("--label-passes", type=int, default=4)
     parser.add_argument("--name", default=None)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -91,9 +103,22 @@ def main() -> None:
     train = list(iter_pubmedqa_examples(DATA, split="train"))[:args.questions]
     start = time.perf_counter()
     cases = build_cases(pipeline, train, context_chunks=args.context_chunks, seed=0)
-    rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}.jsonl"
-    n_rows = write_rows(rows_path, judge_rows(cases, fmt=args.method, seed=0), args.method)
+    human = (load_labels(shipped_labels_path(), split="train") if args.labels_train else [])
+    passages = label_cases(human)
+    version = args.prompt_version
+    tag = ("-labels" if args.labels_train else "") + ("" if version == "v1" else f"-{version}")
+    rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}{tag}.jsonl"
+
+    def rows():
+        yield from judge_rows(cases, fmt=args.method, seed=0, version=version)
+        for seed in range(args.label_passes if passages else 0):
+            yield from judge_rows(passages, fmt=args.method, seed=seed, version=version)
+        for _ in range(args.label_repeat):
+            yield from human_rows(human, fmt=args.method, version=version)
+
+    n_rows = write_rows(rows_path, rows(), args.method)
     results["data"] = {"questions": len(train), "cases": len(cases), "rows": n_rows,
+                       "human_train_items": len(human), "human_passages": len(passages),
                        "seconds": time.perf_counter() - start}
     settings = TrainSettings(epochs=args.epochs, learning_rate=args.lr)
     started = time.perf_counter()
@@ -106,16 +131,17 @@ def main() -> None:
         "steps", "examples_seen", "seconds", "s_per_example", "peak_rss_mb")}
     results["training"]["loss_first"] = lin["metrics"]["train_loss"]["before"]
     results["training"]["loss_last"] = lin["metrics"]["train_loss"]["after"]
-    items = load_labels(shipped_labels_path())
+    items = load_labels(shipped_labels_path(), split="test", version=version)
     reports = {}
     for label, variant in (("base", with_model(project, model_path=lin["base"]["gguf"])),
                            ("tuned", with_model(project, model=name))):
         with Pipeline(variant) as judged:
-            reports[label] = calibrate(judged.judge_llm, items)
+            reports[label] = calibrate(judged.judge_llm, items, version=version)
         results[label] = judge_summary(reports[label])
         args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
-    print(f"\nJudges vs the {len(items)} shipped human labels (10 per judge); judge tuned on "
-          f"{n_rows} constructed faithfulness rows from {len(cases)} PubMedQA train questions\n")
+    print(f"\nJudges vs the {len(items)} held-out shipped human labels; judge tuned on "
+          f"{n_rows} faithfulness rows ({len(cases)} PubMedQA train questions, "
+          f"{len(human)} human train labels)\n")
     print("| judge | base kappa [95% CI] | tuned kappa [95% CI] | base acc | tuned acc |")
     print("|---|---|---|---|---|")
     for judge in results["base"]:

@@ -147,3 +147,9 @@ def test_calibrate_command_prints_kappa(cli, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "correctness" in result.text and "kappa=0.000" in result.text
     assert "accuracy=0.500" in result.text
+    assert "50 labelled items (test split)" in result.text  # held out by default
+    assert "faithfulness: n=30" in result.text
+    train = cli("calibrate", "--split", "train", pipeline=AlwaysPass)
+    assert train.exit_code == 0, train.output
+    assert "faithfulness: n=40" in train.text and "correctness" not in train.text
+    assert cli("calibrate", "--split", "dev", pipeline=AlwaysPass).exit_code == 2

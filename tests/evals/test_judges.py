@@ -13,7 +13,7 @@ from ragloop.evals.calibrate import (
     load_labels,
     shipped_labels_path,
 )
-from ragloop.evals.judges import applies, run_judge
+from ragloop.evals.judges import applies, judge_messages, run_judge, unsupported_words
 
 
 def verdict_from_answer(messages, params, schema):
@@ -35,6 +35,24 @@ def test_judge_scores_and_records_version_and_schema():
     assert (bad.verdict, bad.score) == ("unfaithful", 0.0)
 
 
+def test_prompt_v2_shows_the_faithfulness_judge_the_words_the_context_lacks():
+    context = "The bm25 retriever scores chunks with BM25, with stemming and stopwords."
+    made_up = "The bm25 retriever and a SPLADE retriever run on the GPU [1]."
+    assert unsupported_words(made_up, context) == "3 of 6: splade, run, gpu"
+    assert unsupported_words("The bm25 retriever scores chunks [1].", context) == "none"
+    assert unsupported_words("Yes [1].", context) == "none"  # no content words to check
+    v2 = judge_messages("faithfulness", question="q", answer=made_up, context=context,
+                        version="v2")[1]["content"]
+    assert "Answer words the context does not contain: 3 of 6: splade, run, gpu" in v2
+    v1 = judge_messages("faithfulness", question="q", answer=made_up, context=context,
+                        version="v1")[1]["content"]
+    assert "does not contain" not in v1  # v1 is unchanged: scores stay comparable
+    for judge in ("correctness", "relevancy"):  # only faithfulness differs in v2
+        fields = {"question": "q", "answer": "a", "reference": "r"}
+        assert judge_messages(judge, **fields, version="v2") == \
+            judge_messages(judge, **fields, version="v1")
+
+
 @pytest.mark.parametrize("output", ["not json at all", '{"verdict": "maybe", "reason": "x"}'])
 def test_unparseable_judge_output_is_an_error_not_a_score(output):
     result = run_judge(fake_llm(output), "relevancy", question="q", answer="a")
@@ -49,12 +67,34 @@ def test_applies_needs_reference_or_context():
     assert applies("relevancy")
 
 
-def test_shipped_calibration_set_is_valid_and_balanced():
-    items = load_labels(shipped_labels_path())
-    assert len(items) >= 30
+def test_shipped_calibration_set_is_valid_balanced_and_split_by_passage():
+    test = load_labels(shipped_labels_path(), split="test")
     for judge in ("correctness", "faithfulness", "relevancy"):
-        humans = [i.human for i in items if i.judge == judge]
-        assert len(humans) >= 10 and len(set(humans)) == 2
+        humans = [i.human for i in test if i.judge == judge]
+        assert len(humans) >= 10 and humans.count(humans[0]) * 2 == len(humans)
+    train = load_labels(shipped_labels_path(), split="train")
+    humans = [i.human for i in train if i.judge == "faithfulness"]
+    assert len(humans) >= 20 and humans.count("faithful") * 2 == len(humans)
+    # a tuned judge never reads a held-out passage in training
+    assert not {i.context for i in train} & {i.context for i in test if i.context}
+    everything = load_labels(shipped_labels_path())
+    assert len(everything) == len(train) + len(test)
+
+
+def test_labels_without_a_split_are_held_out(tmp_path):
+    path = tmp_path / "labels.jsonl"
+    lines = [{"id": "1", "judge": "relevancy", "question": "q", "answer": "a",
+              "human": "relevant"},
+             {"id": "2", "judge": "relevancy", "question": "q", "answer": "b",
+              "human": "irrelevant", "split": "train"}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [i.id for i in load_labels(path, split="test")] == ["1"]
+    assert [i.id for i in load_labels(path, split="train")] == ["2"]
+    path.write_text(json.dumps(lines[0]) + "\n")
+    with pytest.raises(DatasetError, match="no items in split 'train'"):
+        load_labels(path, split="train")
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_labels(path, split="dev")
 
 
 def test_calibrate_reports_kappa_and_confusion():

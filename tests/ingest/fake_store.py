@@ -66,6 +66,9 @@ class FakeWriter:
     def delete_document(self, doc_id):
         self.staged.append(("delete", doc_id))
 
+    def set_bookkeeping(self, doc_id, bookkeeping):
+        self.staged.append(("bookkeeping", doc_id, bookkeeping))
+
     def entries(self, doc_ids):
         return {i: _entry(self.store.docs[i][0], self.store.docs[i][1],
                           self.store.docs[i][3]) for i in doc_ids if i in self.store.docs}
@@ -82,6 +85,11 @@ class FakeWriter:
             if op[0] == "put":
                 _, document, chunks, vectors, questions = op
                 self.store.docs[document.id] = (document, chunks, vectors, questions)
+            elif op[0] == "bookkeeping":
+                if op[1] in self.store.docs:
+                    document, *rest = self.store.docs[op[1]]
+                    self.store.docs[op[1]] = (document.model_copy(
+                        update={"bookkeeping": op[2]}), *rest)
             elif op[0] == "info":
                 self.store.info.update(op[1])
                 self.store.info = {k: v for k, v in self.store.info.items() if v is not None}

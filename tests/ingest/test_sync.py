@@ -220,3 +220,7 @@ def test_a_new_loader_version_parses_files_whose_bytes_did_not_change(folder, tm
     reparsed = ingest([root], store)
     assert [p.name for p in parsed] == ["volcano.md"]  # the one readable Markdown file
     assert reparsed.unchanged == 8 and reparsed.changed == 0  # same text: kept
+    # ... and the new file key is stored: the run after that parses nothing again
+    parsed.clear()
+    steady = ingest([root], store)
+    assert parsed == [] and steady.unchanged == 8 and steady.changed == 0

@@ -90,9 +90,11 @@ def test_examples_from_the_eval_set_are_refused(project, tmp_path):
 def test_judge_rows_quote_the_retrieved_context_or_claim_what_it_does_not_say(project,
                                                                                tmp_path):
     out = tmp_path / "judge.jsonl"
-    result = invoke(project, "judge", project.root / "train.jsonl", out, "--context-chunks", 1)
+    result = invoke(project, "judge", out, "--dataset", project.root / "train.jsonl",
+                    "--context-chunks", 1)
     assert result.exit_code == 0, result.output
-    assert "wrote 4 sft faithfulness-judge rows from 2 questions" in result.text
+    assert "wrote 4 sft faithfulness-judge rows (0 human-labelled) from 2 contexts" \
+        in result.text
     rows = load_rows(out, "sft")
     verdicts = []
     for row in rows:
@@ -107,11 +109,43 @@ def test_judge_rows_quote_the_retrieved_context_or_claim_what_it_does_not_say(pr
         assert (quoted in context) == (verdict == "faithful"), (answer, context)
     assert sorted(verdicts) == ["faithful", "faithful", "unfaithful", "unfaithful"]
     dpo = tmp_path / "judge-dpo.jsonl"
-    assert invoke(project, "judge", project.root / "train.jsonl", dpo, "-f", "dpo").exit_code \
-        == 0
+    assert invoke(project, "judge", dpo, "-d", project.root / "train.jsonl", "-f",
+                  "dpo").exit_code == 0
     pairs = load_rows(dpo, "dpo")
     assert all(json.loads(p.completion[0]["content"])["verdict"]
                != json.loads(p.rejected[0]["content"])["verdict"] for p in pairs)
+
+
+def test_judge_rows_from_human_labels_use_the_train_split_only(project, tmp_path):
+    context = ("The tide rises twice a day. The moon's gravity pulls the oceans toward it. "
+               "Lava is molten rock that reached the surface.")
+    labels = tmp_path / "labels.jsonl"
+    items = [("h-1", "The moon's gravity pulls on the oceans.", "faithful", "train"),
+             ("h-2", "The sun alone causes the tides.", "unfaithful", "train"),
+             ("h-3", "Tides rise twice a day.", "faithful", "test")]
+    labels.write_text("".join(json.dumps(
+        {"id": i, "judge": "faithfulness", "question": "What causes tides?", "answer": a,
+         "context": context if split == "train" else "Held-out passage.", "human": h,
+         "split": split}) + "\n" for i, a, h, split in items))
+    out = tmp_path / "judge.jsonl"
+    result = invoke(project, "judge", out, "--labels", labels, "--label-repeat", 2)
+    assert result.exit_code == 0, result.output
+    assert "(4 human-labelled) from 1 contexts" in result.text
+    rows = load_rows(out, "sft")
+    verdicts = {}
+    for row in rows:
+        user = row.prompt[-1]["content"]
+        assert "Held-out passage" not in user
+        answer = user.split("\n\nAnswer: ", 1)[1].split("\n\nIs every claim", 1)[0]
+        verdicts.setdefault(row.id, []).append(
+            (answer, json.loads(row.completion[0]["content"])["verdict"]))
+    assert verdicts["h-2"].count(("The sun alone causes the tides.", "unfaithful")) == 2
+    assert ("The moon's gravity pulls on the oceans.", "faithful") in verdicts["h-1"]
+    constructed = [v for v in verdicts["h-1"] if v[0] != "The moon's gravity pulls on the "
+                   "oceans."]  # the passage's own rows: a quoted sentence is faithful
+    assert constructed and all((a.removesuffix(" [1]") in context) == (v == "faithful")
+                               for a, v in constructed)
+    assert invoke(project, "judge", out).exit_code == 2  # neither source given
 
 
 def test_the_extract_teacher_answers_where_no_sample_passes(project):

@@ -134,7 +134,10 @@ def test_judge_answers_built_to_be_unfaithful_are_not_in_the_context():
     case = JudgeCase("a", "q?", text, sentences)
     other = JudgeCase("b", "q2?", "Lava is molten rock that reached the surface.",
                       ("Lava is molten rock that reached the surface.",))
-    for kind in ("foreign", "mixed", "number"):
+    for kind in ("foreign", "mixed", "number", "swap"):
         answer = unfaithful_answer(case, [other], kind, rng)
         assert answer and answer not in text
+    swapped = unfaithful_answer(case, [other], "swap", rng)
+    new_words = {w.strip(".") for w in swapped.split()} - {w.strip(".") for w in text.split()}
+    assert new_words and new_words <= {"molten", "reached", "surface"}, swapped
     assert unfaithful_answer(case, [], "foreign", rng) is None  # nothing foreign to quote

@@ -279,15 +279,19 @@ def calibrate_cmd(
     ctx: typer.Context,
     labels: Path | None = typer.Argument(None, help="Human labels (JSONL); default: the set "
                                          "shipped for the demo corpus.", show_default=False),
+    split: str = typer.Option("test", "--split", help="Which labelled items: test (held out "
+                              "from judge tuning), train, or all."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Agreement of each judge with human labels: accuracy, Cohen's kappa, confusion."""
-    from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path
+    from ragloop.evals.calibrate import SPLITS, calibrate, load_labels, shipped_labels_path
 
+    if split not in SPLITS:
+        fail(f"--split is one of {', '.join(SPLITS)}", EXIT_USAGE)
     try:
         pipeline = _pipeline(ctx)
         version = pipeline.settings.eval.judge_prompt_version
-        items = load_labels(labels or shipped_labels_path(), version=version)
+        items = load_labels(labels or shipped_labels_path(), version=version, split=split)
         with pipeline, _progress() as bar:
             task = bar.add_task("judging", total=len(items))
             report = calibrate(pipeline.judge_llm, items, version=version,
@@ -296,12 +300,14 @@ def calibrate_cmd(
         fail(err)
     from ragloop.evals.judge_agreement import MIN_KAPPA, SHIPPED_SOURCE, save_calibration
 
-    saved = save_calibration(pipeline.project.data_dir, report,
-                             labels_source=str(labels.resolve()) if labels else SHIPPED_SOURCE)
+    source = str(labels.resolve()) if labels else SHIPPED_SOURCE
+    saved = save_calibration(pipeline.project.data_dir, report, labels_source=source + (
+        "" if split == "test" else f" ({split} split)"))
     if as_json:
         console.print_json(json.dumps(report.as_dict()))
         return
-    console.print(f"judge model {report.model}, prompts {report.prompt_version}")
+    console.print(f"judge model {report.model}, prompts {report.prompt_version}, "
+                  f"{len(items)} labelled items ({split} split)", highlight=False)
     for j in report.judges:
         flag = "" if j.kappa >= MIN_KAPPA else f" [red]uncalibrated (kappa < {MIN_KAPPA})[/]"
         console.print(f"\n[bold]{j.judge}[/]: n={j.n} accuracy={j.accuracy:.3f} "

@@ -306,9 +306,16 @@ def data_golden(
 @data_app.command("judge")
 def data_judge(
     ctx: typer.Context,
-    dataset: Path = typer.Argument(..., help="Golden set's train split (JSONL): its questions "
-                                   "and what the index retrieves for them."),
     out: Path = typer.Argument(..., help="TRL JSONL to write."),
+    dataset: Path | None = typer.Option(None, "--dataset", "-d", help="Golden set's train "
+                                        "split (JSONL): its questions and what the index "
+                                        "retrieves for them.", show_default=False),
+    labels: Path | None = typer.Option(None, "--labels", help="Human labels (JSONL, as for "
+                                       "`eval calibrate`): the faithfulness items of its "
+                                       "train split, as rows and as passages to build rows "
+                                       "over.", show_default=False),
+    label_repeat: int = typer.Option(1, "--label-repeat", min=1, help="Times each human-"
+                                     "labelled row is written."),
     fmt: str = typer.Option("sft", "--format", "-f", help="sft or dpo."),
     context_chunks: int = typer.Option(1, "--context-chunks", min=1,
                                        help="Retrieved chunks per context."),
@@ -317,29 +324,43 @@ def data_judge(
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
-    """Faithfulness-judge rows whose verdicts are known by construction.
+    """Faithfulness-judge rows: verdicts known by construction, and human labels.
 
-    Faithful: a sentence of the retrieved context. Unfaithful: another question's sentence,
-    a context sentence followed by one, or a context sentence with a number changed. Test
-    the tuned judge with `ragloop --model NAME eval calibrate`."""
-    from ragloop.train.data_judge import build_cases, judge_rows
+    Faithful: a sentence of the context. Unfaithful: another question's sentence, a context
+    sentence followed by one, a context sentence with a number changed or with content words
+    swapped for foreign ones. With --labels, the train split's human verdicts too. Test the
+    tuned judge on the held-out split with `ragloop --model NAME eval calibrate`."""
+    from itertools import chain
+
+    from ragloop.evals.calibrate import load_labels
+    from ragloop.train.data_judge import build_cases, human_rows, judge_rows, label_cases
     from ragloop.train.rows import write_rows
 
     if fmt not in ("sft", "dpo"):
         fail("--format is sft or dpo", EXIT_USAGE)
+    if dataset is None and labels is None:
+        fail("give --dataset, --labels or both", EXIT_USAGE)
     try:
-        examples = _examples(dataset, eval_set, limit)
         pipeline = _pipeline(ctx)
         version = pipeline.settings.eval.judge_prompt_version
-        cases = build_cases(pipeline, examples, context_chunks=context_chunks, seed=seed)
+        cases = []
+        if dataset is not None:
+            cases = build_cases(pipeline, _examples(dataset, eval_set, limit),
+                                context_chunks=context_chunks, seed=seed)
+        items = load_labels(labels, version=version, split="train") if labels else []
+        cases += label_cases(items)
         bar, task = _count_bar("building judge rows", len(cases))
         with bar:
-            count = write_rows(out, judge_rows(cases, fmt=fmt, seed=seed, version=version,
-                                               on_case=lambda: bar.advance(task)), fmt)
+            rows = chain(judge_rows(cases, fmt=fmt, seed=seed, version=version,
+                                    on_case=lambda: bar.advance(task)),
+                         *(human_rows(items, fmt=fmt, version=version)
+                           for _ in range(label_repeat)))
+            count = write_rows(out, rows, fmt)
     except RagloopError as err:
         fail(err)
-    console.print(f"wrote {count} {fmt} faithfulness-judge rows from {len(cases)} questions "
-                  f"to {out}", highlight=False)
+    human = sum(i.judge == "faithfulness" for i in items) * label_repeat
+    console.print(f"wrote {count} {fmt} faithfulness-judge rows ({human} human-labelled) "
+                  f"from {len(cases)} contexts to {out}", highlight=False)
 
 
 @data_app.command("selfgen")

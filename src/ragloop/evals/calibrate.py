@@ -3,10 +3,13 @@
 A labels file is JSONL, one item per line::
 
     {"id": "cal-01", "judge": "correctness", "question": "...", "answer": "...",
-     "reference": "...", "context": "...", "human": "correct"}
+     "reference": "...", "context": "...", "human": "correct", "split": "test"}
 
-``human`` must be one of the judge's two verdicts. ragloop ships a small set labelled by hand
-for its demo corpus (``ragloop/data/calibration.jsonl``), used when no file is given.
+``human`` must be one of the judge's two verdicts. ``split`` is "test" (the default: held out,
+what a reported kappa is measured on) or "train" (items a judge may be tuned on, e.g. with
+``ragloop train data judge --labels``). ragloop ships a set labelled by hand for its demo
+corpus (``ragloop/data/calibration.jsonl``), used when no file is given; its faithfulness
+items are split by context passage, so no test passage is seen in training.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -38,13 +42,21 @@ class LabelledItem(BaseModel):
     reference: str = ""
     context: str = ""
     human: str
+    split: Literal["train", "test"] = "test"
+
+
+SPLITS = ("train", "test", "all")
 
 
 def shipped_labels_path() -> Path:
     return Path(str(resources.files("ragloop") / "data" / "calibration.jsonl"))
 
 
-def load_labels(path: Path | str, *, version: str = "v1") -> list[LabelledItem]:
+def load_labels(path: Path | str, *, version: str = "v1", split: str = "all"
+                ) -> list[LabelledItem]:
+    """The labelled items of ``split`` ("train", "test" or "all")."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     path = Path(path)
     if not path.is_file():
         raise DatasetError(path, "labels file not found")
@@ -70,7 +82,10 @@ def load_labels(path: Path | str, *, version: str = "v1") -> list[LabelledItem]:
         items.append(item)
     if not items:
         raise DatasetError(path, "labels file has no items")
-    return items
+    chosen = [i for i in items if split == "all" or i.split == split]
+    if not chosen:
+        raise DatasetError(path, f"labels file has no items in split {split!r}")
+    return chosen
 
 
 @dataclass

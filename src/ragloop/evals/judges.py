@@ -6,12 +6,18 @@ schema-constrained JSON ``{"verdict": <enum>, "reason": <short string>}`` so eve
 default model produces parseable output. Prompts are versioned: the version string is stored
 with every score, and a changed prompt gets a new version, never an edit in place. Output
 that cannot be parsed is returned as an *error* for that example, never as a score.
+
+Prompt ``v2`` gives the faithfulness judge evidence a program found: the answer's content
+words that the context lacks (``answer.verify.word_support``), so a small judge has the
+grounding check's finding to weigh instead of having to find unsupported words itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ragloop.answer.citations import strip_markers
+from ragloop.answer.verify import content_words, word_support
 from ragloop.errors import ModelError
 from ragloop.models.llm import LLMClient
 from ragloop.records import LLMCall
@@ -22,7 +28,7 @@ class JudgeSpec:
     name: str
     verdicts: tuple[str, str]  # (pass, fail): the first scores 1.0, the second 0.0
     system: str
-    template: str  # str.format fields: question, answer, reference, context
+    template: str  # str.format fields: question, answer, reference, context, unsupported
     needs: tuple[str, ...]  # fields that must be non-empty for the judge to apply
 
 
@@ -54,6 +60,17 @@ PROMPTS: dict[str, dict[str, JudgeSpec]] = {
             "something else or does not respond.",
             ("question", "answer")),
     },
+}
+PROMPTS["v2"] = {
+    **PROMPTS["v1"],
+    "faithfulness": JudgeSpec(
+        "faithfulness", ("faithful", "unfaithful"), _SYSTEM,
+        "Context:\n{context}\n\nQuestion: {question}\n\nAnswer: {answer}\n\n"
+        "Answer words the context does not contain: {unsupported}\n\n"
+        "Is every claim in the answer supported by the context? "
+        'Verdict "faithful" if the context supports the answer, "unfaithful" if the answer '
+        "states something the context does not say.",
+        ("answer", "context")),
 }
 JUDGES = tuple(PROMPTS["v1"])
 MAX_REASON_CHARS = 160
@@ -101,10 +118,23 @@ def judge_messages(judge: str, *, question: str, answer: str, reference: str = "
                    context: str = "", version: str = "v1") -> list[dict]:
     """The chat messages a judge sends (also what judge training rows are built from)."""
     spec = get_spec(judge, version)
+    context = context.strip()[:MAX_CONTEXT_CHARS]
+    unsupported = (unsupported_words(answer, context) if "{unsupported}" in spec.template
+                   else "")
     prompt = spec.template.format(question=question.strip(), answer=answer.strip() or "(empty)",
-                                  reference=reference.strip(),
-                                  context=context.strip()[:MAX_CONTEXT_CHARS])
+                                  reference=reference.strip(), context=context,
+                                  unsupported=unsupported)
     return [{"role": "system", "content": spec.system}, {"role": "user", "content": prompt}]
+
+
+def unsupported_words(answer: str, context: str, *, limit: int = 12) -> str:
+    """The evidence line of prompt v2: "none", or "3 of 9: splade, gpu, sparse"."""
+    _, missing = word_support(answer, context)
+    if not missing:
+        return "none"
+    total = len(content_words(strip_markers(answer)))
+    shown = list(dict.fromkeys(missing))[:limit]
+    return f"{len(missing)} of {total}: {', '.join(shown)}"
 
 
 def run_judge(llm: LLMClient, judge: str, *, question: str, answer: str, reference: str = "",

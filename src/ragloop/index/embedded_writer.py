@@ -32,7 +32,7 @@ from ragloop.index.store import (
     checked_document_input,
     vector_dim,
 )
-from ragloop.records import Chunk, Document, Question
+from ragloop.records import Bookkeeping, Chunk, Document, Question
 
 if TYPE_CHECKING:
     from ragloop.index.embedded import EmbeddedStore
@@ -189,6 +189,10 @@ class EmbeddedWriter(CommitOnExit):
     def delete_document(self, doc_id: str) -> None:
         self._begin()
         self._delete(doc_id)
+
+    def set_bookkeeping(self, doc_id: str, bookkeeping: Bookkeeping) -> None:
+        self._begin().execute("UPDATE documents SET bookkeeping = ? WHERE id = ?",
+                              (bookkeeping.model_dump_json(exclude_defaults=True), doc_id))
 
     def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
         return catalog.document_entries(self._begin(), list(doc_ids))

@@ -50,7 +50,7 @@ from ragloop.index.store import (
     split_bookkeeping,
     vector_dim,
 )
-from ragloop.records import Chunk, Document, Question
+from ragloop.records import Bookkeeping, Chunk, Document, Question
 
 try:
     import psycopg
@@ -513,6 +513,10 @@ class PostgresWriter(CommitOnExit):
     def delete_document(self, doc_id: str) -> None:
         self._begin()
         self._delete(doc_id)
+
+    def set_bookkeeping(self, doc_id: str, bookkeeping: Bookkeeping) -> None:
+        self._begin().execute(f"UPDATE {self.s}.documents SET bookkeeping = %s WHERE id = %s",
+                              (bookkeeping.model_dump_json(exclude_defaults=True), doc_id))
 
     def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
         rows = self._begin().execute(

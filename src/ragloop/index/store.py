@@ -112,6 +112,12 @@ class StoreWriter(Protocol):
 
     def delete_document(self, doc_id: str) -> None: ...
 
+    def set_bookkeeping(self, doc_id: str, bookkeeping: Bookkeeping) -> None:
+        """Stage new ingest bookkeeping for a stored document, its chunks untouched (a file
+        whose loader changed but whose text did not gets its new file key). No such
+        document: nothing happens."""
+        ...
+
     def entries(self, doc_ids: Sequence[str]) -> dict[str, DocumentEntry]:
         """The stored entries of ``doc_ids`` as this writer's transaction sees them (it holds
         the write lock: no other writer commits between this read and ``commit()``), so a

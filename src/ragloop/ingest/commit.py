@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ragloop.index.store import Store
 from ragloop.ingest.plan import Planned
 from ragloop.ingest.process import Processed
+from ragloop.records import Bookkeeping
 
 
 @dataclass
@@ -28,9 +29,11 @@ class Committed:
 
 def commit_batch(store: Store, items: Sequence[tuple[Planned, Processed]],
                  deletions: Sequence[str], *, fingerprint: str,
-                 index_info: dict | None = None) -> Committed:
-    """Write ``items`` and ``deletions`` in one transaction; update each item's file result
-    after the commit. Raises what the store raises (nothing of the batch is then written)."""
+                 index_info: dict | None = None,
+                 refreshes: Sequence[tuple[str, Bookkeeping]] = ()) -> Committed:
+    """Write ``items``, ``deletions`` and ``refreshes`` (new bookkeeping for unchanged
+    documents) in one transaction; update each item's file result after the commit. Raises
+    what the store raises (nothing of the batch is then written)."""
     writer = store.writer()
     written: list[tuple[Planned, Processed]] = []
     already: list[Planned] = []
@@ -53,6 +56,8 @@ def commit_batch(store: Store, items: Sequence[tuple[Planned, Processed]],
             written.append((planned, processed))
         for doc_id in deletions:
             writer.delete_document(doc_id)
+        for doc_id, bookkeeping in refreshes:
+            writer.set_bookkeeping(doc_id, bookkeeping)
         if index_info is not None and (written or deletions):
             writer.set_index_info(**index_info)
         writer.commit()

@@ -123,6 +123,9 @@ class Planner:
                                     self.dedup.decode(kept.minhash) if kept.minhash else None)
         self.seen_ids: set[str] = set()
         self.troubled: set[str] = set()  # files with errors and unreadable folders: kept
+        # unchanged documents whose file key changed (a new loader version, same text): the
+        # new key is stored so the next run skips the file unparsed again
+        self.refreshes: list[tuple[str, Bookkeeping]] = []
 
     @property
     def load_limits(self) -> dict:
@@ -199,6 +202,13 @@ class Planner:
         entry = self.known.get(document.id)
         if self._is_current(entry, document):
             result.unchanged += 1
+            new_key = document.metadata.get("file_hash")
+            if new_key is not None and entry.file_hash != new_key:
+                text_hash = content_hash(document.text)
+                signature = self.dedup.signature(document.text)
+                self.refreshes.append((document.id, Bookkeeping(
+                    file_hash=new_key, text_hash=text_hash,
+                    minhash=self.dedup.encode(signature), ingest=self.recipe)))
             return None
         if len(document.text) > self.settings.max_record_chars:
             # a record this size would hold the chunker and the tokenizer for minutes

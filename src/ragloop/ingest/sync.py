@@ -31,7 +31,7 @@ from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch, Proce
 from ragloop.ingest.report import FileResult, IngestReport
 from ragloop.models.embedder import Embedder
 from ragloop.models.llm import LLMClient
-from ragloop.records import IngestRecipe
+from ragloop.records import Bookkeeping, IngestRecipe
 from ragloop.run.base import Executor, InlineExecutor
 
 __all__ = ["IngestReport", "FileResult", "ingest_paths", "ingest_fingerprint"]
@@ -42,9 +42,10 @@ class _Batch:
     items: list[Planned] = field(default_factory=list)  # go to the per-document stage
     skipped: list[Planned] = field(default_factory=list)  # duplicates left out of the index
     deletions: list[str] = field(default_factory=list)
+    refreshes: list[tuple[str, Bookkeeping]] = field(default_factory=list)  # new file keys
 
     def __len__(self) -> int:
-        return len(self.items) + len(self.skipped) + len(self.deletions)
+        return len(self.items) + len(self.skipped) + len(self.deletions) + len(self.refreshes)
 
 
 class _Clock:
@@ -129,7 +130,8 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
                 items.append((planned, done))
         with _Clock(events, "index"):
             committed = commit_batch(store, items, batch.deletions, fingerprint=fingerprint,
-                                     index_info=None if reembed else info)
+                                     index_info=None if reembed else info,
+                                     refreshes=batch.refreshes)
         report.removed += committed.removed
         events.committed(committed.documents, committed.chunks, committed.characters)
 
@@ -205,6 +207,8 @@ def _plan_batches(files: list[Path], planner: Planner, size: int, dedup: str,
                     batch.deletions.append(planned.document.id)
             else:
                 batch.items.append(planned)
+        batch.refreshes += planner.refreshes
+        planner.refreshes.clear()
         events.document_unchanged(result.unchanged - unchanged_before)
         events.file_done(str(path))
         if len(batch) >= size:

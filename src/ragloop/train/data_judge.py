@@ -9,8 +9,13 @@ seeded). Then:
 - **faithful**: a sentence of that context, verbatim (sometimes with a ``[1]`` citation);
 - **unfaithful**, in turn one of: a sentence of another question's context (nothing here
   says it); a context sentence followed by such a foreign sentence (part supported, part
-  not — the case the human labels hold); a context sentence with one of its numbers changed.
-  A candidate that occurs in the context anyway is dropped.
+  not — the case the human labels hold); a context sentence with one of its numbers changed;
+  a context sentence with some of its content words swapped for a foreign sentence's (on
+  topic, but claiming what the context does not say). A candidate that occurs in the
+  context anyway is dropped.
+
+Human-labelled items of a calibration file's *train* split (``label_cases``, ``human_rows``)
+add in-domain rows: their own verdicts, and constructed rows over their context passages.
 
 The assistant turn is the judge's JSON (``{"verdict", "reason"}``) with a fixed reason per
 verdict. DPO rows pair the right verdict with the wrong one on the same prompt.
@@ -32,8 +37,9 @@ from ragloop.train.data_golden import SENTENCE_BREAK
 JUDGE = "faithfulness"
 REASONS = {"faithful": "The context states this.",
            "unfaithful": "The context does not support this claim."}
-UNFAITHFUL_KINDS = ("foreign", "mixed", "number")
+UNFAITHFUL_KINDS = ("foreign", "mixed", "number", "swap")
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+_CONTENT_WORD = re.compile(r"\b[A-Za-z][A-Za-z-]{4,}\b")
 MIN_CHARS, MAX_CHARS = 30, 300
 
 
@@ -84,6 +90,23 @@ def _changed_number(sentence: str, rng: random.Random) -> str | None:
     return sentence[:match.start()] + new + sentence[match.end():] if new != value else None
 
 
+def _swapped_words(sentence: str, foreign: str, context: str, rng: random.Random
+                   ) -> str | None:
+    """Up to three of the sentence's content words replaced by foreign content words that
+    the context does not contain."""
+    mine = list(_CONTENT_WORD.finditer(sentence))
+    lowered = context.lower()
+    theirs = [w for w in dict.fromkeys(_CONTENT_WORD.findall(foreign))
+              if w.lower() not in lowered]
+    if not mine or not theirs:
+        return None
+    count = min(len(mine), len(theirs), rng.choice((1, 2, 3)))
+    picks = sorted(rng.sample(mine, count), key=lambda m: m.start(), reverse=True)
+    for match, word in zip(picks, rng.sample(theirs, count), strict=True):
+        sentence = sentence[:match.start()] + word + sentence[match.end():]
+    return sentence
+
+
 def unfaithful_answer(case: JudgeCase, others: Sequence[JudgeCase], kind: str,
                       rng: random.Random) -> str | None:
     foreign = rng.choice(rng.choice(others).sentences) if others else None
@@ -91,11 +114,44 @@ def unfaithful_answer(case: JudgeCase, others: Sequence[JudgeCase], kind: str,
         answer = foreign
     elif kind == "mixed":
         answer = f"{rng.choice(case.sentences)} {foreign}" if foreign else None
+    elif kind == "swap":
+        answer = (_swapped_words(rng.choice(case.sentences), foreign, case.context, rng)
+                  if foreign else None)
     else:
         answer = _changed_number(rng.choice(case.sentences), rng)
     if answer is None or answer in case.context:
         return None
     return answer
+
+
+def label_cases(items: Sequence) -> list[JudgeCase]:
+    """One case per distinct context passage of labelled faithfulness items (``LabelledItem``
+    of ``ragloop.evals.calibrate``; pass only the train split)."""
+    cases: dict[str, JudgeCase] = {}
+    for item in items:
+        if item.judge != JUDGE or not item.context.strip() or item.context in cases:
+            continue
+        sentences = sentences_of([item.context])
+        if sentences:
+            cases[item.context] = JudgeCase(item.id, item.question, item.context, sentences)
+    return list(cases.values())
+
+
+def human_rows(items: Sequence, *, fmt: str = "sft", version: str = "v1") -> Iterator[dict]:
+    """Rows whose verdicts are the human labels of faithfulness items (train split only:
+    the caller's job, as with golden sets)."""
+    passing, failing = get_spec(JUDGE, version).verdicts
+    for item in items:
+        if item.judge != JUDGE or not item.context.strip():
+            continue
+        prompt = judge_messages(JUDGE, question=item.question, answer=item.answer,
+                                context=item.context, version=version)
+        wrong = failing if item.human == passing else passing
+        row = {"id": item.id, "prompt": prompt}
+        if fmt == "sft":
+            yield {**row, "completion": _verdict(item.human)}
+        else:
+            yield {**row, "chosen": _verdict(item.human), "rejected": _verdict(wrong)}
 
 
 def _verdict(verdict: str) -> list[dict]:
