@@ -23,7 +23,7 @@ from ragloop.cli.common import (
     fail,
     state,
 )
-from ragloop.errors import RagloopError
+from ragloop.errors import DatasetError, RagloopError
 
 eval_app = typer.Typer(help="Evaluate: golden sets, runs, comparisons, gates, judges, reports.",
                        no_args_is_help=True)
@@ -291,11 +291,18 @@ def calibrate_cmd(
     try:
         pipeline = _pipeline(ctx)
         version = pipeline.settings.eval.judge_prompt_version
-        items = load_labels(labels or shipped_labels_path(), version=version, split=split)
+        path = labels or shipped_labels_path()
+        items = load_labels(path, version=version, split=split)
+        fit = None
+        if split == "test":  # the train split, if any, fits the likelihood judge
+            try:
+                fit = load_labels(path, version=version, split="train")
+            except DatasetError:
+                fit = None
         with pipeline, _progress() as bar:
             task = bar.add_task("judging", total=len(items))
             report = calibrate(pipeline.judge_llm, items, version=version,
-                               on_item=lambda: bar.advance(task))
+                               on_item=lambda: bar.advance(task), fit_items=fit)
     except RagloopError as err:
         fail(err)
     from ragloop.evals.judge_agreement import MIN_KAPPA, SHIPPED_SOURCE, save_calibration

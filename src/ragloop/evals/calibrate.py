@@ -24,8 +24,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ragloop.answer.verify import GroundingVerifier, word_support
-from ragloop.errors import DatasetError
+from ragloop.errors import DatasetError, ModelError
 from ragloop.evals.judges import JudgeResult, get_spec, run_judge
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain, fit_threshold
 from ragloop.evals.metrics.stats import cohen_kappa, confusion_matrix
 from ragloop.models.llm import LLMClient
 
@@ -128,7 +129,11 @@ def agreement(judge: str, labels: tuple[str, str], human: list[str],
 
 
 def calibrate(llm: LLMClient, items: list[LabelledItem], *, version: str = "v1",
-              on_item: Callable[[], None] | None = None) -> CalibrationReport:
+              on_item: Callable[[], None] | None = None,
+              fit_items: list[LabelledItem] | None = None) -> CalibrationReport:
+    """Each LLM judge and the grounding check against ``items``; with ``fit_items`` (labelled
+    items apart from ``items``, e.g. the train split) also the likelihood judge, its
+    threshold fitted on them (when the judge model's backend can score text)."""
     results: list[tuple[LabelledItem, JudgeResult]] = []
     for item in items:
         result = run_judge(llm, item.judge, question=item.question, answer=item.answer,
@@ -147,7 +152,57 @@ def calibrate(llm: LLMClient, items: list[LabelledItem], *, version: str = "v1",
     if floor is not None:
         judges.append(floor)
         rows += floor_rows
+    if fit_items and getattr(llm.backend, "token_logprobs", None) is not None:
+        scored, scored_rows = likelihood_agreement(llm, items, fit_items, version=version)
+        if scored is not None:
+            judges.append(scored)
+            rows += scored_rows
     return CalibrationReport(version, llm.model_id, judges, rows)
+
+
+def likelihood_agreement(llm: LLMClient, items: list[LabelledItem],
+                         fit_items: list[LabelledItem], *, version: str = "v1"
+                         ) -> tuple[JudgeAgreement | None, list[dict]]:
+    """The likelihood judge (``evals.likelihood``) on the faithfulness ``items``, its
+    threshold fitted on the faithfulness ``fit_items``; (None, []) when either has none."""
+    def usable(group):
+        return [i for i in group if i.judge == "faithfulness" and i.context.strip()]
+
+    errors: dict[str, str] = {}
+
+    def gain(item: LabelledItem) -> float | None:
+        try:
+            return context_gain(llm, question=item.question, answer=item.answer,
+                                context=item.context)
+        except ModelError as err:  # e.g. over the context window: this item, not the run
+            errors[item.id] = f"{type(err).__name__}: {err}"[:600]
+            return None
+
+    def gains(group):
+        return [gain(i) for i in group]
+
+    mine, fit = usable(items), usable(fit_items)
+    if not mine or not fit:
+        return None, []
+    faithful, unfaithful = get_spec("faithfulness", version).verdicts
+    fit_scores = [(s, i.human == faithful) for s, i in zip(gains(fit), fit, strict=True)
+                  if s is not None]
+    if not fit_scores:
+        return None, []
+    cut = fit_threshold([s for s, _ in fit_scores], [p for _, p in fit_scores])
+    rows = []
+    for item, score in zip(mine, gains(mine), strict=True):
+        verdict = None if score is None else faithful if score >= cut else unfaithful
+        rows.append({"id": item.id, "judge": LIKELIHOOD_JUDGE, "human": item.human,
+                     "verdict": verdict, "score": score, "threshold": cut,
+                     "reason": "" if score is None else
+                     f"context gain {score:+.2f} nats/token (threshold {cut:+.2f}, fitted "
+                     f"on {len(fit_scores)} labelled items)",
+                     "error": None if score is not None else
+                     errors.get(item.id, "no answer text to score")})
+    found = agreement(LIKELIHOOD_JUDGE, (faithful, unfaithful), [i.human for i in mine],
+                      [r["verdict"] for r in rows])
+    return found, rows
 
 
 def grounding_agreement(items: list[LabelledItem], *, version: str = "v1",

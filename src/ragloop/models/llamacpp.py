@@ -122,6 +122,40 @@ class LlamaCppBackend:
                           latency_s=latency, model=self.model_id,
                           finish_reason=choice.get("finish_reason"))
 
+    def token_logprobs(self, messages: list[Message], continuation: str) -> list[float]:
+        """Log-probability of each token of ``continuation`` as the assistant's reply to
+        ``messages`` (the model's chat template), one token at a time after the prompt."""
+        import llama_cpp
+        import numpy as np
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = self._model
+        template = model.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelError(f"{self.model_id}: the GGUF has no chat template to score with")
+        special = [model.detokenize([t], special=True).decode("utf-8", "replace")
+                   if t >= 0 else "" for t in (model.token_eos(), model.token_bos())]
+        prompt = Jinja2ChatFormatter(template, eos_token=special[0], bos_token=special[1])(
+            messages=[m.model_dump() for m in messages]).prompt
+        with self._lock:
+            prefix = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            tokens = model.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
+            if len(prefix) + len(tokens) > self.n_ctx:
+                raise ModelError(f"{self.model_id}: {len(prefix) + len(tokens)} tokens to "
+                                 f"score, over the context window of {self.n_ctx}")
+            model.reset()
+            model.eval(prefix)
+            n_vocab = model.n_vocab()
+            scores = []
+            for token in tokens:
+                # only the last position's logits exist without logits_all: one token a step
+                logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(model.ctx),
+                                               shape=(n_vocab,)).astype(np.float64)
+                top = logits.max()
+                scores.append(float(logits[token] - top - np.log(np.exp(logits - top).sum())))
+                model.eval([token])
+        return scores
+
     def stream(self, messages: list[Message], params: GenerationParams,
                schema: dict | None = None) -> Iterator[str]:
         kwargs = self._kwargs(messages, params)

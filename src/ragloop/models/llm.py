@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
 
-from ragloop.errors import SchemaValidationError
+from ragloop.errors import ModelError, SchemaValidationError
 from ragloop.models.cache import DiskCache, cache_key
 from ragloop.records import Completion, LLMCall, Message
 
@@ -245,6 +245,42 @@ class LLMClient:
     def _store(self, key: str, value: dict) -> None:
         if self.cache is not None:
             self.cache.put(key, json.dumps(value).encode("utf-8"))
+
+    def token_logprobs(self, messages: MessagesLike, continuation: str, *,
+                       purpose: str = "score") -> list[float]:
+        """The log-probability of each token of ``continuation`` as the model's reply to
+        ``messages``: the model as a scorer rather than a writer. Cached and counted like
+        ``complete`` (prompt tokens only). Backends that cannot score (an HTTP endpoint
+        without prompt log-probabilities) raise ``ModelError``."""
+        score = getattr(self.backend, "token_logprobs", None)
+        if score is None:
+            raise ModelError(f"the {self.backend.backend_name} backend cannot score text "
+                             "(token log-probabilities); use a llamacpp model")
+        msgs = as_messages(messages)
+        key = cache_key({
+            "kind": "token_logprobs", "backend": self.backend.backend_name,
+            "model": self.backend.model_id, "messages": [m.model_dump() for m in msgs],
+            "continuation": continuation})
+        blob = self.cache.get(key) if self.cache is not None else None
+        started = time.perf_counter()
+        if blob is not None:
+            data = json.loads(blob)
+        else:
+            try:
+                values = score(msgs, continuation)
+            except Exception:
+                self._record(LLMCall(purpose=purpose, model=self.model_id, prompt_tokens=0,
+                                     completion_tokens=0, failed=True,
+                                     latency_s=time.perf_counter() - started))
+                raise
+            prompt_tokens = sum(self.count_tokens(m.content) for m in msgs) + len(values)
+            data = {"logprobs": values, "prompt_tokens": prompt_tokens}
+            self._store(key, data)
+        self._count(purpose, Completion(
+            text="", model=self.model_id, prompt_tokens=data["prompt_tokens"],
+            completion_tokens=0, latency_s=time.perf_counter() - started,
+            cached=blob is not None))
+        return list(data["logprobs"])
 
     def stream(self, messages: MessagesLike, *, schema: dict | None = None,
                temperature: float = 0.0, max_tokens: int = 256, seed: int = 0,

@@ -1,0 +1,93 @@
+"""The likelihood faithfulness judge: the model as a scorer, a threshold fitted on labelled
+items apart from those it is scored on."""
+
+import math
+
+import pytest
+
+from fakes import FakeLLMBackend
+from ragloop.errors import ModelError
+from ragloop.evals.calibrate import LabelledItem, calibrate
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain, fit_threshold
+from ragloop.models.cache import DiskCache
+from ragloop.models.llm import LLMClient
+
+
+class FakeScoringBackend(FakeLLMBackend):
+    """A fake scorer (not a model): each answer word found in the prompt scores -1, any
+    other word -5, so a context that holds the answer raises its likelihood."""
+
+    def __init__(self):
+        super().__init__('{"verdict": "faithful", "reason": "fake"}')
+        self.scored = 0
+
+    def token_logprobs(self, messages, continuation):
+        self.scored += 1
+        if "overlong" in continuation:
+            raise ModelError("fake: over the context window")
+        prompt = " ".join(m.content for m in messages).lower()
+        return [-1.0 if w.lower().strip(".") in prompt else -5.0
+                for w in continuation.split()]
+
+
+def item(n, answer, human, split, context="The cache is on disk and keyed by the model."):
+    return LabelledItem(id=f"i{n}", judge="faithfulness", question="Where is the cache?",
+                        answer=answer, context=context, human=human, split=split)
+
+
+def test_fit_threshold_separates_the_training_scores_and_prefers_the_lowest_cut():
+    assert fit_threshold([0.1, 0.2, 2.0, 3.0], [False, False, True, True]) == pytest.approx(1.1)
+    assert fit_threshold([1.0, 2.0], [True, True]) == 0.0  # all pass: below the lowest
+    with pytest.raises(ValueError):
+        fit_threshold([], [])
+
+
+def test_token_logprobs_are_cached_and_counted(tmp_path):
+    backend = FakeScoringBackend()
+    llm = LLMClient(backend, DiskCache(tmp_path / "llm.sqlite"))
+    messages = [{"role": "user", "content": "the cache is on disk"}]
+    first = llm.token_logprobs(messages, "on disk", purpose="judge-likelihood")
+    again = llm.token_logprobs(messages, "on disk", purpose="judge-likelihood")
+    assert first == again == [-1.0, -1.0] and backend.scored == 1
+    assert llm.usage.calls == 2 and llm.usage.prompt_tokens > 0
+    with pytest.raises(ModelError, match="cannot score text"):
+        LLMClient(FakeLLMBackend()).token_logprobs(messages, "x")
+
+
+def test_calibrate_fits_the_likelihood_threshold_on_other_items_and_scores_these():
+    llm = LLMClient(FakeScoringBackend())
+    fit = [item(1, "The cache is on disk.", "faithful", "train"),
+           item(2, "It lives in redis memory servers.", "unfaithful", "train")]
+    held_out = [item(3, "It is keyed by the model [1].", "faithful", "test"),
+                item(4, "It expires after seven hours.", "unfaithful", "test"),
+                item(5, "An overlong answer.", "unfaithful", "test")]
+    report = calibrate(llm, held_out, fit_items=fit)
+    found = next(j for j in report.judges if j.judge == LIKELIHOOD_JUDGE)
+    assert found.n == 2 and found.errors == 1 and found.kappa == 1.0
+    rows = [r for r in report.items if r["judge"] == LIKELIHOOD_JUDGE]
+    assert [r["id"] for r in rows] == ["i3", "i4", "i5"]  # the fit items are not scored
+    assert rows[2]["verdict"] is None and "over the context window" in rows[2]["error"]
+    gain = context_gain(llm, question="Where is the cache?", answer="It is keyed by the "
+                        "model [1].", context=held_out[0].context)
+    assert rows[0]["score"] == pytest.approx(gain) and "fitted on 2 labelled items" in \
+        rows[0]["reason"]
+    # without fit items, or with a backend that cannot score: no likelihood judge
+    assert LIKELIHOOD_JUDGE not in {j.judge for j in calibrate(llm, held_out).judges}
+    plain = LLMClient(FakeLLMBackend('{"verdict": "faithful", "reason": "x"}'))
+    assert LIKELIHOOD_JUDGE not in {j.judge for j in
+                                    calibrate(plain, held_out, fit_items=fit).judges}
+
+
+@pytest.mark.real_model
+def test_real_model_finds_a_supported_answer_more_likely_with_its_context(real_llm):
+    context = ("Every model call is cached on disk, keyed by the backend, the model, the "
+               "messages and the generation parameters.")
+    question = "How are model calls cached?"
+    scores = real_llm.token_logprobs([{"role": "user", "content": question}],
+                                     "They are cached on disk.")
+    assert scores and all(s <= 0 and math.isfinite(s) for s in scores)
+    supported = context_gain(real_llm, question=question, context=context,
+                             answer="Calls are cached on disk by backend, model and messages.")
+    made_up = context_gain(real_llm, question=question, context=context,
+                           answer="Calls are cached in memory for one hour.")
+    assert supported > 1.0 > made_up
