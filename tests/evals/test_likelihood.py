@@ -110,3 +110,22 @@ def test_eval_scoring_adds_the_faithfulness_gain_where_the_judge_model_can_score
     off, _, _ = judge_scores(llm, answer="The cache is on disk.", **fields,
                              opts=ScoringOptions(judge=True, judges=("faithfulness",)))
     assert "faithfulness_gain" not in off
+
+
+def test_faithfulness_gain_carries_the_likelihood_judges_shipped_calibration():
+    import json
+
+    from ragloop.evals.judge_agreement import (
+        agreement_for_metric,
+        find_agreements,
+        judge_of,
+        shipped_calibration_path,
+    )
+
+    assert judge_of("faithfulness_gain") == LIKELIHOOD_JUDGE
+    assert judge_of("token_f1") is None
+    entry = json.loads(shipped_calibration_path().read_text())[0]
+    (shipped,) = [j for j in entry["judges"] if j["judge"] == LIKELIHOOD_JUDGE]
+    found = find_agreements(None, entry["model"], "v1", (LIKELIHOOD_JUDGE,))
+    agreement = agreement_for_metric("faithfulness_gain", found)
+    assert agreement.kappa == pytest.approx(shipped["kappa"]) and agreement.n == shipped["n"]

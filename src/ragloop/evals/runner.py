@@ -24,7 +24,7 @@ from ragloop.evals.datasets import dataset_hash, load_dataset
 from ragloop.evals.fingerprint import model_fingerprint, settings_hash
 from ragloop.evals.judge_agreement import find_agreements
 from ragloop.evals.judges import JUDGES
-from ragloop.evals.likelihood import can_score
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, can_score
 from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores, step_scores
 from ragloop.records import (
@@ -160,8 +160,11 @@ def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | No
     """Each judge's agreement with human labels, as known when the run starts."""
     if not options.judge:
         return None
+    judges = tuple(options.judges)
+    if "faithfulness" in judges and can_score(pipeline.judge_llm):
+        judges += (LIKELIHOOD_JUDGE,)  # its score, faithfulness_gain, is in the run too
     found = find_agreements(pipeline.project.data_dir, pipeline.judge_llm.model_id, version,
-                            tuple(options.judges))
+                            judges)
     return {name: agreement.as_dict() for name, agreement in found.items()}
 
 
