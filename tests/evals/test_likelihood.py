@@ -91,3 +91,41 @@ def test_real_model_finds_a_supported_answer_more_likely_with_its_context(real_l
     made_up = context_gain(real_llm, question=question, context=context,
                            answer="Calls are cached in memory for one hour.")
     assert supported > 1.0 > made_up
+
+
+def test_eval_scoring_adds_the_faithfulness_gain_where_the_judge_model_can_score():
+    from ragloop.evals.scoring import ScoringOptions, judge_scores
+
+    llm = LLMClient(FakeScoringBackend())
+    fields = dict(question="Where is the cache?", reference="",
+                  context="[1] The cache is on disk and keyed by the model.")
+    opts = ScoringOptions(judge=True, judges=("faithfulness",), likelihood=True)
+    scores, results, _ = judge_scores(llm, answer="The cache is on disk [1].", opts=opts,
+                                      **fields)
+    assert scores["faithfulness_gain"] > 0 and "judge_faithfulness" in scores
+    assert results[LIKELIHOOD_JUDGE]["reason"].startswith("context gain +")
+    failing, results, _ = judge_scores(llm, answer="An overlong answer.", opts=opts, **fields)
+    assert "faithfulness_gain" not in failing  # missing, with the reason recorded
+    assert "over the context window" in results[LIKELIHOOD_JUDGE]["error"]
+    off, _, _ = judge_scores(llm, answer="The cache is on disk.", **fields,
+                             opts=ScoringOptions(judge=True, judges=("faithfulness",)))
+    assert "faithfulness_gain" not in off
+
+
+def test_faithfulness_gain_carries_the_likelihood_judges_shipped_calibration():
+    import json
+
+    from ragloop.evals.judge_agreement import (
+        agreement_for_metric,
+        find_agreements,
+        judge_of,
+        shipped_calibration_path,
+    )
+
+    assert judge_of("faithfulness_gain") == LIKELIHOOD_JUDGE
+    assert judge_of("token_f1") is None
+    entry = json.loads(shipped_calibration_path().read_text())[0]
+    (shipped,) = [j for j in entry["judges"] if j["judge"] == LIKELIHOOD_JUDGE]
+    found = find_agreements(None, entry["model"], "v1", (LIKELIHOOD_JUDGE,))
+    agreement = agreement_for_metric("faithfulness_gain", found)
+    assert agreement.kappa == pytest.approx(shipped["kappa"]) and agreement.n == shipped["n"]

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ragloop.answer.verify import GroundingVerifier, word_support
 from ragloop.errors import DatasetError, ModelError
 from ragloop.evals.judges import JudgeResult, get_spec, run_judge
-from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain, fit_threshold
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, can_score, context_gain, fit_threshold
 from ragloop.evals.metrics.stats import cohen_kappa, confusion_matrix
 from ragloop.models.llm import LLMClient
 
@@ -152,7 +152,7 @@ def calibrate(llm: LLMClient, items: list[LabelledItem], *, version: str = "v1",
     if floor is not None:
         judges.append(floor)
         rows += floor_rows
-    if fit_items and getattr(llm.backend, "token_logprobs", None) is not None:
+    if fit_items and can_score(llm):
         scored, scored_rows = likelihood_agreement(llm, items, fit_items, version=version)
         if scored is not None:
             judges.append(scored)

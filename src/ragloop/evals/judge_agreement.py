@@ -24,8 +24,12 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE
+
 MIN_KAPPA = 0.4  # below: fair agreement at best (Landis & Koch), flagged as uncalibrated
 JUDGE_PREFIX = "judge_"
+# scores that are no verdict but come from a calibrated judge (its kappa: at its threshold)
+SCORE_JUDGES = {"faithfulness_gain": LIKELIHOOD_JUDGE}
 SHIPPED_SOURCE = "shipped labels"
 
 
@@ -56,7 +60,10 @@ class Agreement:
 
 
 def judge_of(metric: str) -> str | None:
-    """``judge_correctness`` → ``correctness``; None for a metric no judge produced."""
+    """``judge_correctness`` → ``correctness``, ``faithfulness_gain`` → the likelihood
+    judge; None for a metric no judge produced."""
+    if metric in SCORE_JUDGES:
+        return SCORE_JUDGES[metric]
     return metric[len(JUDGE_PREFIX):] if metric.startswith(JUDGE_PREFIX) else None
 
 

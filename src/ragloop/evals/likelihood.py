@@ -21,6 +21,11 @@ LIKELIHOOD_JUDGE = "faithfulness (likelihood)"
 _SYSTEM = "You answer questions using only the context given."
 
 
+def can_score(llm: LLMClient) -> bool:
+    """Whether the model's backend gives token log-probabilities (llama.cpp does)."""
+    return getattr(llm.backend, "token_logprobs", None) is not None
+
+
 def context_gain(llm: LLMClient, *, question: str, answer: str, context: str) -> float | None:
     """Mean per-token log-likelihood gain of ``answer`` from ``context`` (None: no text)."""
     answer = strip_markers(answer).strip()

@@ -24,6 +24,7 @@ from ragloop.evals.datasets import dataset_hash, load_dataset
 from ragloop.evals.fingerprint import model_fingerprint, settings_hash
 from ragloop.evals.judge_agreement import find_agreements
 from ragloop.evals.judges import JUDGES
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, can_score
 from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores, step_scores
 from ragloop.records import (
@@ -159,8 +160,11 @@ def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | No
     """Each judge's agreement with human labels, as known when the run starts."""
     if not options.judge:
         return None
+    judges = tuple(options.judges)
+    if "faithfulness" in judges and can_score(pipeline.judge_llm):
+        judges += (LIKELIHOOD_JUDGE,)  # its score, faithfulness_gain, is in the run too
     found = find_agreements(pipeline.project.data_dir, pipeline.judge_llm.model_id, version,
-                            tuple(options.judges))
+                            judges)
     return {name: agreement.as_dict() for name, agreement in found.items()}
 
 
@@ -233,7 +237,9 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     scoring = ScoringOptions(ks=options.ks, labels=labels, judge=options.judge,
                              judges=options.judges,
                              judge_prompt_version=manifest["judge_prompt_version"],
-                             judge_seed=eval_settings.seed)
+                             judge_seed=eval_settings.seed,
+                             likelihood=options.judge and "faithfulness" in options.judges
+                             and can_score(pipeline.judge_llm))
     done_ids = {r.id for r in runs.read_records(run_dir) if r.ok}
     todo = [e for e in examples if e.id not in done_ids]
     result = RunResult(run_dir, {}, skipped=len(examples) - len(todo))

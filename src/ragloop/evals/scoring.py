@@ -8,7 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ragloop.errors import ModelError
 from ragloop.evals.judges import JUDGES, applies, run_judge
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain
 from ragloop.evals.metrics.answer import exact_match, extract_label, token_f1
 from ragloop.evals.metrics.citations import citation_scores, markers_of
 from ragloop.evals.metrics.retrieval import context_scores, retrieval_scores
@@ -24,6 +26,9 @@ class ScoringOptions:
     judge_prompt_version: str = "v1"
     judge_temperature: float = 0.0
     judge_seed: int = 0
+    # the likelihood judge's score, ``faithfulness_gain`` (nats/token of the answer gained
+    # from its context), where the judge model can score text
+    likelihood: bool = False
 
 
 def gold_level(example: EvalExample) -> str | None:
@@ -82,4 +87,16 @@ def judge_scores(judge_llm, *, question: str, answer: str, reference: str, conte
         results[name] = result.as_dict()
         if result.score is not None:
             scores[f"judge_{name}"] = result.score
+    if opts.likelihood and context.strip():
+        try:
+            gain = context_gain(judge_llm, question=question, answer=answer, context=context)
+        except ModelError as err:  # this example's score is missing, and says why
+            results[LIKELIHOOD_JUDGE] = {"judge": LIKELIHOOD_JUDGE, "score": None,
+                                         "error": f"{type(err).__name__}: {err}"[:600]}
+        else:
+            results[LIKELIHOOD_JUDGE] = {
+                "judge": LIKELIHOOD_JUDGE, "score": gain, "error": None,
+                "reason": "" if gain is None else f"context gain {gain:+.2f} nats/token"}
+            if gain is not None:
+                scores["faithfulness_gain"] = gain
     return scores, results, time.perf_counter() - start
