@@ -39,6 +39,8 @@ def context_gain(llm: LLMClient, *, question: str, answer: str, context: str) ->
     bare = llm.token_logprobs(
         [system, {"role": "user", "content": f"Question: {question.strip()}"}],
         answer, purpose="judge-likelihood")
+    if not given:  # nothing the tokenizer kept
+        return None
     return sum(g - b for g, b in zip(given, bare, strict=True)) / len(given)
 
 
