@@ -107,6 +107,17 @@ def test_eval_scoring_adds_the_faithfulness_gain_where_the_judge_model_can_score
     failing, results, _ = judge_scores(llm, answer="An overlong answer.", opts=opts, **fields)
     assert "faithfulness_gain" not in failing  # missing, with the reason recorded
     assert "over the context window" in results[LIKELIHOOD_JUDGE]["error"]
+    assert "judge_faithfulness_likelihood" not in scores  # no fitted threshold: no verdict
+    cut = scores["faithfulness_gain"] - 0.01
+    fitted = ScoringOptions(judge=True, judges=("faithfulness",), likelihood=True,
+                            likelihood_threshold=cut)
+    judged, results, _ = judge_scores(llm, answer="The cache is on disk [1].", opts=fitted,
+                                      **fields)
+    assert judged["judge_faithfulness_likelihood"] == 1.0
+    assert results[LIKELIHOOD_JUDGE]["verdict"] == "faithful"
+    made_up, _, _ = judge_scores(llm, answer="It sits in redis clusters.", opts=fitted,
+                                 **fields)
+    assert made_up["judge_faithfulness_likelihood"] == 0.0
     off, _, _ = judge_scores(llm, answer="The cache is on disk.", **fields,
                              opts=ScoringOptions(judge=True, judges=("faithfulness",)))
     assert "faithfulness_gain" not in off
@@ -127,5 +138,9 @@ def test_faithfulness_gain_carries_the_likelihood_judges_shipped_calibration():
     entry = json.loads(shipped_calibration_path().read_text())[0]
     (shipped,) = [j for j in entry["judges"] if j["judge"] == LIKELIHOOD_JUDGE]
     found = find_agreements(None, entry["model"], "v1", (LIKELIHOOD_JUDGE,))
-    agreement = agreement_for_metric("faithfulness_gain", found)
-    assert agreement.kappa == pytest.approx(shipped["kappa"]) and agreement.n == shipped["n"]
+    for metric in ("faithfulness_gain", "judge_faithfulness_likelihood"):
+        agreement = agreement_for_metric(metric, found)
+        assert agreement.kappa == pytest.approx(shipped["kappa"])
+        assert agreement.n == shipped["n"]
+        assert agreement.threshold == pytest.approx(shipped["threshold"])  # what runs apply
+        assert agreement.as_dict()["threshold"] == agreement.threshold

@@ -98,10 +98,14 @@ class JudgeAgreement:
     accuracy: float = float("nan")
     kappa: float = float("nan")
     confusion: list[list[int]] = field(default_factory=list)  # rows human, columns judge
+    threshold: float | None = None  # a scoring judge's fitted cut (the likelihood judge)
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("judge", "labels", "n", "errors", "accuracy",
+        data = {k: getattr(self, k) for k in ("judge", "labels", "n", "errors", "accuracy",
                                                "kappa", "confusion")}
+        if self.threshold is not None:
+            data["threshold"] = self.threshold
+        return data
 
 
 @dataclass
@@ -202,6 +206,7 @@ def likelihood_agreement(llm: LLMClient, items: list[LabelledItem],
                      errors.get(item.id, "no answer text to score")})
     found = agreement(LIKELIHOOD_JUDGE, (faithful, unfaithful), [i.human for i in mine],
                       [r["verdict"] for r in rows])
+    found.threshold = cut
     return found, rows
 
 

@@ -29,7 +29,8 @@ from ragloop.evals.likelihood import LIKELIHOOD_JUDGE
 MIN_KAPPA = 0.4  # below: fair agreement at best (Landis & Koch), flagged as uncalibrated
 JUDGE_PREFIX = "judge_"
 # scores that are no verdict but come from a calibrated judge (its kappa: at its threshold)
-SCORE_JUDGES = {"faithfulness_gain": LIKELIHOOD_JUDGE}
+SCORE_JUDGES = {"faithfulness_gain": LIKELIHOOD_JUDGE,
+                "judge_faithfulness_likelihood": LIKELIHOOD_JUDGE}
 SHIPPED_SOURCE = "shipped labels"
 
 
@@ -39,6 +40,7 @@ class Agreement:
     kappa: float | None  # None: no calibration for this judge model and prompt version
     n: int = 0
     source: str = ""  # "shipped labels" or the path of the user's labels file
+    threshold: float | None = None  # a scoring judge's fitted verdict cut
 
     @property
     def calibrated(self) -> bool:
@@ -55,7 +57,8 @@ class Agreement:
         return f"UNCALIBRATED: kappa {kappa} < {MIN_KAPPA} ({where})"
 
     def as_dict(self) -> dict:
-        return {"kappa": self.kappa, "n": self.n, "source": self.source,
+        extra = {} if self.threshold is None else {"threshold": self.threshold}
+        return {**extra, "kappa": self.kappa, "n": self.n, "source": self.source,
                 "calibrated": self.calibrated, "min_kappa": MIN_KAPPA}
 
 
@@ -101,8 +104,10 @@ def _from_entry(entry: dict) -> dict[str, Agreement]:
     out = {}
     for j in entry.get("judges", []):
         kappa = j.get("kappa")
+        threshold = j.get("threshold")
         out[j["judge"]] = Agreement(j["judge"], float("nan") if kappa is None else float(kappa),
-                                    int(j.get("n", 0)), str(entry.get("labels", "")))
+                                    int(j.get("n", 0)), str(entry.get("labels", "")),
+                                    None if threshold is None else float(threshold))
     return out
 
 

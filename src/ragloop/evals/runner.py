@@ -239,7 +239,10 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
                              judge_prompt_version=manifest["judge_prompt_version"],
                              judge_seed=eval_settings.seed,
                              likelihood=options.judge and "faithfulness" in options.judges
-                             and can_score(pipeline.judge_llm))
+                             and can_score(pipeline.judge_llm),
+                             likelihood_threshold=((manifest.get("judge_calibration") or {})
+                                                   .get(LIKELIHOOD_JUDGE) or {})
+                             .get("threshold"))
     done_ids = {r.id for r in runs.read_records(run_dir) if r.ok}
     todo = [e for e in examples if e.id not in done_ids]
     result = RunResult(run_dir, {}, skipped=len(examples) - len(todo))

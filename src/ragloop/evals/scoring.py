@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ragloop.errors import ModelError
-from ragloop.evals.judges import JUDGES, applies, run_judge
+from ragloop.evals.judges import JUDGES, applies, get_spec, run_judge
 from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain
 from ragloop.evals.metrics.answer import exact_match, extract_label, token_f1
 from ragloop.evals.metrics.citations import citation_scores, markers_of
@@ -29,6 +29,8 @@ class ScoringOptions:
     # the likelihood judge's score, ``faithfulness_gain`` (nats/token of the answer gained
     # from its context), where the judge model can score text
     likelihood: bool = False
+    # its verdict cut, fitted by ``eval calibrate`` (None: the score alone, no verdict)
+    likelihood_threshold: float | None = None
 
 
 def gold_level(example: EvalExample) -> str | None:
@@ -94,9 +96,16 @@ def judge_scores(judge_llm, *, question: str, answer: str, reference: str, conte
             results[LIKELIHOOD_JUDGE] = {"judge": LIKELIHOOD_JUDGE, "score": None,
                                          "error": f"{type(err).__name__}: {err}"[:600]}
         else:
+            cut = opts.likelihood_threshold
+            faithful, unfaithful = get_spec("faithfulness", opts.judge_prompt_version).verdicts
+            verdict = None if gain is None or cut is None else \
+                faithful if gain >= cut else unfaithful
             results[LIKELIHOOD_JUDGE] = {
-                "judge": LIKELIHOOD_JUDGE, "score": gain, "error": None,
-                "reason": "" if gain is None else f"context gain {gain:+.2f} nats/token"}
+                "judge": LIKELIHOOD_JUDGE, "score": gain, "verdict": verdict, "error": None,
+                "reason": "" if gain is None else f"context gain {gain:+.2f} nats/token"
+                + ("" if cut is None else f" (threshold {cut:+.2f})")}
             if gain is not None:
                 scores["faithfulness_gain"] = gain
+            if verdict is not None:
+                scores["judge_faithfulness_likelihood"] = float(verdict == faithful)
     return scores, results, time.perf_counter() - start
