@@ -24,13 +24,13 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
-from ragloop.evals.likelihood import LIKELIHOOD_JUDGE
+from ragloop.evals.likelihood import GAIN_METRIC, LIKELIHOOD_JUDGE, VERDICT_METRIC
 
 MIN_KAPPA = 0.4  # below: fair agreement at best (Landis & Koch), flagged as uncalibrated
 JUDGE_PREFIX = "judge_"
-# scores that are no verdict but come from a calibrated judge (its kappa: at its threshold)
-SCORE_JUDGES = {"faithfulness_gain": LIKELIHOOD_JUDGE,
-                "judge_faithfulness_likelihood": LIKELIHOOD_JUDGE}
+# metrics whose judge is not named by what follows "judge_" (the kappa of the likelihood
+# judge is that of its verdict at the fitted threshold)
+SCORE_JUDGES = {GAIN_METRIC: LIKELIHOOD_JUDGE, VERDICT_METRIC: LIKELIHOOD_JUDGE}
 SHIPPED_SOURCE = "shipped labels"
 
 

@@ -18,6 +18,8 @@ from ragloop.answer.citations import strip_markers
 from ragloop.models.llm import LLMClient
 
 LIKELIHOOD_JUDGE = "faithfulness (likelihood)"
+GAIN_METRIC = "faithfulness_gain"  # the score, in eval runs
+VERDICT_METRIC = "judge_faithfulness_likelihood"  # its verdict at the fitted threshold
 _SYSTEM = "You answer questions using only the context given."
 
 

@@ -156,13 +156,20 @@ def _bounded_map(fn, items: list, workers: int) -> Iterator[EvalRecord]:
                 future.cancel()
 
 
+def _scores_likelihood(pipeline, options: RunOptions) -> bool:
+    """The likelihood judge runs beside the faithfulness judge where the judge model can
+    score text."""
+    return options.judge and "faithfulness" in options.judges \
+        and can_score(pipeline.judge_llm)
+
+
 def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | None:
     """Each judge's agreement with human labels, as known when the run starts."""
     if not options.judge:
         return None
     judges = tuple(options.judges)
-    if "faithfulness" in judges and can_score(pipeline.judge_llm):
-        judges += (LIKELIHOOD_JUDGE,)  # its score, faithfulness_gain, is in the run too
+    if _scores_likelihood(pipeline, options):
+        judges += (LIKELIHOOD_JUDGE,)  # its score and verdict are in the run too
     found = find_agreements(pipeline.project.data_dir, pipeline.judge_llm.model_id, version,
                             judges)
     return {name: agreement.as_dict() for name, agreement in found.items()}
@@ -238,8 +245,7 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
                              judges=options.judges,
                              judge_prompt_version=manifest["judge_prompt_version"],
                              judge_seed=eval_settings.seed,
-                             likelihood=options.judge and "faithfulness" in options.judges
-                             and can_score(pipeline.judge_llm),
+                             likelihood=_scores_likelihood(pipeline, options),
                              likelihood_threshold=((manifest.get("judge_calibration") or {})
                                                    .get(LIKELIHOOD_JUDGE) or {})
                              .get("threshold"))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ragloop.errors import ModelError
 from ragloop.evals.judges import JUDGES, applies, get_spec, run_judge
-from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain
+from ragloop.evals.likelihood import GAIN_METRIC, LIKELIHOOD_JUDGE, VERDICT_METRIC, context_gain
 from ragloop.evals.metrics.answer import exact_match, extract_label, token_f1
 from ragloop.evals.metrics.citations import citation_scores, markers_of
 from ragloop.evals.metrics.retrieval import context_scores, retrieval_scores
@@ -105,7 +105,7 @@ def judge_scores(judge_llm, *, question: str, answer: str, reference: str, conte
                 "reason": "" if gain is None else f"context gain {gain:+.2f} nats/token"
                 + ("" if cut is None else f" (threshold {cut:+.2f})")}
             if gain is not None:
-                scores["faithfulness_gain"] = gain
+                scores[GAIN_METRIC] = gain
             if verdict is not None:
-                scores["judge_faithfulness_likelihood"] = float(verdict == faithful)
+                scores[VERDICT_METRIC] = float(verdict == faithful)
     return scores, results, time.perf_counter() - start

@@ -6,6 +6,7 @@ loaded once per process per (file, n_ctx, n_threads) and shared by every client.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import os
 import threading
@@ -122,11 +123,9 @@ class LlamaCppBackend:
                           latency_s=latency, model=self.model_id,
                           finish_reason=choice.get("finish_reason"))
 
-    def token_logprobs(self, messages: list[Message], continuation: str) -> list[float]:
-        """Log-probability of each token of ``continuation`` as the assistant's reply to
-        ``messages`` (the model's chat template), one token at a time after the prompt."""
-        import llama_cpp
-        import numpy as np
+    @functools.cached_property
+    def _chat_formatter(self):
+        """The GGUF's chat template, compiled once: what ``token_logprobs`` scores after."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         model = self._model
@@ -135,8 +134,16 @@ class LlamaCppBackend:
             raise ModelError(f"{self.model_id}: the GGUF has no chat template to score with")
         special = [model.detokenize([t], special=True).decode("utf-8", "replace")
                    if t >= 0 else "" for t in (model.token_eos(), model.token_bos())]
-        prompt = Jinja2ChatFormatter(template, eos_token=special[0], bos_token=special[1])(
-            messages=[m.model_dump() for m in messages]).prompt
+        return Jinja2ChatFormatter(template, eos_token=special[0], bos_token=special[1])
+
+    def token_logprobs(self, messages: list[Message], continuation: str) -> list[float]:
+        """Log-probability of each token of ``continuation`` as the assistant's reply to
+        ``messages`` (the model's chat template), one token at a time after the prompt."""
+        import llama_cpp
+        import numpy as np
+
+        model = self._model
+        prompt = self._chat_formatter(messages=[m.model_dump() for m in messages]).prompt
         with self._lock:
             prefix = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
             tokens = model.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)

@@ -197,9 +197,7 @@ class LLMClient:
             self._count(purpose, err.completion, failed=True)
             raise
         except Exception:
-            self._record(LLMCall(purpose=purpose, model=self.model_id, prompt_tokens=0,
-                                 completion_tokens=0, latency_s=time.perf_counter() - started,
-                                 failed=True))
+            self._record_failure(purpose, started)
             raise
         self._count(purpose, completion)
         return completion
@@ -237,6 +235,12 @@ class LLMClient:
         self._record(self.call_record(purpose, completion).model_copy(
             update={"failed": failed}))
 
+    def _record_failure(self, purpose: str, started: float) -> None:
+        """A call that raised: recorded in the tallies with no tokens."""
+        self._record(LLMCall(purpose=purpose, model=self.model_id, prompt_tokens=0,
+                             completion_tokens=0, latency_s=time.perf_counter() - started,
+                             failed=True))
+
     @staticmethod
     def _record(call: LLMCall) -> None:
         for tally in _open_tallies.get():
@@ -269,9 +273,7 @@ class LLMClient:
             try:
                 values = score(msgs, continuation)
             except Exception:
-                self._record(LLMCall(purpose=purpose, model=self.model_id, prompt_tokens=0,
-                                     completion_tokens=0, failed=True,
-                                     latency_s=time.perf_counter() - started))
+                self._record_failure(purpose, started)
                 raise
             prompt_tokens = sum(self.count_tokens(m.content) for m in msgs) + len(values)
             data = {"logprobs": values, "prompt_tokens": prompt_tokens}
