@@ -150,23 +150,29 @@ def label_cases(items: Sequence) -> list[JudgeCase]:
 def human_rows(items: Sequence, *, fmt: str = "sft", version: str = "v1") -> Iterator[dict]:
     """Rows whose verdicts are the human labels of faithfulness items (train split only:
     the caller's job, as with golden sets)."""
-    passing, failing = get_spec(JUDGE, version).verdicts
     for item in items:
         if item.judge != JUDGE or not item.context.strip():
             continue
-        prompt = judge_messages(JUDGE, question=item.question, answer=item.answer,
-                                context=item.context, version=version)
-        wrong = failing if item.human == passing else passing
-        row = {"id": item.id, "prompt": prompt}
-        if fmt == "sft":
-            yield {**row, "completion": _verdict(item.human)}
-        else:
-            yield {**row, "chosen": _verdict(item.human), "rejected": _verdict(wrong)}
+        yield _row(item.id, question=item.question, answer=item.answer, context=item.context,
+                   verdict=item.human, fmt=fmt, version=version)
 
 
 def _verdict(verdict: str) -> list[dict]:
     return [{"role": "assistant",
              "content": json.dumps({"verdict": verdict, "reason": REASONS[verdict]})}]
+
+
+def _row(row_id: str, *, question: str, answer: str, context: str, verdict: str, fmt: str,
+         version: str) -> dict:
+    """One judge row; ``id`` is the example's, so overlap checks see it. DPO rows reject the
+    other verdict."""
+    passing, failing = get_spec(JUDGE, version).verdicts
+    row = {"id": row_id, "prompt": judge_messages(JUDGE, question=question, answer=answer,
+                                                  context=context, version=version)}
+    if fmt == "sft":
+        return {**row, "completion": _verdict(verdict)}
+    wrong = failing if verdict == passing else passing
+    return {**row, "chosen": _verdict(verdict), "rejected": _verdict(wrong)}
 
 
 def judge_rows(cases: Sequence[JudgeCase], *, fmt: str = "sft", seed: int = 0,
@@ -184,16 +190,9 @@ def judge_rows(cases: Sequence[JudgeCase], *, fmt: str = "sft", seed: int = 0,
         kind = UNFAITHFUL_KINDS[n % len(UNFAITHFUL_KINDS)]
         answers = [(faithful, passing), (unfaithful_answer(case, others, kind, rng), failing)]
         for answer, verdict in answers:
-            if answer is None:
-                continue
-            prompt = judge_messages(JUDGE, question=case.question, answer=answer,
-                                    context=case.context, version=version)
-            wrong = failing if verdict == passing else passing
-            row = {"id": case.id, "prompt": prompt}  # the example's id: overlap checks see it
-            if fmt == "sft":
-                yield {**row, "completion": _verdict(verdict)}
-            else:
-                yield {**row, "chosen": _verdict(verdict), "rejected": _verdict(wrong)}
+            if answer is not None:
+                yield _row(case.id, question=case.question, answer=answer,
+                           context=case.context, verdict=verdict, fmt=fmt, version=version)
         if on_case:
             on_case()
 
@@ -271,13 +270,7 @@ def distilled_rows(cases: Sequence[JudgeCase], llm: LLMClient, *, threshold: flo
             else:
                 tally.unsure += 1
                 continue
-            prompt = judge_messages(JUDGE, question=case.question, answer=answer,
-                                    context=case.context, version=version)
-            wrong = failing if verdict == passing else passing
-            row = {"id": case.id, "prompt": prompt}
-            if fmt == "sft":
-                yield {**row, "completion": _verdict(verdict)}
-            else:
-                yield {**row, "chosen": _verdict(verdict), "rejected": _verdict(wrong)}
+            yield _row(case.id, question=case.question, answer=answer, context=case.context,
+                       verdict=verdict, fmt=fmt, version=version)
         if on_case:
             on_case()
