@@ -7,7 +7,10 @@ The constructed rows come from PubMedQA's train-split questions over the pooled 
 corpus (the project ``bench/posttrain.py`` ingests, reused with ``--workdir``). With
 ``--labels-train`` the shipped human labels' *train* split joins them (in domain: ragloop's
 demo corpus): its verdicts (``--label-repeat`` times) and constructed rows over its passages
-(``--label-passes`` seeds). Base and tuned judges are scored on the *test* split only, whose
+(``--label-passes`` seeds). With ``--distill`` the model's own answers join them, over the
+same contexts: paraphrases and closed-book answers labelled by the likelihood judge at its
+shipped threshold (``distilled_rows``; ``--no-constructed`` leaves the constructed rows
+out). Base and tuned judges are scored on the *test* split only, whose
 passages no training row contains.
 
 Writes ``bench/results/judge-train.json`` (or ``--out``) and prints a table. Kappa on a few
@@ -34,10 +37,14 @@ from pubmedqa import DATA  # noqa: E402
 from ragloop.config import TrainSettings  # noqa: E402
 from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path  # noqa: E402
 from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples  # noqa: E402
+from ragloop.evals.judge_agreement import find_agreements  # noqa: E402
+from ragloop.evals.likelihood import LIKELIHOOD_JUDGE  # noqa: E402
 from ragloop.evals.metrics.stats import cohen_kappa  # noqa: E402
 from ragloop.pipeline import Pipeline  # noqa: E402
 from ragloop.train.data_judge import (  # noqa: E402
+    DistillTally,
     build_cases,
+    distilled_rows,
     human_rows,
     judge_rows,
     label_cases,
@@ -91,6 +98,10 @@ def main() -> None:
                         "faithfulness judge sees the answer words the context lacks)")
     parser.add_argument("--label-repeat", type=int, default=3)
     parser.add_argument("--label-passes", type=int, default=4)
+    parser.add_argument("--distill", action="store_true", help="add rows over the model's "
+                        "own answers, labelled by the likelihood judge")
+    parser.add_argument("--distill-margin", type=float, default=0.5)
+    parser.add_argument("--no-constructed", action="store_true")
     parser.add_argument("--name", default=None)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
@@ -107,18 +118,38 @@ def main() -> None:
     passages = label_cases(human)
     version = args.prompt_version
     tag = ("-labels" if args.labels_train else "") + ("" if version == "v1" else f"-{version}")
+    tag += ("-distill" if args.distill else "") + ("-nocons" if args.no_constructed else "")
+    tally = DistillTally()
+    threshold = None
+    if args.distill:
+        threshold = find_agreements(None, pipeline.judge_llm.model_id, version,
+                                    (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+        if threshold is None:
+            raise SystemExit("no shipped likelihood threshold for this judge model")
     rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}{tag}.jsonl"
 
     def rows():
-        yield from judge_rows(cases, fmt=args.method, seed=0, version=version)
-        for seed in range(args.label_passes if passages else 0):
-            yield from judge_rows(passages, fmt=args.method, seed=seed, version=version)
+        if not args.no_constructed:
+            yield from judge_rows(cases, fmt=args.method, seed=0, version=version)
+            for seed in range(args.label_passes if passages else 0):
+                yield from judge_rows(passages, fmt=args.method, seed=seed, version=version)
+        if args.distill:
+            llm = pipeline.judge_llm
+            yield from distilled_rows(cases, llm, threshold=threshold,
+                                      margin=args.distill_margin, fmt=args.method, seed=0,
+                                      version=version, tally=tally)
+            for seed in range(args.label_passes if passages else 0):
+                yield from distilled_rows(passages, llm, threshold=threshold,
+                                          margin=args.distill_margin, fmt=args.method,
+                                          seed=seed, version=version, tally=tally)
         for _ in range(args.label_repeat):
             yield from human_rows(human, fmt=args.method, version=version)
 
     n_rows = write_rows(rows_path, rows(), args.method)
     results["data"] = {"questions": len(train), "cases": len(cases), "rows": n_rows,
                        "human_train_items": len(human), "human_passages": len(passages),
+                       "distilled": tally.as_dict() if args.distill else None,
+                       "distill_threshold": threshold,
                        "seconds": time.perf_counter() - start}
     settings = TrainSettings(epochs=args.epochs, learning_rate=args.lr)
     started = time.perf_counter()

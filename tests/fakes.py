@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from ragloop.errors import ModelError
 from ragloop.models.llm import GenerationParams, LLMClient
 from ragloop.records import Completion, Message
 
@@ -61,6 +62,24 @@ class FakeLLMBackend:
         text = self._text(messages, params, schema)
         for word in text.split(" "):
             yield word + " "
+
+
+class FakeScoringBackend(FakeLLMBackend):
+    """A fake scorer (not a model): each answer word found in the prompt scores -1, any
+    other word -5, so a context that holds the answer raises its likelihood. An answer
+    containing "overlong" fails as a model error would."""
+
+    def __init__(self, responder: Responder | str = '{"verdict": "faithful", "reason": "fake"}'):
+        super().__init__(responder)
+        self.scored = 0
+
+    def token_logprobs(self, messages, continuation):
+        self.scored += 1
+        if "overlong" in continuation:
+            raise ModelError("fake: over the context window")
+        prompt = " ".join(m.content for m in messages).lower()
+        return [-1.0 if w.lower().strip(".") in prompt else -5.0
+                for w in continuation.split()]
 
 
 def fake_llm(responder: Responder | str = "fake answer", **kwargs) -> LLMClient:

@@ -5,29 +5,12 @@ import math
 
 import pytest
 
-from fakes import FakeLLMBackend
+from fakes import FakeLLMBackend, FakeScoringBackend
 from ragloop.errors import ModelError
 from ragloop.evals.calibrate import LabelledItem, calibrate
 from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain, fit_threshold
 from ragloop.models.cache import DiskCache
 from ragloop.models.llm import LLMClient
-
-
-class FakeScoringBackend(FakeLLMBackend):
-    """A fake scorer (not a model): each answer word found in the prompt scores -1, any
-    other word -5, so a context that holds the answer raises its likelihood."""
-
-    def __init__(self):
-        super().__init__('{"verdict": "faithful", "reason": "fake"}')
-        self.scored = 0
-
-    def token_logprobs(self, messages, continuation):
-        self.scored += 1
-        if "overlong" in continuation:
-            raise ModelError("fake: over the context window")
-        prompt = " ".join(m.content for m in messages).lower()
-        return [-1.0 if w.lower().strip(".") in prompt else -5.0
-                for w in continuation.split()]
 
 
 def item(n, answer, human, split, context="The cache is on disk and keyed by the model."):
@@ -91,6 +74,26 @@ def test_real_model_finds_a_supported_answer_more_likely_with_its_context(real_l
     made_up = context_gain(real_llm, question=question, context=context,
                            answer="Calls are cached in memory for one hour.")
     assert supported > 1.0 > made_up
+
+
+@pytest.mark.real_model
+def test_real_scoring_is_batched_past_one_decode_and_leaves_generation_as_it_was(real_llm):
+    messages = [{"role": "user", "content": "Name one colour."}]
+    before = real_llm.complete(messages, max_tokens=12).text
+    # longer than one decode batch (512 tokens): scored in two, one value per token
+    long = " ".join(["blue"] * 600)
+    tokens = real_llm.backend.count_tokens(long)
+    scores = real_llm.token_logprobs(messages, long)
+    assert len(scores) == tokens > 512 and all(math.isfinite(s) and s <= 0 for s in scores)
+    # past the first batch the scores go on from the same context: as in one shorter call
+    short = real_llm.token_logprobs(messages, " ".join(["blue"] * 60))
+    assert sum(abs(a - b) for a, b in zip(short, scores, strict=False)) / 60 < 0.1
+    # and across the batch boundary the repetition's scores run on without a jump
+    assert abs(sum(scores[504:512]) - sum(scores[512:520])) / 8 < 0.5
+    # the first token is scored from the prompt alone, whatever follows it
+    assert real_llm.token_logprobs(messages, "blue")[0] == pytest.approx(scores[0], abs=1e-6)
+    # the scored positions are dropped from the model's cache: the same reply as before
+    assert real_llm.complete(messages, max_tokens=12).text == before
 
 
 def test_eval_scoring_adds_the_faithfulness_gain_where_the_judge_model_can_score():

@@ -116,6 +116,44 @@ def test_judge_rows_quote_the_retrieved_context_or_claim_what_it_does_not_say(pr
                != json.loads(p.rejected[0]["content"])["verdict"] for p in pairs)
 
 
+def test_distilled_judge_rows_carry_the_likelihood_judges_verdict_on_the_models_answers(
+        project, tmp_path):
+    import re
+
+    from ragloop.evals.judge_agreement import find_agreements
+    from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain
+    from ragloop.pipeline import Pipeline
+
+    out = tmp_path / "distilled.jsonl"
+    result = invoke(project, "judge", out, "--dataset", project.root / "train.jsonl",
+                    "--distill", "--no-constructed", "--margin", "0.25")
+    assert result.exit_code == 0, result.output
+    with Pipeline(project) as pipeline:
+        judge_llm = pipeline.judge_llm
+        cut = find_agreements(None, judge_llm.model_id, "v1",
+                              (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+    assert cut is not None  # shipped for the default model
+    found = re.search(r"distilled: (\d+) of .*threshold " + re.escape(f"{cut:+.2f}")
+                      + r" ± 0\.25 .*: (\d+) faithful, (\d+) unfaithful; left out (\d+) near "
+                      r"the threshold, (\d+) empty, (\d+) failed", result.text)
+    assert found, result.text
+    kept, faithful, unfaithful, unsure, empty, failed = map(int, found.groups())
+    assert kept + unsure + empty + failed == 4  # two contexts, two answers the model wrote
+    rows = load_rows(out, "sft")
+    assert len(rows) == kept == faithful + unfaithful
+    with Pipeline(project) as pipeline:
+        for row in rows:
+            user = row.prompt[-1]["content"]
+            context = user.split("Context:\n", 1)[1].split("\n\nQuestion:", 1)[0]
+            question = user.split("\n\nQuestion: ", 1)[1].split("\n\nAnswer: ", 1)[0]
+            answer = user.split("\n\nAnswer: ", 1)[1].split("\n\nIs every claim", 1)[0]
+            gain = context_gain(pipeline.judge_llm, question=question, answer=answer,
+                                context=context)
+            verdict = json.loads(row.completion[0]["content"])["verdict"]
+            assert (verdict == "faithful") == (gain >= cut + 0.25), (answer, gain)
+            assert abs(gain - cut) >= 0.25
+
+
 def test_judge_rows_from_human_labels_use_the_train_split_only(project, tmp_path):
     context = ("The tide rises twice a day. The moon's gravity pulls the oceans toward it. "
                "Lava is molten rock that reached the surface.")

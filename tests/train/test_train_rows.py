@@ -141,3 +141,35 @@ def test_judge_answers_built_to_be_unfaithful_are_not_in_the_context():
     new_words = {w.strip(".") for w in swapped.split()} - {w.strip(".") for w in text.split()}
     assert new_words and new_words <= {"molten", "reached", "surface"}, swapped
     assert unfaithful_answer(case, [], "foreign", rng) is None  # nothing foreign to quote
+
+
+def test_distilled_rows_take_the_likelihood_judges_verdict_and_leave_out_the_unsure():
+    from fakes import FakeScoringBackend
+    from ragloop.models.llm import LLMClient
+    from ragloop.train.data_judge import DistillTally, JudgeCase, distilled_rows
+
+    def writes(messages, params, schema):  # the fake model's own answers
+        prompt = messages[-1].content
+        if prompt.startswith("Rewrite"):
+            return "The cache is kept on disk."  # gain 1.33 (c1), 2.0 (c2)
+        if "fails" in prompt:
+            return "overlong answer"  # scoring this raises ModelError
+        return "Redis holds it in memory."  # no word in the context: gain 0
+
+    context = "The cache is kept on disk, keyed by the model."
+    case = JudgeCase("c1", "Where is the cache?", context, (context,))
+    failing = JudgeCase("c2", "Where is it, it fails?", context, (context,))
+    tally = DistillTally()
+    llm = LLMClient(FakeScoringBackend(writes))
+    rows = list(distilled_rows([case, failing], llm, threshold=1.0, margin=0.3, tally=tally))
+    verdicts = [json.loads(r["completion"][0]["content"])["verdict"] for r in rows]
+    answers = [r["prompt"][-1]["content"] for r in rows]
+    assert verdicts == ["faithful", "unfaithful", "faithful"]
+    assert "Redis holds it in memory." in answers[1] and {r["id"] for r in rows} == {"c1", "c2"}
+    assert tally.as_dict() == {"faithful": 2, "unfaithful": 1, "unsure": 0, "empty": 0,
+                               "failed": 1}
+    assert tally.errors and "c2" in tally.errors[0]  # the failed call is named, the batch went on
+    # the same answers with the cut inside the margin of a gain: left out, not guessed
+    unsure = DistillTally()
+    dpo = list(distilled_rows([case], llm, threshold=1.6, margin=0.5, fmt="dpo", tally=unsure))
+    assert unsure.unsure == 1 and len(dpo) == 1 and "chosen" in dpo[0] and "rejected" in dpo[0]

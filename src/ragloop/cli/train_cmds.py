@@ -323,17 +323,37 @@ def data_judge(
                                          "in this eval set.", show_default=False),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
     seed: int = typer.Option(0, "--seed"),
+    distill: bool = typer.Option(False, "--distill", help="Add rows over the model's own "
+                                 "answers (a paraphrase, a closed-book answer) with the "
+                                 "likelihood judge's verdicts."),
+    margin: float = typer.Option(0.5, "--margin", min=0.0, help="With --distill: answers "
+                                 "within this many nats/token of the likelihood threshold "
+                                 "are left out."),
+    constructed: bool = typer.Option(True, "--constructed/--no-constructed",
+                                     help="Rows whose verdicts are known by construction."),
 ) -> None:
-    """Faithfulness-judge rows: verdicts known by construction, and human labels.
+    """Faithfulness-judge rows: verdicts known by construction, human labels, and the
+    likelihood judge's verdicts on the model's own answers.
 
     Faithful: a sentence of the context. Unfaithful: another question's sentence, a context
     sentence followed by one, a context sentence with a number changed or with content words
-    swapped for foreign ones. With --labels, the train split's human verdicts too. Test the
-    tuned judge on the held-out split with `ragloop --model NAME eval calibrate`."""
+    swapped for foreign ones. With --labels, the train split's human verdicts too. With
+    --distill, the model paraphrases a context sentence and answers closed-book, and the
+    likelihood judge (at the threshold `eval calibrate` fitted) labels both. Test the tuned
+    judge on the held-out split with `ragloop --model NAME eval calibrate`."""
     from itertools import chain
 
     from ragloop.evals.calibrate import load_labels
-    from ragloop.train.data_judge import build_cases, human_rows, judge_rows, label_cases
+    from ragloop.evals.judge_agreement import find_agreements
+    from ragloop.evals.likelihood import LIKELIHOOD_JUDGE
+    from ragloop.train.data_judge import (
+        DistillTally,
+        build_cases,
+        distilled_rows,
+        human_rows,
+        judge_rows,
+        label_cases,
+    )
     from ragloop.train.rows import write_rows
 
     if fmt not in ("sft", "dpo"):
@@ -349,18 +369,44 @@ def data_judge(
                                 context_chunks=context_chunks, seed=seed)
         items = load_labels(labels, version=version, split="train") if labels else []
         cases += label_cases(items)
-        bar, task = _count_bar("building judge rows", len(cases))
+        threshold = None
+        if distill:
+            llm = pipeline.judge_llm
+            threshold = find_agreements(pipeline.project.data_dir, llm.model_id, version,
+                                        (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+            if threshold is None:
+                fail(f"--distill needs the likelihood judge's threshold for {llm.model_id}: "
+                     "run `ragloop eval calibrate` with labels that have a train split",
+                     EXIT_USAGE)
+        tally = DistillTally()
+        passes = int(constructed) + int(distill)
+        bar, task = _count_bar("building judge rows", len(cases) * passes)
         with bar:
-            rows = chain(judge_rows(cases, fmt=fmt, seed=seed, version=version,
-                                    on_case=lambda: bar.advance(task)),
-                         *(human_rows(items, fmt=fmt, version=version)
-                           for _ in range(label_repeat)))
+            sources = []
+            if constructed:
+                sources.append(judge_rows(cases, fmt=fmt, seed=seed, version=version,
+                                          on_case=lambda: bar.advance(task)))
+            if distill:
+                sources.append(distilled_rows(cases, llm, threshold=threshold, margin=margin,
+                                              fmt=fmt, seed=seed, version=version,
+                                              tally=tally, on_case=lambda: bar.advance(task)))
+            rows = chain(*sources, *(human_rows(items, fmt=fmt, version=version)
+                                     for _ in range(label_repeat)))
             count = write_rows(out, rows, fmt)
     except RagloopError as err:
         fail(err)
     human = sum(i.judge == "faithfulness" for i in items) * label_repeat
     console.print(f"wrote {count} {fmt} faithfulness-judge rows ({human} human-labelled) "
                   f"from {len(cases)} contexts to {out}", highlight=False)
+    if distill:
+        kept = tally.faithful + tally.unfaithful
+        console.print(f"distilled: {kept} of the model's answers labelled by the likelihood "
+                      f"judge (threshold {threshold:+.2f} ± {margin:.2f} nats/token): "
+                      f"{tally.faithful} faithful, {tally.unfaithful} unfaithful; left out "
+                      f"{tally.unsure} near the threshold, {tally.empty} empty, "
+                      f"{tally.failed} failed calls", highlight=False)
+        for error in tally.errors[:5]:
+            console.print(f"  [yellow]failed[/yellow] {error}", highlight=False)
 
 
 @data_app.command("selfgen")

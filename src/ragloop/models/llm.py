@@ -263,6 +263,8 @@ class LLMClient:
         msgs = as_messages(messages)
         key = cache_key({
             "kind": "token_logprobs", "backend": self.backend.backend_name,
+            # a scorer that computes differently (rounding included) must not reuse old scores
+            "scorer": getattr(self.backend, "scorer_version", ""),
             "model": self.backend.model_id, "messages": [m.model_dump() for m in msgs],
             "continuation": continuation})
         blob = self.cache.get(key) if self.cache is not None else None

@@ -17,6 +17,13 @@ seeded). Then:
 Human-labelled items of a calibration file's *train* split (``label_cases``, ``human_rows``)
 add in-domain rows: their own verdicts, and constructed rows over their context passages.
 
+**Distilled** rows (``distilled_rows``) are the one source whose answers the model writes
+itself: a paraphrase of a context sentence and a closed-book answer to the question (no
+context), the kinds of answer a grounded model really gives. Their verdicts come from the
+likelihood judge (``ragloop.evals.likelihood``) at its fitted threshold — the model's own
+likelihoods teaching its words — and an answer whose gain lies within ``margin`` of the
+threshold is left out rather than guessed.
+
 The assistant turn is the judge's JSON (``{"verdict", "reason"}``) with a fixed reason per
 verdict. DPO rows pair the right verdict with the wrong one on the same prompt.
 """
@@ -27,10 +34,13 @@ import json
 import random
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ragloop.errors import ModelError
 from ragloop.evals.judges import get_spec, judge_messages
+from ragloop.evals.likelihood import context_gain
 from ragloop.evals.scoring import context_text
+from ragloop.models.llm import LLMClient
 from ragloop.records import EvalExample
 from ragloop.train.data_golden import SENTENCE_BREAK
 
@@ -140,23 +150,29 @@ def label_cases(items: Sequence) -> list[JudgeCase]:
 def human_rows(items: Sequence, *, fmt: str = "sft", version: str = "v1") -> Iterator[dict]:
     """Rows whose verdicts are the human labels of faithfulness items (train split only:
     the caller's job, as with golden sets)."""
-    passing, failing = get_spec(JUDGE, version).verdicts
     for item in items:
         if item.judge != JUDGE or not item.context.strip():
             continue
-        prompt = judge_messages(JUDGE, question=item.question, answer=item.answer,
-                                context=item.context, version=version)
-        wrong = failing if item.human == passing else passing
-        row = {"id": item.id, "prompt": prompt}
-        if fmt == "sft":
-            yield {**row, "completion": _verdict(item.human)}
-        else:
-            yield {**row, "chosen": _verdict(item.human), "rejected": _verdict(wrong)}
+        yield _row(item.id, question=item.question, answer=item.answer, context=item.context,
+                   verdict=item.human, fmt=fmt, version=version)
 
 
 def _verdict(verdict: str) -> list[dict]:
     return [{"role": "assistant",
              "content": json.dumps({"verdict": verdict, "reason": REASONS[verdict]})}]
+
+
+def _row(row_id: str, *, question: str, answer: str, context: str, verdict: str, fmt: str,
+         version: str) -> dict:
+    """One judge row; ``id`` is the example's, so overlap checks see it. DPO rows reject the
+    other verdict."""
+    passing, failing = get_spec(JUDGE, version).verdicts
+    row = {"id": row_id, "prompt": judge_messages(JUDGE, question=question, answer=answer,
+                                                  context=context, version=version)}
+    if fmt == "sft":
+        return {**row, "completion": _verdict(verdict)}
+    wrong = failing if verdict == passing else passing
+    return {**row, "chosen": _verdict(verdict), "rejected": _verdict(wrong)}
 
 
 def judge_rows(cases: Sequence[JudgeCase], *, fmt: str = "sft", seed: int = 0,
@@ -174,15 +190,87 @@ def judge_rows(cases: Sequence[JudgeCase], *, fmt: str = "sft", seed: int = 0,
         kind = UNFAITHFUL_KINDS[n % len(UNFAITHFUL_KINDS)]
         answers = [(faithful, passing), (unfaithful_answer(case, others, kind, rng), failing)]
         for answer, verdict in answers:
-            if answer is None:
+            if answer is not None:
+                yield _row(case.id, question=case.question, answer=answer,
+                           context=case.context, verdict=verdict, fmt=fmt, version=version)
+        if on_case:
+            on_case()
+
+
+GENERATED_KINDS = ("paraphrase", "closed-book")
+_PARAPHRASE = ("Rewrite this sentence in fewer, simpler words. Keep its meaning.\n\n"
+               "Sentence: {sentence}")
+_CLOSED_BOOK = "Answer in one sentence: {question}"
+
+
+@dataclass
+class DistillTally:
+    """What happened to the generated answers: kept per verdict, left out near the
+    threshold, or lost to a failed model call (the batch goes on)."""
+
+    faithful: int = 0
+    unfaithful: int = 0
+    unsure: int = 0
+    empty: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"faithful": self.faithful, "unfaithful": self.unfaithful,
+                "unsure": self.unsure, "empty": self.empty, "failed": self.failed}
+
+
+def generated_answers(llm: LLMClient, case: JudgeCase, rng: random.Random, *,
+                      temperature: float = 0.7, seed: int = 0) -> list[tuple[str, str]]:
+    """(kind, answer) pairs the model writes for this case: a paraphrase of one of its
+    context sentences and a closed-book answer to its question."""
+    prompts = {"paraphrase": _PARAPHRASE.format(sentence=rng.choice(case.sentences)),
+               "closed-book": _CLOSED_BOOK.format(question=case.question)}
+    out = []
+    for kind in GENERATED_KINDS:
+        text = llm.complete([{"role": "user", "content": prompts[kind]}],
+                            temperature=temperature, max_tokens=96, seed=seed,
+                            purpose=f"judge-distill-{kind}").text
+        out.append((kind, " ".join(text.split())[:MAX_CHARS]))
+    return out
+
+
+def distilled_rows(cases: Sequence[JudgeCase], llm: LLMClient, *, threshold: float,
+                   margin: float = 0.5, fmt: str = "sft", seed: int = 0,
+                   version: str = "v1", tally: DistillTally | None = None,
+                   on_case: Callable[[], None] | None = None) -> Iterator[dict]:
+    """Rows over answers the model writes (``generated_answers``), labelled by the
+    likelihood judge: gain >= threshold + margin faithful, <= threshold - margin
+    unfaithful, between them left out (``tally.unsure``)."""
+    passing, failing = get_spec(JUDGE, version).verdicts
+    tally = tally if tally is not None else DistillTally()
+    rng = random.Random(seed)
+    for case in cases:
+        try:
+            answers = generated_answers(llm, case, rng, seed=seed)
+        except ModelError as err:
+            tally.failed += 1
+            tally.errors.append(f"{case.id}: {err}")
+            answers = []
+        for _kind, answer in answers:
+            try:
+                gain = context_gain(llm, question=case.question, answer=answer,
+                                    context=case.context) if answer else None
+            except ModelError as err:
+                tally.failed += 1
+                tally.errors.append(f"{case.id}: {err}")
                 continue
-            prompt = judge_messages(JUDGE, question=case.question, answer=answer,
-                                    context=case.context, version=version)
-            wrong = failing if verdict == passing else passing
-            row = {"id": case.id, "prompt": prompt}  # the example's id: overlap checks see it
-            if fmt == "sft":
-                yield {**row, "completion": _verdict(verdict)}
+            if gain is None:
+                tally.empty += 1
+                continue
+            if gain >= threshold + margin:
+                verdict, tally.faithful = passing, tally.faithful + 1
+            elif gain <= threshold - margin:
+                verdict, tally.unfaithful = failing, tally.unfaithful + 1
             else:
-                yield {**row, "chosen": _verdict(verdict), "rejected": _verdict(wrong)}
+                tally.unsure += 1
+                continue
+            yield _row(case.id, question=case.question, answer=answer, context=case.context,
+                       verdict=verdict, fmt=fmt, version=version)
         if on_case:
             on_case()

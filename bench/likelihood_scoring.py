@@ -1,0 +1,129 @@
+"""How fast the llama.cpp backend scores text (``token_logprobs``, the likelihood judge's
+only model call), batched as shipped vs. one token per decode as in session 5, side by side
+in one process on the same prompts: the shipped labels' faithfulness items, each answer
+scored with its context and without (the judge's two calls). Also how far the two agree:
+per-token log-prob differences (batched matrix products round differently) and the judge's
+per-item gain and verdict at the shipped threshold.
+
+    python bench/likelihood_scoring.py [--repeat 1]
+
+Writes ``bench/results/likelihood-scoring.json``. CPU-heavy: run it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from ragloop.answer.citations import strip_markers  # noqa: E402
+from ragloop.config import LLMSettings  # noqa: E402
+from ragloop.evals.calibrate import load_labels, shipped_labels_path  # noqa: E402
+from ragloop.evals.judge_agreement import find_agreements  # noqa: E402
+from ragloop.evals.likelihood import _SYSTEM, LIKELIHOOD_JUDGE  # noqa: E402
+from ragloop.models.factory import build_llm_backend  # noqa: E402
+from ragloop.records import Message  # noqa: E402
+
+OUT = REPO / "bench" / "results" / "likelihood-scoring.json"
+
+
+def one_token_a_step(backend, messages: list[Message], continuation: str) -> list[float]:
+    """The session-5 scorer, kept here as the reference: the prompt, then one decode per
+    continuation token, reading the last position's logits each time."""
+    import llama_cpp
+    import numpy as np
+
+    model = backend._model
+    prompt = backend._chat_formatter(messages=[m.model_dump() for m in messages]).prompt
+    prefix = model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+    tokens = model.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
+    model.reset()
+    model.eval(prefix)
+    n_vocab = model.n_vocab()
+    scores = []
+    for token in tokens:
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(model.ctx),
+                                       shape=(n_vocab,)).astype(np.float64)
+        top = logits.max()
+        scores.append(float(logits[token] - top - np.log(np.exp(logits - top).sum())))
+        model.eval([token])
+    return scores
+
+
+def calls(items) -> list[tuple[str, list[Message], str]]:
+    out = []
+    system = Message(role="system", content=_SYSTEM)
+    for item in items:
+        answer = strip_markers(item.answer).strip()
+        given = Message(role="user", content=f"Context:\n{item.context.strip()}\n\n"
+                                             f"Question: {item.question.strip()}")
+        bare = Message(role="user", content=f"Question: {item.question.strip()}")
+        out += [(item.id, [system, given], answer), (item.id, [system, bare], answer)]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    backend = build_llm_backend(LLMSettings())
+    items = [i for i in load_labels(shipped_labels_path(), split="all")
+             if i.judge == "faithfulness"]
+    todo = calls(items)
+    backend.token_logprobs(todo[0][1], todo[0][2])  # load and warm up outside the clocks
+    seconds = {"batched": 0.0, "one token a step": 0.0}
+    scored: dict[str, list[list[float]]] = {name: [] for name in seconds}
+    for round_ in range(args.repeat):  # alternate, so drift in machine speed hits both
+        for name, score in (("one token a step", lambda m, c: one_token_a_step(backend, m, c)),
+                            ("batched", backend.token_logprobs)):
+            start = time.perf_counter()
+            values = [score(messages, answer) for _, messages, answer in todo]
+            seconds[name] += time.perf_counter() - start
+            if round_ == 0:
+                scored[name] = values
+    tokens = sum(len(v) for v in scored["batched"])
+    diffs = [abs(a - b) for x, y in zip(scored["batched"], scored["one token a step"],
+                                        strict=True) for a, b in zip(x, y, strict=True)]
+    threshold = find_agreements(None, backend.model_id, "v1",
+                                (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+
+    def gains(values):
+        return [sum(g - b for g, b in zip(values[i], values[i + 1], strict=True))
+                / len(values[i]) for i in range(0, len(values), 2)]
+
+    new, old = gains(scored["batched"]), gains(scored["one token a step"])
+    flips = sum((a >= threshold) != (b >= threshold) for a, b in zip(new, old, strict=True))
+    results = {
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "items": len(items), "calls": len(todo), "tokens_scored": tokens,
+        "repeat": args.repeat,
+        "seconds": seconds,
+        "ms_per_call": {k: 1000 * v / (len(todo) * args.repeat) for k, v in seconds.items()},
+        "speedup": seconds["one token a step"] / seconds["batched"],
+        "token_logprob_abs_diff": {"max": max(diffs), "mean": sum(diffs) / len(diffs)},
+        "gain_abs_diff_max": max(abs(a - b) for a, b in zip(new, old, strict=True)),
+        "threshold": threshold, "verdict_flips": flips,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(f"\n{len(todo)} scoring calls ({len(items)} faithfulness items × with/without "
+          f"context), {tokens} answer tokens, ×{args.repeat}\n")
+    print("| scorer | seconds | ms per call |")
+    print("|---|---|---|")
+    for name in ("one token a step", "batched"):
+        print(f"| {name} | {seconds[name]:.1f} | {results['ms_per_call'][name]:.0f} |")
+    print(f"\nspeed-up {results['speedup']:.2f}×; per-token log-prob |diff| max "
+          f"{max(diffs):.3f}, mean {results['token_logprob_abs_diff']['mean']:.4f}; gain "
+          f"|diff| max {results['gain_abs_diff_max']:.3f}; verdicts changed at the "
+          f"threshold {threshold:+.2f}: {flips} of {len(items)}")
+
+
+if __name__ == "__main__":
+    main()
