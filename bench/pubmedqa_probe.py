@@ -4,15 +4,21 @@ as the pipeline builds it, retrieval included) and
 
 - **zero-shot**: the label whose first token is likeliest right after ``{"answer": "``;
 - **calibrated**: a multinomial logistic regression on those three label log-probabilities,
-  fitted on the 500 train-split questions (contextual calibration);
+  fitted on the 500 train-split questions;
+- **PMI**: the same label log-probabilities minus those the model gives the same prompt with
+  no documents (contextual calibration, Zhao et al. 2021: what the abstract adds over the
+  question's own prior), read zero-shot and through the regression on both sets;
 - **probe**: the same regression on the model's hidden states (last prompt token at three
   depths, and the mean over the prompt at mid depth), L2 chosen by 5-fold cross-validation
-  on the train split; plain and class-balanced.
+  on the train split; plain and class-balanced; and the probe with the PMI features beside it.
 
 Scored on the 500 official test questions. If a linear read-out of the frozen model cannot
 beat the majority baseline, LoRA on 500 examples is not expected to either — that is the
 question this answers. Needs the ``[train]`` extra (torch, transformers) and the project
 ``bench/posttrain.py`` ingests (``--workdir``). CPU-heavy: run it alone.
+
+Features are kept in ``WORKDIR/probe-features.pt`` (keyed by model and prompts), so a re-run
+fits read-outs without the forward passes.
 
     python bench/pubmedqa_probe.py [--workdir /tmp/ragloop-bench-posttrain]
 """
@@ -20,6 +26,7 @@ question this answers. Needs the ``[train]`` extra (torch, transformers) and the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
 import sys
@@ -32,6 +39,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from posttrain import LABELS, ingest, open_project  # noqa: E402
 from pubmedqa import DATA  # noqa: E402
+from ragloop.answer.prompt import answer_messages  # noqa: E402
 from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples  # noqa: E402
 from ragloop.evals.metrics.answer import label_scores  # noqa: E402
 from ragloop.pipeline import Pipeline  # noqa: E402
@@ -145,20 +153,47 @@ def main() -> None:
     model.eval()
     label_ids = [tokenizer.encode(label.capitalize(), add_special_tokens=False)[0]
                  for label in LABELS]
+    # the same prompt with no documents: the question's own prior over the labels
+    style = pipeline.settings.answer.citation_style
+    bare = {s: [[m.model_dump() for m in answer_messages(
+                e.question, [], style=style, answer_instruction=answer_instruction(e, labels))]
+                for e in examples] for s, examples in splits.items()}
+    features_key = hashlib.sha256(json.dumps([str(base.gguf or base.hf_dir), prompts, bare],
+                                             sort_keys=True).encode()).hexdigest()
+    cache = args.workdir / "probe-features.pt"
     start = time.perf_counter()
-    feats = {s: features(model, tokenizer, p, label_ids) for s, p in prompts.items()}
+    stored = torch.load(cache) if cache.exists() else {}
+    if stored.get("key") == features_key:
+        feats = stored["features"]
+        print(f"features from {cache}")
+    else:
+        feats = {}
+        for s in splits:
+            with_docs, hidden = features(model, tokenizer, prompts[s], label_ids)
+            without_docs, _ = features(model, tokenizer, bare[s], label_ids)
+            feats[s] = {"label": with_docs, "bare": without_docs, "hidden": hidden}
+        torch.save({"key": features_key, "features": feats}, cache)
     forward_seconds = time.perf_counter() - start
 
     y = {s: torch.tensor([LABELS.index(e.label) for e in ex]) for s, ex in splits.items()}
     gold = [e.label for e in splits["test"]]
     results: dict = {"majority": scored(gold, ["yes"] * len(gold))}
-    zero = feats["test"][0].argmax(1)
+    zero = feats["test"]["label"].argmax(1)
     results["zero-shot"] = scored(gold, [LABELS[i] for i in zero])
-    for name, column in (("calibrated", 0), ("probe", 1)):
+    pmi = {s: f["label"] - f["bare"] for s, f in feats.items()}
+    results["PMI zero-shot"] = scored(gold, [LABELS[i] for i in pmi["test"].argmax(1)])
+    readouts = {
+        "calibrated": lambda s: feats[s]["label"],
+        "PMI calibrated": lambda s: torch.cat([feats[s]["label"], feats[s]["bare"]], 1),
+        "probe": lambda s: feats[s]["hidden"],
+        "probe + PMI": lambda s: torch.cat([feats[s]["hidden"], feats[s]["label"],
+                                             feats[s]["bare"]], 1),
+    }
+    for name, columns in readouts.items():
         for balanced in (False, True):
-            decay, cv_f1 = cross_validated(feats["train"][column], y["train"], balanced)
-            predict = fit_logistic(feats["train"][column], y["train"], decay, balanced)
-            pred = predict(feats["test"][column])
+            decay, cv_f1 = cross_validated(columns("train"), y["train"], balanced)
+            predict = fit_logistic(columns("train"), y["train"], decay, balanced)
+            pred = predict(columns("test"))
             key = f"{name}{' balanced' if balanced else ''}"
             results[key] = {**scored(gold, [LABELS[i] for i in pred]),
                             "l2": decay, "cv_macro_f1": cv_f1}
@@ -168,14 +203,15 @@ def main() -> None:
               "model": str(base.gguf.name if base.gguf else base.hf_dir),
               "machine": f"{platform.machine()}, {platform.python_version()}",
               "prompt_seconds": prompt_seconds, "forward_seconds": forward_seconds,
-              "feature_dims": int(feats["test"][1].shape[1]), "results": results}
+              "feature_dims": int(feats["test"]["hidden"].shape[1]), "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"\n{'read-out':<22} {'accuracy':>9} {'macro-F1':>9}  predictions")
     for key, r in results.items():
         print(f"{key:<22} {r['accuracy']:>9.3f} {r['macro_f1']:>9.3f}  "
               f"{r['prediction_distribution']}")
-    print(f"\nforward passes: {forward_seconds:.0f} s for 1000 prompts; wrote {args.out}")
+    print(f"\nforward passes: {forward_seconds:.0f} s for 1000 prompts with and without "
+          f"documents; wrote {args.out}")
 
 
 if __name__ == "__main__":

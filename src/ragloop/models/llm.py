@@ -38,6 +38,16 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class TokenScores:
+    """A scoring backend's answer: each continuation token's log-probability, and how many
+    tokens the model read to give them (the chat-templated prompt and the continuation),
+    which is what the call is accounted at."""
+
+    logprobs: list[float]
+    prompt_tokens: int
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     """What a model backend implements. Raises ``ModelError`` subclasses on failure."""
@@ -58,6 +68,15 @@ class LLMBackend(Protocol):
                schema: dict | None = None) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+class ScoringBackend(LLMBackend, Protocol):
+    """A backend that can also read text rather than write it (``LLMClient.token_logprobs``).
+    ``scorer_version`` names how it computes, so a changed scorer does not reuse old scores."""
+
+    scorer_version: str
+
+    def token_logprobs(self, messages: list[Message], continuation: str) -> TokenScores: ...
 
 
 @dataclass
@@ -273,12 +292,11 @@ class LLMClient:
             data = json.loads(blob)
         else:
             try:
-                values = score(msgs, continuation)
+                scored = score(msgs, continuation)
             except Exception:
                 self._record_failure(purpose, started)
                 raise
-            prompt_tokens = sum(self.count_tokens(m.content) for m in msgs) + len(values)
-            data = {"logprobs": values, "prompt_tokens": prompt_tokens}
+            data = {"logprobs": scored.logprobs, "prompt_tokens": scored.prompt_tokens}
             self._store(key, data)
         self._count(purpose, Completion(
             text="", model=self.model_id, prompt_tokens=data["prompt_tokens"],
