@@ -37,8 +37,7 @@ from pubmedqa import DATA  # noqa: E402
 from ragloop.config import TrainSettings  # noqa: E402
 from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path  # noqa: E402
 from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples  # noqa: E402
-from ragloop.evals.judge_agreement import find_agreements  # noqa: E402
-from ragloop.evals.likelihood import LIKELIHOOD_JUDGE  # noqa: E402
+from ragloop.evals.judge_agreement import likelihood_threshold  # noqa: E402
 from ragloop.evals.metrics.stats import cohen_kappa  # noqa: E402
 from ragloop.pipeline import Pipeline  # noqa: E402
 from ragloop.train.data_judge import (  # noqa: E402
@@ -122,8 +121,7 @@ def main() -> None:
     tally = DistillTally()
     threshold = None
     if args.distill:
-        threshold = find_agreements(None, pipeline.judge_llm.model_id, version,
-                                    (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+        threshold = likelihood_threshold(None, pipeline.judge_llm.model_id, version)
         if threshold is None:
             raise SystemExit("no shipped likelihood threshold for this judge model")
     rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}{tag}.jsonl"

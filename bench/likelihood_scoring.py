@@ -25,8 +25,8 @@ sys.path.insert(0, str(REPO / "src"))
 from ragloop.answer.citations import strip_markers  # noqa: E402
 from ragloop.config import LLMSettings  # noqa: E402
 from ragloop.evals.calibrate import load_labels, shipped_labels_path  # noqa: E402
-from ragloop.evals.judge_agreement import find_agreements  # noqa: E402
-from ragloop.evals.likelihood import _SYSTEM, LIKELIHOOD_JUDGE  # noqa: E402
+from ragloop.evals.judge_agreement import likelihood_threshold  # noqa: E402
+from ragloop.evals.likelihood import _SYSTEM  # noqa: E402
 from ragloop.models.factory import build_llm_backend  # noqa: E402
 from ragloop.records import Message  # noqa: E402
 
@@ -91,8 +91,7 @@ def main() -> None:
     tokens = sum(len(v) for v in scored["batched"])
     diffs = [abs(a - b) for x, y in zip(scored["batched"], scored["one token a step"],
                                         strict=True) for a, b in zip(x, y, strict=True)]
-    threshold = find_agreements(None, backend.model_id, "v1",
-                                (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+    threshold = likelihood_threshold(None, backend.model_id, "v1")
 
     def gains(values):
         return [sum(g - b for g, b in zip(values[i], values[i + 1], strict=True))

@@ -138,6 +138,7 @@ def test_faithfulness_gain_carries_the_likelihood_judges_shipped_calibration():
         agreement_for_metric,
         find_agreements,
         judge_of,
+        likelihood_threshold,
         shipped_calibration_path,
     )
 
@@ -152,3 +153,5 @@ def test_faithfulness_gain_carries_the_likelihood_judges_shipped_calibration():
         assert agreement.n == shipped["n"]
         assert agreement.threshold == pytest.approx(shipped["threshold"])  # what runs apply
         assert agreement.as_dict()["threshold"] == agreement.threshold
+    assert likelihood_threshold(None, entry["model"], "v1") == pytest.approx(shipped["threshold"])
+    assert likelihood_threshold(None, "a model nobody calibrated", "v1") is None

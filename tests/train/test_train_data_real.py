@@ -120,8 +120,8 @@ def test_distilled_judge_rows_carry_the_likelihood_judges_verdict_on_the_models_
         project, tmp_path):
     import re
 
-    from ragloop.evals.judge_agreement import find_agreements
-    from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, context_gain
+    from ragloop.evals.judge_agreement import likelihood_threshold
+    from ragloop.evals.likelihood import context_gain
     from ragloop.pipeline import Pipeline
 
     out = tmp_path / "distilled.jsonl"
@@ -130,8 +130,7 @@ def test_distilled_judge_rows_carry_the_likelihood_judges_verdict_on_the_models_
     assert result.exit_code == 0, result.output
     with Pipeline(project) as pipeline:
         judge_llm = pipeline.judge_llm
-        cut = find_agreements(None, judge_llm.model_id, "v1",
-                              (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+        cut = likelihood_threshold(None, judge_llm.model_id, "v1")
     assert cut is not None  # shipped for the default model
     found = re.search(r"distilled: (\d+) of .*threshold " + re.escape(f"{cut:+.2f}")
                       + r" ± 0\.25 .*: (\d+) faithful, (\d+) unfaithful; left out (\d+) near "

@@ -344,8 +344,7 @@ def data_judge(
     from itertools import chain
 
     from ragloop.evals.calibrate import load_labels
-    from ragloop.evals.judge_agreement import find_agreements
-    from ragloop.evals.likelihood import LIKELIHOOD_JUDGE
+    from ragloop.evals.judge_agreement import likelihood_threshold
     from ragloop.train.data_judge import (
         DistillTally,
         build_cases,
@@ -372,8 +371,7 @@ def data_judge(
         threshold = None
         if distill:
             llm = pipeline.judge_llm
-            threshold = find_agreements(pipeline.project.data_dir, llm.model_id, version,
-                                        (LIKELIHOOD_JUDGE,))[LIKELIHOOD_JUDGE].threshold
+            threshold = likelihood_threshold(pipeline.project.data_dir, llm.model_id, version)
             if threshold is None:
                 fail(f"--distill needs the likelihood judge's threshold for {llm.model_id}: "
                      "run `ragloop eval calibrate` with labels that have a train split",

@@ -128,6 +128,13 @@ def find_agreements(data_dir: Path | None, model: str, version: str,
     return {name: found.get(name, Agreement(name, None)) for name in judges}
 
 
+def likelihood_threshold(data_dir: Path | None, model: str, version: str) -> float | None:
+    """The likelihood judge's fitted threshold for this model: the project's calibration,
+    else the shipped one, else None."""
+    return find_agreements(data_dir, model, version, (LIKELIHOOD_JUDGE,))[
+        LIKELIHOOD_JUDGE].threshold
+
+
 def agreements_of_run(manifest: dict) -> dict[str, Agreement]:
     """The agreements recorded in a run's manifest (empty for a run made without judges or
     before calibration was recorded)."""
