@@ -50,7 +50,11 @@ class TokenScores:
 
 @runtime_checkable
 class LLMBackend(Protocol):
-    """What a model backend implements. Raises ``ModelError`` subclasses on failure."""
+    """What a model backend implements. Raises ``ModelError`` subclasses on failure.
+
+    A backend that can also read text rather than write it (``LLMClient.token_logprobs``)
+    adds ``token_logprobs(messages, continuation) -> TokenScores`` and a ``scorer_version``
+    naming how it computes, so a changed scorer does not reuse old scores."""
 
     @property
     def model_id(self) -> str: ...
@@ -68,15 +72,6 @@ class LLMBackend(Protocol):
                schema: dict | None = None) -> Iterator[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
-
-
-class ScoringBackend(LLMBackend, Protocol):
-    """A backend that can also read text rather than write it (``LLMClient.token_logprobs``).
-    ``scorer_version`` names how it computes, so a changed scorer does not reuse old scores."""
-
-    scorer_version: str
-
-    def token_logprobs(self, messages: list[Message], continuation: str) -> TokenScores: ...
 
 
 @dataclass
