@@ -43,10 +43,8 @@ from ragloop.pipeline import Pipeline  # noqa: E402
 from ragloop.train.data_judge import (  # noqa: E402
     DistillTally,
     build_cases,
-    distilled_rows,
-    human_rows,
-    judge_rows,
     label_cases,
+    training_rows,
 )
 from ragloop.train.gate import with_model  # noqa: E402
 from ragloop.train.rows import write_rows  # noqa: E402
@@ -126,24 +124,14 @@ def main() -> None:
             raise SystemExit("no shipped likelihood threshold for this judge model")
     rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}{tag}.jsonl"
 
-    def rows():
-        if not args.no_constructed:
-            yield from judge_rows(cases, fmt=args.method, seed=0, version=version)
-            for seed in range(args.label_passes if passages else 0):
-                yield from judge_rows(passages, fmt=args.method, seed=seed, version=version)
-        if args.distill:
-            llm = pipeline.judge_llm
-            yield from distilled_rows(cases, llm, threshold=threshold,
-                                      margin=args.distill_margin, fmt=args.method, seed=0,
-                                      version=version, tally=tally)
-            for seed in range(args.label_passes if passages else 0):
-                yield from distilled_rows(passages, llm, threshold=threshold,
-                                          margin=args.distill_margin, fmt=args.method,
-                                          seed=seed, version=version, tally=tally)
-        for _ in range(args.label_repeat):
-            yield from human_rows(human, fmt=args.method, version=version)
-
-    n_rows = write_rows(rows_path, rows(), args.method)
+    passes = [(cases, 0), *((passages, seed) for seed in
+                            range(args.label_passes if passages else 0))]
+    rows = training_rows(passes, fmt=args.method, version=version,
+                         constructed=not args.no_constructed,
+                         distill_llm=pipeline.judge_llm if args.distill else None,
+                         threshold=threshold, margin=args.distill_margin, human=human,
+                         label_repeat=args.label_repeat, tally=tally)
+    n_rows = write_rows(rows_path, rows, args.method)
     results["data"] = {"questions": len(train), "cases": len(cases), "rows": n_rows,
                        "human_train_items": len(human), "human_passages": len(passages),
                        "distilled": tally.as_dict() if args.distill else None,

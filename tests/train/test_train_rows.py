@@ -173,3 +173,34 @@ def test_distilled_rows_take_the_likelihood_judges_verdict_and_leave_out_the_uns
     unsure = DistillTally()
     dpo = list(distilled_rows([case], llm, threshold=1.6, margin=0.5, fmt="dpo", tally=unsure))
     assert unsure.unsure == 1 and len(dpo) == 1 and "chosen" in dpo[0] and "rejected" in dpo[0]
+
+
+def test_judge_training_rows_come_in_one_order_constructed_distilled_human():
+    from fakes import FakeScoringBackend
+    from ragloop.evals.calibrate import load_labels, shipped_labels_path
+    from ragloop.models.llm import LLMClient
+    from ragloop.train.data_judge import (
+        JudgeCase,
+        distilled_rows,
+        human_rows,
+        judge_rows,
+        training_rows,
+    )
+
+    cases = [JudgeCase("c1", "Where is the cache?", "The cache is kept on disk.",
+                       ("The cache is kept on disk.",)),
+             JudgeCase("c2", "What is lava?", "Lava is molten rock at the surface.",
+                       ("Lava is molten rock at the surface.",))]
+    human = load_labels(shipped_labels_path(), split="train")[:3]
+    llm = LLMClient(FakeScoringBackend(lambda m, p, s: "The cache is kept on disk."))
+    rows = list(training_rows([(cases, 0), (cases, 1)], distill_llm=llm, threshold=1.0,
+                              margin=0.3, human=human, label_repeat=2))
+    constructed = [*judge_rows(cases, seed=0), *judge_rows(cases, seed=1)]
+    distilled = [*distilled_rows(cases, llm, threshold=1.0, margin=0.3, seed=0),
+                 *distilled_rows(cases, llm, threshold=1.0, margin=0.3, seed=1)]
+    labelled = list(human_rows(human))
+    assert constructed and distilled and labelled
+    assert rows == constructed + distilled + labelled * 2
+    assert list(training_rows([(cases, 0)], constructed=False)) == []
+    with pytest.raises(ValueError, match="threshold"):
+        list(training_rows([(cases, 0)], distill_llm=llm))

@@ -341,18 +341,10 @@ def data_judge(
     --distill, the model paraphrases a context sentence and answers closed-book, and the
     likelihood judge (at the threshold `eval calibrate` fitted) labels both. Test the tuned
     judge on the held-out split with `ragloop --model NAME eval calibrate`."""
-    from itertools import chain
 
     from ragloop.evals.calibrate import load_labels
     from ragloop.evals.judge_agreement import likelihood_threshold
-    from ragloop.train.data_judge import (
-        DistillTally,
-        build_cases,
-        distilled_rows,
-        human_rows,
-        judge_rows,
-        label_cases,
-    )
+    from ragloop.train.data_judge import DistillTally, build_cases, label_cases, training_rows
     from ragloop.train.rows import write_rows
 
     if fmt not in ("sft", "dpo"):
@@ -377,19 +369,15 @@ def data_judge(
                      "run `ragloop eval calibrate` with labels that have a train split",
                      EXIT_USAGE)
         tally = DistillTally()
-        passes = int(constructed) + int(distill)
-        bar, task = _count_bar("building judge rows", len(cases) * passes)
+        row_sources = int(constructed) + int(distill)
+        bar, task = _count_bar("building judge rows", len(cases) * row_sources)
         with bar:
-            sources = []
-            if constructed:
-                sources.append(judge_rows(cases, fmt=fmt, seed=seed, version=version,
-                                          on_case=lambda: bar.advance(task)))
-            if distill:
-                sources.append(distilled_rows(cases, llm, threshold=threshold, margin=margin,
-                                              fmt=fmt, seed=seed, version=version,
-                                              tally=tally, on_case=lambda: bar.advance(task)))
-            rows = chain(*sources, *(human_rows(items, fmt=fmt, version=version)
-                                     for _ in range(label_repeat)))
+            rows = training_rows([(cases, seed)], fmt=fmt, version=version,
+                                 constructed=constructed,
+                                 distill_llm=pipeline.judge_llm if distill else None,
+                                 threshold=threshold, margin=margin, human=items,
+                                 label_repeat=label_repeat, tally=tally,
+                                 on_case=lambda: bar.advance(task))
             count = write_rows(out, rows, fmt)
     except RagloopError as err:
         fail(err)

@@ -274,3 +274,26 @@ def distilled_rows(cases: Sequence[JudgeCase], llm: LLMClient, *, threshold: flo
                        verdict=verdict, fmt=fmt, version=version)
         if on_case:
             on_case()
+
+
+def training_rows(passes: Sequence[tuple[Sequence[JudgeCase], int]], *, fmt: str = "sft",
+                  version: str = "v1", constructed: bool = True,
+                  distill_llm: LLMClient | None = None, threshold: float | None = None,
+                  margin: float = 0.5, human: Sequence = (), label_repeat: int = 1,
+                  tally: DistillTally | None = None,
+                  on_case: Callable[[], None] | None = None) -> Iterator[dict]:
+    """A judge training file's rows in one order: constructed rows over each ``(cases,
+    seed)`` pass, then (with ``distill_llm``) distilled rows over the same passes, then the
+    human verdicts ``label_repeat`` times."""
+    if distill_llm is not None and threshold is None:
+        raise ValueError("distilled rows need the likelihood judge's threshold")
+    if constructed:
+        for cases, seed in passes:
+            yield from judge_rows(cases, fmt=fmt, seed=seed, version=version, on_case=on_case)
+    if distill_llm is not None:
+        for cases, seed in passes:
+            yield from distilled_rows(cases, distill_llm, threshold=threshold, margin=margin,
+                                      fmt=fmt, seed=seed, version=version, tally=tally,
+                                      on_case=on_case)
+    for _ in range(label_repeat):
+        yield from human_rows(human, fmt=fmt, version=version)
