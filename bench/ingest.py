@@ -41,12 +41,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from ragloop.config import EmbedderSettings, IngestSettings, LLMSettings  # noqa: E402
+from ragloop.executors.local import LocalPoolExecutor  # noqa: E402
 from ragloop.index.embedded import open_store  # noqa: E402
 from ragloop.ingest.process import ModelSpec  # noqa: E402
 from ragloop.ingest.report import STAGES  # noqa: E402
 from ragloop.ingest.sync import ingest_paths  # noqa: E402
 from ragloop.models.factory import build_embedder, build_llm  # noqa: E402
-from ragloop.run.local import LocalPoolExecutor  # noqa: E402
 
 console = Console()
 DEFAULT_CORPUS = ROOT.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"

@@ -48,7 +48,7 @@ from ragloop.train.data_judge import (  # noqa: E402
 )
 from ragloop.train.gate import with_model  # noqa: E402
 from ragloop.train.rows import write_rows  # noqa: E402
-from ragloop.train.run import train_model  # noqa: E402
+from ragloop.train.trainer import train_model  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "judge-train.json"
 

@@ -51,7 +51,7 @@ from ragloop.project import Project  # noqa: E402
 from ragloop.train.data_golden import balance_examples, golden_rows  # noqa: E402
 from ragloop.train.gate import run_gate  # noqa: E402
 from ragloop.train.rows import write_rows  # noqa: E402
-from ragloop.train.run import train_model  # noqa: E402
+from ragloop.train.trainer import train_model  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "posttrain.json"
 BIOBERT_ACCURACY = 0.681  # PubMedQA paper, reasoning-required setting

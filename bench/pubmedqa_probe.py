@@ -45,7 +45,7 @@ from ragloop.evals.metrics.answer import label_scores  # noqa: E402
 from ragloop.pipeline import Pipeline  # noqa: E402
 from ragloop.train.base import load_base, prepare_base  # noqa: E402
 from ragloop.train.prompts import answer_instruction, dataset_labels, grounded_prompt  # noqa: E402
-from ragloop.train.run import configured_base  # noqa: E402
+from ragloop.train.trainer import configured_base  # noqa: E402
 
 OUT = REPO / "bench" / "results" / "pubmedqa-probe.json"
 ASSISTANT_PREFIX = '{"answer": "'

@@ -199,10 +199,10 @@ class TrainSettings(Section):
     gate_metric: str = "label_accuracy"
 
 
-class RunSettings(Section):
-    """Where per-item work runs (``ragloop.run``): ingestion batches and eval examples."""
+class ExecutorSettings(Section):
+    """Where per-item work runs (``ragloop.executors``): ingestion batches and eval examples."""
 
-    executor: Literal["local", "ray"] = "local"
+    backend: Literal["local", "ray"] = "local"
     workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
     ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
 
@@ -236,7 +236,7 @@ class Settings(Section):
     eval: EvalSettings = EvalSettings()
     train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
-    run: RunSettings = RunSettings()
+    executor: ExecutorSettings = ExecutorSettings()
 
 
 def _describe(err: ValidationError) -> tuple[str, str]:
@@ -406,8 +406,8 @@ max_question_chars = 2000        # longer questions hold the model for everyone:
 allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
 allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
 
-[run]
-executor = "local"               # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
+[executor]
+backend = "local"                # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
 workers = 1                      # 1: in-process; N: N worker processes of one thread each
 ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
 '''

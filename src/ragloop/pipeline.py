@@ -104,22 +104,22 @@ class Pipeline:
                namespace: str | None = None):
         """Ingest files and folders into the store (``ragloop.ingest.sync.ingest_paths``);
         the LLM is built only when ``[ingest]`` enrichment is on and ``enrich`` is True.
-        ``executor``/``workers`` override ``[run]``: with more than one local worker (or Ray)
+        ``executor``/``workers`` override ``[executor]``: with more than one local worker (or Ray)
         each worker builds its own embedder/LLM from this project's settings (parts given
         to this pipeline travel to the workers as they are). ``namespace`` gives the
         documents ids of their own (the server's uploads). Returns the ``IngestReport``."""
+        from ragloop.executors.build import build_executor
         from ragloop.ingest.process import ModelSpec
         from ragloop.ingest.sync import ingest_paths
-        from ragloop.run.build import build_executor
 
         settings = self.settings.ingest
         wants_llm = enrich and (settings.contextual or settings.questions_per_chunk > 0)
         llm = self.llm if wants_llm else None
-        run = type(self.settings.run).model_validate({
-            **self.settings.run.model_dump(),
-            **{k: v for k, v in {"executor": executor, "workers": workers}.items()
+        where = type(self.settings.executor).model_validate({
+            **self.settings.executor.model_dump(),
+            **{k: v for k, v in {"backend": executor, "workers": workers}.items()
                if v is not None}})
-        pool = build_executor(run)
+        pool = build_executor(where)
         models = None
         if pool.name != "inline" and not {"embedder", "llm"} & self._given:
             models = ModelSpec(self.settings.embedder, self.settings.llm if llm else None,

@@ -15,9 +15,9 @@ from eval_fake_pipeline import FakePipeline
 from ragloop.evals import runs
 from ragloop.evals.datasets import write_dataset
 from ragloop.evals.runner import RunOptions, run_eval
+from ragloop.executors.local import LocalPoolExecutor
 from ragloop.project import Project
 from ragloop.records import EvalExample
-from ragloop.run.local import LocalPoolExecutor
 
 EXAMPLES = [EvalExample(id=f"q{i}", question=q, gold_doc_ids=(d,)) for i, (q, d) in enumerate([
     ("What is the capital of France?", "d1"), ("What is the capital of Germany?", "d2"),
@@ -78,7 +78,7 @@ def test_eval_examples_run_on_ray_actors(project, tmp_path):
     import eval_fake_pipeline
 
     import fakes
-    from ragloop.run.ray_executor import RayExecutor
+    from ragloop.executors.ray_executor import RayExecutor
 
     # Ray's workers do not have tests/ on their path: ship these modules' code by value
     for module in (sys.modules[__name__], eval_fake_pipeline, fakes):

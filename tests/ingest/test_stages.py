@@ -14,11 +14,11 @@ import pytest
 from fakes import FakeEmbedder
 from ragloop.config import EmbedderSettings, IngestSettings
 from ragloop.errors import StoreError
+from ragloop.executors.local import LocalPoolExecutor
 from ragloop.index.embedded import open_store
 from ragloop.ingest.process import DocumentStage, ModelSpec, ProcessBatch
 from ragloop.ingest.sync import ingest_paths
 from ragloop.records import Document, content_hash
-from ragloop.run.local import LocalPoolExecutor
 
 from .fake_store import FakeStore
 from .samples import make_bad_input_folder

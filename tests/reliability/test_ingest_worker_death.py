@@ -10,8 +10,8 @@ import os
 from fakes import FakeEmbedder
 from ingest.fake_store import FakeStore
 from ragloop.config import IngestSettings
+from ragloop.executors.local import LocalPoolExecutor
 from ragloop.ingest.sync import ingest_paths
-from ragloop.run.local import LocalPoolExecutor
 
 
 class PoisonedEmbedder(FakeEmbedder):

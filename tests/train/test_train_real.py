@@ -98,7 +98,7 @@ def test_sft_writes_a_registered_gguf_that_answers(project, sft):
 
 
 def test_dpo_adapter_resumes_after_an_interruption_and_loads(project):
-    from ragloop.train.run import train_model
+    from ragloop.train.trainer import train_model
 
     data = write_jsonl(project.root / "dpo.jsonl", [
         {"prompt": [{"role": "user", "content": q}],
@@ -128,7 +128,7 @@ def test_dpo_adapter_resumes_after_an_interruption_and_loads(project):
 
 
 def test_kto_trains_from_labelled_answers(project):
-    from ragloop.train.run import train_model
+    from ragloop.train.trainer import train_model
 
     data = write_jsonl(project.root / "kto.jsonl", [
         {"prompt": [{"role": "user", "content": q}], "completion": [

@@ -76,7 +76,7 @@ def run_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the aggregates as JSON."),
     executor: str | None = typer.Option(None, "--executor",
                                         help="Run examples on worker processes: local or ray "
-                                             "(--workers of them; default [run]); without it, "
+                                             "(--workers of them; default [executor]); without it, "
                                              "threads in this process."),
 ) -> None:
     """Run the project's pipeline over DATASET; write a run folder with report.html.
@@ -94,7 +94,7 @@ def run_cmd(
     Gold ids that match no indexed document are named in a warning, and when none of them
     match the run stops (every retrieval metric would read 0)."""
     from ragloop.evals.runner import RunOptions, run_eval
-    from ragloop.run.build import build_executor
+    from ragloop.executors.build import build_executor
 
     if dataset is None and resume is None:
         fail("give a DATASET or --resume RUN_DIR", EXIT_USAGE)
@@ -106,10 +106,10 @@ def run_cmd(
                              judge=judge)
         pool = None
         if executor is not None:
-            run = pipeline.settings.run
-            pool = build_executor(type(run).model_validate({
-                **run.model_dump(), "executor": executor,
-                "workers": workers or run.workers}))
+            where = pipeline.settings.executor
+            pool = build_executor(type(where).model_validate({
+                **where.model_dump(), "backend": executor,
+                "workers": workers or where.workers}))
         try:
             with pipeline, _progress() as bar:
                 task = bar.add_task("evaluating", total=None)

@@ -70,9 +70,9 @@ def register(app: typer.Typer) -> None:
                                                  "document made with the old one."),
                workers: int = typer.Option(None, "--workers", min=1,
                                            help="Worker processes (one thread each); "
-                                                "default [run] workers."),
+                                                "default [executor] workers."),
                executor: str = typer.Option(None, "--executor",
-                                            help="local or ray; default [run] executor."),
+                                            help="local or ray; default [executor] backend."),
                quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
                as_json: bool = typer.Option(False, "--json",
                                             help="Print the report as JSON on stdout.")):

@@ -57,7 +57,7 @@ def sparkline(values: list[float], width: int = 60) -> str:
 def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | None,
            eval_set: Path | None, gate: bool, metric: str | None, limit: int | None,
            restart: bool, overrides: dict) -> None:
-    from ragloop.train.run import train_model
+    from ragloop.train.trainer import train_model
 
     if gate and eval_set is None:
         fail("--gate needs --eval DATASET (the eval the base and tuned models are compared "
@@ -91,7 +91,7 @@ def _gate(ctx: typer.Context, folder: Path, eval_set: Path, *, metric: str,
     the result in the model's lineage; with ``gate``, exit 4 unless tuned is better."""
     from ragloop.cli.eval_cmds import _print_comparison
     from ragloop.train.gate import run_gate
-    from ragloop.train.run import update_lineage
+    from ragloop.train.trainer import update_lineage
 
     st = state(ctx)
     lineage = json.loads((folder / "lineage.json").read_text(encoding="utf-8"))

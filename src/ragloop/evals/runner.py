@@ -178,7 +178,7 @@ def _judge_calibration(pipeline, options: RunOptions, version: str) -> dict | No
 def _executor_map(executor, pipeline, scoring: ScoringOptions, options: RunOptions,
                   todo: list, make_pipeline=None, usage: dict | None = None
                   ) -> Iterator[EvalRecord]:
-    """Examples on ``executor``'s workers (``ragloop.run``), each with its own pipeline;
+    """Examples on ``executor``'s workers (``ragloop.executors``), each with its own pipeline;
     what the workers' LLMs spent is added into ``usage``."""
     from ragloop.evals.worker import EvaluateExample, ProjectPipeline
 
@@ -200,7 +200,7 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
              resume: Path | None = None, progress: ProgressHook | None = None,
              executor=None, worker_pipeline=None) -> RunResult:
     """Run (or resume) an evaluation and write its folder. Returns the folder and aggregates.
-    ``executor`` (``ragloop.run``): run examples on its workers instead of this process's
+    ``executor`` (``ragloop.executors``): run examples on its workers instead of this process's
     threads; each worker builds its pipeline with ``worker_pipeline`` (a picklable
     callable; default: the project's ``Pipeline``)."""
     settings = pipeline.settings

@@ -1,4 +1,4 @@
-"""Eval examples on an executor's workers (``ragloop.run``): each worker builds its own
+"""Eval examples on an executor's workers (``ragloop.executors``): each worker builds its own
 pipeline once (models stay loaded for every later example); the caller stays the one writer
 of ``examples.jsonl``."""
 

@@ -5,7 +5,7 @@
       → embed (batched, ``process.ProcessBatch``)
       → commit (``commit.commit_batch``: the one writer, one transaction per batch)
 
-Processing and embedding run on an executor (``ragloop.run``): in this process by default,
+Processing and embedding run on an executor (``ragloop.executors``): in this process by default,
 or on a pool of workers, each receiving batches of ``[ingest] batch_docs`` documents while
 this process plans the next ones and commits finished batches in order. Because every batch
 is committed, an interrupted run resumes where it stopped (committed documents show as
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragloop.config import IngestSettings
+from ragloop.executors.base import Executor, InlineExecutor
 from ragloop.index.info import check_embedder, embedder_info
 from ragloop.index.store import Store
 from ragloop.ingest.commit import commit_batch
@@ -32,7 +33,6 @@ from ragloop.ingest.report import FileResult, IngestReport
 from ragloop.models.embedder import Embedder
 from ragloop.models.llm import LLMClient
 from ragloop.records import Bookkeeping, IngestRecipe
-from ragloop.run.base import Executor, InlineExecutor
 
 __all__ = ["IngestReport", "FileResult", "ingest_paths", "ingest_fingerprint"]
 

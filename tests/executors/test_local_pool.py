@@ -8,8 +8,8 @@ import os
 import time
 from pathlib import Path
 
-from ragloop.run.base import InlineExecutor
-from ragloop.run.local import LocalPoolExecutor
+from ragloop.executors.base import InlineExecutor
+from ragloop.executors.local import LocalPoolExecutor
 
 
 class Square:

@@ -13,15 +13,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ragloop.errors import ConfigError
-from ragloop.run.base import RETRIES, Outcome, R, T, Window
-from ragloop.run.local import _ONE_THREAD
+from ragloop.executors.base import RETRIES, Outcome, R, T, Window
+from ragloop.executors.local import _ONE_THREAD
 
 
 def _ray():
     try:
         import ray
     except ImportError:
-        raise ConfigError("[run] executor = \"ray\" needs Ray: pip install 'ragloop[ray]'") \
+        raise ConfigError("[executor] backend = \"ray\" needs Ray: pip install 'ragloop[ray]'") \
             from None
     return ray
 

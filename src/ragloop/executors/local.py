@@ -10,7 +10,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ragloop.run.base import RETRIES, Outcome, R, T, Window
+from ragloop.executors.base import RETRIES, Outcome, R, T, Window
 
 _TASK: Any = None  # the task this worker process unpickled once and keeps
 

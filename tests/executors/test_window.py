@@ -1,7 +1,7 @@
 """The executors' submission window: bounded in flight, results in input order, and what a
 dead worker took with it can be taken back while the rest of the items still follow."""
 
-from ragloop.run.base import Window
+from ragloop.executors.base import Window
 
 
 def test_window_keeps_at_most_size_in_flight_and_hands_back_in_order():

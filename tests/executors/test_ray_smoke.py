@@ -18,8 +18,8 @@ import fakes  # noqa: E402
 from fakes import FakeEmbedder  # noqa: E402
 from ingest.fake_store import FakeStore  # noqa: E402
 from ragloop.config import IngestSettings  # noqa: E402
+from ragloop.executors.ray_executor import RayExecutor  # noqa: E402
 from ragloop.ingest.sync import ingest_paths  # noqa: E402
-from ragloop.run.ray_executor import RayExecutor  # noqa: E402
 
 
 class KillOnce:
