@@ -1,7 +1,7 @@
 """Data moves one way: importing a room (every module in it, in a fresh interpreter) loads
 no higher room and no sibling of the same rank. The ranks follow /work/shared/DESIGN.md:
 
-    records, errors → config → models, executors, project → index, feedback
+    records, errors → config, registry → models, executors, project → index, feedback
       → ingest, retrieve → answer → evals → pipeline, checks, train → demo → serve → cli
 
 Imports inside functions (the CLI's lazy ``from ragloop.pipeline import Pipeline``) are not
@@ -23,7 +23,7 @@ import ragloop
 
 RANKS = {
     "records": 0, "errors": 0,
-    "config": 1,
+    "config": 1, "registry": 1,
     "models": 2, "executors": 2, "project": 2,
     "index": 3, "feedback": 3,
     "ingest": 4, "retrieve": 4,

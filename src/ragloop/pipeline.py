@@ -22,7 +22,7 @@ from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
 from ragloop.models.llm import LLMClient
 from ragloop.project import Project
-from ragloop.records import Answer, AnswerEvent
+from ragloop.records import Answer, AnswerEvent, AnswerRequest, Candidate
 
 
 class Pipeline:
@@ -132,30 +132,46 @@ class Pipeline:
         finally:
             pool.close()
 
-    def retrieve(self, query: str, k: int | None = None, filters=None):
+    @cached_property
+    def answerer(self):
+        """The answering entry point (``ragloop.answer.answerer.Answerer``), built once: its
+        strategies are built once too, from this pipeline's parts."""
+        from ragloop.answer.answerer import Answerer
+
+        return Answerer(self.settings.answer, retriever=self.retriever, llm=self.llm,
+                        embedder=self.embedder)
+
+    def retrieve(self, query: str, k: int | None = None, filters=None) -> list[Candidate]:
+        """Hybrid retrieval as ``[retrieve]`` configures it: candidates, best first."""
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)
 
-    def stream(self, question: str, *, instruction: str = "", mode: str | None = None,
-               strategy: str | None = None, filters=None) -> Iterator[AnswerEvent]:
-        """``ask``, as ``AnswerEvent``s: text deltas, then the complete ``Answer``
-        (``ragloop.answer.stream.stream_answer``)."""
-        from ragloop.answer.stream import stream_answer
+    search = retrieve
 
-        return stream_answer(question, settings=self.settings.answer, retriever=self.retriever,
-                             llm=self.llm, mode=mode, strategy=strategy, filters=filters,
-                             instruction=instruction, embedder=self.embedder)
+    def request(self, question: str, **fields) -> AnswerRequest:
+        """An ``AnswerRequest`` for ``question`` (``instruction``, ``mode``, ``strategy``,
+        ``filters``, ``conversation``, ``budget`` ...)."""
+        return AnswerRequest(question=question, **fields)
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        """Answer one ``AnswerRequest`` (what ``ask`` builds from its arguments)."""
+        return self.answerer.answer(request)
 
     def ask(self, question: str, *, instruction: str = "", mode: str | None = None,
             strategy: str | None = None, filters=None) -> Answer:
         """Answer with citations using ``[answer]`` settings (overridable per call).
         ``instruction`` (e.g. "Answer with one word first: yes, no, maybe.") shapes the
         answer prompt; retrieval runs on ``question`` alone."""
-        from ragloop.answer.router import answer_question
+        return self.answer(self.request(question, instruction=instruction, mode=mode,
+                                        strategy=strategy, filters=filters))
 
-        return answer_question(question, settings=self.settings.answer,
-                               retriever=self.retriever, llm=self.llm, mode=mode,
-                               strategy=strategy, filters=filters, instruction=instruction,
-                               embedder=self.embedder)
+    def stream(self, question: str | AnswerRequest, *, instruction: str = "",
+               mode: str | None = None, strategy: str | None = None,
+               filters=None) -> Iterator[AnswerEvent]:
+        """``ask``, as ``AnswerEvent``s: text deltas, then the complete ``Answer``
+        (``ragloop.answer.stream``). Takes a question or a whole ``AnswerRequest``."""
+        request = question if isinstance(question, AnswerRequest) else self.request(
+            question, instruction=instruction, mode=mode, strategy=strategy, filters=filters)
+        return self.answerer.stream(request)
 
     # ---- lifetime ----
 
@@ -163,7 +179,8 @@ class Pipeline:
         """Close what this pipeline built (store, model caches), last built first. Parts
         passed in are left open. Safe to call twice; a later use builds the parts anew."""
         self._owned.close()
-        for name in {"store", "llm", "judge_llm", "embedder", "retriever"} - self._given:
+        for name in {"store", "llm", "judge_llm", "embedder", "retriever",
+                     "answerer"} - self._given:
             self.__dict__.pop(name, None)
 
     def __enter__(self) -> Pipeline:
