@@ -2,7 +2,8 @@
 no higher room and no sibling of the same rank. The ranks follow /work/shared/DESIGN.md:
 
     records, errors → config, registry → models, executors, project → index, feedback
-      → ingest, retrieve → answer → evals → pipeline, checks, train → demo → serve → cli
+      → ingest, retrieve → answer → evals → pipeline, checks, train, monitor → demo → serve
+      → cli
 
 Imports inside functions (the CLI's lazy ``from ragloop.pipeline import Pipeline``) are not
 seen here; they are how a higher room is reached on purpose. A module whose optional
@@ -29,7 +30,7 @@ RANKS = {
     "ingest": 4, "retrieve": 4,
     "answer": 5,
     "evals": 6,
-    "pipeline": 7, "checks": 7, "train": 7,
+    "pipeline": 7, "checks": 7, "train": 7, "monitor": 7,
     "demo": 8,
     "serve": 9,
     "cli": 10,

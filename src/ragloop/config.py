@@ -224,6 +224,62 @@ class ServeSettings(Section):
     allowed_origins: tuple[str, ...] = ()
 
 
+class MonitorSettings(Section):
+    """Online evaluation of live traffic (``ragloop serve``'s background scorer and
+    ``ragloop monitor run``), the review queue and the quality dashboard."""
+
+    enabled: bool = Field(
+        default=True, description="Score a sample of live traces in `ragloop serve`, in the "
+        "background: the model is used only while no request holds or waits for it.")
+    sample_rate: float = Field(
+        default=1.0, ge=0, le=1, description="Share of traces scored with the cheap checks "
+        "(grounding check, citations, the likelihood judge); chosen by a hash of the trace "
+        "id, so the server and `monitor run` pick the same traces.")
+    likelihood: bool = Field(
+        default=True, description="Score faithfulness with the likelihood judge where the "
+        "judge model can score text (llama.cpp): two short model passes per trace.")
+    judge_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of the sampled traces also given the LLM "
+        "verdict judges; 0 by default because the default model's verdict judges are "
+        "uncalibrated (ragloop/data/judge_calibration.json).")
+    judges: tuple[Literal["faithfulness", "relevancy"], ...] = Field(
+        default=("faithfulness", "relevancy"), description="The LLM judges run at "
+        "`judge_rate` (correctness needs a reference answer, which live traffic lacks).")
+    judge_daily_calls: int = Field(
+        default=200, ge=0, description="Budget: LLM judge calls per UTC day; once spent, "
+        "judges are recorded as skipped until the next day.")
+    idle_s: float = Field(
+        default=0.5, ge=0, description="How long the model must have been free of requests "
+        "before the monitor gives it one short job.")
+    review_window: int = Field(
+        default=2000, ge=1, description="How many recent traces the review queue ranks.")
+    low_score: float = Field(
+        default=0.5, ge=0, le=1, description="Review queue: a graded check (citation "
+        "precision, grounding support) below this counts as a low score.")
+    label_train_share: float = Field(
+        default=0.5, ge=0, le=1, description="Share of labelled traces put in the train split "
+        "(judges may be fitted on it); the rest are held out for kappa.")
+    drift_window_days: int = Field(
+        default=7, ge=1, description="Dashboard: a rate of the last N days outside the "
+        "previous N days' 95% interval is flagged as drift.")
+
+
+class ModelPrice(Section):
+    input: float = Field(default=0.0, ge=0, description="Price per million prompt tokens.")
+    output: float = Field(default=0.0, ge=0,
+                          description="Price per million completion tokens.")
+
+
+class ModelsSettings(Section):
+    """What model calls cost, for the dashboard's cost per answer."""
+
+    currency: str = Field(default="USD", description="The unit the prices are in.")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="Price per million tokens by model id as traces "
+        "name it (`ragloop traces show ID`), e.g. {\"gpt-4o-mini\" = {input = 0.15, "
+        "output = 0.6}}; a model without a price makes a cost unknown, never zero.")
+
+
 class Settings(Section):
     project: ProjectSettings = ProjectSettings()
     llm: LLMSettings = LLMSettings()
@@ -237,6 +293,8 @@ class Settings(Section):
     train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
     executor: ExecutorSettings = ExecutorSettings()
+    monitor: MonitorSettings = MonitorSettings()
+    models: ModelsSettings = ModelsSettings()
 
 
 def _describe(err: ValidationError) -> tuple[str, str]:
@@ -410,6 +468,25 @@ allowed_origins = []             # other origins whose pages may POST here (e.g.
 backend = "local"                # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
 workers = 1                      # 1: in-process; N: N worker processes of one thread each
 ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
+
+[monitor]                        # online evaluation, review queue, dashboard (ragloop monitor)
+enabled = true                   # score a sample of live traces in `ragloop serve` (background)
+sample_rate = 1.0                # share of traces given the cheap checks (grounding, citations,
+                                 # likelihood judge), picked by a hash of the trace id
+likelihood = true                # the likelihood faithfulness judge where the model can score text
+judge_rate = 0.0                 # share of sampled traces also given the LLM verdict judges
+judges = ["faithfulness", "relevancy"]
+judge_daily_calls = 200          # LLM judge calls per UTC day; then judges are skipped
+idle_s = 0.5                     # the model must be free of requests this long first
+review_window = 2000             # recent traces the review queue ranks
+low_score = 0.5                  # a graded check below this is a low score (review queue)
+label_train_share = 0.5          # labelled traces in the train split; the rest test kappa
+drift_window_days = 7            # a rate outside the previous window's interval is drift
+
+[models]                         # what model calls cost (dashboard: cost per answer)
+currency = "USD"
+prices = {{}}                    # per million tokens by model id, e.g.
+                                 # {{"gpt-4o-mini" = {{input = 0.15, output = 0.6}}}}
 '''
 
 

@@ -290,6 +290,46 @@ class Feedback(Record):
     comment: str | None = None
 
 
+LabelMetric = Literal["faithfulness", "correctness", "relevance"]
+
+
+class Label(Record):
+    """A reviewer's verdict on one answer of live traffic: is it faithful to its sources,
+    correct, relevant (``label`` 1 yes, 0 no). What was judged is kept with it (question,
+    answer, the retrieved context) so a label outlives its trace. ``split`` is fixed per
+    trace when its first label is stored: "test" labels are what a judge's kappa is
+    measured on, "train" ones what a judge may be fitted on."""
+
+    id: str
+    trace_id: str
+    metric: LabelMetric
+    label: Literal[0, 1]
+    created: datetime
+    split: Literal["train", "test"]
+    reviewer: str = ""
+    note: str = ""
+    question: str = ""
+    answer: str = ""
+    context: str = ""
+
+
+OnlineStatus = Literal["ok", "error", "timeout", "skipped"]
+
+
+class OnlineScore(Record):
+    """One check of one live trace, as the monitor scored it. ``value`` is None unless
+    ``status`` is "ok"; ``detail`` says why a check failed, was skipped, or what it found."""
+
+    trace_id: str
+    metric: str  # the eval metric names where they coincide (citation_precision, ...)
+    value: float | None
+    status: OnlineStatus = "ok"
+    detail: str = ""
+    check: str = ""  # what produced it: grounding, citations, likelihood, judge
+    model: str = ""  # the judge model, for checks that call one
+    created: datetime
+
+
 # ----------------------------------------------------------------------------- evals
 
 

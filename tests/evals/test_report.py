@@ -39,7 +39,9 @@ def reports(tmp_path_factory):
 def test_run_report_is_self_contained_with_tables_plots_and_drilldown(reports):
     run_page, _ = reports
     html = run_page.read_text()
-    assert not re.search(r"<script|<link|\bsrc=|@import", html)  # nothing to fetch
+    # nothing to fetch: one inline script (the examples' filter), no src, link or import
+    assert not re.search(r"<link|\bsrc=|@import|\burl\((?!#)", html)
+    assert html.count("<script>") == 1
     assert html.count('<details class="example"') == len(EXAMPLES)
     assert 'class="metrics"' in html and "hit@1" in html and "judge_relevancy" in html
     assert "fake judge" in html  # judge rationale in the drill-down

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "ragloop.cli.train_cmds",
     "ragloop.cli.documents_cmds",
     "ragloop.cli.index_cmds",
+    "ragloop.cli.monitor_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from ragloop import __version__
 from ragloop.config import Settings
 from ragloop.errors import ConfigError
-from ragloop.serve import api, errors, openai_routes, pages
+from ragloop.serve import api, errors, monitor_routes, openai_routes, pages
 from ragloop.serve.guards import APIKeyGuard, BodyLimit, OriginGuard, RedactSecrets
 from ragloop.serve.state import ServerState
 
@@ -46,6 +46,7 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
     async def lifespan(_app: FastAPI):
         for name in ACCESS_LOGGERS:
             logging.getLogger(name).addFilter(redact)
+        state.monitoring.start(state.pipeline, state.gate)
         try:
             yield
         finally:
@@ -67,6 +68,7 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
                 "queue_size": state.gate.capacity}
 
     app.include_router(api.router)
+    app.include_router(monitor_routes.router)
     app.include_router(openai_routes.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

@@ -19,6 +19,7 @@ from ragloop.feedback.tracing import build_trace
 from ragloop.records import Answer, Trace
 from ragloop.serve.answering import AskOptions, ask
 from ragloop.serve.gate import ModelGate
+from ragloop.serve.monitoring import Monitoring
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,15 @@ class ServerState:
     store: TraceStore
     gate: ModelGate
     tracer: Any = None  # an OpenTelemetry tracer when OTLP export is configured
+    monitoring: Monitoring | None = None  # labels, online scores, the background monitor
 
     @classmethod
     def build(cls, pipeline, settings: Settings, data_dir: Path) -> ServerState:
         data_dir = Path(data_dir)
         return cls(pipeline=pipeline, settings=settings, data_dir=data_dir,
                    store=TraceStore.for_data_dir(data_dir),
-                   gate=ModelGate(settings.serve.queue_size), tracer=otlp_tracer())
+                   gate=ModelGate(settings.serve.queue_size), tracer=otlp_tracer(),
+                   monitoring=Monitoring(settings, data_dir))
 
     @property
     def runs_dir(self) -> Path:
@@ -49,6 +52,8 @@ class ServerState:
 
     def record(self, trace: Trace) -> None:
         self.store.add_trace(trace)
+        if self.monitoring is not None:
+            self.monitoring.wake()
         if self.tracer is not None:
             try:
                 emit_trace(trace, self.tracer)
@@ -67,5 +72,7 @@ class ServerState:
         return answer, trace
 
     def close(self) -> None:
+        if self.monitoring is not None:
+            self.monitoring.close()  # before the gate: its pending model call is dropped
         self.gate.shutdown()
         self.store.close()
