@@ -16,7 +16,7 @@ from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
 
-from ragloop.index.factory import build_store, check_backend
+from ragloop.index.factory import BACKENDS, build_store
 from ragloop.index.store import Store
 from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
@@ -32,7 +32,7 @@ class Pipeline:
         self.project = project
         self.settings = project.settings
         self.use_cache = use_cache
-        check_backend(self.settings.index.backend)  # a typo fails now, not at first search
+        BACKENDS.check(self.settings.index.backend)  # a typo fails now, not at first search
         self._owned = ExitStack()
         # parts given from outside take the place of the built ones (cached_property slots)
         for name, part in (("store", store), ("llm", llm), ("judge_llm", judge_llm),

@@ -30,6 +30,7 @@ from ragloop.errors import StoreError
 from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
 from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
+from ragloop.index.factory import BACKENDS
 from ragloop.index.segment import Segment
 from ragloop.index.store import (
     DocumentEntry,
@@ -422,6 +423,7 @@ def open_store(path: Path, ann_settings: ann.AnnSettings | None = None) -> Embed
     return EmbeddedStore(Path(path), ann_settings)
 
 
+@BACKENDS.register("embedded")
 def open_embedded(settings: IndexSettings, data_dir: Path) -> EmbeddedStore:
     """The ``embedded`` backend's opener (``ragloop.index.factory``): ``<data_dir>/index``."""
     return open_store(Path(data_dir) / "index", ann.AnnSettings(

@@ -39,6 +39,7 @@ import numpy as np
 from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
+from ragloop.index.factory import BACKENDS
 from ragloop.index.store import (
     CommitOnExit,
     DocumentEntry,
@@ -622,6 +623,7 @@ class PostgresWriter(CommitOnExit):
         self._buffers = {}
 
 
+@BACKENDS.register("postgres")
 def open_postgres(settings: IndexSettings, data_dir: Path) -> PostgresStore:
     """The ``[index] backend = "postgres"`` opener: the server named by ``url`` or by the
     environment variable ``url_env``."""
