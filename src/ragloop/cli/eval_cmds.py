@@ -146,11 +146,11 @@ def agreement_text(metric: str, agreements: dict) -> str:
     return agreement.describe() if agreement.calibrated else f"[red]{agreement.describe()}[/]"
 
 
-def _print_aggregates(agg: dict, manifest: dict | None = None) -> None:
+def _print_aggregates(agg: dict, manifest=None) -> None:
     from ragloop.evals.judge_agreement import agreements_of_run
     from ragloop.evals.report.html import metric_key, step_of
 
-    agreements = agreements_of_run(manifest or {})
+    agreements = agreements_of_run(manifest)
     table = Table(title=f"{agg['n_examples']} examples, {agg['n_errors']} failed")
     for column in ("step", "metric", "mean", "95% CI", "n", "judge agreement"):
         table.add_column(column, justify="right" if column in ("mean", "n") else "left")
@@ -211,7 +211,7 @@ def compare_cmd(
             task = bar.add_task("re-judging", total=repeats or None, visible=bool(repeats))
             cmp.gate(a, b, comparison, gates, judge_llm, repeats=repeats,
                      min_pass_rate=min_pass_rate,
-                     version=b.manifest.get("judge_prompt_version", "v1"),
+                     version=b.manifest.judge_prompt_version,
                      on_repeat=lambda done: bar.update(task, completed=done))
         page = write_compare_report(comparison, a, b, html_out)
     except RagloopError as err:

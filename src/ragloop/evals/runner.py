@@ -28,7 +28,7 @@ from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, can_score
 from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions
 from ragloop.executors.threads import ThreadExecutor
-from ragloop.records import EvalExample, EvalRecord
+from ragloop.records import EvalExample, EvalRecord, RunManifest
 
 ProgressHook = Callable[[int, int], None]  # (done, total)
 
@@ -123,11 +123,10 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     if resume is not None:
         run_dir = Path(resume)
         manifest = runs.load_run(run_dir).manifest
-        dataset = Path(manifest["dataset"])
-        options = RunOptions(**{**manifest["options"], "judges": tuple(manifest["options"]
-                                                                          ["judges"]),
-                                "ks": tuple(manifest["options"]["ks"])})
-        if manifest["config_hash"] != settings_hash(settings.model_dump(mode="json")):
+        dataset = Path(manifest.dataset)
+        options = RunOptions(**{**manifest.options, "judges": tuple(manifest.options["judges"]),
+                                "ks": tuple(manifest.options["ks"])})
+        if manifest.config_hash != settings_hash(settings.model_dump(mode="json")):
             raise runs.RunFolderError(
                 f"{run_dir}: the project configuration changed since this run started; "
                 "start a new run instead of mixing results")
@@ -146,23 +145,23 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     if resume is None:
         run_dir = new_run_dir(pipeline.project.data_dir / "runs", config_hash, data_hash, options)
         runs.write_json(run_dir / runs.CONFIG, config_dump)
-        manifest = {
-            "created": datetime.now(UTC).isoformat(), "dataset": str(dataset),
-            "dataset_hash": data_hash, "config_hash": config_hash, "options": options.as_dict(),
-            "model": model_fingerprint(pipeline.llm, pipeline.project.data_dir / "cache"
-                                       / "model_hashes.json"),
-            "judge_model": pipeline.judge_llm.model_id if options.judge else None,
-            "judge_prompt_version": eval_settings.judge_prompt_version,
-            "judge_calibration": _judge_calibration(pipeline, options,
-                                                    eval_settings.judge_prompt_version),
-            "n_examples": len(examples), "status": "running"}
+        manifest = RunManifest(
+            created=datetime.now(UTC).isoformat(), dataset=str(dataset),
+            dataset_hash=data_hash, config_hash=config_hash, options=options.as_dict(),
+            model=model_fingerprint(pipeline.llm, pipeline.project.data_dir / "cache"
+                                    / "model_hashes.json"),
+            judge_model=pipeline.judge_llm.model_id if options.judge else None,
+            judge_prompt_version=eval_settings.judge_prompt_version,
+            judge_calibration=_judge_calibration(pipeline, options,
+                                                 eval_settings.judge_prompt_version),
+            n_examples=len(examples), status="running")
         runs.write_json(run_dir / runs.MANIFEST, manifest)
     scoring = ScoringOptions(ks=options.ks, labels=labels, judge=options.judge,
                              judges=options.judges,
-                             judge_prompt_version=manifest["judge_prompt_version"],
+                             judge_prompt_version=manifest.judge_prompt_version,
                              judge_seed=eval_settings.seed,
                              likelihood=_scores_likelihood(pipeline, options),
-                             likelihood_threshold=((manifest.get("judge_calibration") or {})
+                             likelihood_threshold=((manifest.judge_calibration or {})
                                                    .get(LIKELIHOOD_JUDGE) or {})
                              .get("threshold"))
     done_ids = {r.id for r in runs.read_records(run_dir) if r.ok}
@@ -198,9 +197,9 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     result.aggregates = runs.aggregate(records, samples=eval_settings.bootstrap_samples,
                                        seed=eval_settings.seed)
     runs.write_json(run_dir / runs.AGGREGATES, result.aggregates)
-    manifest.update(status="complete", finished=datetime.now(UTC).isoformat(),
-                    usage={k: v + worker_usage.get(k, 0)
-                           for k, v in pipeline.llm.usage.as_dict().items()})
+    manifest = manifest.model_copy(update={
+        "status": "complete", "finished": datetime.now(UTC).isoformat(),
+        "usage": {k: v + worker_usage.get(k, 0) for k, v in pipeline.llm.usage.as_dict().items()}})
     runs.write_json(run_dir / runs.MANIFEST, manifest)
     if options.report:
         write_run_report(run_dir)
