@@ -163,7 +163,7 @@ class RetrieveSettings(Section):
 
 
 class AnswerSettings(Section):
-    mode: Literal["fast", "slow", "auto"] = "fast"
+    mode: Literal["fast", "slow", "auto"] = "auto"
     strategy: str = "direct"  # used in fast/slow modes; auto lets the router pick
     slow_strategy: str = "vote"
     context_chunks: int = Field(default=5, ge=1)
@@ -372,7 +372,7 @@ rerank_weight = 1.0              # final order = weight * reranker + (1 - weight
 cross_encoder_path = ""          # rerank = "cross-encoder": a local model folder
 
 [answer]
-mode = "fast"                    # "fast", "slow" or "auto" (router picks per query)
+mode = "auto"                    # "auto" (router with the extractive floor), "fast" or "slow"
 strategy = "direct"
 slow_strategy = "vote"
 context_chunks = 5
