@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from ragloop.evals.calibrate import GROUNDING_JUDGE
-from ragloop.evals.judge_agreement import find_agreements
+from ragloop.evals.judge_agreement import agreement_of_any_model, find_agreements
 from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, VERDICT_METRIC
 from ragloop.evals.metrics.stats import wilson_interval
 from ragloop.feedback.db import Database
@@ -148,15 +148,26 @@ def judge_model(scores: dict[str, dict[str, OnlineScore]]) -> str | None:
 
 
 def kappas(data_dir, model: str | None, version: str) -> dict[str, dict]:
-    """Rate name → its judge's agreement with human labels, for ``model``."""
+    """Rate name → its judge's agreement with human labels, for ``model``; the grounding
+    check calls no model, so its agreement is known before any judge model has scored."""
     judged = {name: judge for name, (_, _, judge) in RATES.items() if judge}
-    if model is None:
-        return {name: {"judge": judge, "kappa": None, "describe": "no judge model has "
-                       "scored yet"} for name, judge in judged.items()}
-    found = find_agreements(data_dir, model, version, tuple(judged.values()))
-    return {name: {"judge": judge, "kappa": found[judge].kappa, "n": found[judge].n,
-                   "source": found[judge].source, "calibrated": found[judge].calibrated,
-                   "describe": found[judge].describe()} for name, judge in judged.items()}
+    found = (find_agreements(data_dir, model, version, tuple(judged.values()))
+             if model is not None else {})
+    found[GROUNDING_JUDGE] = (found.get(GROUNDING_JUDGE) if model is not None and
+                              found[GROUNDING_JUDGE].kappa is not None else
+                              agreement_of_any_model(data_dir, version, GROUNDING_JUDGE))
+    out = {}
+    for name, judge in judged.items():
+        agreement = found.get(judge)
+        if agreement is None:
+            out[name] = {"judge": judge, "kappa": None, "describe": "no judge model has "
+                         "scored yet"}
+            continue
+        kappa = None if agreement.kappa is None else _clean(agreement.kappa)  # JSON: no nan
+        out[name] = {"judge": judge, "kappa": kappa, "n": agreement.n,
+                     "source": agreement.source, "calibrated": agreement.calibrated,
+                     "describe": agreement.describe()}
+    return out
 
 
 def build_dashboard(db: Database, scores: ScoreStore, settings, data_dir, *,
