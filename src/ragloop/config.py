@@ -432,7 +432,7 @@ def default_toml(name: str) -> str:
         lines += ["", *_comment(field.description)]
         if section is None:
             lines.append(f"# [{table}]")
-            lines += [f"# {key} = {_toml_value(value)}"
+            lines += [f"# {key} = {toml_value(value)}"
                       for key, value in _example(table, field).items()]
             continue
         lines.append(f"[{table}]")
@@ -440,11 +440,11 @@ def default_toml(name: str) -> str:
             value = getattr(section, key)
             lines += _comment(subfield.description)
             if value is None:
-                lines.append(f"# {key} = {_toml_value(_example(f'{table}.{key}', subfield))}")
+                lines.append(f"# {key} = {toml_value(_example(f'{table}.{key}', subfield))}")
                 continue
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
             if subfield.examples:
-                lines.append(f"# example: {key} = {_toml_value(subfield.examples[0])}")
+                lines.append(f"# example: {key} = {toml_value(subfield.examples[0])}")
     return "\n".join(lines) + "\n"
 
 
@@ -460,7 +460,7 @@ def _example(key: str, field) -> object:
     return field.examples[0]
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
     if isinstance(value, BaseModel):
         value = value.model_dump()
     if isinstance(value, dict):
