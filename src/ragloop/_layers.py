@@ -13,8 +13,8 @@ RANKS: dict[str, int] = {
     "ingest": 4, "retrieve": 4,
     "answer": 5,
     "evals": 6,
-    "pipeline": 7, "checks": 7, "train": 7,
-    "demo": 8,
+    "pipeline": 7, "checks": 7,
+    "train": 8, "demo": 8, "api": 8,
     "serve": 9,
     "cli": 10,
 }

@@ -227,8 +227,8 @@ class RetrieveSettings(Section):
 
 class AnswerSettings(Section):
     mode: Literal["fast", "slow", "auto"] = Field(
-        "fast", description="`fast` answers with `strategy`, `slow` with `slow_strategy`, "
-        "`auto` lets the router choose per question.")
+        "auto", description="`auto` lets the router choose per question, with the extractive "
+        "floor; `fast` answers with `strategy`, `slow` with `slow_strategy`.")
     strategy: str = Field(
         "direct", description="The fast strategy: `direct`, `cot`, `vote`, `best_of_n`, "
         "`decompose`, `refine` or `extract` (retrieved sentences verbatim, no model call).")
