@@ -54,7 +54,7 @@ print(json.dumps({"loaded": loaded, "skipped": skipped}))
 
 def _rooms_on_disk() -> set[str]:
     root = Path(ragloop.__file__).parent
-    return {p.stem for p in root.glob("*.py") if p.stem != "__init__"} | {
+    return {p.stem for p in root.glob("*.py") if not p.stem.startswith("__")} | {
         p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
 
 
