@@ -40,7 +40,8 @@ print(json.dumps({"loaded": loaded, "skipped": skipped}))
 def _rooms_on_disk() -> set[str]:
     root = Path(ragloop.__file__).parent
     # _layers holds the table itself and imports nothing
-    return {p.stem for p in root.glob("*.py") if p.stem not in {"__init__", "_layers"}} | {
+    return {p.stem for p in root.glob("*.py")
+            if not p.stem.startswith("__") and p.stem != "_layers"} | {
         p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
 
 
