@@ -147,6 +147,14 @@ def changes(a: EvalRecord, b: EvalRecord) -> dict[str, float]:
             if m in b.scores and b.scores[m] != a.scores[m]}
 
 
+def change_size(a: EvalRecord, b: EvalRecord) -> float:
+    """How much an example changed: the largest |B − A| of a shared score; one that failed
+    in one run only changed most of all (its scores are missing on that side)."""
+    if bool(a.error) != bool(b.error):
+        return float("inf")
+    return max((abs(v) for v in changes(a, b).values()), default=0.0)
+
+
 def _side(record: EvalRecord, run: str) -> str:
     if record.error:
         return f"<div><h4>{escape(run)}</h4><pre class=\"bad\">{escape(record.error)}</pre></div>"
@@ -157,13 +165,17 @@ def pair_details(a: EvalRecord, b: EvalRecord, order: int, run_a: str, run_b: st
     changed = changes(a, b)
     scores = {**_finite(b.scores), **{f"a.{k}": v for k, v in _finite(a.scores).items()},
               **{f"delta.{k}": v for k, v in _finite(changed).items()}}
-    biggest = max((abs(v) for v in changed.values()), default=0.0)
+    biggest = change_size(a, b)
     shown = sorted(changed.items(), key=lambda kv: -abs(kv[1]))[:4]
     line = " · ".join(f'<span class="{"good" if d > 0 else "bad"}">{escape(m)} '
                       f"{_fmt(a.scores[m])} → {_fmt(b.scores[m])}</span>" for m, d in shown)
+    if bool(a.error) != bool(b.error):
+        line = ('<span class="bad">failed in B</span>' if b.error else
+                '<span class="good">fixed in B</span>')
     head = (f"{escape(b.id)} — {escape(b.question[:120])} — "
-            + (line if changed else '<span class="same">unchanged</span>'))
-    data = _data(b, order, scores, changed=f"{biggest:.6f}", error="1" if a.error or b.error
+            + (line if biggest else '<span class="same">unchanged</span>'))
+    size = "Infinity" if biggest == float("inf") else f"{biggest:.6f}"  # JS Number() reads it
+    data = _data(b, order, scores, changed=size, error="1" if a.error or b.error
                  else "0")
     return (f'<details class="example pair" {data}><summary>{head}</summary>'
             f'<div class="sides">{_side(a, "A " + run_a)}{_side(b, "B " + run_b)}</div>'
@@ -173,10 +185,9 @@ def pair_details(a: EvalRecord, b: EvalRecord, order: int, run_a: str, run_b: st
 def compare_examples(pairs: list[tuple[EvalRecord, EvalRecord]], run_a: str, run_b: str
                      ) -> str:
     """Both runs' answers to each example side by side, the changed ones first."""
-    order = sorted(range(len(pairs)), key=lambda i: -max(
-        (abs(v) for v in changes(*pairs[i]).values()), default=0.0))
+    order = sorted(range(len(pairs)), key=lambda i: -change_size(*pairs[i]))
     names = metric_names([r for pair in pairs for r in pair])
-    n_changed = sum(1 for a, b in pairs if changes(a, b))
+    n_changed = sum(1 for a, b in pairs if change_size(a, b))
     options = [("changed", "most changed first"), ("order", "dataset order")]
     options = sort_options(names, first=options) + sort_options(names, prefix="delta.")
     return (f"<h2>Examples side by side ({len(pairs)} paired, {n_changed} changed)</h2>"
@@ -231,7 +242,9 @@ SCRIPT = r"""
 
   function compare(choice) {
     if (choice === "order") return (x, y) => x.order - y.order;
-    if (choice === "changed") return (x, y) => y.changed - x.changed || x.order - y.order;
+    if (choice === "changed") {
+      return (x, y) => (y.changed === x.changed ? 0 : y.changed - x.changed) || x.order - y.order;
+    }
     const cut = choice.lastIndexOf(":"), name = choice.slice(0, cut);
     const sign = choice.slice(cut + 1) === "desc" ? -1 : 1;
     return (x, y) => {
