@@ -86,3 +86,17 @@ def test_example_line_has_its_score_and_documents_have_names():
                                                     "n": 5}}})
     assert "hit@1 = recall@1" not in table and table.count("<tr>") == 4  # header + 3 rows
     assert "word overlap" in table and "what it measures" in table
+
+
+def test_rates_and_unbounded_scores_are_plotted_on_separate_axes():
+    from types import SimpleNamespace
+
+    from ragloop.evals.report.html import run_plots
+
+    metrics = {"hit@1": {"mean": 0.5, "low": 0.2, "high": 0.8},
+               "judge_faithfulness_likelihood": {"mean": 0.9, "low": 0.7, "high": 1.0},
+               "faithfulness_gain": {"mean": 2.4, "low": 1.5, "high": 3.1}}
+    html = run_plots(SimpleNamespace(aggregates={"metrics": metrics}, records=[]))
+    rates = html.split('data-plot="metrics"')[1].split("data-plot=")[0]
+    assert "hit@1" in rates and "faithfulness_gain" not in rates
+    assert 'data-plot="metric-faithfulness_gain"' in html and "nats" in html
