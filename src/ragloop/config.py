@@ -67,7 +67,8 @@ class EmbedderSettings(Section):
 
 class IngestSettings(Section):
     include: tuple[str, ...] = ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf",
-                                "**/*.docx", "**/*.jsonl")
+                                "**/*.docx", "**/*.pptx", "**/*.xlsx", "**/*.csv", "**/*.tsv",
+                                "**/*.epub", "**/*.jsonl")
     exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
     max_file_mb: float = Field(default=20.0, gt=0)
     # what a zip-based file (.docx) may expand to, checked before it is parsed
@@ -88,6 +89,22 @@ class IngestSettings(Section):
     # a record longer than this is a per-record error (a 10 MB one-line record would hold the
     # chunker for minutes); 4M characters is ~1,300 pages of a book
     max_record_chars: int = Field(default=4_000_000, ge=1000)
+    ocr: Literal["auto", "off"] = Field(
+        default="auto", description="OCR of scanned PDF pages (no text layer) and of pictures "
+        "in DOCX/PPTX files: \"auto\" reads them when the ocr extra (rapidocr-onnxruntime) is "
+        "installed and reports them as unreadable otherwise; \"off\" never runs OCR.")
+    ocr_dpi: int = Field(default=200, ge=72, le=600, description="Resolution at which a "
+                         "scanned page is rendered for OCR; higher reads small print better and "
+                         "costs time in proportion to the pixels.")
+    ocr_min_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="An OCR'd page whose mean recognition score is "
+        "below this is indexed and reported in the ingest warnings as low confidence.")
+    ocr_max_pages: int = Field(default=200, ge=0, description="At most this many pages of one "
+                               "file are OCR'd (about 2 s each on 2 cores); later scanned pages "
+                               "are reported, not read.")
+    max_table_rows: int = Field(default=100_000, ge=1, description="Rows read from one CSV/TSV "
+                                "file or one spreadsheet sheet; the rest are reported and left "
+                                "out.")
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> IngestSettings:
@@ -309,12 +326,18 @@ timeout_s = 60.0
 cache = true                     # passage vectors cached on disk by (model, text)
 
 [ingest]
-include = ["**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.jsonl"]
+include = ["**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.pptx",
+           "**/*.xlsx", "**/*.csv", "**/*.tsv", "**/*.epub", "**/*.jsonl"]
 exclude = ["**/.*/**", "**/node_modules/**"]
 max_file_mb = 20.0               # larger files are reported and skipped
 max_unpacked_mb = 100.0          # what a zip-based file (.docx) may expand to
 max_archive_members = 10000
 max_record_chars = 4000000       # a longer record is a per-record error
+ocr = "auto"                     # scanned PDF pages, pictures in docx/pptx: "auto" or "off"
+ocr_dpi = 200                    # render resolution of a scanned page
+ocr_min_confidence = 0.8         # OCR'd pages scoring lower are reported
+ocr_max_pages = 200              # pages OCR'd per file at most
+max_table_rows = 100000          # rows read per CSV/TSV file or spreadsheet sheet
 chunker = "structure"            # "fixed", "recursive", "structure" or "semantic"
 chunk_tokens = 200               # target chunk size in embedder tokens
 overlap_tokens = 30

@@ -131,7 +131,12 @@ class Planner:
     def load_limits(self) -> dict:
         return {"max_file_mb": self.settings.max_file_mb,
                 "max_unpacked_mb": self.settings.max_unpacked_mb,
-                "max_archive_members": self.settings.max_archive_members}
+                "max_archive_members": self.settings.max_archive_members,
+                "max_text_chars": self.settings.max_record_chars,
+                "max_table_rows": self.settings.max_table_rows,
+                "ocr": self.settings.ocr, "ocr_dpi": self.settings.ocr_dpi,
+                "ocr_min_confidence": self.settings.ocr_min_confidence,
+                "ocr_max_pages": self.settings.ocr_max_pages}
 
     def mark_troubled(self, path: Path) -> None:
         self.troubled.add(str(Path(path).resolve()))
