@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ragloop.answer.citations import place
 from ragloop.evals import runs
 from ragloop.evals.datasets import dataset_hash, load_dataset
 from ragloop.evals.fingerprint import model_fingerprint, settings_hash
@@ -120,7 +121,8 @@ def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
         **base,
         retrieved=[RetrievedRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, score=c.score,
                                 title=c.chunk.header or c.chunk.metadata.get("title", ""),
-                                source=c.chunk.metadata.get("source", ""))
+                                source=c.chunk.metadata.get("source", ""),
+                                place=place(c.chunk))
                    for c in retrieved],
         context=[ContextRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, text=c.chunk.text,
                             title=c.chunk.header or c.chunk.metadata.get("title", ""),

@@ -23,6 +23,8 @@ class Piece:
     start: int
     end: int
     section_path: tuple[str, ...] = ()
+    # text shown before the span: a table's header row, repeated in each part of a long table
+    prefix: str = ""
 
 
 @runtime_checkable

@@ -151,9 +151,10 @@ def normalized(text: str) -> str:
 def running_rows(pages: Sequence[Sequence[Row]], heights: Sequence[float],
                  min_pages: int = 3) -> tuple[list[set[int]], Counter]:
     """For each page, the indexes of its rows that are running headers or footers or page
-    numbers; and, for an example of each running text, the pages it was removed from. A text counts as
-    running when it stands among the first or last two rows, inside the top or bottom
-    margin and set apart from the rows next to it, at the same height on at least ``min_pages`` pages (all pages when the document has fewer)."""
+    numbers; and, for an example of each running text, the pages it was removed from. A text
+    (digits ignored) counts as running when it stands among the first or last two rows,
+    inside the top or bottom margin and set apart from the rows next to it, at the same
+    height on at least ``min_pages`` pages (all pages when the document has fewer)."""
     candidates: list[list[tuple[int, str]]] = []
     seen: Counter = Counter()
     for rows, height in zip(pages, heights, strict=True):

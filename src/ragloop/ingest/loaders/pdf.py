@@ -220,9 +220,9 @@ class PdfLoader:
         for page in pages:
             page.blocks = layout.blocks_of(layout.columns(page.rows), body, heading_sizes)
         if not any(page.blocks for page in pages):
-            raise IngestError(path, f"no text in {len(pages)} page(s)"
-                                    + (f" ({warnings[0].split(': ', 1)[1]})" if warnings
-                                       else ""))
+            raise IngestError(path, f"no text layer in {len(pages)} page(s)"
+                                    + (f"; {warnings[0].split(': ', 1)[1]}" if warnings
+                                       else " and no scanned image on them"))
         builder = DocumentBuilder()
         first_title = _write(builder, pages, bookmarks)
         meta = file_metadata(path, data)
