@@ -248,6 +248,10 @@ def _gutter(rows: Sequence[Row]) -> float | None:
         return None
     if statistics.median(left) < 0.6 * (x - lo) or statistics.median(right) < 0.6 * (hi - x):
         return None  # short cells on either side: a table, not columns of text
+    single = sum(1 for r in rows if sum(1 for c in r.cells if c.x1 <= x) == 1) \
+        + sum(1 for r in rows if sum(1 for c in r.cells if c.x0 >= x) == 1)
+    if single < 0.7 * (len(left) + len(right)):
+        return None  # several cells on a side: a table's rows, not lines of text
     return x
 
 
