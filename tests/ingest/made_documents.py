@@ -157,6 +157,7 @@ def text_image_png(lines: tuple[str, ...] = SCANNED_TEXT[1:3], dpi: int = 150) -
     import pypdfium2 as pdfium
 
     source = FPDF(format=(150, 40))
+    source.set_auto_page_break(False)
     source.add_page()
     source.set_font("Helvetica", "", 13)
     for line in lines:

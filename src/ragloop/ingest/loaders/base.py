@@ -80,6 +80,9 @@ def check_zip(path: Path, data: bytes, limits: LoadLimits, kind: str) -> None:
     its members are not too many and do not unpack to too much (a zip bomb: a 1 MB file
     can hold a 1 GiB member). ``zipfile`` stops reading a member at its declared size, so
     the declared sizes bound what a parser reading the archive can be handed."""
+    if data.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE compound file, not a zip
+        raise IngestError(path, f"encrypted (password-protected) or legacy Office file, not "
+                                f"a {kind} file that can be read")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
