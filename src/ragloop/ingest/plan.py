@@ -199,6 +199,12 @@ class Planner:
             self.mark_troubled(path)
 
     def _plan(self, document: Document, result: FileResult) -> Planned | None:
+        if document.metadata.get("contents_page"):
+            # a table of contents or an index names every section and would outrank them;
+            # not seen, so a copy indexed before is stale (pruned with --prune)
+            result.warnings.append(f"{document.source}: a contents or index page (mostly "
+                                   "links); left out of the index")
+            return None
         if document.id in self.seen_ids:
             result.errors.append(f"{document.source}: document id '{document.id}' was "
                                  "already seen in this run; this copy is skipped")
