@@ -50,12 +50,11 @@ sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from arith_problems import generate  # noqa: E402
-from ragloop.answer.base import Budget  # noqa: E402
+from ragloop.answer.answerer import Answerer  # noqa: E402
 from ragloop.answer.normalize import final_number, label  # noqa: E402
-from ragloop.answer.router import answer_question  # noqa: E402
 from ragloop.config import AnswerSettings, LLMSettings  # noqa: E402
 from ragloop.models.factory import build_llm  # noqa: E402
-from ragloop.records import Candidate, Chunk  # noqa: E402
+from ragloop.records import AnswerRequest, Budget, Candidate, Chunk  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 RECORDS = RESULTS / "ttc_records.jsonl"
@@ -113,15 +112,15 @@ def run_policy(policy: str, example: dict, settings: AnswerSettings, llm) -> dic
     started = time.perf_counter()
     if policy.startswith("auto@"):
         budget = Budget(max_tokens=int(policy.split("@")[1]))
-        answer = answer_question(example["question"], settings=settings, retriever=retriever,
-                                 llm=llm, mode="auto", budget=budget)
+        answer = Answerer(settings, retriever=retriever, llm=llm).answer(
+            AnswerRequest(question=example["question"], mode="auto", budget=budget))
     elif policy == "direct-json":
         as_json = settings.model_copy(update={"citation_style": "json"})
-        answer = answer_question(example["question"], settings=as_json, retriever=retriever,
-                                 llm=llm, strategy="direct")
+        answer = Answerer(as_json, retriever=retriever, llm=llm).answer(
+            AnswerRequest(question=example["question"], strategy="direct"))
     else:
-        answer = answer_question(example["question"], settings=settings, retriever=retriever,
-                                 llm=llm, strategy=policy)
+        answer = Answerer(settings, retriever=retriever, llm=llm).answer(
+            AnswerRequest(question=example["question"], strategy=policy))
     route = answer.metadata.get("router") or {}
     return {
         "dataset": example["dataset"], "id": example["id"], "policy": policy,

@@ -97,3 +97,24 @@ class EmbedderChangedError(StoreError):
         super().__init__(f"the index was embedded with '{index_embedder}' but [embedder] is now "
                          f"'{configured}'; run `ragloop ingest --reembed` to re-embed every "
                          "document (or restore the old [embedder] settings)")
+
+
+class UnknownPartError(ConfigError):
+    """A name that no registered part of that kind answers to (a strategy, a store backend,
+    a loader suffix ...). ``choices`` are the names that are registered."""
+
+    def __init__(self, kind: str, name: str, choices, *, key: str | None = None,
+                 unavailable: dict[str, str] | None = None):
+        self.kind = kind
+        self.name = name
+        self.choices = tuple(sorted(choices))
+        where = ""
+        if key:
+            section, _, field = key.partition(".")
+            where = f" in [{section}] {field}" if field else f" in [{section}]"
+        message = (f"unknown {kind} '{name}'{where}; choose from "
+                   f"{', '.join(self.choices) or '(none)'}")
+        if unavailable:
+            message += " (not loaded: " + "; ".join(f"{m}: {why}" for m, why in
+                                                    sorted(unavailable.items())) + ")"
+        super().__init__(message, key=key)

@@ -16,13 +16,26 @@ from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
 
-from ragloop.index.factory import build_store, check_backend
+from ragloop.index.factory import BACKENDS, build_store
 from ragloop.index.store import Store
 from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
 from ragloop.models.llm import LLMClient
 from ragloop.project import Project
-from ragloop.records import Answer, AnswerEvent
+from ragloop.records import Answer, AnswerEvent, AnswerRequest, Candidate
+
+
+class PipelineFactory:
+    """Builds a project's ``Pipeline`` where it is called: the project root, not the
+    pipeline, travels to an executor's workers (it pickles), and each worker builds its
+    pipeline once."""
+
+    def __init__(self, project_root: Path | str, use_cache: bool = True):
+        self.project_root = str(project_root)
+        self.use_cache = use_cache
+
+    def __call__(self) -> Pipeline:
+        return Pipeline(Project.load(self.project_root), use_cache=self.use_cache)
 
 
 class Pipeline:
@@ -32,7 +45,7 @@ class Pipeline:
         self.project = project
         self.settings = project.settings
         self.use_cache = use_cache
-        check_backend(self.settings.index.backend)  # a typo fails now, not at first search
+        BACKENDS.check(self.settings.index.backend)  # a typo fails now, not at first search
         self._owned = ExitStack()
         # parts given from outside take the place of the built ones (cached_property slots)
         for name, part in (("store", store), ("llm", llm), ("judge_llm", judge_llm),
@@ -132,30 +145,65 @@ class Pipeline:
         finally:
             pool.close()
 
-    def retrieve(self, query: str, k: int | None = None, filters=None):
+    @cached_property
+    def answerer(self):
+        """The answering entry point (``ragloop.answer.answerer.Answerer``), built once: its
+        strategies are built once too, from this pipeline's parts."""
+        from ragloop.answer.answerer import Answerer
+
+        return Answerer(self.settings.answer, retriever=self.retriever, llm=self.llm,
+                        embedder=self.embedder)
+
+    def retrieve(self, query: str, k: int | None = None, filters=None) -> list[Candidate]:
+        """Hybrid retrieval as ``[retrieve]`` configures it: candidates, best first."""
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)
 
-    def stream(self, question: str, *, instruction: str = "", mode: str | None = None,
-               strategy: str | None = None, filters=None) -> Iterator[AnswerEvent]:
-        """``ask``, as ``AnswerEvent``s: text deltas, then the complete ``Answer``
-        (``ragloop.answer.stream.stream_answer``)."""
-        from ragloop.answer.stream import stream_answer
+    search = retrieve
 
-        return stream_answer(question, settings=self.settings.answer, retriever=self.retriever,
-                             llm=self.llm, mode=mode, strategy=strategy, filters=filters,
-                             instruction=instruction, embedder=self.embedder)
+    def request(self, question: str, **fields) -> AnswerRequest:
+        """An ``AnswerRequest`` for ``question`` (``instruction``, ``mode``, ``strategy``,
+        ``filters``, ``conversation``, ``budget`` ...)."""
+        return AnswerRequest(question=question, **fields)
+
+    def answer(self, request: AnswerRequest) -> Answer:
+        """Answer one ``AnswerRequest`` (what ``ask`` builds from its arguments)."""
+        return self.answerer.answer(request)
 
     def ask(self, question: str, *, instruction: str = "", mode: str | None = None,
             strategy: str | None = None, filters=None) -> Answer:
         """Answer with citations using ``[answer]`` settings (overridable per call).
         ``instruction`` (e.g. "Answer with one word first: yes, no, maybe.") shapes the
         answer prompt; retrieval runs on ``question`` alone."""
-        from ragloop.answer.router import answer_question
+        return self.answer(self.request(question, instruction=instruction, mode=mode,
+                                        strategy=strategy, filters=filters))
 
-        return answer_question(question, settings=self.settings.answer,
-                               retriever=self.retriever, llm=self.llm, mode=mode,
-                               strategy=strategy, filters=filters, instruction=instruction,
-                               embedder=self.embedder)
+    def stream(self, question: str | AnswerRequest, *, instruction: str = "",
+               mode: str | None = None, strategy: str | None = None,
+               filters=None) -> Iterator[AnswerEvent]:
+        """``ask``, as ``AnswerEvent``s: text deltas, then the complete ``Answer``
+        (``ragloop.answer.stream``). Takes a question or a whole ``AnswerRequest``."""
+        request = question if isinstance(question, AnswerRequest) else self.request(
+            question, instruction=instruction, mode=mode, strategy=strategy, filters=filters)
+        return self.answerer.stream(request)
+
+    def evaluate(self, dataset: Path | str | None = None, *, options=None, resume=None,
+                 progress=None, executor=None):
+        """Run (or resume) an evaluation of this pipeline on a golden dataset and write its
+        run folder (``ragloop.evals.runner.run_eval``): per-example records, aggregates
+        with intervals, the HTML report. ``options`` is an ``evals.runner.RunOptions``
+        (default: ``[eval] workers`` threads, no judge); ``executor`` runs the examples
+        on its workers, each building this project's pipeline. Returns the ``RunResult``
+        (``run_dir``, ``aggregates``, ``errors``, ``warnings`` about unknown gold ids)."""
+        from ragloop.evals.runner import RunOptions, run_eval
+
+        options = options or RunOptions(workers=self.settings.eval.workers)
+        return run_eval(self, dataset, options=options, resume=resume, progress=progress,
+                        executor=executor,
+                        worker_pipeline=self.factory() if executor is not None else None)
+
+    def factory(self) -> PipelineFactory:
+        """What builds this project's pipeline elsewhere (an executor's workers)."""
+        return PipelineFactory(self.project.root, self.use_cache)
 
     # ---- lifetime ----
 
@@ -163,7 +211,8 @@ class Pipeline:
         """Close what this pipeline built (store, model caches), last built first. Parts
         passed in are left open. Safe to call twice; a later use builds the parts anew."""
         self._owned.close()
-        for name in {"store", "llm", "judge_llm", "embedder", "retriever"} - self._given:
+        for name in {"store", "llm", "judge_llm", "embedder", "retriever",
+                     "answerer"} - self._given:
             self.__dict__.pop(name, None)
 
     def __enter__(self) -> Pipeline:

@@ -7,6 +7,7 @@ return new records rather than mutating old ones. This module imports nothing of
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -179,6 +180,22 @@ class Answer(Record):
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls)
 
+    @property
+    def cached(self) -> bool:
+        """Every model call of this answer came from the cache (False with no call)."""
+        return bool(self.calls) and all(c.cached for c in self.calls)
+
+    @property
+    def route(self) -> dict[str, Any]:
+        """Why this strategy answered: the router's decision in ``auto`` mode (mode, chosen,
+        reason, floor, escalated), else the mode that named the strategy."""
+        router = self.metadata.get("router") or {}
+        if not router:
+            return {"mode": self.metadata.get("mode", ""), "chosen": self.strategy,
+                    "reason": "", "floor": False, "escalated": False}
+        return {key: router.get(key) for key in ("mode", "chosen", "reason", "floor",
+                                                 "escalated")}
+
 
 class AnswerEvent(Record):
     """What a streamed answer yields: ``delta`` events whose ``text`` pieces concatenate to
@@ -196,6 +213,69 @@ class AnswerEvent(Record):
     @classmethod
     def final(cls, answer: Answer) -> AnswerEvent:
         return cls(kind="answer", answer=answer)
+
+
+class Budget(Record):
+    """Limits for one question's answer; 0 means no limit."""
+
+    max_latency_s: float = 0.0
+    max_tokens: int = 0
+
+
+class Turn(Record):
+    """One exchange of a conversation: the question as the user wrote it, the answer shown,
+    its citations, the query that was searched for it, and its trace."""
+
+    question: str
+    answer: str
+    citations: tuple[Citation, ...] = ()
+    search_query: str = ""  # the standalone query retrieval ran on ("" : the question)
+    trace_id: str | None = None
+    created: datetime | None = None
+
+
+class Conversation(Record):
+    """Turns in order, oldest first. ``summary`` stands for turns dropped to fit the history
+    budget (``[chat] history_tokens``)."""
+
+    id: str
+    turns: tuple[Turn, ...] = ()
+    summary: str = ""
+    created: datetime | None = None
+    updated: datetime | None = None
+
+
+class AnswerRequest(Record):
+    """Everything one answer depends on besides the parts it is answered with: what a
+    caller asks, handed unchanged from the surface (CLI, server, MCP, eval runner) to the
+    strategy. Strategies are built once from their dependencies (retriever, LLM, embedder);
+    per-question state travels here.
+
+    ``instruction`` shapes the answer prompt only (e.g. an eval's label instruction);
+    ``search_query`` is what retrieval runs on when it differs from the question (a
+    follow-up made standalone from ``conversation``); ``on_text`` receives the answer text
+    as the model writes it; ``budget`` None means ``[answer]``'s limits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    question: str
+    instruction: str = ""
+    filters: Any = None  # ragloop.index.store.Filters, honoured by every retriever
+    conversation: Conversation | None = None
+    search_query: str = ""
+    mode: str | None = None
+    strategy: str | None = None
+    budget: Budget | None = None
+    on_text: Callable[[str], None] | None = Field(default=None, exclude=True, repr=False)
+
+    @property
+    def query(self) -> str:
+        """What retrieval searches for."""
+        return self.search_query or self.question
+
+    @property
+    def history(self) -> tuple[Turn, ...]:
+        return self.conversation.turns if self.conversation else ()
 
 
 # ----------------------------------------------------------------------------- traces & feedback
@@ -321,3 +401,26 @@ class EvalRecord(Record):
     @property
     def ok(self) -> bool:
         return not self.error
+
+
+class RunManifest(Record):
+    """An eval run's manifest (``run.json``): what was run, on what, and how it ended.
+    ``judge_calibration`` holds each judge's agreement with human labels as known when the
+    run started (``evals.judge_agreement``); ``usage`` what the run's model calls cost."""
+
+    # manifests of other versions may carry keys this one does not know
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    created: str = ""
+    dataset: str = ""
+    dataset_hash: str = ""
+    config_hash: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any] | str | None = None
+    judge_model: str | None = None
+    judge_prompt_version: str = "v1"
+    judge_calibration: dict[str, dict[str, Any]] | None = None
+    n_examples: int = 0
+    status: Literal["running", "complete"] = "running"
+    finished: str | None = None
+    usage: dict[str, float] = Field(default_factory=dict)

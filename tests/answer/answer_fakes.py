@@ -39,3 +39,21 @@ class FakeRetriever:
             score = self.scores[i] if self.scores else 1.0 - 0.1 * i
             out.append(Candidate(chunk=chunk, score=score, scores={"fake": score}))
         return out
+
+
+def ask(question, *, settings, retriever, llm, embedder=None, **request):
+    """One answer through the real ``Answerer`` over the given parts (fakes or real)."""
+    from ragloop.answer.answerer import Answerer
+    from ragloop.records import AnswerRequest
+
+    answerer = Answerer(settings, retriever=retriever, llm=llm, embedder=embedder)
+    return answerer.answer(AnswerRequest(question=question, **request))
+
+
+def stream(question, *, settings, retriever, llm, embedder=None, **request):
+    """``ask``, streamed (``Answerer.stream``)."""
+    from ragloop.answer.answerer import Answerer
+    from ragloop.records import AnswerRequest
+
+    answerer = Answerer(settings, retriever=retriever, llm=llm, embedder=embedder)
+    return answerer.stream(AnswerRequest(question=question, **request))

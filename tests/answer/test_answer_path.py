@@ -9,11 +9,9 @@ import itertools
 import json
 import time
 
-from answer_fakes import FakeRetriever
+from answer_fakes import FakeRetriever, ask, stream
 
 from fakes import FakeLLMBackend, fake_llm
-from ragloop.answer.router import answer_question
-from ragloop.answer.stream import stream_answer
 from ragloop.config import AnswerSettings
 from ragloop.models.cache import DiskCache
 from ragloop.models.llm import LLMClient, recorded_calls
@@ -42,8 +40,8 @@ def test_the_instruction_shapes_the_prompt_but_not_retrieval():
     llm = fake_llm(reply("Yes, 8765."))
     for mode in ("fast", "slow", "auto"):
         retriever.queries.clear()
-        answer = answer_question(Q, settings=AnswerSettings(samples=2), retriever=retriever,
-                                 llm=llm, mode=mode, instruction=LABELS)
+        answer = ask(Q, settings=AnswerSettings(samples=2), retriever=retriever,
+                     llm=llm, mode=mode, instruction=LABELS)
         assert retriever.queries and all(q == Q for q in retriever.queries), mode
         assert answer.question == Q and answer.metadata["instruction"] == LABELS
     prompt = llm.backend.calls[-1][0][-1].content
@@ -56,8 +54,8 @@ def test_a_failed_schema_call_in_decompose_is_counted():
             return "I cannot split this."  # not JSON: the schema call fails
         return reply("8765.")
 
-    answer = answer_question(Q, settings=AnswerSettings(), retriever=FakeRetriever(),
-                             llm=fake_llm(respond), strategy="decompose")
+    answer = ask(Q, settings=AnswerSettings(), retriever=FakeRetriever(),
+                 llm=fake_llm(respond), strategy="decompose")
     assert [(c.purpose, c.failed) for c in answer.calls] == [("decompose", True),
                                                              ("compose", False)]
     assert answer.calls[0].completion_tokens > 0  # its tokens count against the budget
@@ -79,8 +77,8 @@ def test_streamed_answers_use_the_llm_cache(tmp_path):
     llm = LLMClient(backend, DiskCache(tmp_path / "llm.sqlite", table="completions"))
 
     def streamed():
-        events = list(stream_answer(Q, settings=AnswerSettings(), retriever=FakeRetriever(),
-                                    llm=llm))
+        events = list(stream(Q, settings=AnswerSettings(mode="fast"), retriever=FakeRetriever(),
+                             llm=llm))
         assert all(isinstance(e, AnswerEvent) for e in events)
         return "".join(e.text for e in events if e.kind == "delta"), events[-1].answer
 
@@ -91,16 +89,16 @@ def test_streamed_answers_use_the_llm_cache(tmp_path):
     assert [c.cached for c in first.calls] == [False]
     assert [c.cached for c in second.calls] == [True]
     # and the whole answer path shares that cache: ask gives the streamed answer back
-    asked = answer_question(Q, settings=AnswerSettings(), retriever=FakeRetriever(), llm=llm)
+    asked = ask(Q, settings=AnswerSettings(mode="fast"), retriever=FakeRetriever(), llm=llm)
     assert asked.text == first.text and asked.calls[0].cached and len(backend.reached) == 1
 
 
 def test_stream_and_ask_record_the_same_calls():
     settings = AnswerSettings()
-    asked = answer_question(Q, settings=settings, retriever=FakeRetriever(),
-                            llm=fake_llm(reply("8765.")))
-    events = list(stream_answer(Q, settings=settings, retriever=FakeRetriever(),
-                                llm=fake_llm(reply("8765."))))
+    asked = ask(Q, settings=settings, retriever=FakeRetriever(),
+                llm=fake_llm(reply("8765.")))
+    events = list(stream(Q, settings=settings, retriever=FakeRetriever(),
+                         llm=fake_llm(reply("8765."))))
     final = events[-1].answer
     assert final.text == asked.text and final.citations == asked.citations
     assert [c.purpose for c in final.calls] == [c.purpose for c in asked.calls] == ["answer"]
@@ -118,8 +116,8 @@ def test_closing_a_stream_early_stops_the_model():
                 yield piece
 
     llm = LLMClient(SlowStream("unused"))
-    events = stream_answer(Q, settings=AnswerSettings(citation_style="inline"),
-                           retriever=FakeRetriever(), llm=llm)
+    events = stream(Q, settings=AnswerSettings(citation_style="inline"),
+                    retriever=FakeRetriever(), llm=llm)
     first = next(events)
     assert first.kind == "delta"
     events.close()  # the reader left: the answering thread is joined before this returns
@@ -132,8 +130,8 @@ def test_a_failing_stream_raises_to_the_reader():
             yield "partial "
             raise RuntimeError("model crashed")
 
-    events = stream_answer(Q, settings=AnswerSettings(citation_style="inline"),
-                           retriever=FakeRetriever(), llm=LLMClient(Broken("unused")))
+    events = stream(Q, settings=AnswerSettings(mode="fast", citation_style="inline"),
+                    retriever=FakeRetriever(), llm=LLMClient(Broken("unused")))
     assert next(events).text == "partial "
     try:
         list(events)
@@ -146,8 +144,8 @@ def test_a_failing_stream_raises_to_the_reader():
 def test_a_cached_schema_failure_streams_the_same_text_again(tmp_path):
     backend = FakeLLMBackend('{"answer": "Port 8765 is the def')  # cut at max_tokens
     llm = LLMClient(backend, DiskCache(tmp_path / "llm.sqlite", table="completions"))
-    runs = [list(stream_answer(Q, settings=AnswerSettings(), retriever=FakeRetriever(),
-                               llm=llm)) for _ in range(2)]
+    runs = [list(stream(Q, settings=AnswerSettings(mode="fast"), retriever=FakeRetriever(),
+                        llm=llm)) for _ in range(2)]
     shown = ["".join(e.text for e in events if e.kind == "delta") for events in runs]
     finals = [events[-1].answer for events in runs]
     assert shown[0] == shown[1] and shown[0].startswith("Port 8765")

@@ -7,17 +7,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from answer_fakes import FakeRetriever, make_chunks
+from answer_fakes import FakeRetriever, ask, make_chunks
 from typer.testing import CliRunner
 
 from fakes import FakeEmbedder, fake_llm
-from ragloop.answer.base import Budget
-from ragloop.answer.router import Router, answer_question
 from ragloop.answer.strategies.extract import focus_term, split_sentences
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.cli import app
 from ragloop.config import AnswerSettings
 from ragloop.pipeline import Pipeline
+from ragloop.records import Budget
 
 SERVING = ("The embedded model is not re-entrant, so requests wait in a bounded queue. "
            "When the queue is full the server answers 503 with a Retry-After header instead "
@@ -55,9 +54,9 @@ def test_focus_is_the_noun_between_which_and_the_verb():
 
 def test_extract_answers_with_a_verbatim_sentence_exact_citation_and_no_model_call():
     llm = fake_llm("never called")
-    answer = answer_question("What does the server do when its request queue is full?",
-                             settings=AnswerSettings(), retriever=retriever(), llm=llm,
-                             strategy="extract", embedder=FakeEmbedder())
+    answer = ask("What does the server do when its request queue is full?",
+                 settings=AnswerSettings(), retriever=retriever(), llm=llm,
+                 strategy="extract", embedder=FakeEmbedder())
     assert answer.strategy == "extract" and not answer.refused and answer.calls == ()
     assert llm.backend.calls == []
     sentence = ("When the queue is full the server answers 503 with a Retry-After header "
@@ -72,24 +71,24 @@ def test_extract_answers_with_a_verbatim_sentence_exact_citation_and_no_model_ca
 
 
 def test_extract_adds_the_next_sentence_for_a_how_do_i_question():
-    answer = answer_question("How do I use a model served by vLLM or Ollama?",
-                             settings=AnswerSettings(), retriever=retriever(), llm=fake_llm(),
-                             strategy="extract", embedder=FakeEmbedder())
+    answer = ask("How do I use a model served by vLLM or Ollama?",
+                 settings=AnswerSettings(), retriever=retriever(), llm=fake_llm(),
+                 strategy="extract", embedder=FakeEmbedder())
     assert "vLLM, Ollama" in answer.text and "Set `backend = \"openai\"`" in answer.text
     assert [c.marker for c in answer.citations] == [1]
     assert "Timeouts" not in answer.text
 
 
 def test_extract_picks_the_sentence_holding_the_focus_noun_without_an_embedder():
-    answer = answer_question("Which file formats can ragloop read?", settings=AnswerSettings(),
-                             retriever=retriever(), llm=fake_llm(), strategy="extract")
+    answer = ask("Which file formats can ragloop read?", settings=AnswerSettings(),
+                 retriever=retriever(), llm=fake_llm(), strategy="extract")
     assert answer.text.startswith("ragloop reads Markdown")
     assert answer.metadata["signals_used"] == ["bm25", "focus", "terms"]
 
 
 def test_extract_refuses_when_no_sentence_matches():
-    answer = answer_question("Quantum chromodynamics lattice?", settings=AnswerSettings(),
-                             retriever=retriever(), llm=fake_llm(), strategy="extract")
+    answer = ask("Quantum chromodynamics lattice?", settings=AnswerSettings(),
+                 retriever=retriever(), llm=fake_llm(), strategy="extract")
     assert answer.refused and answer.metadata["refusal_reason"] == \
         "no sentence matches the question"
 
@@ -99,8 +98,8 @@ QUEUE = "What does the server do when its request queue is full?"
 
 def route_with_fake_llm(text, question=QUEUE, budget=Budget(), **settings):
     llm = fake_llm(text)
-    answer = Router(AnswerSettings(**settings), embedder=FakeEmbedder()).run(
-        question, retriever(), llm, budget)
+    answer = ask(question, settings=AnswerSettings(**settings), retriever=retriever(), llm=llm,
+                 embedder=FakeEmbedder(), mode="auto", budget=budget)
     return answer, answer.metadata["router"], llm
 
 
@@ -177,12 +176,12 @@ def test_extract_and_router_on_the_real_embedder_and_llm(real_llm, real_embedder
                   for s in p.read_text().split("\n## ") if s.strip())]
     demo = FakeRetriever(chunks)
     settings = AnswerSettings()
-    extracted = answer_question(QUEUE, settings=settings, retriever=demo, llm=real_llm,
-                                strategy="extract", embedder=real_embedder)
+    extracted = ask(QUEUE, settings=settings, retriever=demo, llm=real_llm,
+                    strategy="extract", embedder=real_embedder)
     assert "503 with a Retry-After header" in extracted.text and extracted.calls == ()
     assert extracted.citations[0].doc_id == "serving.md"
-    routed = answer_question(QUEUE, settings=settings, retriever=demo, llm=real_llm,
-                             mode="auto", embedder=real_embedder)
+    routed = ask(QUEUE, settings=settings, retriever=demo, llm=real_llm,
+                 mode="auto", embedder=real_embedder)
     route = routed.metadata["router"]
     assert routed.calls and routed.calls[0].purpose == "answer"  # the real model was asked
     assert routed.strategy in ("direct", "extract")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from answer_fakes import FakeRetriever, make_chunks
+from answer_fakes import FakeRetriever, ask, make_chunks
 
 from fakes import fake_llm
 from ragloop.answer.citations import drop_markers, extract_citations, markers, with_markers
 from ragloop.answer.prompt import REFUSAL, pack_context
-from ragloop.answer.router import answer_question
 from ragloop.config import AnswerSettings
 from ragloop.records import Candidate
 
@@ -28,8 +27,8 @@ def test_markers_and_invalid_ones_are_separated():
 def test_direct_json_answer_maps_sources_and_reports_invalid():
     retriever = FakeRetriever()
     llm = fake_llm(json.dumps({"answer": "It listens on port 8765.", "sources": [1, 9]}))
-    answer = answer_question("Which port does the server listen on?",
-                             settings=AnswerSettings(), retriever=retriever, llm=llm)
+    answer = ask("Which port does the server listen on?",
+                 settings=AnswerSettings(mode="fast"), retriever=retriever, llm=llm)
     assert answer.strategy == "direct" and not answer.refused
     assert [c.chunk_id for c in answer.citations] == ["c0"]
     assert answer.metadata["invalid_markers"] == [9]
@@ -42,14 +41,14 @@ def test_inline_style_keeps_model_markers():
     retriever = FakeRetriever()
     llm = fake_llm("The server uses port 8765 [1].")
     settings = AnswerSettings(citation_style="inline")
-    answer = answer_question("port?", settings=settings, retriever=retriever, llm=llm)
+    answer = ask("port?", settings=settings, retriever=retriever, llm=llm)
     assert answer.citations[0].marker == 1
 
 
 def test_no_candidates_is_a_refusal_without_a_model_call():
     llm = fake_llm("should not be called")
-    answer = answer_question("anything", settings=AnswerSettings(),
-                             retriever=FakeRetriever(chunks=[]), llm=llm)
+    answer = ask("anything", settings=AnswerSettings(),
+                 retriever=FakeRetriever(chunks=[]), llm=llm)
     assert answer.refused and answer.text == REFUSAL
     assert answer.metadata["refusal_reason"] == "no candidates"
     assert llm.backend.calls == []
@@ -57,16 +56,16 @@ def test_no_candidates_is_a_refusal_without_a_model_call():
 
 def test_low_score_is_a_refusal():
     llm = fake_llm("x")
-    answer = answer_question("q", settings=AnswerSettings(refuse_below=0.5),
-                             retriever=FakeRetriever(scores=[0.3] * 5), llm=llm)
+    answer = ask("q", settings=AnswerSettings(refuse_below=0.5),
+                 retriever=FakeRetriever(scores=[0.3] * 5), llm=llm)
     assert answer.refused and "refuse_below" in answer.metadata["refusal_reason"]
 
 
 def test_model_refusal_is_flagged():
     retriever = FakeRetriever()
     llm = fake_llm(json.dumps({"answer": REFUSAL, "sources": []}))
-    answer = answer_question("Who founded Rome?", settings=AnswerSettings(),
-                             retriever=retriever, llm=llm)
+    answer = ask("Who founded Rome?", settings=AnswerSettings(),
+                 retriever=retriever, llm=llm)
     assert answer.refused and answer.citations == ()
 
 

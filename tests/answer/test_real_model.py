@@ -5,13 +5,11 @@ chunks so only the model is real here. Small max_tokens keep this affordable."""
 from __future__ import annotations
 
 import pytest
-from answer_fakes import FakeRetriever
+from answer_fakes import FakeRetriever, ask, stream
 
-from ragloop.answer.base import Budget
-from ragloop.answer.router import answer_question
 from ragloop.answer.strategies import build_strategy
-from ragloop.answer.stream import stream_answer
 from ragloop.config import AnswerSettings
+from ragloop.records import AnswerRequest, Budget
 
 pytestmark = pytest.mark.real_model
 
@@ -26,8 +24,8 @@ def _valid(answer):
 
 
 def test_direct_json_answer_cites_valid_chunks(real_llm):
-    answer = answer_question(Q, settings=AnswerSettings(max_tokens=64),
-                             retriever=FakeRetriever(), llm=real_llm)
+    answer = ask(Q, settings=AnswerSettings(max_tokens=64),
+                 retriever=FakeRetriever(), llm=real_llm)
     assert answer.text and len(answer.calls) == 1
     assert answer.calls[0].prompt_tokens > 100 and answer.calls[0].completion_tokens > 0
     _valid(answer)
@@ -37,7 +35,8 @@ def test_direct_json_answer_cites_valid_chunks(real_llm):
 
 def test_vote_counts_samples_and_stays_in_budget(real_llm):
     settings = AnswerSettings(samples=3, max_tokens=64)
-    answer = build_strategy("vote", settings).run(Q, FakeRetriever(), real_llm)
+    answer = build_strategy("vote", settings, retriever=FakeRetriever(), llm=real_llm).run(
+        AnswerRequest(question=Q))
     taken = answer.metadata["samples"]
     assert sum(answer.metadata["votes"].values()) == taken == len(answer.calls)
     assert answer.confidence == max(answer.metadata["votes"].values()) / taken
@@ -45,14 +44,14 @@ def test_vote_counts_samples_and_stays_in_budget(real_llm):
         assert answer.metadata["stopped"].startswith("early")
     _valid(answer)
     assert all(c.prompt_tokens > 0 for c in answer.calls)  # even a truncated JSON is counted
-    capped = build_strategy("vote", settings).run(Q, FakeRetriever(), real_llm,
-                                                  Budget(max_latency_s=0.01))
+    capped = build_strategy("vote", settings, retriever=FakeRetriever(), llm=real_llm).run(
+        AnswerRequest(question=Q, budget=Budget(max_latency_s=0.01)))
     assert len(capped.calls) == 1 and capped.metadata["stopped"] == "budget"
 
 
 def test_stream_inline_on_the_real_model(real_llm):
-    settings = AnswerSettings(citation_style="inline", max_tokens=40)
-    events = list(stream_answer(Q, settings=settings, retriever=FakeRetriever(), llm=real_llm))
+    settings = AnswerSettings(mode="fast", citation_style="inline", max_tokens=40)
+    events = list(stream(Q, settings=settings, retriever=FakeRetriever(), llm=real_llm))
     deltas = "".join(e.text for e in events if e.kind == "delta")
     final = events[-1].answer
     assert events[-1].kind == "answer" and final.metadata["streamed"]
@@ -68,7 +67,7 @@ def test_streamed_answers_come_from_the_cache_the_second_time(real_llm, tmp_path
     settings = AnswerSettings(max_tokens=24, temperature=0.8)  # sampled: a fresh call varies
 
     def streamed():
-        events = list(stream_answer(Q, settings=settings, retriever=FakeRetriever(), llm=llm))
+        events = list(stream(Q, settings=settings, retriever=FakeRetriever(), llm=llm))
         return "".join(e.text for e in events if e.kind == "delta"), events[-1].answer
 
     shown_1, first = streamed()
@@ -76,5 +75,5 @@ def test_streamed_answers_come_from_the_cache_the_second_time(real_llm, tmp_path
     assert first.metadata["streamed"] == second.metadata["streamed"]
     assert [c.cached for c in first.calls] == [False] and [c.cached for c in second.calls] == [True]
     assert second.text == first.text and shown_2 == shown_1
-    asked = answer_question(Q, settings=settings, retriever=FakeRetriever(), llm=llm)
+    asked = ask(Q, settings=settings, retriever=FakeRetriever(), llm=llm)
     assert asked.text == first.text and asked.calls[0].cached

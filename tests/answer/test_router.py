@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from answer_fakes import FakeRetriever
+from answer_fakes import FakeRetriever, ask, stream
 
 from fakes import fake_llm
-from ragloop.answer.base import Budget
 from ragloop.answer.calibrate import fit_thresholds, write_thresholds
-from ragloop.answer.router import Router, answer_question
 from ragloop.answer.signals import question_signals
-from ragloop.answer.stream import stream_answer
 from ragloop.config import AnswerSettings, load_settings
 from ragloop.errors import ConfigError
+from ragloop.records import Budget
 
 GROUNDED = json.dumps({"answer": "The server listens on port 8765.", "sources": [1]})
 
@@ -22,12 +20,12 @@ GROUNDED = json.dumps({"answer": "The server listens on port 8765.", "sources": 
 def test_modes_pick_the_configured_strategies():
     settings = AnswerSettings(samples=2)
     for mode, expected in (("fast", "direct"), ("slow", "vote")):
-        answer = answer_question("Which port?", settings=settings, retriever=FakeRetriever(),
-                                 llm=fake_llm(GROUNDED), mode=mode)
+        answer = ask("Which port?", settings=settings, retriever=FakeRetriever(),
+                     llm=fake_llm(GROUNDED), mode=mode)
         assert answer.strategy == expected
     with pytest.raises(ConfigError):
-        answer_question("q", settings=settings, retriever=FakeRetriever(),
-                        llm=fake_llm(GROUNDED), mode="warp")
+        ask("q", settings=settings, retriever=FakeRetriever(),
+            llm=fake_llm(GROUNDED), mode="warp")
 
 
 def test_question_signals():
@@ -39,9 +37,9 @@ def test_question_signals():
 
 def test_auto_keeps_a_grounded_fast_answer():
     llm = fake_llm(GROUNDED)
-    answer = answer_question("Which port does the server listen on?",
-                             settings=AnswerSettings(), retriever=FakeRetriever(), llm=llm,
-                             mode="auto")
+    answer = ask("Which port does the server listen on?",
+                 settings=AnswerSettings(), retriever=FakeRetriever(), llm=llm,
+                 mode="auto")
     route = answer.metadata["router"]
     assert not route["escalated"] and answer.strategy == "direct" and len(answer.calls) == 1
     assert route["signals"]["grounding"] == 1.0
@@ -49,9 +47,9 @@ def test_auto_keeps_a_grounded_fast_answer():
 
 def test_auto_escalates_arithmetic_and_records_all_calls():
     llm = fake_llm(json.dumps({"answer": "7 [1]", "sources": [1]}))
-    answer = answer_question("Tom has 3 apples and buys 4 more. How many apples in total?",
-                             settings=AnswerSettings(samples=3), retriever=FakeRetriever(),
-                             llm=llm, mode="auto")
+    answer = ask("Tom has 3 apples and buys 4 more. How many apples in total?",
+                 settings=AnswerSettings(samples=3), retriever=FakeRetriever(),
+                 llm=llm, mode="auto")
     route = answer.metadata["router"]
     assert route["escalated"] and route["reason"] == "arithmetic"
     assert answer.strategy == "vote"
@@ -60,21 +58,22 @@ def test_auto_escalates_arithmetic_and_records_all_calls():
 
 def test_auto_stays_fast_when_the_budget_cannot_pay_for_slow():
     llm = fake_llm(json.dumps({"answer": "7", "sources": [1]}))
-    first = answer_question("Tom has 3 apples and buys 4 more. How many in total?",
-                            settings=AnswerSettings(), retriever=FakeRetriever(), llm=llm,
-                            mode="fast")
+    first = ask("Tom has 3 apples and buys 4 more. How many in total?",
+                settings=AnswerSettings(), retriever=FakeRetriever(), llm=llm,
+                mode="fast")
     budget = Budget(max_tokens=int(first.prompt_tokens + first.completion_tokens) * 2)
-    answer = Router(AnswerSettings(samples=5)).run(
-        "Tom has 3 apples and buys 4 more. How many in total?", FakeRetriever(), llm, budget)
+    answer = ask("Tom has 3 apples and buys 4 more. How many in total?",
+                 settings=AnswerSettings(samples=5), retriever=FakeRetriever(), llm=llm,
+                 mode="auto", budget=budget)
     route = answer.metadata["router"]
     assert not route["escalated"] and route["reason"].startswith("budget")
 
 
 def test_stream_inline_yields_deltas_then_the_answer():
     llm = fake_llm("The server listens on port 8765 [1] [7].")
-    settings = AnswerSettings(citation_style="inline")
-    events = list(stream_answer("Which port?", settings=settings, retriever=FakeRetriever(),
-                                llm=llm))
+    settings = AnswerSettings(mode="fast", citation_style="inline")
+    events = list(stream("Which port?", settings=settings, retriever=FakeRetriever(),
+                         llm=llm))
     deltas = [e.text for e in events if e.kind == "delta"]
     final = events[-1].answer
     assert len(deltas) > 3 and events[-1].kind == "answer"
@@ -84,8 +83,8 @@ def test_stream_inline_yields_deltas_then_the_answer():
 
 
 def test_stream_json_style_streams_the_answer_field_then_its_markers():
-    events = list(stream_answer("Which port?", settings=AnswerSettings(),
-                                retriever=FakeRetriever(), llm=fake_llm(GROUNDED)))
+    events = list(stream("Which port?", settings=AnswerSettings(mode="fast"),
+                         retriever=FakeRetriever(), llm=fake_llm(GROUNDED)))
     deltas = [e.text for e in events if e.kind == "delta"]
     assert len(deltas) > 2  # word by word, not one piece
     final = events[-1].answer
@@ -96,8 +95,8 @@ def test_stream_json_style_streams_the_answer_field_then_its_markers():
 
 
 def test_stream_multi_call_strategy_arrives_whole():
-    events = list(stream_answer("Which port?", settings=AnswerSettings(), strategy="vote",
-                                retriever=FakeRetriever(), llm=fake_llm(GROUNDED)))
+    events = list(stream("Which port?", settings=AnswerSettings(), strategy="vote",
+                         retriever=FakeRetriever(), llm=fake_llm(GROUNDED)))
     assert [e.kind for e in events] == ["delta", "answer"]
     assert events[-1].answer.metadata["streamed"] is False
 

@@ -7,7 +7,6 @@ import json
 from answer_fakes import FakeRetriever
 
 from fakes import fake_llm
-from ragloop.answer.base import Budget
 from ragloop.answer.normalize import answer_key
 from ragloop.answer.strategies import STRATEGIES, build_strategy
 from ragloop.answer.strategies.cot import extract_final
@@ -15,6 +14,7 @@ from ragloop.answer.strategies.vote import decided
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.config import AnswerSettings
 from ragloop.errors import ConfigError
+from ragloop.records import AnswerRequest, Budget
 
 Q = "Which port does the server listen on?"
 
@@ -47,7 +47,8 @@ def test_answer_key_normalises():
 
 def test_vote_counts_and_stops_early_once_decided():
     llm = fake_llm(by_seed(["Port 8765.", "Port 8765.", "Port 8765.", "Port 80.", "Port 80."]))
-    answer = build_strategy("vote", AnswerSettings(samples=5)).run(Q, FakeRetriever(), llm)
+    vote = build_strategy("vote", AnswerSettings(samples=5), retriever=FakeRetriever(), llm=llm)
+    answer = vote.run(AnswerRequest(question=Q))
     assert answer.metadata["samples"] == 3 and answer.metadata["stopped"].startswith("early")
     assert answer.metadata["votes"] == {"#8765": 3}
     assert answer.confidence == 1.0 and len(answer.calls) == 3
@@ -58,7 +59,8 @@ def test_vote_counts_and_stops_early_once_decided():
 
 def test_vote_agreement_is_confidence():
     llm = fake_llm(by_seed(["8765", "80", "8765", "80", "8765"]))
-    answer = build_strategy("vote", AnswerSettings(samples=5)).run(Q, FakeRetriever(), llm)
+    vote = build_strategy("vote", AnswerSettings(samples=5), retriever=FakeRetriever(), llm=llm)
+    answer = vote.run(AnswerRequest(question=Q))
     assert answer.metadata["votes"] == {"#8765": 3, "#80": 2}
     assert answer.confidence == 0.6 and "8765" in answer.text
     assert not decided(__import__("collections").Counter({"a": 2, "b": 1}), 1)
@@ -67,11 +69,12 @@ def test_vote_agreement_is_confidence():
 def test_vote_respects_a_token_budget():
     llm = fake_llm(by_seed(["a b", "c d", "e f", "g h", "i j"]))
     settings = AnswerSettings(samples=5)
-    one = build_strategy("vote", settings).run(Q, FakeRetriever(), llm).calls[0]
+    one = build_strategy("vote", settings, retriever=FakeRetriever(), llm=llm).run(
+        AnswerRequest(question=Q)).calls[0]
     per_call = one.prompt_tokens + one.completion_tokens
     llm2 = fake_llm(by_seed(["a b", "c d", "e f", "g h", "i j"]))
-    answer = build_strategy("vote", settings).run(Q, FakeRetriever(), llm2,
-                                                  Budget(max_tokens=int(per_call * 2.5)))
+    answer = build_strategy("vote", settings, retriever=FakeRetriever(), llm=llm2).run(
+        AnswerRequest(question=Q, budget=Budget(max_tokens=int(per_call * 2.5))))
     assert answer.metadata["stopped"] == "budget" and len(answer.calls) == 2
 
 
@@ -79,14 +82,17 @@ def test_best_of_n_picks_the_verified_sample():
     # sample 1 (greedy, seed 0) is unsupported, sample 2 (seed 1) is grounded in chunk 1
     llm = fake_llm(lambda m, params, s: reply(
         "The server listens on port 8765." if params.seed == 1 else "Bananas are yellow."))
-    answer = build_strategy("best_of_n", AnswerSettings(samples=3)).run(Q, FakeRetriever(), llm)
+    best = build_strategy("best_of_n", AnswerSettings(samples=3), retriever=FakeRetriever(),
+                          llm=llm)
+    answer = best.run(AnswerRequest(question=Q))
     assert "8765" in answer.text and answer.metadata["scores"][0] < answer.confidence
     assert answer.metadata["stopped"].startswith("early")
 
 
 def test_refine_runs_only_when_the_check_fails():
     good = fake_llm(reply("The server listens on port 8765."))
-    answer = build_strategy("refine", AnswerSettings()).run(Q, FakeRetriever(), good)
+    answer = build_strategy("refine", AnswerSettings(), retriever=FakeRetriever(), llm=good).run(
+        AnswerRequest(question=Q))
     assert answer.metadata["rounds"] == 0 and len(answer.calls) == 1
 
     def fix_on_feedback(messages, params, schema):
@@ -95,7 +101,8 @@ def test_refine_runs_only_when_the_check_fails():
         return reply("Bananas are yellow.", sources=[])
 
     llm = fake_llm(fix_on_feedback)
-    answer = build_strategy("refine", AnswerSettings()).run(Q, FakeRetriever(), llm)
+    answer = build_strategy("refine", AnswerSettings(), retriever=FakeRetriever(), llm=llm).run(
+        AnswerRequest(question=Q))
     assert answer.metadata["rounds"] == 1 and "8765" in answer.text
     assert "cites nothing" in answer.metadata["checks"][0]["reason"]
 
@@ -112,7 +119,8 @@ def test_cot_extracts_the_final_answer():
     assert extract_final("First... then.\nAnswer: 42 [1]") == ("First... then.", "42 [1]")
     llm = fake_llm(json.dumps({"reasoning": "Doc 1 says 8765.", "answer": "8765",
                                "sources": [1]}))
-    answer = build_strategy("cot", AnswerSettings()).run(Q, FakeRetriever(), llm)
+    answer = build_strategy("cot", AnswerSettings(), retriever=FakeRetriever(), llm=llm).run(
+        AnswerRequest(question=Q))
     assert answer.text == "8765 [1]" and answer.metadata["reasoning"] == "Doc 1 says 8765."
     assert "reasoning" in llm.backend.calls[0][2]["properties"]
 
@@ -126,8 +134,8 @@ def test_decompose_retrieves_per_sub_question():
 
     retriever = FakeRetriever()
     llm = fake_llm(respond)
-    answer = build_strategy("decompose", AnswerSettings()).run(
-        "Where are chunks stored and how long are they?", retriever, llm)
+    answer = build_strategy("decompose", AnswerSettings(), retriever=retriever, llm=llm).run(
+        AnswerRequest(question="Where are chunks stored and how long are they?"))
     assert retriever.queries[1:] == ["Where are chunks stored?", "How long are chunks?"]
     assert [c.purpose for c in answer.calls] == ["decompose", "sub-answer", "sub-answer",
                                                  "compose"]

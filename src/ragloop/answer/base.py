@@ -1,26 +1,15 @@
-"""The ``Strategy`` protocol: how a question becomes an answer, given retrieval and a model."""
+"""The ``Strategy`` protocol: how a question becomes an answer. A strategy is built once
+from its parts (settings, retriever, LLM, embedder) and answers ``AnswerRequest``s."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ragloop.models.llm import LLMClient
-from ragloop.records import Answer
-from ragloop.retrieve.base import Retriever
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Limits for one query; 0 means no limit."""
-
-    max_latency_s: float = 0.0
-    max_tokens: int = 0
+from ragloop.records import Answer, AnswerRequest
 
 
 @runtime_checkable
 class Strategy(Protocol):
     name: str
 
-    def run(self, question: str, retriever: Retriever, llm: LLMClient,
-            budget: Budget = Budget()) -> Answer: ...
+    def run(self, request: AnswerRequest) -> Answer: ...

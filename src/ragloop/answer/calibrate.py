@@ -8,8 +8,9 @@ Each record needs ``id``, ``question``, ``strategy``, correctness (``correct``, 
 features from the question, the margin from ``retrieved`` scores, and grounding from
 ``answer``, ``context`` and the citations in the answer text.
 
-The fit replays ``Router.decide`` on every example for every threshold combination in a
-grid: an escalated example costs the fast and the slow latency and scores as the slow one.
+The fit replays the router's rules (``router.escalation``) on every example for every
+threshold combination in a grid: an escalated example costs the fast and the slow latency
+and scores as the slow one.
 The chosen combination is the most accurate one whose mean latency stays within
 ``max_latency_ratio`` of always-slow (ties: the faster one).
 """
@@ -26,7 +27,6 @@ from pydantic import ValidationError, field_validator
 
 from ragloop.answer.signals import question_signals
 from ragloop.answer.verify import GroundingVerifier
-from ragloop.config import AnswerSettings
 from ragloop.errors import DatasetError
 from ragloop.records import Candidate, Chunk, EvalRecord, EvalTokens
 
@@ -148,7 +148,7 @@ def _grid(signals: list[dict[str, float]], with_multihop: bool) -> dict[str, lis
 def fit_thresholds(records: list[MeasuredRecord | dict], *, fast: str = "direct",
                    slow: str = "vote", metric: str | None = None,
                    max_latency_ratio: float = 0.5) -> Calibration:
-    from ragloop.answer.router import Router  # the decision replayed is the router's own
+    from ragloop.answer.router import DEFAULT_THRESHOLDS, escalation  # the router's own rules
 
     table = _by_strategy([MeasuredRecord.model_validate(r) for r in records], metric)
     if fast not in table or slow not in table:
@@ -169,10 +169,10 @@ def fit_thresholds(records: list[MeasuredRecord | dict], *, fast: str = "direct"
     best: tuple | None = None
     for values in itertools.product(*grid.values()):
         thresholds = dict(zip(grid, values, strict=True))
-        router = Router(AnswerSettings(), thresholds=thresholds)
+        thresholds_all = {**DEFAULT_THRESHOLDS, **thresholds}
         correct = latency = escalated = 0.0
         for signals, f, s, d in rows:
-            go, reason = router.decide(signals)
+            go, reason = escalation(signals, thresholds_all)
             target = (d or s) if reason == "multihop" else s
             correct += target["correct"] if go else f["correct"]
             latency += f["latency"] + (target["latency"] if go else 0.0)

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from ragloop.answer.base import Budget
 from ragloop.answer.citations import drop_markers, extract_citations, is_refusal, with_markers
 from ragloop.answer.json_stream import FieldStreamer
 from ragloop.answer.prompt import (
@@ -22,7 +21,7 @@ from ragloop.answer.prompt import (
 from ragloop.config import AnswerSettings
 from ragloop.errors import SchemaValidationError
 from ragloop.models.llm import LLMClient, TextSink, recorded_calls
-from ragloop.records import Answer, Candidate, Completion, LLMCall
+from ragloop.records import Answer, AnswerRequest, Budget, Candidate, Completion, LLMCall
 from ragloop.retrieve.base import Retriever
 
 
@@ -176,51 +175,53 @@ def refusal(question: str, candidates: Sequence[Candidate], reason: str, *, stra
 class GroundedStrategy:
     """Base of the strategies: retrieve, refuse on weak support, else ``answer``.
 
-    Subclasses implement ``answer(question, candidates, llm, tally)``; the router calls it
-    directly to reuse one retrieval across a fast pass and a slow one. ``instruction`` is
-    the caller's answer instruction (e.g. "Answer with one word first: yes, no, maybe."):
-    it goes into the answer prompts, never into retrieval. ``on_text`` receives the text of
-    drafts made with ``stream=True`` as the model writes it.
+    A strategy is built once from its parts (settings, retriever, LLM, embedder) and
+    answers any number of ``AnswerRequest``s, from several threads at once: what belongs to
+    one question travels in the request and the ``Tally``, never on ``self``. Subclasses
+    implement ``answer(request, candidates, tally)``; the router calls it directly to reuse
+    one retrieval across a fast pass and a slow one. The request's ``instruction`` goes into
+    the answer prompts, never into retrieval; its ``on_text`` receives the text of drafts
+    made with ``stream=True`` as the model writes it.
     """
 
     name = "grounded"
 
-    def __init__(self, settings: AnswerSettings, *, filters=None,
-                 style: CitationStyle | None = None, instruction: str = "",
-                 on_text: TextSink | None = None, embedder=None):
+    def __init__(self, settings: AnswerSettings, *, retriever: Retriever | None = None,
+                 llm: LLMClient, embedder=None, style: CitationStyle | None = None):
         self.settings = settings
-        self.filters = filters
-        self.style: CitationStyle = style or settings.citation_style
-        self.instruction = instruction
-        self.on_text = on_text
+        self.retriever = retriever
+        self.llm = llm
         self.embedder = embedder  # the project's embedder, for strategies that score text
+        self.style: CitationStyle = style or settings.citation_style
 
-    def run(self, question: str, retriever: Retriever, llm: LLMClient,
-            budget: Budget = Budget()) -> Answer:
-        with Tally.open(budget) as tally:
-            candidates = retrieve(question, retriever, llm, self.settings, self.filters,
-                                  extra_prompt=self.instruction)
+    def run(self, request: AnswerRequest) -> Answer:
+        with Tally.open(request.budget or Budget()) as tally:
+            candidates = retrieve(request.query, self.retriever, self.llm, self.settings,
+                                  request.filters, extra_prompt=request.instruction)
             reason = weak_support(candidates, self.settings)
             if reason:
-                return refusal(question, candidates, reason, strategy=self.name, tally=tally)
-            return self.answer(question, candidates, llm, tally, retriever=retriever)
+                return refusal(request.question, candidates, reason, strategy=self.name,
+                               tally=tally)
+            return self.answer(request, candidates, tally)
 
-    def answer(self, question: str, candidates: Sequence[Candidate], llm: LLMClient,
-               tally: Tally, *, retriever: Retriever | None = None) -> Answer:
+    def answer(self, request: AnswerRequest, candidates: Sequence[Candidate],
+               tally: Tally) -> Answer:
         raise NotImplementedError
 
-    def draft(self, question: str, candidates: Sequence[Candidate], llm: LLMClient,
-              tally: Tally, *, purpose: str, temperature: float | None = None, seed: int = 0,
-              instruction: str = "", max_tokens: int | None = None,
+    def draft(self, request: AnswerRequest, candidates: Sequence[Candidate], tally: Tally, *,
+              purpose: str, question: str | None = None, temperature: float | None = None,
+              seed: int = 0, instruction: str = "", max_tokens: int | None = None,
               style: CitationStyle | None = None, schema: dict | None = None,
               answer_instruction: bool = True, stream: bool = False) -> Draft:
-        """One grounded call (the LLM client records it in ``tally``). ``answer_instruction``
-        False leaves the caller's instruction out (a sub-question's answer); ``stream``
-        sends the text to ``on_text`` as it comes."""
-        return generate(question, candidates, llm, style=style or self.style, purpose=purpose,
+        """One grounded call on ``question`` (default: the request's) — the LLM client
+        records it in ``tally``. ``answer_instruction`` False leaves the request's
+        instruction out (a sub-question's answer); ``stream`` sends the text to the
+        request's ``on_text`` as it comes."""
+        return generate(question or request.question, candidates, self.llm,
+                        style=style or self.style, purpose=purpose,
                         max_tokens=max_tokens or self.settings.max_tokens,
                         temperature=(self.settings.temperature if temperature is None
                                      else temperature),
                         seed=seed, instruction=instruction,
-                        answer_instruction=self.instruction if answer_instruction else "",
-                        schema=schema, on_text=self.on_text if stream else None)
+                        answer_instruction=request.instruction if answer_instruction else "",
+                        schema=schema, on_text=request.on_text if stream else None)

@@ -1,4 +1,4 @@
-"""``answer_question``: the one entry point for answering, and the router behind ``auto``.
+"""The router behind ``auto`` (``ragloop.answer.answerer`` is the entry point).
 
 Modes: ``fast`` runs ``[answer] strategy`` (direct by default), ``slow`` runs
 ``[answer] slow_strategy``, ``auto`` runs the fast pass and escalates to a slow strategy
@@ -24,17 +24,15 @@ over ``DEFAULT_THRESHOLDS``. The decision and its signals are in
 
 from __future__ import annotations
 
-from ragloop.answer.base import Budget
+from collections.abc import Callable
+
 from ragloop.answer.grounded import Tally, refusal, retrieve, weak_support
 from ragloop.answer.prompt import answer_messages
 from ragloop.answer.signals import answer_signals, question_signals, retrieval_signals
-from ragloop.answer.strategies import build_strategy
 from ragloop.answer.strategies.extract import ExtractStrategy, relevance
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.config import AnswerSettings
-from ragloop.errors import ConfigError
-from ragloop.models.llm import TextSink
-from ragloop.records import Answer
+from ragloop.records import Answer, AnswerRequest, Budget
 
 # escalate when grounding/margin fall below, or arithmetic/multihop/length reach, these
 DEFAULT_THRESHOLDS = {"grounding_below": 0.5, "margin_below": 0.0, "arithmetic_at": 0.5,
@@ -44,88 +42,63 @@ DEFAULT_THRESHOLDS = {"grounding_below": 0.5, "margin_below": 0.0, "arithmetic_a
                       "relevance_margin": 0.1}
 # rough cost of a slow strategy in fast passes, to check the budget before escalating
 COST_IN_FAST_PASSES = {"cot": 2.0, "decompose": 4.0, "refine": 2.0}
-MODES = ("fast", "slow", "auto")
 # rules that fire on the question alone: the slow strategy runs before any floor check
 QUESTION_RULES = ("arithmetic", "multihop", "long question")
 
 
-def budget_of(settings: AnswerSettings) -> Budget:
-    return Budget(max_latency_s=settings.max_latency_s,
-                  max_tokens=settings.max_tokens_per_query)
-
-
-def answer_question(question: str, *, settings: AnswerSettings, retriever, llm,
-                    mode: str | None = None, strategy: str | None = None, filters=None,
-                    budget: Budget | None = None, instruction: str = "",
-                    on_text: TextSink | None = None, embedder=None) -> Answer:
-    """Answer ``question`` with citations. ``strategy`` forces one strategy by name;
-    otherwise ``mode`` (default ``[answer] mode``) decides. ``budget`` defaults to
-    ``[answer] max_latency_s`` / ``max_tokens_per_query``. ``instruction`` (e.g. a label
-    instruction) goes into the answer prompt only: retrieval runs on ``question``.
-    ``on_text`` receives the answer text as the model writes it, from strategies whose
-    one draft is the answer (``direct``); ``auto`` never streams a pass it may replace.
-    ``embedder`` (the project's) is used by strategies that score text themselves
-    (``extract``, and the router's floor)."""
-    mode = mode or settings.mode
-    budget = budget or budget_of(settings)
-    if mode not in MODES and not strategy:
-        raise ConfigError(f"unknown answer mode '{mode}'; choose from {', '.join(MODES)}",
-                          key="answer.mode")
-    if strategy or mode != "auto":
-        name = strategy or (settings.strategy if mode == "fast" else settings.slow_strategy)
-        runner = build_strategy(name, settings, filters=filters, instruction=instruction,
-                                on_text=on_text, embedder=embedder)
-    else:
-        runner = Router(settings, filters=filters, instruction=instruction, embedder=embedder)
-    answer = runner.run(question, retriever, llm, budget)
-    if instruction:
-        answer = answer.model_copy(update={"metadata": {**answer.metadata,
-                                                        "instruction": instruction}})
-    return answer
+def escalation(signals: dict[str, float], thresholds: dict[str, float]) -> tuple[bool, str]:
+    """(escalate?, why) from the signals; the first rule that fires names the reason."""
+    t = thresholds
+    rules = (
+        ("arithmetic", signals.get("arithmetic", 0) >= t["arithmetic_at"] > 0),
+        ("multihop", signals.get("multihop", 0) >= t["multihop_at"] > 0),
+        ("long question", signals.get("length", 0) >= t["length_at"] > 0),
+        ("weak grounding", signals.get("grounding", 1) < t["grounding_below"]),
+        ("small retrieval margin", signals.get("margin", 1) < t["margin_below"]),
+    )
+    for reason, fired in rules:
+        if fired:
+            return True, reason
+    return False, "fast pass looks sound"
 
 
 class Router:
+    """``auto``: built once, like a strategy, from its parts; ``strategies`` gives the
+    strategy a name stands for (the answerer's, so every strategy is built once)."""
+
     name = "auto"
 
-    def __init__(self, settings: AnswerSettings, *, filters=None,
-                 thresholds: dict[str, float] | None = None, instruction: str = "",
-                 embedder=None):
+    def __init__(self, settings: AnswerSettings, *, retriever, llm, embedder=None,
+                 strategies: Callable[[str], object],
+                 thresholds: dict[str, float] | None = None):
         self.settings = settings
-        self.filters = filters
-        self.instruction = instruction
+        self.retriever = retriever
+        self.llm = llm
         self.embedder = embedder
+        self.strategies = strategies
         self.thresholds = {**DEFAULT_THRESHOLDS, **settings.router_thresholds,
                            **(thresholds or {})}
         self.verifier = GroundingVerifier()
+        self.floor = ExtractStrategy(settings, retriever=retriever, llm=llm, embedder=embedder)
 
     def decide(self, signals: dict[str, float]) -> tuple[bool, str]:
-        """(escalate?, why) from the signals; the first rule that fires names the reason."""
-        t = self.thresholds
-        rules = (
-            ("arithmetic", signals.get("arithmetic", 0) >= t["arithmetic_at"] > 0),
-            ("multihop", signals.get("multihop", 0) >= t["multihop_at"] > 0),
-            ("long question", signals.get("length", 0) >= t["length_at"] > 0),
-            ("weak grounding", signals.get("grounding", 1) < t["grounding_below"]),
-            ("small retrieval margin", signals.get("margin", 1) < t["margin_below"]),
-        )
-        for reason, fired in rules:
-            if fired:
-                return True, reason
-        return False, "fast pass looks sound"
+        return escalation(signals, self.thresholds)
 
     def slow_strategy_for(self, signals: dict[str, float], reason: str) -> str:
         if reason == "multihop":
             return "decompose"
         return self.settings.slow_strategy
 
-    def generation_unaffordable(self, question, candidates, llm, tally) -> str | None:
+    def generation_unaffordable(self, request: AnswerRequest, candidates, tally) -> str | None:
         """Why the budget cannot pay for one generated answer, or None."""
         budget = tally.budget
+        llm = self.llm
         usage = getattr(llm, "usage", None)
         measured = usage is not None and usage.cache_misses > 0
         if budget.max_tokens:
-            messages = answer_messages(question, candidates, style=self.settings.citation_style,
-                                       instruction=self.instruction)
+            messages = answer_messages(request.question, candidates,
+                                       style=self.settings.citation_style,
+                                       instruction=request.instruction)
             # the answer's length: as measured on this client's calls so far, else the cap
             answer_tokens = (min(self.settings.max_tokens,
                                  round(usage.completion_tokens / usage.cache_misses))
@@ -152,33 +125,31 @@ class Router:
             return "the generated answer is less relevant than the extracted one"
         return None
 
-    def run(self, question, retriever, llm, budget: Budget = Budget()) -> Answer:
-        with Tally.open(budget) as tally:
-            return self._run(question, retriever, llm, tally)
+    def run(self, request: AnswerRequest) -> Answer:
+        with Tally.open(request.budget or Budget()) as tally:
+            # the passes may be replaced, so none of them streams (see answer.stream)
+            return self._run(request.model_copy(update={"on_text": None}), tally)
 
-    def _strategy(self, name: str):
-        return build_strategy(name, self.settings, filters=self.filters,
-                              instruction=self.instruction, embedder=self.embedder)
-
-    def _run(self, question, retriever, llm, tally: Tally) -> Answer:
-        candidates = retrieve(question, retriever, llm, self.settings, self.filters,
-                              extra_prompt=self.instruction)
+    def _run(self, request: AnswerRequest, tally: Tally) -> Answer:
+        question = request.question
+        candidates = retrieve(request.query, self.retriever, self.llm, self.settings,
+                              request.filters, extra_prompt=request.instruction)
         why_refuse = weak_support(candidates, self.settings)
         if why_refuse:
             return refusal(question, candidates, why_refuse, strategy=self.settings.strategy,
                            tally=tally)
-        floor = ExtractStrategy(self.settings, filters=self.filters, embedder=self.embedder)
-        tight = self.generation_unaffordable(question, candidates, llm, tally)
+        floor = self.floor
+        tight = self.generation_unaffordable(request, candidates, tally)
         if tight:
-            extracted = floor.answer(question, candidates, llm, tally)
+            extracted = floor.answer(request, candidates, tally)
             route = {"mode": "auto", "signals": retrieval_signals(candidates),
                      "escalated": False, "floor": True, "reason": f"budget: {tight}",
                      "chosen": floor.name, "thresholds": self.thresholds}
             return extracted.model_copy(update={"metadata": {**extracted.metadata,
                                                              "router": route}})
-        fast = self._strategy(self.settings.strategy)
-        fast_answer = fast.answer(question, candidates, llm, tally, retriever=retriever)
-        grounding = self.verifier.check(question, fast_answer.text, candidates, llm).score
+        fast = self.strategies(self.settings.strategy)
+        fast_answer = fast.answer(request, candidates, tally)
+        grounding = self.verifier.check(question, fast_answer.text, candidates, self.llm).score
         signals = {**question_signals(question), **retrieval_signals(candidates),
                    **answer_signals(fast_answer, grounding)}
         escalate, reason = self.decide(signals)
@@ -187,8 +158,7 @@ class Router:
         # Unless the question itself calls for more compute, an answer that fails the
         # checks gets the grounded floor: resampling the same model is no more grounded.
         if reason not in QUESTION_RULES:
-            floored = self.apply_floor(question, fast_answer, candidates, llm, tally, floor,
-                                       route)
+            floored = self.apply_floor(request, fast_answer, candidates, tally, route)
             if floored is not None:
                 return floored
         chosen = self.slow_strategy_for(signals, reason) if escalate else fast.name
@@ -201,29 +171,28 @@ class Router:
         if not escalate:
             # not yet checked: a question rule fired but the budget kept the fast pass
             if "floor_checks" not in route and "arithmetic" not in reason:
-                floored = self.apply_floor(question, fast_answer, candidates, llm, tally,
-                                           floor, route)
+                floored = self.apply_floor(request, fast_answer, candidates, tally, route)
                 if floored is not None:
                     return floored
             return fast_answer.model_copy(update={
                 "metadata": {**fast_answer.metadata, "router": route},
                 "latency_s": tally.elapsed})
-        answer = self._strategy(chosen).answer(question, candidates, llm, tally,
-                                               retriever=retriever)
+        answer = self.strategies(chosen).answer(request, candidates, tally)
         # A computed answer (arithmetic) is not in the documents, so no sentence can stand
         # in for it; every other generated answer must beat the grounded floor.
         if reason != "arithmetic":
-            floored = self.apply_floor(question, answer, candidates, llm, tally, floor, route)
+            floored = self.apply_floor(request, answer, candidates, tally, route)
             if floored is not None:
                 return floored
         return answer.model_copy(update={"metadata": {**answer.metadata, "router": route}})
 
-    def apply_floor(self, question, answer, candidates, llm, tally, floor, route
+    def apply_floor(self, request: AnswerRequest, answer: Answer, candidates, tally, route
                     ) -> Answer | None:
         """The extracted answer, when it should replace ``answer`` (see ``floor_reason``);
         the checks' signals are added to ``route`` either way."""
-        verdict = self.verifier.check(question, answer.text, candidates, llm)
-        extracted = floor.answer(question, candidates, llm, tally)
+        question, floor = request.question, self.floor
+        verdict = self.verifier.check(question, answer.text, candidates, self.llm)
+        extracted = floor.answer(request, candidates, tally)
         generated, extract = relevance(question, [answer.text, extracted.text], self.embedder)
         checks = {"refused": float(answer.refused), "grounding": round(verdict.score, 4),
                   "relevance": round(generated, 4), "extract_relevance": round(extract, 4)}

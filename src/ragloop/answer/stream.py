@@ -1,9 +1,9 @@
-"""Streaming answers for people (``ragloop ask``, the server): the same ``answer_question``
-every other caller runs, with its generation in streaming mode.
+"""Streaming answers for people (``ragloop ask``, the server): the same answer every other
+caller gets (``Answerer.answer``), with its generation in streaming mode.
 
-``stream_answer(question, ...)`` yields ``records.AnswerEvent``s: zero or more ``delta``
+``stream_answer(answer, request)`` yields ``records.AnswerEvent``s: zero or more ``delta``
 events whose ``text`` pieces concatenate to what the reader sees, then exactly one
-``answer`` event with the complete ``Answer`` — the one ``answer_question`` returns (same
+``answer`` event with the complete ``Answer`` — the one ``answer(request)`` returns (same
 calls, same cache), with ``metadata["streamed"]`` saying whether the text arrived token by
 token. Strategies whose one draft is the answer (``direct``) stream as the model writes;
 multi-call strategies cannot be shown before they are decided, so their text arrives as one
@@ -19,11 +19,9 @@ from __future__ import annotations
 import contextvars
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from ragloop.answer.router import answer_question
-from ragloop.config import AnswerSettings
-from ragloop.records import Answer, AnswerEvent
+from ragloop.records import Answer, AnswerEvent, AnswerRequest
 
 __all__ = ["AnswerEvent", "stream_answer"]
 
@@ -32,9 +30,8 @@ class _Closed(Exception):
     """The reader went away: unwinds the answering thread at the model's next piece."""
 
 
-def stream_answer(question: str, *, settings: AnswerSettings, retriever, llm,
-                  mode: str | None = None, strategy: str | None = None, filters=None,
-                  instruction: str = "", embedder=None) -> Iterator[AnswerEvent]:
+def stream_answer(answer: Callable[[AnswerRequest], Answer],
+                  request: AnswerRequest) -> Iterator[AnswerEvent]:
     """Yield text deltas, then one final event with the complete ``Answer`` (module doc)."""
     events: queue.Queue = queue.Queue()
     closed = threading.Event()
@@ -46,10 +43,7 @@ def stream_answer(question: str, *, settings: AnswerSettings, retriever, llm,
 
     def work() -> None:
         try:
-            events.put(answer_question(question, settings=settings, retriever=retriever,
-                                       llm=llm, mode=mode, strategy=strategy, filters=filters,
-                                       instruction=instruction, on_text=on_text,
-                                       embedder=embedder))
+            events.put(answer(request.model_copy(update={"on_text": on_text})))
         except BaseException as err:  # handed to the reader, raised there
             events.put(err)
 

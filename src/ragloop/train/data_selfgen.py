@@ -32,7 +32,7 @@ from ragloop.answer.grounded import Tally, generate
 from ragloop.answer.strategies.extract import ExtractStrategy
 from ragloop.answer.verify import GroundingVerifier
 from ragloop.evals.metrics.answer import extract_label
-from ragloop.records import EvalExample
+from ragloop.records import AnswerRequest, EvalExample
 from ragloop.train.prompts import (
     answer_content,
     answer_instruction,
@@ -102,7 +102,7 @@ def extractive_turn(strategy: ExtractStrategy, llm, candidates, example: EvalExa
                     labels: Sequence[str], verifier: GroundingVerifier) -> list[dict] | None:
     """The extractive answer as an assistant turn in the prompt's answer format, or None
     when it refuses or fails a check."""
-    answer = strategy.answer(example.question, candidates, llm, Tally())
+    answer = strategy.answer(AnswerRequest(question=example.question), candidates, Tally())
     if answer.refused or text_rejection(answer.text, candidates, example, labels, verifier):
         return None
     markers = sorted({c.marker for c in answer.citations})
@@ -120,7 +120,7 @@ def self_generate(pipeline, examples: Sequence[EvalExample], *, samples: int = 4
     labels = dataset_labels(examples)
     verifier = GroundingVerifier()
     report = SelfGenReport(teacher=teacher)
-    extract = ExtractStrategy(settings, embedder=pipeline.embedder) if teacher else None
+    extract = pipeline.answerer.strategy("extract") if teacher else None
     started = time.perf_counter()
     for example in examples:
         instruction = answer_instruction(example, labels)

@@ -1,32 +1,21 @@
-"""One file per strategy; ``STRATEGIES`` maps each name to its class.
+"""Answer strategies, one module each, registered in ``STRATEGIES``
+(``@STRATEGIES.register("name")`` on a ``GroundedStrategy`` subclass; modules of this package
+are found by themselves, outside ones through the ``ragloop.strategies`` entry points).
 
-Every strategy is built as ``cls(settings, filters=..., style=..., instruction=...,
-on_text=..., embedder=...)`` and implements ``ragloop.answer.base.Strategy``. A new strategy
-is one module here plus its class in ``STRATEGIES``.
+A strategy is built once from its parts — ``cls(settings, retriever=..., llm=...,
+embedder=...)`` — and answers ``AnswerRequest``s (``ragloop.answer.base.Strategy``).
 """
 
 from __future__ import annotations
 
-from ragloop.answer.strategies.best_of_n import BestOfNStrategy
-from ragloop.answer.strategies.cot import ChainOfThoughtStrategy
-from ragloop.answer.strategies.decompose import DecomposeStrategy
-from ragloop.answer.strategies.direct import DirectStrategy
-from ragloop.answer.strategies.extract import ExtractStrategy
-from ragloop.answer.strategies.refine import RefineStrategy
-from ragloop.answer.strategies.vote import SelfConsistencyStrategy
-from ragloop.errors import ConfigError
+from ragloop.registry import Registry
 
-STRATEGIES = {cls.name: cls for cls in (
-    DirectStrategy, ChainOfThoughtStrategy, SelfConsistencyStrategy, BestOfNStrategy,
-    DecomposeStrategy, RefineStrategy, ExtractStrategy)}
+STRATEGIES: Registry = Registry("answer strategy", key="answer.strategy",
+                                package=__name__, group="ragloop.strategies")
 
 
-def build_strategy(name: str, settings, *, filters=None, style=None, instruction: str = "",
-                   on_text=None, embedder=None):
-    try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        raise ConfigError(f"unknown answer strategy '{name}'; choose from "
-                          f"{', '.join(sorted(STRATEGIES))}", key="answer.strategy") from None
-    return cls(settings, filters=filters, style=style, instruction=instruction,
-               on_text=on_text, embedder=embedder)
+def build_strategy(name: str, settings, *, retriever=None, llm=None, embedder=None, **options):
+    """The strategy registered as ``name``, built from its parts; an unknown name raises
+    ``UnknownPartError`` (a ``ConfigError``)."""
+    return STRATEGIES.get(name)(settings, retriever=retriever, llm=llm, embedder=embedder,
+                                **options)

@@ -4,19 +4,22 @@ Stops early when a sample passes with a perfect score or the budget would be exc
 from __future__ import annotations
 
 from ragloop.answer.grounded import GroundedStrategy, finish
+from ragloop.answer.strategies import STRATEGIES
 from ragloop.answer.verify import Verifier, build_verifier
 
 DEFAULT_TEMPERATURE = 0.7
 
 
+@STRATEGIES.register("best_of_n")
 class BestOfNStrategy(GroundedStrategy):
     name = "best_of_n"
 
-    def __init__(self, settings, *, verifier: Verifier | None = None, **options):
-        super().__init__(settings, **options)
+    def __init__(self, settings, *, verifier: Verifier | None = None, **parts):
+        super().__init__(settings, **parts)
         self.verifier = verifier or build_verifier(settings.verifier)
 
-    def answer(self, question, candidates, llm, tally, *, retriever=None):
+    def answer(self, request, candidates, tally):
+        question = request.question
         n = self.settings.samples
         temperature = self.settings.temperature or DEFAULT_TEMPERATURE
         best: tuple[float, str] | None = None
@@ -28,10 +31,10 @@ class BestOfNStrategy(GroundedStrategy):
                 break
             # The first sample is the greedy direct answer (same call, so a cache shares it):
             # the verifier can only move best-of-N away from direct when it finds better.
-            draft = self.draft(question, candidates, llm, tally, purpose=f"sample-{i + 1}",
+            draft = self.draft(request, candidates, tally, purpose=f"sample-{i + 1}",
                                temperature=0.0 if i == 0 else temperature,
                                seed=0 if i == 0 else i)
-            verdict = self.verifier.check(question, draft.text, candidates, llm)
+            verdict = self.verifier.check(question, draft.text, candidates, self.llm)
             scores.append(round(verdict.score, 3))
             if best is None or verdict.score > best[0]:
                 best = (verdict.score, draft.text)

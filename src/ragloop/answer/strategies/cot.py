@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ragloop.answer.grounded import GroundedStrategy, finish
+from ragloop.answer.strategies import STRATEGIES
 
 INSTRUCTION = ("Think step by step: first write your reasoning, then the final answer. "
                "In inline text, end with a line 'Answer: <final answer with citations>'.")
@@ -35,12 +36,12 @@ def extract_final(text: str) -> tuple[str, str]:
     return text[:last.start()].strip(), last.group(1).strip().split("\n")[0].strip()
 
 
+@STRATEGIES.register("cot")
 class ChainOfThoughtStrategy(GroundedStrategy):
     name = "cot"
 
-    def answer(self, question, candidates, llm, tally, *, retriever=None, temperature=None,
-               seed=0, purpose="cot"):
-        draft = self.draft(question, candidates, llm, tally, purpose=purpose,
+    def answer(self, request, candidates, tally, *, temperature=None, seed=0, purpose="cot"):
+        draft = self.draft(request, candidates, tally, purpose=purpose,
                            instruction=INSTRUCTION, schema=COT_SCHEMA, temperature=temperature,
                            seed=seed, max_tokens=self.settings.max_tokens * 2)
         if self.style == "json":
@@ -50,5 +51,5 @@ class ChainOfThoughtStrategy(GroundedStrategy):
         meta = {"reasoning": reasoning}
         if draft.schema_error:
             meta["schema_error"] = draft.schema_error
-        return finish(question, final, candidates, strategy=self.name, tally=tally,
+        return finish(request.question, final, candidates, strategy=self.name, tally=tally,
                       metadata=meta)

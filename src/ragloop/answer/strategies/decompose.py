@@ -6,6 +6,7 @@ from __future__ import annotations
 from ragloop.answer.citations import strip_markers
 from ragloop.answer.grounded import GroundedStrategy, finish, retrieve
 from ragloop.answer.prompt import pack_context
+from ragloop.answer.strategies import STRATEGIES
 from ragloop.errors import SchemaValidationError
 
 MAX_SUBQUESTIONS = 3
@@ -19,15 +20,16 @@ SUBQUESTION_SCHEMA = {
 }
 
 
+@STRATEGIES.register("decompose")
 class DecomposeStrategy(GroundedStrategy):
     name = "decompose"
 
-    def split(self, question, llm, tally) -> list[str]:
+    def split(self, question: str) -> list[str]:
         prompt = (f"Question: {question}\n\nBreak this question into at most "
                   f"{MAX_SUBQUESTIONS} simpler questions that together answer it. "
                   'Reply in JSON: {"sub_questions": [...]}')
         try:
-            completion = llm.complete([{"role": "user", "content": prompt}],
+            completion = self.llm.complete([{"role": "user", "content": prompt}],
                                       schema=SUBQUESTION_SCHEMA, max_tokens=160,
                                       purpose="decompose")
         except SchemaValidationError:  # counted all the same: the client records every call
@@ -35,18 +37,20 @@ class DecomposeStrategy(GroundedStrategy):
         subs = [s.strip() for s in completion.parsed["sub_questions"] if s.strip()]
         return list(dict.fromkeys(s for s in subs if s.lower() != question.lower()))
 
-    def answer(self, question, candidates, llm, tally, *, retriever=None):
-        subs = self.split(question, llm, tally)
+    def answer(self, request, candidates, tally):
+        question = request.question
+        subs = self.split(question)
         evidence = list(candidates)
         facts: list[dict] = []
         for sub in subs:
             if not tally.can_afford(tally.elapsed / max(1, len(tally.calls)), 0):
                 break
-            sub_candidates = (retrieve(sub, retriever, llm, self.settings, self.filters)
-                              if retriever is not None else list(candidates))
+            sub_candidates = (retrieve(sub, self.retriever, self.llm, self.settings,
+                                       request.filters)
+                              if self.retriever is not None else list(candidates))
             if not sub_candidates:
                 continue
-            draft = self.draft(sub, sub_candidates, llm, tally, purpose="sub-answer",
+            draft = self.draft(request, sub_candidates, tally, question=sub, purpose="sub-answer",
                                max_tokens=max(32, self.settings.max_tokens // 2),
                                answer_instruction=False)
             facts.append({"question": sub, "answer": strip_markers(draft.text)})
@@ -55,12 +59,12 @@ class DecomposeStrategy(GroundedStrategy):
         notes = "\n".join(f"- {f['question']} {f['answer']}" for f in facts)
         instruction = f"Partial answers found so far:\n{notes}" if notes else ""
         # Evidence from every sub-question, packed to the window, for the composed answer.
-        evidence = pack_context(evidence, llm, question=question,
+        evidence = pack_context(evidence, self.llm, question=question,
                                 max_chunks=self.settings.context_chunks * 2,
                                 max_tokens=self.settings.max_tokens,
-                                extra_prompt=" ".join(filter(None, (self.instruction,
+                                extra_prompt=" ".join(filter(None, (request.instruction,
                                                                     instruction))))
-        draft = self.draft(question, evidence, llm, tally, purpose="compose",
+        draft = self.draft(request, evidence, tally, purpose="compose",
                            instruction=instruction)
         meta = {"sub_questions": facts}
         return finish(question, draft.text, evidence, strategy=self.name, tally=tally,

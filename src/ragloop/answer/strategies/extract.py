@@ -32,6 +32,7 @@ import numpy as np
 
 from ragloop.answer.citations import extract_citations, strip_markers, with_markers
 from ragloop.answer.grounded import GroundedStrategy, finish, refusal
+from ragloop.answer.strategies import STRATEGIES
 from ragloop.index.analyze import analyze
 from ragloop.index.bm25 import K1, idf
 
@@ -217,10 +218,17 @@ def relevance(question: str, texts: Sequence[str], embedder=None) -> list[float]
     return [(c + max(0.0, float(d))) / 2 for c, d in zip(coverage, cosine, strict=True)]
 
 
+@STRATEGIES.register("extract")
 class ExtractStrategy(GroundedStrategy):
+    """No model call: ``llm`` may be None."""
+
     name = "extract"
 
-    def answer(self, question, candidates, llm, tally, *, retriever=None):
+    def __init__(self, settings, *, llm=None, **parts):
+        super().__init__(settings, llm=llm, **parts)
+
+    def answer(self, request, candidates, tally):
+        question = request.question
         sentences = sentences_of(candidates)
         if not sentences:
             return refusal(question, candidates, "no sentences in the retrieved chunks",

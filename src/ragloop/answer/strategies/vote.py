@@ -9,6 +9,7 @@ from collections import Counter
 
 from ragloop.answer.grounded import GroundedStrategy, finish
 from ragloop.answer.normalize import answer_key
+from ragloop.answer.strategies import STRATEGIES
 
 DEFAULT_TEMPERATURE = 0.7
 
@@ -22,10 +23,11 @@ def decided(counts: Counter, remaining: int) -> bool:
     return ranked[0][1] > runner_up + remaining
 
 
+@STRATEGIES.register("vote")
 class SelfConsistencyStrategy(GroundedStrategy):
     name = "vote"
 
-    def answer(self, question, candidates, llm, tally, *, retriever=None):
+    def answer(self, request, candidates, tally):
         k = self.settings.samples
         temperature = self.settings.temperature or DEFAULT_TEMPERATURE
         counts: Counter[str] = Counter()
@@ -35,7 +37,7 @@ class SelfConsistencyStrategy(GroundedStrategy):
             if i and not tally.can_afford(tally.elapsed / i, tally.tokens // i):
                 stopped = "budget"
                 break
-            draft = self.draft(question, candidates, llm, tally, purpose=f"vote-{i + 1}",
+            draft = self.draft(request, candidates, tally, purpose=f"vote-{i + 1}",
                                temperature=temperature, seed=i + 1)
             key = answer_key(draft.text)
             counts[key] += 1
@@ -47,5 +49,5 @@ class SelfConsistencyStrategy(GroundedStrategy):
         # Ties go to the answer seen first (most_common keeps insertion order among equals).
         winner, votes = counts.most_common(1)[0]
         meta = {"votes": dict(counts), "samples": taken, "samples_max": k, "stopped": stopped}
-        return finish(question, first_text[winner], candidates, strategy=self.name,
+        return finish(request.question, first_text[winner], candidates, strategy=self.name,
                       tally=tally, confidence=votes / taken, metadata=meta)

@@ -4,7 +4,7 @@ its tables are kept whole or cut between rows with the header repeated (``tables
 
 from __future__ import annotations
 
-from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
+from ragloop.ingest.chunkers import CHUNKERS, Piece, TokenSizedChunker
 from ragloop.ingest.chunkers.recursive import split_recursive
 from ragloop.ingest.chunkers.tables import split_with_tables
 from ragloop.records import Document
@@ -29,7 +29,7 @@ def regions(document: Document) -> list[Piece]:
     return out
 
 
-@register
+@CHUNKERS.register
 class StructureChunker(TokenSizedChunker):
     name = "structure"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_doc_id,
     read_text_file,
-    register,
 )
 from ragloop.ingest.loaders.tables import markdown_table
 from ragloop.ingest.loaders.xlsx import trimmed_rows
@@ -33,7 +33,7 @@ def sniff_delimiter(sample: str, fallback: str) -> str:
         return fallback
 
 
-@register
+@LOADERS.register
 class CsvLoader:
     suffixes = (".csv", ".tsv", ".tab")
     version = 1

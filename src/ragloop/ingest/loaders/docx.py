@@ -16,13 +16,13 @@ from docx.text.paragraph import Paragraph
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     check_zip,
     file_doc_id,
     file_metadata,
-    register,
 )
 from ragloop.ingest.loaders.pictures import PictureReader
 from ragloop.ingest.loaders.tables import markdown_table
@@ -51,7 +51,7 @@ def _blocks(document) -> Iterator[Paragraph | Table]:
             yield Table(child, document)
 
 
-@register
+@LOADERS.register
 class DocxLoader:
     suffixes = (".docx",)
     version = 2  # 1: tables as "cell | cell" lines, pictures unread

@@ -17,13 +17,13 @@ import lxml.etree
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     check_zip,
     file_doc_id,
     file_metadata,
-    register,
 )
 from ragloop.ingest.loaders.html import is_contents, page_content, write_content
 
@@ -67,7 +67,7 @@ def spine(path: Path, archive: zipfile.ZipFile) -> tuple[str, list[tuple[str, bo
     return title, chapters
 
 
-@register
+@LOADERS.register
 class EpubLoader:
     suffixes = (".epub",)
     version = 1

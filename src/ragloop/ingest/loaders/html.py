@@ -28,13 +28,13 @@ import lxml.html
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_doc_id,
     file_metadata,
     looks_binary,
-    register,
 )
 from ragloop.ingest.loaders.tables import markdown_table
 
@@ -213,7 +213,7 @@ def write_content(content, builder: DocumentBuilder) -> str | None:
     return walker.first_h1
 
 
-@register
+@LOADERS.register
 class HtmlLoader:
     suffixes = (".html", ".htm", ".xhtml")
     version = 2  # 1: trafilatura's main text as Markdown

@@ -35,12 +35,12 @@ from ragloop.errors import IngestError
 from ragloop.ingest import ocr
 from ragloop.ingest.loaders import layout
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_doc_id,
     file_metadata,
-    register,
 )
 from ragloop.ingest.loaders.pdf_chars import Span, page_spans
 from ragloop.ingest.loaders.tables import markdown_row
@@ -194,7 +194,7 @@ def _write(builder: DocumentBuilder, pages: list[_Page],
     return first_title
 
 
-@register
+@LOADERS.register
 class PdfLoader:
     suffixes = (".pdf",)
     version = 2  # 1: pypdf text, one block per page

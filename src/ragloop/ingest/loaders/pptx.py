@@ -16,13 +16,13 @@ from pptx.exc import PackageNotFoundError
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     check_zip,
     file_doc_id,
     file_metadata,
-    register,
 )
 from ragloop.ingest.loaders.pictures import PictureReader
 from ragloop.ingest.loaders.tables import markdown_table
@@ -57,7 +57,7 @@ def _slide_text(slide, pictures: PictureReader, builder: DocumentBuilder) -> Non
                 builder.paragraph(text)
 
 
-@register
+@LOADERS.register
 class PptxLoader:
     suffixes = (".pptx",)
     version = 1

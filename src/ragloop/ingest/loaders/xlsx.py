@@ -17,13 +17,13 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     check_zip,
     file_doc_id,
     file_metadata,
-    register,
 )
 from ragloop.ingest.loaders.tables import markdown_table
 
@@ -54,7 +54,7 @@ def trimmed_rows(rows, limit: int) -> tuple[list[list[str]], bool]:
     return out, False
 
 
-@register
+@LOADERS.register
 class XlsxLoader:
     suffixes = (".xlsx", ".xlsm")
     version = 1
