@@ -12,9 +12,9 @@ Pages without a text layer are rendered and OCR'd (``ingest.ocr``) when ``[inges
 ``metadata["ocr_pages"]`` and low ones are reported as warnings.
 
 Reading is bounded by what the pages expand to, not by the file's size: a small file can
-point every page at one huge content stream, so the characters and page objects parsed so
-far are counted against ``[ingest] max_record_chars`` page by page and the file is refused
-as soon as they pass it.
+point every page at one huge content stream, so the characters and page objects of the pages
+are counted against ``[ingest] max_record_chars`` by pdfium alone, before any page is laid
+out, and the file is refused as soon as they pass it (``check_expansion``).
 
 pypdfium2 was chosen over pdfplumber for speed (``bench/documents.py``, "libraries": on a
 311-page manual it reads characters with their boxes and fonts several times faster), and
@@ -100,24 +100,32 @@ def _ocr_spans(page: pdfium.PdfPage, height: float, dpi: int) -> tuple[list[Span
     return spans, ocr.confidence(lines)
 
 
-class _Budget:
-    """Characters and page objects parsed so far, refused past ``limit``."""
-
-    def __init__(self, path: Path, limit: int):
-        self.path, self.limit, self.used = path, limit, 0
-
-    def spend(self, amount: int, page: int) -> None:
-        self.used += amount
-        if self.used > self.limit:
-            raise IngestError(self.path, f"the pages up to page {page} already hold "
-                                         f"{self.used:,} characters and drawing objects, over "
-                                         f"[ingest] max_record_chars ({self.limit:,}); "
-                                         "not indexed")
+def check_expansion(path: Path, pdf: pdfium.PdfDocument, limit: int) -> None:
+    """Refuse a file whose pages hold more than ``limit`` characters and drawing objects in
+    all, before any page is laid out. Only pdfium's own parsing runs here (about 2 ms a page
+    of a manual), so a file whose pages all draw one huge content stream is refused after
+    the few pages that pass the limit, not after minutes of reading characters."""
+    used = 0
+    for index in range(len(pdf)):
+        page = pdf[index]
+        try:
+            used += pdfium_c.FPDFPage_CountObjects(page)
+            textpage = page.get_textpage()
+            try:
+                used += textpage.count_chars()
+            finally:
+                textpage.close()
+        finally:
+            page.close()
+        if used > limit:
+            raise IngestError(path, f"the pages up to page {index + 1} already hold {used:,} "
+                                    "characters and drawing objects, over [ingest] "
+                                    f"max_record_chars ({limit:,}); not indexed")
 
 
 def _read_pages(path: Path, pdf: pdfium.PdfDocument, limits: LoadLimits,
                 warnings: list[str]) -> list[_Page]:
-    budget = _Budget(path, limits.max_text_chars)
+    check_expansion(path, pdf, limits.max_text_chars)
     use_ocr = limits.ocr == "auto" and ocr.available()
     pages: list[_Page] = []
     ocr_done = 0
@@ -125,11 +133,9 @@ def _read_pages(path: Path, pdf: pdfium.PdfDocument, limits: LoadLimits,
     for index in range(len(pdf)):
         page = pdf[index]
         try:
-            budget.spend(pdfium_c.FPDFPage_CountObjects(page), index + 1)
             height = page.get_height()
             textpage = page.get_textpage()
             try:
-                budget.spend(textpage.count_chars(), index + 1)
                 spans = page_spans(textpage)
             finally:
                 textpage.close()
