@@ -23,6 +23,7 @@ from typing import NamedTuple
 from ragloop.config import IngestSettings
 from ragloop.errors import IngestError
 from ragloop.index.store import DocumentEntry
+from ragloop.ingest.chunkers import CHUNKERS
 from ragloop.ingest.clean import DuplicateFilter
 from ragloop.ingest.enrich import PROMPT_VERSION
 from ragloop.ingest.loaders import file_doc_id, iter_path, loader_for, read_file, walk
@@ -35,7 +36,9 @@ from ragloop.records import Bookkeeping, Document, IngestRecipe, content_hash
 def ingest_fingerprint(settings: IngestSettings, embedder_id: str, max_tokens: int,
                        llm_id: str | None, *, contextual: bool, questions_per_chunk: int) -> str:
     """A hash of everything that decides what a document's chunks and vectors are."""
-    recipe = {"chunker": settings.chunker, "chunk_tokens": settings.chunk_tokens,
+    recipe = {"chunker": settings.chunker,
+              "chunker_version": getattr(CHUNKERS.get(settings.chunker), "version", 1),
+              "chunk_tokens": settings.chunk_tokens,
               "overlap_tokens": settings.overlap_tokens,
               "dense_fields": settings.dense_fields, "lexical_fields": settings.lexical_fields,
               "embedder": embedder_id, "max_tokens": max_tokens,

@@ -43,6 +43,8 @@ class TokenSizedChunker:
     """What every chunker starts from: its size targets, and the embedder's token counter."""
 
     name = ""
+    # part of the ingest fingerprint: bump when the same document is cut differently
+    version = 1
 
     def __init__(self, settings: IngestSettings, embedder: Embedder):
         self.target = settings.chunk_tokens

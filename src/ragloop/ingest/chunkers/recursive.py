@@ -20,6 +20,7 @@ def split_recursive(text: str, span: Span, target: int, overlap: int, limit: int
 @CHUNKERS.register
 class RecursiveChunker(TokenSizedChunker):
     name = "recursive"
+    version = 2  # 1: Markdown tables cut like prose, without their header row
 
     def split(self, document: Document, limit: int) -> list[Piece]:
         target = min(self.target, limit)

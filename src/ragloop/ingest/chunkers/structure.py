@@ -32,6 +32,7 @@ def regions(document: Document) -> list[Piece]:
 @CHUNKERS.register
 class StructureChunker(TokenSizedChunker):
     name = "structure"
+    version = 2  # 1: Markdown tables cut like prose, without their header row
 
     def split(self, document: Document, limit: int) -> list[Piece]:
         target = min(self.target, limit)
