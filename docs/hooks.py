@@ -11,7 +11,6 @@ from __future__ import annotations
 from mkdocs.structure.files import File, Files
 
 PENDING = {
-    "guides/documents-and-formats.md": ("Documents and formats", "ingest"),
     "guides/conversations.md": ("Conversations", "lead"),
     "guides/judges-and-calibration.md": ("Judges and calibration", "monitor"),
     "guides/monitoring.md": ("Monitoring", "monitor"),

@@ -156,9 +156,10 @@ class IngestSettings(Section):
     ocr_min_confidence: float = Field(
         default=0.8, ge=0, le=1, description="An OCR'd page whose mean recognition score is "
         "below this is indexed and reported in the ingest warnings as low confidence.")
-    ocr_max_pages: int = Field(default=200, ge=0, description="At most this many pages of one "
-                               "file are OCR'd (about 2 s each on 2 cores); later scanned pages "
-                               "are reported, not read.")
+    ocr_max_pages: int = Field(
+        default=200, ge=0, description="At most this many pages (and pictures) of one file are "
+        "OCR'd, the costliest reading there is: seconds per page, not pages per second "
+        "(bench/results/documents.json); later scanned pages are reported, not read.")
     max_table_rows: int = Field(default=100_000, ge=1, description="Rows read from one CSV/TSV "
                                 "file or one spreadsheet sheet; the rest are reported and left "
                                 "out.")
