@@ -196,3 +196,17 @@ def test_real_ingest_finds_a_table_cell_a_scan_a_slide_and_a_sheet(files, tmp_pa
         assert top("How many engineers are hired in Oslo?").metadata["place"] == (
             "Slide 2: Hiring plan")
         assert top("Which team is Ingrid Holm in?").section_path[-1] == "Sheet Staff"
+
+
+def test_ocr_models_come_from_the_installed_wheel_without_network(monkeypatch):
+    import socket
+
+    from ragloop.ingest import ocr
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("OCR tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    ocr._engine.cache_clear()  # built again here, with the network closed
+    text, score = ocr.image_text(made.text_image_png(made.SCANNED_TEXT[1:2]))
+    assert text.strip() == made.SCANNED_TEXT[1] and score > 0.8
