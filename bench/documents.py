@@ -315,7 +315,7 @@ def real_ocr(bench: Bench, loaders: Loaders, root: Path) -> dict:
     if not source.exists():
         return {}
     pdf = pdfium.PdfDocument(str(source))
-    numbers = [20, 40] if bench.args.quick else [20, 40, 60, 80]
+    numbers = [20, 40] if bench.args.quick else [20, 50, 80]
     truths, scan = [], FPDF(unit="pt")
     for number in numbers:
         page = pdf[number]
@@ -359,7 +359,7 @@ def page_headings(path: Path) -> tuple[set[str], set[str]]:
 
 
 def html_sets(bench: Bench, loaders: Loaders, root: Path) -> dict:
-    limit = 8 if bench.args.quick else 60
+    limit = 8 if bench.args.quick else 40
     out = {}
     for name, relative in HTML.items():
         files = sorted(p for p in (root / relative).rglob("*.html") if not p.is_symlink())
