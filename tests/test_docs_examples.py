@@ -9,7 +9,8 @@ small demo project (two Markdown files under ``docs/``, ingested once for the mo
   exit 0; ``cat > FILE <<'TAG'`` writes FILE, ``cd DIR`` changes folder; other lines are
   not run.
 
-A block preceded by ``<!-- not-run: reason -->`` is skipped; the reason must be given.
+A block preceded by ``<!-- not-run: reason -->`` is skipped; the reason must be given
+(``ragloop serve`` blocks, so a block running it must be marked).
 Blocks in other languages (text, none) are prose. A failure names the page and the line of
 the block's opening fence.
 """
@@ -194,6 +195,10 @@ def run_bash(block: Block, monkeypatch) -> None:
             monkeypatch.chdir(Path(shlex.split(line, comments=True)[1]).expanduser())
         elif line.startswith("ragloop "):
             args = shlex.split(line, comments=True)[1:]
+            if "serve" in args[:1]:
+                raise AssertionError(f"`{line}` would block the test: put "
+                                     "`<!-- not-run: a server blocks until stopped -->` "
+                                     "above its block")
             result = runner.invoke(app, args, catch_exceptions=True)
             if result.exit_code != 0:
                 raise AssertionError(f"`{line}` exited {result.exit_code}:\n{result.output}"
