@@ -178,6 +178,22 @@ class Answer(Record):
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls)
 
+    @property
+    def cached(self) -> bool:
+        """Every model call of this answer came from the cache (False with no call)."""
+        return bool(self.calls) and all(c.cached for c in self.calls)
+
+    @property
+    def route(self) -> dict[str, Any]:
+        """Why this strategy answered: the router's decision in ``auto`` mode (mode, chosen,
+        reason, floor, escalated), else the mode that named the strategy."""
+        router = self.metadata.get("router") or {}
+        if not router:
+            return {"mode": self.metadata.get("mode", ""), "chosen": self.strategy,
+                    "reason": "", "floor": False, "escalated": False}
+        return {key: router.get(key) for key in ("mode", "chosen", "reason", "floor",
+                                                 "escalated")}
+
 
 class AnswerEvent(Record):
     """What a streamed answer yields: ``delta`` events whose ``text`` pieces concatenate to
@@ -382,3 +398,26 @@ class EvalRecord(Record):
     @property
     def ok(self) -> bool:
         return not self.error
+
+
+class RunManifest(Record):
+    """An eval run's manifest (``run.json``): what was run, on what, and how it ended.
+    ``judge_calibration`` holds each judge's agreement with human labels as known when the
+    run started (``evals.judge_agreement``); ``usage`` what the run's model calls cost."""
+
+    # manifests of other versions may carry keys this one does not know
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    created: str = ""
+    dataset: str = ""
+    dataset_hash: str = ""
+    config_hash: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any] | str | None = None
+    judge_model: str | None = None
+    judge_prompt_version: str = "v1"
+    judge_calibration: dict[str, dict[str, Any]] | None = None
+    n_examples: int = 0
+    status: Literal["running", "complete"] = "running"
+    finished: str | None = None
+    usage: dict[str, float] = Field(default_factory=dict)
