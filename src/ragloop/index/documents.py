@@ -114,7 +114,7 @@ def document_text(chunks: list[Chunk]) -> str:
         text = chunk.text[covered - chunk.start:] if continues else chunk.text
         if chunk.section_path and chunk.section_path != section:
             title = chunk.section_path[-1]
-            if not text.lstrip().startswith(title):
+            if not text.lstrip().lstrip("#").lstrip().startswith(title):  # "# Title" too
                 parts.append("#" * min(len(chunk.section_path), 6) + " " + title)
                 continues = False
         section = chunk.section_path

@@ -11,12 +11,13 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError
 from mcp.server.mcpserver.resources import ResourceSecurity
-from mcp_types import ToolAnnotations
+from mcp_types import Resource, ToolAnnotations
 
 from ragloop import __version__
 from ragloop.config import Settings
+from ragloop.index import documents
 from ragloop.index.documents import UnknownDocumentError
-from ragloop.serve.mcp.results import DOCUMENT_URI
+from ragloop.serve.mcp.results import DOCUMENT_URI, document_uri
 from ragloop.serve.mcp.tools import TOOL_NAMES, Tools
 from ragloop.serve.state import ServerState
 
@@ -24,7 +25,9 @@ INSTRUCTIONS = """Tools over one ragloop project's indexed documents. `search` f
 (no model call); `ask` answers with [n] citations using the project's language model (slower:
 one answer at a time); `list_documents` and `get_document` browse what is indexed; rate an
 answer with `record_feedback` and its trace_id. Documents are also resources
-(ragloop://document/{doc_id})."""
+(ragloop://document/{doc_id}; the resource list names the first 1,000 by path)."""
+
+MAX_LISTED_RESOURCES = 1000  # a client shows the list; list_documents pages through the rest
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 ANNOTATIONS = {
@@ -39,11 +42,27 @@ ANNOTATIONS = {
 }
 
 
+class ProjectServer(MCPServer):
+    """The SDK's server, listing the index's documents as resources: they change with every
+    ingest, so they are read from the store on each listing rather than registered once."""
+
+    def __init__(self, state: ServerState, **kwargs):
+        super().__init__(**kwargs)
+        self.state = state
+
+    async def list_resources(self) -> list[Resource]:
+        entries = await asyncio.to_thread(documents.list_documents, self.state.pipeline.store)
+        return [*await super().list_resources(), *(
+            Resource(uri=document_uri(e.doc_id), name=e.title or e.source, title=e.title or None,
+                     description=f"{e.source} ({e.n_chunks} chunks)", mime_type="text/markdown")
+            for e in entries[:MAX_LISTED_RESOURCES])]
+
+
 def build_mcp_server(state: ServerState) -> MCPServer:
     """The MCP server answering from ``state``'s pipeline, through its model gate."""
     tools = Tools(state)
-    server = MCPServer(f"ragloop: {state.settings.project.name}", version=__version__,
-                       instructions=INSTRUCTIONS, log_level="WARNING")
+    server = ProjectServer(state, name=f"ragloop: {state.settings.project.name}",
+                           version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
     for name in TOOL_NAMES:
         server.add_tool(getattr(tools, name), name=name, annotations=ANNOTATIONS[name])
 

@@ -209,11 +209,13 @@ class Tools:
     # ---- the document resource
 
     def document_text(self, doc_id: str) -> str:
-        """The document as Markdown: a header of its metadata, then its text."""
+        """The document as Markdown: its source and id, then its text (under its title,
+        when the text does not open with a heading of its own)."""
         entry = documents.get_document(self.pipeline.store, doc_id)
-        chunks = documents.document_chunks(self.pipeline.store, entry)
-        return (f"# {entry.title or entry.source}\n\nsource: {entry.source}\nid: "
-                f"{entry.doc_id}\n\n{documents.document_text(chunks)}\n")
+        text = documents.document_text(documents.document_chunks(self.pipeline.store, entry))
+        if not text.startswith("#"):
+            text = f"# {entry.title or entry.source}\n\n{text}"
+        return f"<!-- source: {entry.source} · id: {entry.doc_id} -->\n\n{text}\n"
 
 
 TOOL_NAMES = ("search", "ask", "list_documents", "get_document", "record_feedback")
