@@ -66,8 +66,10 @@ async def _search_and_ask(client: Client) -> dict:
     assert not asked.is_error, asked.content
     answer = asked.structured_content
     assert answer["answer"].strip() and answer["strategy"] == "direct" and answer["trace_id"]
+    assert answer["model_calls"] == 1 and answer["route"]["chosen"] == "direct"
     assert progress and progress[0]  # the text written so far, while it was written
     assert answer["trace_id"] in asked.content[0].text
+    assert "1 model call" in asked.content[0].text
     return answer
 
 

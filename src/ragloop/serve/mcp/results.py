@@ -4,7 +4,7 @@ on only a tool result's text."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
@@ -79,12 +79,20 @@ class AskResult(BaseModel):
     strategy: str = Field(description="The answering strategy that wrote the answer.")
     refused: bool = Field(description="True when the documents did not support an answer.")
     confidence: float | None = None
+    route: dict[str, Any] = Field(description="What answered and why: mode, chosen, reason, "
+                                              "floor, escalated (as /v1/ask reports it).")
+    model_calls: int = Field(description="Language-model calls the answer made (0: the "
+                                         "extractive strategy quoted the passages).")
+    cached: bool = Field(description="Every model call came from the cache.")
+    latency_s: float
 
     @classmethod
     def of(cls, answer: Answer, trace_id: str) -> AskResult:
         return cls(question=answer.question, answer=answer.text, trace_id=trace_id,
                    strategy=answer.strategy, refused=answer.refused,
-                   confidence=answer.confidence,
+                   confidence=answer.confidence, route=answer.route,
+                   model_calls=len(answer.calls), cached=answer.cached,
+                   latency_s=round(answer.latency_s, 3),
                    citations=[CitationOut(marker=c.marker, source=c.source, title=c.title,
                                           quote=c.quote, doc_id=c.doc_id, chunk_id=c.chunk_id,
                                           uri=document_uri(c.doc_id))
@@ -97,7 +105,10 @@ class AskResult(BaseModel):
             lines += [f"[{c.marker}] {c.title or c.source} ({c.source})"
                       + (f": \"{_one_line(c.quote, 160)}\"" if c.quote else "")
                       for c in self.citations]
-        lines.append(f"\ntrace {self.trace_id} · strategy {self.strategy}")
+        calls = "no model call" if not self.model_calls else (
+            f"{self.model_calls} model call{'s' if self.model_calls > 1 else ''}"
+            + (" (cached)" if self.cached else ""))
+        lines.append(f"\ntrace {self.trace_id} · strategy {self.strategy} · {calls}")
         return "\n".join(lines)
 
 
