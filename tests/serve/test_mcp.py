@@ -85,8 +85,11 @@ def test_stdio_server_spawned_as_ragloop_mcp(project):
                 ("get_document", {"doc_id": "no-such-doc"}, "no indexed document has the id"),
                 ("search", {"query": "   "}, "query is empty"),
                 ("search", {"query": "tides", "k": 0}, "k must be between 1 and 50"),
+                ("search", {"query": "tides", "k": 51}, "k must be between 1 and 50"),
+                ("ask", {"question": ""}, "question is empty"),
                 ("ask", {"question": "Why?", "conversation_id": "c1"},
-                 "conversations are not available"),
+                 "conversations land with"),
+                ("list_documents", {"limit": 0}, "limit must be between 1 and 500"),
                 ("record_feedback", {"trace_id": "no-such-trace", "rating": "up"},
                  "no trace with id"),
             ]:
@@ -101,6 +104,9 @@ def test_stdio_server_spawned_as_ragloop_mcp(project):
             assert not detail.is_error, detail.content
             assert detail.structured_content["outline"][0]["section"] == ["Tides"]
             assert "Moon" in detail.structured_content["chunk"]["text"]
+            no_chunk = await client.call_tool("get_document", {"doc_id": doc["doc_id"],
+                                                               "chunk_id": "nope"})
+            assert no_chunk.is_error and "has no chunk 'nope'" in no_chunk.content[0].text
 
             resources = {r.uri: r for r in (await client.list_resources()).resources}
             assert doc["uri"] in resources and len(resources) == 2

@@ -37,6 +37,10 @@ from ragloop.serve.state import ServerState
 MAX_K = 50
 MAX_LIST = 500
 PROGRESS_EVERY_S = 0.25  # one progress note per quarter second while an answer is written
+CONVERSATIONS_LATER = (
+    "conversation_id is not supported yet: conversations land with ragloop's conversation "
+    "support (Pipeline.chat), which this version does not have; ask without "
+    "conversation_id (each question then stands alone)")
 
 
 def _bounds(low: int, high: int) -> Field:
@@ -126,8 +130,9 @@ class Tools:
         trace_id can be rated with record_feedback."""
         self._checked_question("question", question, "a question about the documents")
         if conversation_id is not None:
-            raise ToolError("conversations are not available in this version; ask without "
-                            "conversation_id")
+            # refused, not ignored: an answer without the conversation's earlier turns would
+            # look like a follow-up's answer and not be one
+            raise ToolError(CONVERSATIONS_LATER)
         last = 0.0
 
         async def progress(text: str) -> None:
