@@ -45,7 +45,7 @@ DEMO_TOML = """\
 name = "docs-demo"
 
 [answer]
-max_tokens = 24
+max_tokens = 16
 context_chunks = 2
 
 [retrieve]
