@@ -11,11 +11,9 @@ from __future__ import annotations
 from mkdocs.structure.files import File, Files
 
 PENDING = {
-    "guides/documents-and-formats.md": ("Documents and formats", "ingest"),
     "guides/conversations.md": ("Conversations", "lead"),
     "guides/post-training.md": ("Post-training", "train"),
     "guides/security.md": ("Security", "probe"),
-    "guides/mcp.md": ("MCP", "mcp"),
     "guides/benchmarks.md": ("Benchmarks", "bench"),
     "results/index.md": ("Results", "bench"),
 }

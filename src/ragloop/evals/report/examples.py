@@ -90,10 +90,10 @@ def example_body(r: EvalRecord) -> str:
     """Answer, citations, reference, retrieved chunks, prompt context and judges."""
     scores = ", ".join(f"{escape(k)} {_fmt(v)}" for k, v in sorted(r.scores.items()))
     gold = set(r.gold_chunk_ids) | set(r.gold_doc_ids)
-    retrieved = _table(["#", "document — section", "chunk", "score"], [
+    retrieved = _table(["#", "document — section", "place", "chunk", "score"], [
         [str(i), f'<span class="{"gold" if {c.chunk_id, c.doc_id} & gold else ""}">'
                  f"{escape(legend.document_name(c.title, c.source, c.doc_id))}</span>",
-         escape(c.chunk_id), _fmt(c.score, 3)]
+         escape(c.place), escape(c.chunk_id), _fmt(c.score, 3)]
         for i, c in enumerate(r.retrieved, 1)])
     context = "".join(f"<pre>[{i}] {escape(legend.document_name(c.title, c.source, c.chunk_id))}"
                       f":\n{escape(c.text[:1500])}</pre>" for i, c in enumerate(r.context, 1))
