@@ -18,8 +18,6 @@ PENDING = {
     "guides/post-training.md": ("Post-training", "train"),
     "guides/security.md": ("Security", "probe"),
     "guides/mcp.md": ("MCP", "mcp"),
-    "guides/benchmarks.md": ("Benchmarks", "bench"),
-    "results/index.md": ("Results", "bench"),
 }
 
 
