@@ -209,6 +209,9 @@ def cell(value) -> str:
         text = " ".join(value.split()) or "—"
     elif isinstance(value, list) and all(scalar(v) for v in value):
         text = ", ".join(cell(v) for v in value) if value else "none"
+    elif isinstance(value, list) and all(isinstance(v, list) and all(scalar(x) for x in v)
+                                         for v in value):
+        text = json.dumps(value, ensure_ascii=False)  # a matrix: small, and all numbers
     elif isinstance(value, list):
         text = f"{len(value)} entries"
     else:
