@@ -12,7 +12,7 @@ Writes ``bench/results/likelihood-scoring.json``. CPU-heavy: run it alone.
 
 from __future__ import annotations
 
-from bench.harness import Bench, Timer
+from bench.harness import Bench
 from ragloop.answer.citations import strip_markers
 from ragloop.config import LLMSettings
 from ragloop.evals.calibrate import load_labels, shipped_labels_path
@@ -70,8 +70,9 @@ def main(argv=None) -> None:
     scored: dict[str, list[list[float]]] = {name: [] for name in seconds}
     for round_ in range(args.repeat):  # alternate, so drift in machine speed hits both
         for name, score in (("one token a step", lambda m, c: one_token_a_step(backend, m, c)),
-                            ("batched", backend.token_logprobs)):
-            with Timer() as timer, bench.timed(name):
+                            ("batched",
+                             lambda m, c: backend.token_logprobs(m, c).logprobs)):
+            with bench.timed(name) as timer:
                 values = [score(messages, answer) for _, messages, answer in todo]
             seconds[name] += timer.seconds
             if round_ == 0:
