@@ -211,7 +211,8 @@ def main(argv=None) -> None:
         rows[label] = row
         print(f"  {label}: {row['all']}", file=sys.stderr, flush=True)
 
-    base_run, base_lat, base_build = bm25s_baseline(corpus, queries)
+    with bench.timed("bm25s_baseline"):
+        base_run, base_lat, base_build = bm25s_baseline(corpus, queries)
     record("bm25s (title+text, stopwords, stemming)", base_run, "external baseline")
     results["timing"]["bm25s"] = {"build_s": round(base_build, 2),
                                   "p50_ms": percentile_ms(base_lat, 50),
@@ -221,7 +222,9 @@ def main(argv=None) -> None:
         stores, signal_runs = {}, {}
         for header in (False, True):
             tag = "title+text" if header else "text"
-            store, embed_s, index_s = build_store(Path(tmp) / tag, corpus, embedder, header)
+            with bench.timed(f"index_{tag}"):
+                store, embed_s, index_s = build_store(Path(tmp) / tag, corpus, embedder,
+                                                      header)
             stores[tag] = store
             results["timing"][f"index_build_{tag}"] = {"index_s": round(index_s, 2),
                                                       "embed_s_cached": round(embed_s, 2)}

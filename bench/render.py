@@ -74,14 +74,15 @@ PAGES = (
 class Headline:
     label: str
     stems: tuple[str, ...]  # the first of these result files that exists is read
-    path: tuple  # keys into it; a dict selects the list element whose items match it
+    path: tuple  # keys into it; "PREFIX*" the first key starting with PREFIX; a dict the
+    # list element whose items match it
     unit: str = ""
 
 
 # The README's headline figures: which number of which result file.
 HEADLINES = (
     Headline("Retrieval, BEIR SciFact, nDCG@10 — ragloop defaults", ("beir-scifact",),
-             ("rows", "defaults: convex zscore equal weights (title+text)", "all", "ndcg@10")),
+             ("rows", "defaults: *", "all", "ndcg@10")),
     Headline("Retrieval, BEIR SciFact, nDCG@10 — bm25s baseline, same run", ("beir-scifact",),
              ("rows", "bm25s (title+text, stopwords, stemming)", "all", "ndcg@10")),
     Headline("Retrieval, Python docs, right page first (hit@1)", ("python_docs",),
@@ -181,6 +182,8 @@ def pick(data, path: tuple):
             data = next((x for x in data if isinstance(x, dict)
                          and all(x.get(k) == v for k, v in step.items())), None) \
                 if isinstance(data, list) else None
+        elif isinstance(data, dict) and step.endswith("*"):
+            data = next((v for k, v in data.items() if k.startswith(step[:-1])), None)
         elif isinstance(data, dict):
             data = data.get(step)
         else:
