@@ -50,6 +50,7 @@ PAGES = (
     Page("first-hour", "The first hour on a new project", "first_hour",
          ("first_hour", "first-hour")),
     Page("extract", "Extractive answers and the router", "extract", ("extract",)),
+    Page("documents", "Real documents through the loaders", "documents", ("documents",)),
     Page("ingest", "Ingest throughput", "ingest", ("ingest",)),
     Page("index-scale", "Index commits at scale", "index_scale", ("index-scale",)),
     Page("scale", "Stores at scale", "scale", ("scale",)),
@@ -373,7 +374,8 @@ def render_index(pages: dict[Page, dict[str, dict]], results: dict[str, dict]) -
     return "\n".join(out).rstrip() + "\n"
 
 
-NOT_BENCHMARKS = {"__init__", "harness", "corpora", "render", "arith_problems"}
+NOT_BENCHMARKS = {"__init__", "harness", "corpora", "render", "arith_problems",
+                  "legacy_loaders"}
 
 
 # ----------------------------------------------------------------------------- the files

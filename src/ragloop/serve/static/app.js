@@ -107,6 +107,7 @@ function showAnswer(payload) {
     const link = citeLink(c.marker);
     link.textContent = c.title || c.source || c.doc_id;
     item.appendChild(link);
+    if (c.place) item.appendChild(document.createTextNode(` (${c.place})`));
     list.appendChild(item);
   }
   setRateEnabled(true);
@@ -144,7 +145,8 @@ function showChunk(marker) {
   const citation = current.citations.find((c) => c.marker === marker);
   const chunk = current.chunks.find((c) => c.chunk_id === citation.chunk_id) || {};
   $("chunk-title").textContent = `[${marker}] ${citation.title || chunk.title || ""}`;
-  $("chunk-source").textContent = citation.source || chunk.source || citation.doc_id;
+  const place = citation.place ? ` · ${citation.place}` : "";
+  $("chunk-source").textContent = (citation.source || chunk.source || citation.doc_id) + place;
   $("chunk-text").textContent = chunk.text || citation.quote || "(chunk text not recorded)";
   $("chunk").hidden = false;
 }
