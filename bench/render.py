@@ -99,8 +99,6 @@ HEADLINES = (
              ("policies", "default (auto)", "seconds", "p50"), " s"),
     Headline("Ask latency, first `ragloop ask` in a new process", ("first_hour", "first-hour"),
              ("cold_cli_ask_s",), " s"),
-    Headline("Served answers (model), one client, median", ("serve",),
-             ("results", {"mode": "model", "clients": 1}, "p50_s"), " s"),
     Headline("Ingest throughput, SciFact, documents per second", ("ingest",),
              ("plain", "docs_per_s")),
     Headline("Ingest throughput, SciFact, chunks per second", ("ingest",),
@@ -202,13 +200,16 @@ def scalar(value) -> bool:
 
 
 def cell(value) -> str:
-    """A table cell: numbers exactly as the JSON holds them."""
+    """A table cell: integers as the JSON holds them, other numbers to four significant digits
+    (a benchmark's float carries more digits than its interval justifies)."""
     if value is None:
         text = "—"
     elif isinstance(value, bool):
         text = "yes" if value else "no"
-    elif isinstance(value, (int, float)):
+    elif isinstance(value, int):
         text = repr(value)
+    elif isinstance(value, float):
+        text = f"{value:.4g}"
     elif isinstance(value, str):
         text = " ".join(value.split()) or "—"
     elif isinstance(value, list) and all(scalar(v) for v in value):
