@@ -14,8 +14,6 @@ PENDING = {
     "guides/conversations.md": ("Conversations", "lead"),
     "guides/post-training.md": ("Post-training", "train"),
     "guides/security.md": ("Security", "probe"),
-    "guides/benchmarks.md": ("Benchmarks", "bench"),
-    "results/index.md": ("Results", "bench"),
 }
 
 
