@@ -180,6 +180,42 @@ class AnswerSettings(Section):
     verifier: Literal["grounding", "llm"] = "grounding"  # best-of-N and refine
 
 
+class ChatSettings(Section):
+    """Conversations (``ragloop.chat``): how a follow-up is searched and how much of the
+    conversation is kept and shown to the model."""
+
+    condense: str = Field(
+        default="auto",
+        description='How a follow-up becomes a standalone search: "carry" (no model call: '
+                    "the follow-up plus the salient terms of the previous turns at a lower "
+                    'weight), "llm" (the model rewrites it; a rewrite that drops the '
+                    "follow-up's words or adds words from nowhere falls back to carry), "
+                    '"auto" (llm when the model passes a small self-check, else carry) or '
+                    '"none" (the follow-up alone)')
+    history_tokens: int = Field(
+        default=1024, ge=64,
+        description="Tokens of turns (questions and answers) a stored conversation keeps; "
+                    "older turns are dropped, their questions kept in the conversation's "
+                    "summary")
+    prompt_tokens: int = Field(
+        default=256, ge=0,
+        description="Tokens of the newest turns the answer prompt carries (whole turns, "
+                    "citation markers removed); the documents get the rest of the window. "
+                    "0: no history in the prompt")
+    recent_turns: int = Field(
+        default=2, ge=1,
+        description="Previous turns a follow-up is made standalone from (carry's terms, "
+                    "llm's rewrite)")
+    carry_terms: int = Field(
+        default=8, ge=1, description="carry: how many terms are carried (the most salient: "
+                                     "rarest in the index, from the newest turns first)")
+    carry_weight: float = Field(
+        default=0.5, gt=0, le=1,
+        description="carry: the carried terms' weight against the follow-up's own (1)")
+    rewrite_tokens: int = Field(
+        default=64, ge=8, description="llm: the most tokens a rewritten question may take")
+
+
 class EvalSettings(Section):
     judge_prompt_version: str = "v1"
     workers: int = Field(default=2, ge=1)
@@ -248,6 +284,7 @@ class Settings(Section):
     index: IndexSettings = IndexSettings()
     retrieve: RetrieveSettings = RetrieveSettings()
     answer: AnswerSettings = AnswerSettings()
+    chat: ChatSettings = ChatSettings()
     eval: EvalSettings = EvalSettings()
     train: TrainSettings = TrainSettings()
     serve: ServeSettings = ServeSettings()
@@ -385,6 +422,15 @@ max_tokens_per_query = 0         # per-question token budget (0 = none)
 router_thresholds = {{}}         # fitted by `ragloop route calibrate`
 citation_style = "json"          # "json" (schema-constrained) or "inline" ([n] in free text)
 verifier = "grounding"           # best_of_n and refine: "grounding" or "llm"
+
+[chat]
+condense = "auto"                # follow-ups: "carry" (no model call), "llm", "auto" or "none"
+history_tokens = 1024            # turns a conversation keeps (older: questions in its summary)
+prompt_tokens = 256              # newest turns the answer prompt carries (0 = none)
+recent_turns = 2                 # previous turns a follow-up is made standalone from
+carry_terms = 8                  # carry: salient terms carried
+carry_weight = 0.5               # carry: their weight against the follow-up's own
+rewrite_tokens = 64              # llm: longest rewritten question
 
 [eval]
 judge_prompt_version = "v1"
