@@ -15,7 +15,7 @@ from typing import Any
 from ragloop.config import Settings
 from ragloop.feedback.otel import emit_trace, otlp_tracer
 from ragloop.feedback.store import TraceStore
-from ragloop.feedback.tracing import build_trace
+from ragloop.feedback.tracing import build_trace, new_trace_id
 from ragloop.records import Answer, Trace
 from ragloop.serve.answering import AskOptions, ask
 from ragloop.serve.gate import ModelGate
@@ -60,9 +60,10 @@ class ServerState:
         """Answer on the model thread (through the gate), then store the trace."""
         started = datetime.now(UTC)
         t0 = time.perf_counter()
-        answer = await self.gate.run(lambda: ask(self.pipeline, question, options))
+        trace_id = new_trace_id()  # known before answering: a conversation's turn names it
+        answer = await self.gate.run(lambda: ask(self.pipeline, question, options, trace_id))
         trace = build_trace(answer, started=started, wall_s=time.perf_counter() - t0,
-                            endpoint=endpoint)
+                            trace_id=trace_id, endpoint=endpoint)
         await asyncio.to_thread(self.record, trace)
         return answer, trace
 
