@@ -8,6 +8,7 @@ import asyncio
 
 from fastapi import APIRouter, Query, Request, Response
 
+from ragloop.answer.strategies import STRATEGIES
 from ragloop.feedback.conversations import UnknownConversationError
 from ragloop.records import Conversation
 from ragloop.serve.answering import AskOptions
@@ -78,3 +79,9 @@ async def delete_conversation(conversation_id: str, request: Request):
     """Delete a conversation (its turns' traces and feedback stay)."""
     await asyncio.to_thread(server(request).pipeline.conversations.delete, conversation_id)
     return Response(status_code=204)
+
+
+@router.get("/strategies")
+async def list_strategies():
+    """The strategies a question may name (`strategy` of `/v1/ask` and `/v1/chat`)."""
+    return {"strategies": list(STRATEGIES.names())}
