@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ragloop.chat.engine import ChatStream, turn_of
 from ragloop.feedback.conversations import ConversationStore
-from ragloop.records import Answer, AnswerEvent, Candidate, Chunk, Citation, LLMCall
+from ragloop.records import Answer, AnswerEvent, AnswerRequest, Candidate, Chunk, Citation, LLMCall
 
 # what the fake answers a question that mentions code: a fence and inline code holding HTML
 CODE_ANSWER = ("Call it like this [1]:\n```python\nprint('<b>tides</b>')\n```\n"
@@ -67,7 +67,14 @@ class FakePipeline:
         finally:
             self._busy.release()
 
-    def stream(self, question: str, *, mode=None, strategy=None, filters=None):
+    def answer(self, request: AnswerRequest) -> Answer:
+        """A request with instruction or history (``/v1/chat/completions``): both ignored."""
+        return self.ask(request.question, strategy=request.strategy)
+
+    def stream(self, question: str | AnswerRequest, *, mode=None, strategy=None,
+               filters=None):
+        if isinstance(question, AnswerRequest):
+            question, strategy = question.question, question.strategy
         self._enter()
         try:
             answer = self._answer(question, strategy)
