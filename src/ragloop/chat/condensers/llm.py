@@ -6,7 +6,8 @@ A rewrite is checked before it is searched, on index terms (``index.analyze``: s
 stopwords out) so "rerankers" and "reranker" are one word:
 
 - it must keep every content word of the follow-up (a rewrite that drops "cost" from "and
-  what does it cost?" answers another question);
+  what does it cost?" answers another question) — words that only point back ("it", "them",
+  "the other one") are what a rewrite replaces, so they may go;
 - it may add only words found in the conversation it was shown (a word from nowhere is the
   model's guess, and a small model guesses often).
 
@@ -32,6 +33,10 @@ SYSTEM = ("You rewrite the user's last question so that it can be understood wit
           "they refer to in the conversation. Keep every word of the last question and add "
           "only words from the conversation. Do not answer the question.")
 
+# words a rewrite replaces by what they refer to (as index terms: "another" is "anoth")
+REFERRING = frozenset(analyze("it its they them their theirs those he him his she her one "
+                              "ones other others another"))
+
 
 def rewrite_messages(question: str, turns: tuple[Turn, ...]) -> list[Message]:
     lines = []
@@ -46,12 +51,12 @@ def rewrite_messages(question: str, turns: tuple[Turn, ...]) -> list[Message]:
 def check_rewrite(question: str, rewrite: str, turns: tuple[Turn, ...],
                   summary: str = "") -> str | None:
     """Why ``rewrite`` must not stand for ``question``, or None (module doc)."""
-    own = set(analyze(question))
+    own = set(analyze(question)) - REFERRING
     written = set(analyze(rewrite))
     dropped = sorted(own - written)
     if dropped:
         return f"dropped the question's own words: {', '.join(dropped)}"
-    said = own | set(analyze(summary))
+    said = set(analyze(question)) | set(analyze(summary))
     for turn in turns:
         said |= set(analyze(turn.question)) | set(analyze(strip_markers(turn.answer)))
     invented = sorted(written - said)
