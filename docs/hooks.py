@@ -12,7 +12,6 @@ from mkdocs.structure.files import File, Files
 
 PENDING = {
     "guides/documents-and-formats.md": ("Documents and formats", "ingest"),
-    "guides/conversations.md": ("Conversations", "lead"),
     "guides/judges-and-calibration.md": ("Judges and calibration", "monitor"),
     "guides/monitoring.md": ("Monitoring", "monitor"),
     "guides/post-training.md": ("Post-training", "train"),
