@@ -6,11 +6,11 @@ searched under three ``[chat] condense`` condensers — ``none`` (the follow-up 
 run, and the first ``--answers`` follow-ups of each corpus are also answered (``[answer]
 mode = "fast"``: one direct pass) under each condenser.
 
-Reported per condenser: follow-up hit@5 over every follow-up (the gold document among the
-sources of the top 5 retrieved chunks) and answer token F1 against the hand-written
-reference over the answered ones, both with bootstrap 95% intervals and paired deltas
-against ``none``; cost per follow-up (condensing calls, tokens and seconds; for answered
-ones the answer's too); for ``llm``, how often its rewrite was rejected (carry used
+Reported per condenser: follow-up hit@5 and hit@1 over every follow-up (the gold document
+among the sources of the top 5 retrieved chunks, or the first) and answer token F1 against
+the hand-written reference over the answered ones, all with bootstrap 95% intervals and
+paired deltas against ``none``; cost per follow-up (condensing calls, tokens and seconds;
+for answered ones the answer's too); for ``llm``, how often its rewrite was rejected (carry used
 instead). The history is fixed, as in a golden conversation (``ragloop.evals.datasets``):
 each earlier turn answered by its reference, so every condenser sees the same turns. Model
 calls are not cached, so each cost is paid.
@@ -35,6 +35,8 @@ def _extra(parser) -> None:
                         help="the python3-doc HTML root")
     parser.add_argument("--answers", type=int, default=4,
                         help="follow-ups per corpus also answered (token F1)")
+    parser.add_argument("--condensers", default=",".join(CONDENSERS),
+                        help="which condensers, comma-separated (none first)")
 
 
 def _pipeline(pipeline):
@@ -61,26 +63,27 @@ def _python_project(out: Path, pages: list[Path], settings: dict):
     return pipeline
 
 
-def _chats(pipeline) -> dict:
+def _chats(pipeline, names) -> dict:
     from ragloop.chat.engine import Chat
 
     return {name: Chat(pipeline.settings.chat.model_copy(update={"condense": name}),
                        answerer=pipeline.answerer, llm=pipeline.llm, store=pipeline.store,
                        conversations=lambda: pipeline.conversations)
-            for name in CONDENSERS}
+            for name in names}
 
 
-def _hit(candidates, gold: str) -> float:
-    sources = [c.chunk.metadata.get("source", "") for c in candidates[:K]]
+def _hit(candidates, gold: str, k: int = K) -> float:
+    sources = [c.chunk.metadata.get("source", "") for c in candidates[:k]]
     return float(any(s.endswith(gold) for s in sources))
 
 
-def run_domain(pipeline, conversations, domain: str, answers: int, log) -> list[dict]:
+def run_domain(pipeline, conversations, domain: str, answers: int, names, log
+               ) -> list[dict]:
     from ragloop.evals.metrics.answer import token_f1
     from ragloop.models.llm import recorded_calls
     from ragloop.records import AnswerRequest, Conversation, Turn
 
-    chats = _chats(pipeline)
+    chats = _chats(pipeline, names)
     rows = []
     follow_ups = 0
     for n, turns in enumerate(conversations):
@@ -105,6 +108,7 @@ def run_domain(pipeline, conversations, domain: str, answers: int, log) -> list[
                        "used": condensed.condenser if condensed else "none",
                        "rejected": [r.reason for r in condensed.rejected] if condensed
                        else [], "hit5": _hit(candidates, gold),
+                       "hit1": _hit(candidates, gold, 1),
                        "condense_calls": len(calls),
                        "condense_tokens": sum(c.prompt_tokens + c.completion_tokens
                                               for c in calls),
@@ -124,19 +128,22 @@ def run_domain(pipeline, conversations, domain: str, answers: int, log) -> list[
     return rows
 
 
-def aggregate(rows: list[dict], samples: int = 2000) -> dict:
+def aggregate(rows: list[dict], names, samples: int = 2000) -> dict:
     from ragloop.evals.metrics.stats import bootstrap_ci, paired_bootstrap_ci
 
     def ci(values):
+        if not values:
+            return None
         mean, low, high = bootstrap_ci(values, samples=samples)
         return {"mean": round(mean, 4), "ci95": [round(low, 4), round(high, 4)]}
 
-    by = {name: [r for r in rows if r["condenser"] == name] for name in CONDENSERS}
+    by = {name: [r for r in rows if r["condenser"] == name] for name in names}
     out = {}
     for name, mine in by.items():
         answered = [r for r in mine if "f1" in r]
         entry = {"follow_ups": len(mine), "answered": len(answered),
                  "hit@5": ci([r["hit5"] for r in mine]),
+                 "hit@1": ci([r["hit1"] for r in mine]),
                  "token_f1": ci([r["f1"] for r in answered]),
                  "cost_per_follow_up": {
                      "condense_calls": summary([r["condense_calls"] for r in mine]),
@@ -145,9 +152,11 @@ def aggregate(rows: list[dict], samples: int = 2000) -> dict:
                      "answer_calls": summary([r["answer_calls"] for r in answered]),
                      "answer_tokens": summary([r["answer_tokens"] for r in answered]),
                      "answer_s": summary([r["answer_s"] for r in answered])}}
-        if name != "none":
-            for metric, key in (("hit@5", "hit5"), ("token_f1", "f1")):
+        if name != "none" and "none" in by:
+            for metric, key in (("hit@5", "hit5"), ("hit@1", "hit1"), ("token_f1", "f1")):
                 base = [r for r in by["none"] if key in r]
+                if not base:
+                    continue
                 delta, low, high = paired_bootstrap_ci([r[key] for r in base],
                                                        [r[key] for r in mine if key in r],
                                                        samples=samples)
@@ -166,6 +175,10 @@ def main(argv=None) -> None:
     take = 3 if args.quick else None
     if args.quick:
         args.answers = min(args.answers, 1)
+    names = tuple(n.strip() for n in args.condensers.split(",") if n.strip())
+    unknown = sorted(set(names) - set(CONDENSERS))
+    if unknown:
+        raise SystemExit(f"unknown condensers {unknown}; choose from {CONDENSERS}")
     sets = {"bundled_docs": DEMO[:take], "python_docs": PYTHON[:take]}
     pages = [args.docs / p for p in PYTHON_PAGES]
     missing = [str(p) for p in pages if not p.is_file()]
@@ -185,19 +198,21 @@ def main(argv=None) -> None:
         python = _python_project(args.out / "python", pages, fast)
     for domain, pipeline in (("bundled_docs", demo), ("python_docs", python)):
         with bench.timed(domain), _pipeline(pipeline) as fresh:
-            rows += run_domain(fresh, sets[domain], domain, args.answers, log)
+            rows += run_domain(fresh, sets[domain], domain, args.answers, names, log)
     results = {
         "what": "follow-up hit@5 and answer token F1 by [chat] condense, default model",
         "answer_mode": "fast", "answered_per_corpus": args.answers,
         "history": "fixed: earlier turns answered by their references",
         "conversations": {d: len(s) for d, s in sets.items()},
         "python_pages": PYTHON_PAGES, "k": K,
-        "overall": aggregate(rows),
-        "by_domain": {d: aggregate([r for r in rows if r["domain"] == d]) for d in sets},
+        "condensers": list(names),
+        "overall": aggregate(rows, names),
+        "by_domain": {d: aggregate([r for r in rows if r["domain"] == d], names)
+                      for d in sets},
         "rows": rows}
     bench.write(results)
     for name, entry in results["overall"].items():
-        print(name, entry["hit@5"], entry["token_f1"], flush=True)
+        print(name, entry["hit@5"], entry["hit@1"], entry["token_f1"], flush=True)
 
 
 if __name__ == "__main__":
