@@ -11,13 +11,10 @@ from __future__ import annotations
 from mkdocs.structure.files import File, Files
 
 PENDING = {
-    "guides/documents-and-formats.md": ("Documents and formats", "ingest"),
     "guides/judges-and-calibration.md": ("Judges and calibration", "monitor"),
     "guides/monitoring.md": ("Monitoring", "monitor"),
     "guides/post-training.md": ("Post-training", "train"),
     "guides/security.md": ("Security", "probe"),
-    "guides/benchmarks.md": ("Benchmarks", "bench"),
-    "results/index.md": ("Results", "bench"),
 }
 
 

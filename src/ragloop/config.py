@@ -103,15 +103,16 @@ ChunkPart = Literal["header", "context", "text"]
 
 class IngestSettings(Section):
     include: tuple[str, ...] = Field(
-        ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.jsonl"),
+        ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.pptx",
+         "**/*.xlsx", "**/*.csv", "**/*.tsv", "**/*.epub", "**/*.jsonl"),
         description="Glob patterns of the files a folder contributes.")
     exclude: tuple[str, ...] = Field(("**/.*/**", "**/node_modules/**"),
                                      description="Glob patterns of files to leave out.")
     max_file_mb: float = Field(default=20.0, gt=0,
                                description="Larger files are reported and skipped.")
     max_unpacked_mb: float = Field(
-        default=100.0, gt=0, description="What a zip-based file (.docx) may expand to, checked "
-        "from its zip directory before anything is decompressed.")
+        default=100.0, gt=0, description="What a zip-based file (.docx, .pptx, .xlsx, .epub) "
+        "may expand to, checked from its zip directory before anything is decompressed.")
     max_archive_members: int = Field(default=10_000, ge=1,
                                      description="Members a zip-based file may hold.")
     chunker: str = Field(
@@ -145,6 +146,23 @@ class IngestSettings(Section):
     max_record_chars: int = Field(
         default=4_000_000, ge=1000, description="A longer record is that record's error and "
         "the batch goes on (4M characters is about 1,300 book pages).")
+    ocr: Literal["auto", "off"] = Field(
+        default="auto", description="OCR of scanned PDF pages (no text layer) and of pictures "
+        "in DOCX/PPTX files: \"auto\" reads them when the ocr extra (rapidocr-onnxruntime) is "
+        "installed and reports them as unreadable otherwise; \"off\" never runs OCR.")
+    ocr_dpi: int = Field(default=200, ge=72, le=600, description="Resolution at which a "
+                         "scanned page is rendered for OCR; higher reads small print better and "
+                         "costs time in proportion to the pixels.")
+    ocr_min_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="An OCR'd page whose mean recognition score is "
+        "below this is indexed and reported in the ingest warnings as low confidence.")
+    ocr_max_pages: int = Field(
+        default=200, ge=0, description="At most this many pages (and pictures) of one file are "
+        "OCR'd, the costliest reading there is: seconds per page, not pages per second "
+        "(bench/results/documents.json); later scanned pages are reported, not read.")
+    max_table_rows: int = Field(default=100_000, ge=1, description="Rows read from one CSV/TSV "
+                                "file or one spreadsheet sheet; the rest are reported and left "
+                                "out.")
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> IngestSettings:

@@ -79,7 +79,8 @@ class Chunk(Record):
     start: int = 0  # character span in the document text
     end: int = 0
     section_path: tuple[str, ...] = ()
-    page: int | None = None
+    page: int | None = None  # the page the chunk starts on (paged formats)
+    page_end: int | None = None  # the page it ends on
     context: str = ""  # LLM-written situating sentence(s), empty when not enriched
     header: str = ""  # deterministic header: document title and section path
     dense_text: str = ""  # the text that is embedded (header/context/text per config)
@@ -156,6 +157,7 @@ class Citation(Record):
     source: str
     title: str = ""
     quote: str = ""
+    place: str = ""  # where in the source: "p. 12", "slide 3", "sheet Sales", a section path
 
 
 class Answer(Record):
@@ -366,6 +368,7 @@ class RetrievedRef(Record):
     score: float
     title: str = ""  # the chunk's header: document title > section path
     source: str = ""  # the document's file (or file#record); empty in older run folders
+    place: str = ""  # page(s), slide, sheet or section (answer.citations.place)
 
 
 class ContextRef(Record):

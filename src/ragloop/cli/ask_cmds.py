@@ -82,7 +82,8 @@ def print_sources(answer) -> None:
         console.print("\n[bold]Sources[/]")
         for c in answer.citations:
             title = f" — {c.title}" if c.title else ""
-            console.print(escape(f"  [{c.marker}] {c.source}{title}"), highlight=False)
+            place = f" ({c.place})" if c.place else ""
+            console.print(escape(f"  [{c.marker}] {c.source}{place}{title}"), highlight=False)
     elif not answer.refused:
         console.print("[dim](the answer cites no source)[/]")
     if meta.get("invalid_markers"):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ragloop.answer.citations import place
 from ragloop.evals.metrics.retrieval import retrieval_scores
 from ragloop.evals.scoring import (
     ScoringOptions,
@@ -92,7 +93,8 @@ def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
         **base,
         retrieved=[RetrievedRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, score=c.score,
                                 title=c.chunk.header or c.chunk.metadata.get("title", ""),
-                                source=c.chunk.metadata.get("source", ""))
+                                source=c.chunk.metadata.get("source", ""),
+                                place=place(c.chunk))
                    for c in retrieved],
         context=[ContextRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, text=c.chunk.text,
                             title=c.chunk.header or c.chunk.metadata.get("title", ""),

@@ -195,10 +195,10 @@ def example_details(r: EvalRecord) -> str:
     summary = summary_scores(r.scores)
     scores = ", ".join(f"{escape(k)} {fmt(v, 2)}" for k, v in sorted(r.scores.items()))
     gold = set(r.gold_chunk_ids) | set(r.gold_doc_ids)
-    retrieved = table(["#", "document — section", "chunk", "score"], [
+    retrieved = table(["#", "document — section", "place", "chunk", "score"], [
         [i, f'<span class="{"gold" if {c.chunk_id, c.doc_id} & gold else ""}">'
             f"{escape(legend.document_name(c.title, c.source, c.doc_id))}</span>",
-         escape(c.chunk_id), c.score]
+         escape(c.place), escape(c.chunk_id), c.score]
         for i, c in enumerate(r.retrieved, 1)])
     context = "".join(f"<pre>[{i}] {escape(legend.document_name(c.title, c.source, c.chunk_id))}"
                       f":\n{escape(c.text[:1500])}</pre>" for i, c in enumerate(r.context, 1))

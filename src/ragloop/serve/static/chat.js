@@ -126,6 +126,7 @@ function fillTurn(node, payload) {
     const link = citeLink(payload, c.marker);
     link.textContent = c.title || c.source || c.doc_id;
     item.appendChild(link);
+    if (c.place) item.appendChild(document.createTextNode(` (${c.place})`));
     list.appendChild(item);
   }
   if (payload.trace_id) wireFeedback(node, payload);
@@ -135,7 +136,8 @@ function showChunk(payload, marker) {
   const citation = payload.citations.find((c) => c.marker === marker);
   const chunk = (payload.chunks || []).find((c) => c.chunk_id === citation.chunk_id) || {};
   $("chunk-title").textContent = `[${marker}] ${citation.title || chunk.title || ""}`;
-  $("chunk-source").textContent = citation.source || chunk.source || citation.doc_id;
+  const place = citation.place ? ` · ${citation.place}` : "";
+  $("chunk-source").textContent = (citation.source || chunk.source || citation.doc_id) + place;
   $("chunk-text").textContent = chunk.text || citation.quote || "(chunk text not recorded)";
   $("chunk").hidden = false;
 }
