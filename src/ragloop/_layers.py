@@ -12,7 +12,7 @@ RANKS: dict[str, int] = {
     "index": 3, "feedback": 3,
     "ingest": 4, "retrieve": 4,
     "answer": 5,
-    "evals": 6,
+    "evals": 6, "chat": 6,
     "pipeline": 7, "checks": 7, "monitor": 7,
     "train": 8, "demo": 8, "api": 8,
     "serve": 9,

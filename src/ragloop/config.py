@@ -278,6 +278,42 @@ class AnswerSettings(Section):
         "(the answer's words are in the context; no model call) or `llm`.")
 
 
+class ChatSettings(Section):
+    """Conversations (``ragloop.chat``): how a follow-up is searched and how much of the
+    conversation is kept and shown to the model."""
+
+    condense: str = Field(
+        default="auto",
+        description='How a follow-up becomes a standalone search: "carry" (no model call: '
+                    "the follow-up plus the salient terms of the previous turns at a lower "
+                    'weight), "llm" (the model rewrites it; a rewrite that drops the '
+                    "follow-up's words or adds words from nowhere falls back to carry), "
+                    '"auto" (llm when the model passes a small self-check, else carry) or '
+                    '"none" (the follow-up alone)')
+    history_tokens: int = Field(
+        default=1024, ge=64,
+        description="Tokens of turns (questions and answers) a stored conversation keeps; "
+                    "older turns are dropped, their questions kept in the conversation's "
+                    "summary")
+    prompt_tokens: int = Field(
+        default=256, ge=0,
+        description="Tokens of the newest turns the answer prompt carries (whole turns, "
+                    "citation markers removed); the documents get the rest of the window. "
+                    "0: no history in the prompt")
+    recent_turns: int = Field(
+        default=2, ge=1,
+        description="Previous turns a follow-up is made standalone from (carry's terms, "
+                    "llm's rewrite)")
+    carry_terms: int = Field(
+        default=8, ge=1, description="carry: how many terms are carried (the most salient: "
+                                     "rarest in the index, from the newest turns first)")
+    carry_weight: float = Field(
+        default=0.5, gt=0, le=1,
+        description="carry: the carried terms' weight against the follow-up's own (1)")
+    rewrite_tokens: int = Field(
+        default=64, ge=8, description="llm: the most tokens a rewritten question may take")
+
+
 class EvalSettings(Section):
     judge_prompt_version: str = Field(
         "v1", description="The LLM judges' prompt version: `v1`, or `v2` (the faithfulness "
@@ -439,6 +475,8 @@ class Settings(Section):
                                        "retrievers, fusion and reranking.")
     answer: AnswerSettings = Field(AnswerSettings(), description="Answering: strategies, "
                                    "modes, the router, budgets and citations.")
+    chat: ChatSettings = Field(ChatSettings(), description="Conversations: how a follow-up "
+                               "is searched and how much history is kept and shown.")
     eval: EvalSettings = Field(EvalSettings(), description="`ragloop eval`: judges, workers "
                                "and confidence intervals.")
     train: TrainSettings = Field(TrainSettings(), description="`ragloop train sft|dpo|kto` "

@@ -222,6 +222,26 @@ class Budget(Record):
     max_tokens: int = 0
 
 
+class QueryPart(Record):
+    text: str
+    weight: float = 1.0
+
+
+class SearchQuery(Record):
+    """A query made of weighted texts: BM25 adds each part's scores times its weight (the
+    same as weighting the part's terms), dense search mixes the parts' query vectors by
+    weight. A follow-up made standalone by carrying terms of earlier turns is one: the
+    follow-up at weight 1, the carried terms lower (``ragloop.chat``)."""
+
+    parts: tuple[QueryPart, ...]
+
+    @property
+    def text(self) -> str:
+        """The parts as one text, for whatever reads a query as words (a reranker, the
+        trace, the extractive floor)."""
+        return " ".join(p.text.strip() for p in self.parts if p.text.strip())
+
+
 class Turn(Record):
     """One exchange of a conversation: the question as the user wrote it, the answer shown,
     its citations, the query that was searched for it, and its trace."""
@@ -262,20 +282,36 @@ class AnswerRequest(Record):
     instruction: str = ""
     filters: Any = None  # ragloop.index.store.Filters, honoured by every retriever
     conversation: Conversation | None = None
-    search_query: str = ""
+    search_query: str | SearchQuery = ""
     mode: str | None = None
     strategy: str | None = None
     budget: Budget | None = None
     on_text: Callable[[str], None] | None = Field(default=None, exclude=True, repr=False)
 
     @property
-    def query(self) -> str:
+    def query(self) -> str | SearchQuery:
         """What retrieval searches for."""
         return self.search_query or self.question
 
     @property
+    def query_text(self) -> str:
+        """What retrieval searches for, as words (the question when nothing else is
+        searched): what the extractive floor and the router measure relevance against."""
+        query = self.query
+        return query.text if isinstance(query, SearchQuery) else query
+
+    @property
     def history(self) -> tuple[Turn, ...]:
         return self.conversation.turns if self.conversation else ()
+
+
+class ChatReply(Record):
+    """A turn of a stored conversation as ``Pipeline.chat`` returns it: the conversation's
+    id (new when none was given) and the answer; ``answer.metadata["chat"]`` says what was
+    searched and which condenser made it."""
+
+    conversation_id: str
+    answer: Answer
 
 
 # ----------------------------------------------------------------------------- traces & feedback
@@ -360,6 +396,8 @@ class EvalExample(Record):
     gold_chunk_ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # the turns before this question when it is a follow-up in a conversation
+    history: tuple[Turn, ...] = ()
 
 
 class RetrievedRef(Record):
@@ -417,6 +455,8 @@ class EvalRecord(Record):
     id: str
     question: str
     instruction: str = ""  # the answer instruction (e.g. the label one); not retrieved on
+    history: tuple[Turn, ...] = ()  # the conversation before a follow-up
+    search_query: str = ""  # what a follow-up was searched as (empty: the question)
     asked: str = ""  # what the model was asked: the question, then the instruction
     tags: tuple[str, ...] = ()
     label: str | None = None

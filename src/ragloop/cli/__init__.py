@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "ragloop.cli.ingest_cmds",
     "ragloop.cli.eval_cmds",
     "ragloop.cli.ask_cmds",
+    "ragloop.cli.chat_cmds",
     "ragloop.cli.search_cmds",
     "ragloop.cli.train_cmds",
     "ragloop.cli.documents_cmds",
