@@ -79,6 +79,18 @@ def test_stdio_server_spawned_as_ragloop_mcp(project):
                                        args=["mcp", "-p", str(project.root)])
         async with Client(server) as client:
             answer = await _search_and_ask(client)
+            assert answer["conversation_id"] is None  # a lone question stores no conversation
+
+            # a conversation: 'new' starts one, its id continues it
+            first = (await client.call_tool("ask", {
+                "question": "What causes ocean tides?", "mode": "fast",
+                "conversation_id": "new"})).structured_content
+            follow = await client.call_tool("ask", {
+                "question": "And how often?", "mode": "fast",
+                "conversation_id": first["conversation_id"]})
+            assert not follow.is_error, follow.content
+            assert first["conversation_id"]
+            assert follow.structured_content["conversation_id"] == first["conversation_id"]
 
             # bad input: an error result saying what to send, and the server goes on
             for tool, args, words in [
@@ -88,7 +100,7 @@ def test_stdio_server_spawned_as_ragloop_mcp(project):
                 ("search", {"query": "tides", "k": 51}, "k must be between 1 and 50"),
                 ("ask", {"question": ""}, "question is empty"),
                 ("ask", {"question": "Why?", "conversation_id": "c1"},
-                 "conversations land with"),
+                 "no conversation with id 'c1'"),
                 ("list_documents", {"limit": 0}, "limit must be between 1 and 500"),
                 ("record_feedback", {"trace_id": "no-such-trace", "rating": "up"},
                  "no trace with id"),

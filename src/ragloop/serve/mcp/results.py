@@ -85,6 +85,9 @@ class AskResult(BaseModel):
                                          "extractive strategy quoted the passages).")
     cached: bool = Field(description="Every model call came from the cache.")
     latency_s: float
+    conversation_id: str | None = Field(default=None, description="The conversation this "
+                                        "answer continued or started; pass it to ask again "
+                                        "for a follow-up.")
 
     @classmethod
     def of(cls, answer: Answer, trace_id: str) -> AskResult:
@@ -93,6 +96,7 @@ class AskResult(BaseModel):
                    confidence=answer.confidence, route=answer.route,
                    model_calls=len(answer.calls), cached=answer.cached,
                    latency_s=round(answer.latency_s, 3),
+                   conversation_id=answer.metadata.get("chat", {}).get("conversation_id"),
                    citations=[CitationOut(marker=c.marker, source=c.source, title=c.title,
                                           quote=c.quote, doc_id=c.doc_id, chunk_id=c.chunk_id,
                                           uri=document_uri(c.doc_id))

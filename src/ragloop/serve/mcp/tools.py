@@ -37,10 +37,7 @@ from ragloop.serve.state import ServerState
 MAX_K = 50
 MAX_LIST = 500
 PROGRESS_EVERY_S = 0.25  # one progress note per quarter second while an answer is written
-CONVERSATIONS_LATER = (
-    "conversation_id is not supported yet: conversations land with ragloop's conversation "
-    "support (Pipeline.chat), which this version does not have; ask without "
-    "conversation_id (each question then stands alone)")
+NEW_CONVERSATION = "new"  # as `ragloop ask --conversation new`
 
 
 def _bounds(low: int, high: int) -> Field:
@@ -120,8 +117,10 @@ class Tools:
                         Field(description="fast: one answer; slow: the careful strategy; "
                                           "auto: chosen per question ([answer] mode if "
                                           "unset).")] = None,
-        conversation_id: Annotated[str | None, Field(description="Continue this "
-                                                                 "conversation.")] = None,
+        conversation_id: Annotated[str | None, Field(
+            description="Continue this conversation (the conversation_id of an earlier "
+                        "result), or 'new' to start one; omitted, the question stands "
+                        "alone and nothing is stored.")] = None,
         ctx: Context | None = None,
     ) -> Annotated[CallToolResult, AskResult]:
         """Answer a question from the indexed documents, with numbered citations ([n]) to
@@ -129,10 +128,15 @@ class Tools:
         answering strategy); reports the answer written so far as progress. The result's
         trace_id can be rated with record_feedback."""
         self._checked_question("question", question, "a question about the documents")
+        options = AskOptions(mode=mode)
         if conversation_id is not None:
-            # refused, not ignored: an answer without the conversation's earlier turns would
-            # look like a follow-up's answer and not be one
-            raise ToolError(CONVERSATIONS_LATER)
+            options = AskOptions(mode=mode, chat=True, conversation_id=(
+                None if conversation_id == NEW_CONVERSATION else conversation_id))
+            store = self.state.pipeline.conversations
+            if options.conversation_id is not None and not await asyncio.to_thread(
+                    store.exists, options.conversation_id):
+                raise ToolError(f"no conversation with id {conversation_id!r}: pass the "
+                                "conversation_id of an earlier ask, or 'new' to start one")
         last = 0.0
 
         async def progress(text: str) -> None:
@@ -141,7 +145,7 @@ class Tools:
                 last = time.monotonic()
                 await ctx.report_progress(len(text), None, text)
 
-        answer, trace = await self.state.answer(question, AskOptions(mode=mode),
+        answer, trace = await self.state.answer(question, options,
                                                 endpoint="mcp", on_text=progress)
         return _result(AskResult.of(answer, trace.id))
 
