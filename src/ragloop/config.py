@@ -188,7 +188,8 @@ class EvalSettings(Section):
 
 
 class TrainSettings(Section):
-    """``ragloop train``: LoRA on CPU by default (see README, Post-training)."""
+    """``ragloop train``: LoRA on any causal LM, on the CPU or a GPU
+    (docs/guides/post-training.md)."""
 
     lora_r: int = Field(default=16, ge=1)
     lora_alpha: int = Field(default=32, ge=1)
@@ -196,8 +197,11 @@ class TrainSettings(Section):
     # LoRA on the top N transformer layers only (0: all): backward stops at the lowest
     # adapted layer, so fewer layers train much faster on a CPU
     lora_layers: int = Field(default=8, ge=0)
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                       "up_proj", "down_proj")
+    target_modules: tuple[str, ...] = Field(
+        default=("all-linear",),
+        description="The modules LoRA adapts: names (\"q_proj\", \"v_proj\" ...) or "
+                    "\"all-linear\" (every linear layer but the output head, whatever the "
+                    "architecture calls them; for Llama-family models the seven projections).")
     learning_rate: float = Field(default=2e-4, gt=0)
     epochs: float = Field(default=1.0, gt=0)
     max_steps: int = Field(default=0, ge=0)  # 0: from epochs
@@ -208,9 +212,42 @@ class TrainSettings(Section):
     seed: int = 0
     threads: int = Field(default=0, ge=0)  # torch threads; 0: torch's default
     checkpoint_every: int = Field(default=25, ge=1)  # optimizer steps
-    output: Literal["merged", "adapter"] = "merged"
+    output: Literal["merged-gguf", "lora-gguf", "peft-adapter", "merged-safetensors"] = Field(
+        default="merged-gguf",
+        description="What training writes and registers: a merged GGUF (the llama.cpp "
+                    "backend), a LoRA GGUF (a llama.cpp server applies it to the base GGUF), "
+                    "a PEFT adapter folder (transformers, vLLM's LoRA serving) or merged "
+                    "safetensors (a Hugging Face folder any HF-format server loads). The old "
+                    "names \"merged\" and \"adapter\" mean merged-gguf and lora-gguf.")
     quant: Literal["q8_0", "f16"] = "q8_0"  # merged GGUF weights
     gate_metric: str = "label_accuracy"
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        default="auto",
+        description="Where training runs: auto picks a CUDA GPU, then Apple's MPS, then the "
+                    "CPU. bfloat16 on a CUDA GPU that supports it, float32 elsewhere.")
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Recompute activations in the backward pass instead of keeping them: "
+                    "less memory, about a third more compute. auto: on for a GPU (memory "
+                    "bounds batches there), off on the CPU (one sequence at a time fits).")
+    packing: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Train several rows per forward pass, packed into one sequence of up to "
+                    "max_length tokens (each row attends only to itself). auto: on for a "
+                    "GPU, off on the CPU, where it does not pay.")
+    load_in_4bit: bool = Field(
+        default=False,
+        description="Load the base in 4 bits (QLoRA; needs a CUDA GPU and bitsandbytes). "
+                    "Merged outputs are merged into the full-precision base.")
+    teacher: LLMSettings | None = Field(
+        default=None,
+        description="`ragloop train data grounded --teacher model`: the stronger model whose "
+                    "answers become targets (same keys as [llm]).")
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _old_output_names(cls, value):
+        return {"merged": "merged-gguf", "adapter": "lora-gguf"}.get(value, value)
 
 
 class ExecutorSettings(Section):
@@ -397,7 +434,7 @@ lora_r = 16
 lora_alpha = 32
 lora_dropout = 0.0
 lora_layers = 8                  # LoRA on the top N layers (0 = all)
-target_modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+target_modules = ["all-linear"]  # or names: ["q_proj", "v_proj", ...]
 learning_rate = 2e-4
 epochs = 1.0
 max_steps = 0                    # 0 = from epochs
@@ -408,9 +445,14 @@ beta = 0.1                       # DPO / KTO
 seed = 0
 threads = 0                      # torch threads; 0 = torch's default
 checkpoint_every = 25            # optimizer steps
-output = "merged"                # "merged" GGUF (quant q8_0 or f16) or a LoRA "adapter" GGUF
-quant = "q8_0"
+output = "merged-gguf"           # or "lora-gguf", "peft-adapter", "merged-safetensors"
+quant = "q8_0"                   # merged-gguf: q8_0 or f16
 gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
+device = "auto"                  # "auto", "cpu", "cuda" or "mps"
+gradient_checkpointing = "auto"  # "auto" (on for a GPU), "on" or "off"
+packing = "auto"                 # several rows per forward pass: "auto" (GPU), "on", "off"
+load_in_4bit = false             # QLoRA: needs a CUDA GPU and bitsandbytes
+# [train.teacher]                # `train data grounded --teacher model`; same keys as [llm]
 
 [serve]
 host = "127.0.0.1"

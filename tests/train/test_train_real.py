@@ -17,7 +17,7 @@ from ragloop.evals.datasets import write_dataset
 from ragloop.evals.fingerprint import file_sha256
 from ragloop.models.factory import build_llm
 from ragloop.models.llamacpp import default_model_path
-from ragloop.models.registry import models_root
+from ragloop.models.registry import models_root, read_lineage
 from ragloop.records import EvalExample
 from ragloop.train import extra
 from real_project import ingested_project
@@ -79,16 +79,19 @@ def test_sft_writes_a_registered_gguf_that_answers(project, sft):
     data, result = sft
     assert result.exit_code == 0, result.output
     folder = models_root(project.data_dir) / "tiny"
-    lineage = json.loads((folder / "lineage.json").read_text())
-    assert lineage["base"]["sha256"] == file_sha256(default_model_path())
-    assert lineage["data"]["sha256"] == file_sha256(data) and lineage["data"]["rows"] == 3
-    assert lineage["config"]["lora_r"] == 4 and lineage["seed"] == 0
-    assert lineage["training"]["steps"] == 2 and len(lineage["training"]["losses"]) == 2
-    assert lineage["metrics"]["train_loss"]["before"] > 0
-    assert lineage["output"]["kind"] == "merged" and lineage["output"]["quant"] == "q8_0"
-    assert lineage["output_sha256"] == file_sha256(folder / "model.gguf")
+    lineage = read_lineage(folder)
+    assert lineage.base.sha256 == file_sha256(default_model_path())
+    assert lineage.data.sha256 == file_sha256(data) and lineage.data.rows == 3
+    assert lineage.config["lora_r"] == 4 and lineage.seed == 0
+    assert lineage.training.steps == 2 and len(lineage.training.losses) == 2
+    assert lineage.training.device == "cpu" and lineage.training.dtype == "float32"
+    assert lineage.metrics.train_loss.before > 0
+    assert lineage.output.kind == "merged-gguf" and lineage.output.quant == "q8_0"
+    assert lineage.output_sha256 == file_sha256(folder / "model.gguf")
     # the --eval ran base and tuned on the eval set and recorded both sides
-    assert set(lineage["metrics"]["eval"]) >= {"before", "after", "delta", "gate_passed"}
+    gate = lineage.metrics.eval
+    assert gate.before and gate.after and gate.delta is not None
+    assert gate.backend == "llamacpp" and gate.tuned_model == "tiny"
     assert (folder / "loss.svg").read_text().startswith("<?xml")
     assert "base vs tuned" in result.output and "loss" in result.output
     llm = build_llm(project.settings.llm.model_copy(update={"model": "tiny"}), None,
@@ -105,7 +108,7 @@ def test_dpo_adapter_resumes_after_an_interruption_and_loads(project):
          "chosen": [{"role": "assistant", "content": a}],
          "rejected": [{"role": "assistant", "content": "I do not know."}]} for q, a in QA])
     settings = TrainSettings(max_steps=2, batch_size=1, lora_r=4, lora_layers=2, threads=1,
-                             checkpoint_every=1, output="adapter")
+                             checkpoint_every=1, output="lora-gguf")
 
     def interrupt(step, total, loss):
         if step == 1:
@@ -114,12 +117,12 @@ def test_dpo_adapter_resumes_after_an_interruption_and_loads(project):
     with pytest.raises(KeyboardInterrupt):
         train_model(project, "dpo", data, "tiny-dpo", settings=settings, on_step=interrupt)
     outcome = train_model(project, "dpo", data, "tiny-dpo", settings=settings)
-    training = outcome.lineage["training"]
-    assert training["resumed_from"] == 1 and training["steps"] == 2
-    assert len(training["losses"]) == 2 and "reward_accuracy" in training["stats"]
+    training = outcome.lineage.training
+    assert training.resumed_from == 1 and training.steps == 2
+    assert len(training.losses) == 2 and "reward_accuracy" in training.stats
     # LoRA starts as the identity (B = 0): policy = reference, so the first loss is log 2
-    assert training["losses"][0] == pytest.approx(0.6931, abs=1e-3)
-    assert outcome.lineage["output"]["kind"] == "adapter"
+    assert training.losses[0] == pytest.approx(0.6931, abs=1e-3)
+    assert outcome.lineage.output.kind == "lora-gguf"
     assert (outcome.folder / "adapter.gguf").stat().st_size < 5_000_000
     llm = build_llm(project.settings.llm.model_copy(update={"model": "tiny-dpo"}), None,
                     models_dir=models_root(project.data_dir))
@@ -135,9 +138,9 @@ def test_kto_trains_from_labelled_answers(project):
             {"role": "assistant", "content": a if i % 2 == 0 else "I do not know."}],
          "label": i % 2 == 0} for i, (q, a) in enumerate(QA)])
     settings = TrainSettings(max_steps=2, batch_size=1, lora_r=4, lora_layers=2, threads=1,
-                             output="adapter")
+                             output="lora-gguf")
     outcome = train_model(project, "kto", data, "tiny-kto", settings=settings)
-    losses = outcome.lineage["training"]["losses"]
+    losses = outcome.lineage.training.losses
     assert losses[0] == pytest.approx(0.5, abs=1e-3)  # 1 − σ(0) while policy = reference
     assert (outcome.folder / "adapter.gguf").is_file()
 
@@ -146,9 +149,8 @@ def test_gate_exit_code_follows_the_paired_interval(project, sft):
     assert sft[1].exit_code == 0
     result = runner.invoke(app, ["-p", str(project.root), "train", "gate", "tiny", "--eval",
                                  str(project.root / "eval.jsonl")])
-    lineage = json.loads((models_root(project.data_dir) / "tiny" / "lineage.json").read_text())
-    passed = lineage["metrics"]["eval"]["gate_passed"]
-    delta = lineage["metrics"]["eval"]["delta"]
+    gate = read_lineage(models_root(project.data_dir) / "tiny").metrics.eval
+    passed, delta = gate.gate_passed, gate.delta
     assert passed == (delta["low"] > 0)
     assert result.exit_code == (0 if passed else 4), result.output
     assert "gate label_accuracy" in result.output

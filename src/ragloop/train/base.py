@@ -83,6 +83,12 @@ def prepare_base(base: Path, cache_root: Path, *, gguf_template: Path | None = N
     return BaseModel(folder, base, sha)
 
 
+def model_type(base: BaseModel) -> str:
+    """The architecture of ``base`` (``config.json``'s ``model_type``: "llama", "qwen2" ...)."""
+    config = json.loads((base.hf_dir / "config.json").read_text(encoding="utf-8"))
+    return str(config.get("model_type", ""))
+
+
 def load_base(base: BaseModel, where: Placement | None = None):
     """(model, tokenizer) on ``where``'s device in its dtype (default: float32 on the CPU);
     with ``load_in_4bit``, the weights quantised to 4 bits on the GPU (QLoRA)."""

@@ -25,8 +25,10 @@ def packed_logps(model, pairs: list[tuple[list[int], list[int]]]) -> list[torch.
     """Log-probability of each completion token given its own prompt, for several
     (prompt, completion) pairs packed into one sequence.
 
-    Positions restart at 0 for every pair, which transformers reads as packed sequences: a
-    pair attends only to itself, so the result equals one forward pass per pair. Only the
+    Positions restart at 0 for every pair, which transformers reads as packed sequences when
+    no attention mask and no KV cache are given (``use_cache=False``; with a cache it would
+    let each pair attend to the ones before it): a pair attends only to itself, so the result
+    equals one forward pass per pair (a test checks it). Only the
     positions that predict a completion token are projected onto the vocabulary
     (``logits_to_keep``): the prompt's logits would cost a vocabulary-wide matmul per token
     for nothing."""
@@ -41,7 +43,8 @@ def packed_logps(model, pairs: list[tuple[list[int], list[int]]]) -> list[torch.
     device = model.device
     logits = model(input_ids=torch.tensor([ids], device=device),
                    position_ids=torch.tensor([positions], device=device),
-                   logits_to_keep=torch.tensor(keep, device=device)).logits[0]
+                   logits_to_keep=torch.tensor(keep, device=device),
+                   use_cache=False).logits[0]
     target = torch.tensor([ids[i + 1] for i in keep], device=device)
     logps = torch.log_softmax(logits.float(), dim=-1).gather(1, target[:, None]).squeeze(1)
     return list(torch.split(logps, [len(c) for _, c in pairs]))
