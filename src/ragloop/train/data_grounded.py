@@ -10,8 +10,10 @@ distractors kept). The target is the teacher's answer:
   ``[n]`` (``answer.strategies.extract``, no model call);
 - ``model``: a configured stronger model's answer to the same prompt (``[train.teacher]``);
 
-rewritten to at most ``MAX_SENTENCES`` sentences and ``MAX_ANSWER_CHARS`` characters, and
-accepted only when every check passes: not a refusal, citations valid, the grounding check
+rewritten to its best sentences (one in ``json`` citation style, whose prompt asks for one
+sentence and whose markers all land on the last sentence; two in ``inline``) within
+``MAX_ANSWER_CHARS`` characters, and accepted only when every check passes on the text as
+the pipeline will show it: not a refusal, citations valid, the grounding check
 (``answer.verify.GroundingVerifier``), every sentence supported by a chunk it cites
 (``evals.metrics.citations``: precision and recall 1), and, when the example names its
 gold documents or chunks, a citation of one of them.
@@ -37,7 +39,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ragloop.answer.citations import extract_citations, is_refusal, strip_markers
+from ragloop.answer.citations import extract_citations, is_refusal, strip_markers, with_markers
 from ragloop.answer.citations import markers as markers_in
 from ragloop.answer.grounded import Tally, generate
 from ragloop.answer.prompt import REFUSAL, answer_messages, pack_context
@@ -48,7 +50,7 @@ from ragloop.records import AnswerRequest, Candidate, EvalExample
 from ragloop.train.prompts import answer_content, grounded_prompt
 
 TEACHERS = ("extract", "model")
-MAX_SENTENCES = 2
+MAX_SENTENCES = {"json": 1, "inline": 2}
 MAX_ANSWER_CHARS = 280  # the JSON answer schema allows 300
 # a context "holds" an answer when this share of its content words is found there
 HOLDS_ANSWER = 0.6
@@ -83,21 +85,31 @@ class GroundedReport:
                 "s_per_question": self.seconds / max(1, self.questions)}
 
 
-def rewrite(text: str) -> str:
-    """At most ``MAX_SENTENCES`` sentences (markers kept on theirs), fewer when they run
-    past ``MAX_ANSWER_CHARS``."""
+def rewrite(text: str, style: str = "json") -> str:
+    """The first ``MAX_SENTENCES[style]`` sentences of ``text`` (markers kept on theirs),
+    fewer when they run past ``MAX_ANSWER_CHARS``."""
     pieces = [text[a:b].strip() for a, b in split_sentences(text.strip())]
     kept: list[str] = []
-    for piece in pieces[:MAX_SENTENCES]:
+    for piece in pieces[:MAX_SENTENCES[style]]:
         if kept and len(" ".join([*kept, piece])) > MAX_ANSWER_CHARS:
             break
         kept.append(piece)
     return " ".join(kept)
 
 
+def shown(text: str, style: str) -> str:
+    """``text`` as the pipeline shows an answer of this citation style: in ``json`` the
+    model writes the bare answer and its sources, and the markers are appended to it."""
+    if style != "json":
+        return text
+    return with_markers(strip_markers(text), markers_in(text))
+
+
 def answer_rejection(text: str, candidates: Sequence[Candidate], example: EvalExample,
-                     verifier: GroundingVerifier) -> str | None:
-    """Why ``text`` (with ``[n]`` markers) is no target for this prompt, or None."""
+                     verifier: GroundingVerifier, style: str = "inline") -> str | None:
+    """Why ``text`` (with ``[n]`` markers) is no target for this prompt, or None; checked
+    as the pipeline shows it (``shown``)."""
+    text = shown(text, style)
     if not text.strip() or is_refusal(text):
         return "refusal"
     if len(text) > MAX_ANSWER_CHARS + 20:  # markers may add a few characters
@@ -122,7 +134,16 @@ def teacher_answer(pipeline, example: EvalExample, candidates: Sequence[Candidat
     if teacher == "extract":
         extract = pipeline.answerer.strategy("extract")
         answer = extract.answer(AnswerRequest(question=example.question), candidates, Tally())
-        return "" if answer.refused else answer.text
+        if answer.refused:
+            return ""
+        # best sentence first: a one-sentence target keeps the one the teacher rated highest
+        picked = sorted(answer.metadata.get("sentences", []), key=lambda p: -p["score"])
+        by_id = {c.chunk.id: c for c in candidates}
+        if not picked or any(p["chunk_id"] not in by_id for p in picked):
+            return answer.text
+        return " ".join(with_markers(" ".join(
+            by_id[p["chunk_id"]].chunk.text[p["start"]:p["end"]].split()), [p["marker"]])
+            for p in picked)
     settings = pipeline.settings.answer
     draft = generate(example.question, candidates, teacher_llm, style=settings.citation_style,
                      purpose="teacher", max_tokens=settings.max_tokens)
@@ -178,9 +199,9 @@ def grounded_rows(pipeline, examples: Sequence[EvalExample], *, teacher: str = "
             candidates = rng.sample(candidates, len(candidates))
             prompt = _prompt(pipeline, example.question, candidates)
         text = rewrite(teacher_answer(pipeline, example, candidates, teacher=teacher,
-                                      teacher_llm=teacher_llm)) if candidates else ""
+                                      teacher_llm=teacher_llm), style) if candidates else ""
         report.teacher_calls += teacher == "model" and bool(candidates)
-        why = answer_rejection(text, candidates, example, verifier)
+        why = answer_rejection(text, candidates, example, verifier, style)
         if example.id in refuse:
             reference = text if why is None else next(iter(example.reference_answers), "")
             row, reason = _refusal_row(pipeline, example, examples, reference, rng, style)
@@ -213,6 +234,19 @@ def grounded_rows(pipeline, examples: Sequence[EvalExample], *, teacher: str = "
     rng.shuffle(report.rows)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def build_teacher(pipeline):
+    """The ``[train.teacher]`` model's client (cached and accounted like the answer model)."""
+    from ragloop.errors import ConfigError
+    from ragloop.models.factory import build_llm
+
+    settings = pipeline.settings.train.teacher
+    if settings is None:
+        raise ConfigError("the model teacher needs a [train.teacher] table (same keys as "
+                          "[llm]): the stronger model whose answers become the targets")
+    return build_llm(settings, pipeline.cache_dir, use_cache=pipeline.use_cache,
+                     models_dir=pipeline.models_dir)
 
 
 def _prompt(pipeline, question: str, candidates: Sequence[Candidate]) -> list[dict]:
