@@ -323,6 +323,9 @@ def data_grounded(
                                         "their answer and the refusal as target."),
     shuffle: bool = typer.Option(True, "--shuffle/--no-shuffle", help="Chunks in a seeded "
                                  "random order (not always the supporting one first)."),
+    opening_share: float = typer.Option(0.5, "--opening-share", min=0.0, max=1.0,
+                                        help="At most this share of the answer rows quote "
+                                        "the opening sentence of their chunk (1: no cap)."),
     eval_set: Path | None = typer.Option(None, "--eval", help="Refuse examples whose ids or "
                                          "questions are in this eval set.",
                                          show_default=False),
@@ -348,7 +351,8 @@ def data_grounded(
         with bar:
             report = grounded_rows(pipeline, examples, teacher=teacher,
                                    teacher_llm=teacher_llm, refusal_share=refusal_share,
-                                   shuffle=shuffle, seed=seed,
+                                   shuffle=shuffle, opening_share=opening_share,
+                                   seed=seed,
                                    on_example=lambda: bar.advance(task))
         count = write_rows(out, report.rows, "sft")
         summary = report.summary()
