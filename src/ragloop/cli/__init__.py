@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "ragloop.cli.project_cmds",
     "ragloop.cli.models_cmds",
     "ragloop.cli.serve_cmds",
+    "ragloop.cli.mcp_cmds",
     "ragloop.cli.feedback_cmds",
     "ragloop.cli.ingest_cmds",
     "ragloop.cli.eval_cmds",

@@ -11,8 +11,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
-from ragloop.cli.documents_cmds import describe_totals, totals
+from ragloop.cli.documents_cmds import describe_totals
 from ragloop.errors import RagloopError
+from ragloop.index.documents import totals
 from ragloop.ingest.report import STAGES, IngestReport
 
 MAX_WARNINGS = 20  # errors are always all printed; warnings (duplicates…) can be many

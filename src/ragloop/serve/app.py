@@ -20,6 +20,7 @@ from ragloop.config import Settings
 from ragloop.errors import ConfigError
 from ragloop.serve import api, errors, openai_routes, pages
 from ragloop.serve.guards import APIKeyGuard, BodyLimit, OriginGuard, RedactSecrets
+from ragloop.serve.mcp.http import MCP_PATH, mcp_endpoint
 from ragloop.serve.state import ServerState
 
 ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error")
@@ -41,13 +42,15 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
     key = api_key(settings)
     state = ServerState.build(pipeline, settings, Path(data_dir))
     redact = RedactSecrets([key] if key else [])
+    mcp_routes, mcp_sessions = mcp_endpoint(state)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         for name in ACCESS_LOGGERS:
             logging.getLogger(name).addFilter(redact)
         try:
-            yield
+            async with mcp_sessions:
+                yield
         finally:
             for name in ACCESS_LOGGERS:
                 logging.getLogger(name).removeFilter(redact)
@@ -69,11 +72,13 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
     app.include_router(api.router)
     app.include_router(openai_routes.router)
     app.include_router(pages.router)
+    app.router.routes.extend(mcp_routes)  # /mcp: the MCP server, streamable HTTP
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     serve = settings.serve
     app.add_middleware(BodyLimit, max_bytes=serve.max_json_kb * 1024,
                        upload_bytes=int(serve.max_body_mb * 1024 * 1024))
     app.add_middleware(APIKeyGuard, api_key=key)
     app.add_middleware(OriginGuard, bind_host=serve.host, allowed_hosts=serve.allowed_hosts,
-                       allowed_origins=serve.allowed_origins)  # outermost: checked first
+                       allowed_origins=serve.allowed_origins,
+                       origin_checked_paths=(MCP_PATH,))  # outermost: checked first
     return app
