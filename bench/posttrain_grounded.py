@@ -52,17 +52,24 @@ def options(parser) -> None:
     parser.add_argument("--lora-layers", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=0, help="optimizer steps (0: epochs)")
-    parser.add_argument("--eval-limit", type=int, default=0, help="0: every eval question")
+    parser.add_argument("--eval-limit", type=int, default=0,
+                        help="0: every eval question; N: N of them, answerable and "
+                        "unanswerable in the file's proportion")
+    parser.add_argument("--answer-tokens", type=int, default=256,
+                        help="[answer] max_tokens of both projects")
+    parser.add_argument("--reuse", action="store_true",
+                        help="evaluate the model already registered as --name (no training)")
     parser.add_argument("--workers", type=int, default=1, help="eval workers")
     parser.add_argument("--name", default="grounded")
 
 
-def project(root: Path, chunks: int, workers: int):
+def project(root: Path, chunks: int, workers: int, answer_tokens: int):
     from ragloop.project import Project
 
     if not (root / "ragloop.toml").exists():
         Project.init(root)
-    edit_config(root, {"answer": {"context_chunks": chunks}, "eval": {"workers": workers}})
+    edit_config(root, {"answer": {"context_chunks": chunks, "max_tokens": answer_tokens},
+                       "eval": {"workers": workers}})
     return Project.load(root)
 
 
@@ -84,8 +91,13 @@ def held_out(pipeline, out: Path, limit: int) -> Path:
         page = example.metadata.get("page")
         gold = (by_page[page],) if page in by_page else ()
         examples.append(example.model_copy(update={"gold_doc_ids": gold}))
+    if limit:
+        answerable = [e for e in examples if "answerable" in e.tags]
+        others = [e for e in examples if "answerable" not in e.tags]
+        take = min(len(answerable), round(limit * len(answerable) / len(examples)))
+        examples = answerable[:take] + others[:limit - take]
     path = out / "held-out.jsonl"
-    write_dataset(path, examples[:limit] if limit else examples)
+    write_dataset(path, examples)
     return path
 
 
@@ -213,8 +225,10 @@ def main(argv=None) -> None:
                     "questions with hand-written references, 10 unanswerable "
                     "(bench/data/python-tutorial-qa.jsonl)"}}
 
-    train_project = project(out / "pubmedqa", args.context_chunks, args.workers)
-    eval_project = project(out / "tutorial", args.context_chunks, args.workers)
+    train_project = project(out / "pubmedqa", args.context_chunks, args.workers,
+                            args.answer_tokens)
+    eval_project = project(out / "tutorial", args.context_chunks, args.workers,
+                           args.answer_tokens)
     corpus = out / "pubmedqa-corpus.jsonl"
     with bench.timed("ingest"):
         write_pubmedqa_corpus(dataset("pubmedqa"), corpus)
@@ -229,22 +243,32 @@ def main(argv=None) -> None:
     questions = questions[:args.train_questions]
     write_dataset(out / "train-questions.jsonl", questions)
     rows_path = out / "rows.jsonl"
-    with bench.timed("rows"), Pipeline(train_project) as pipeline:
-        report = grounded_rows(pipeline, questions, refusal_share=args.refusal_share, seed=0)
-        write_rows(rows_path, report.rows, "sft")
-    results["rows"] = report.summary()
+    rows_report = out / "rows.report.json"
+    if args.reuse and rows_report.is_file():
+        results["rows"] = json.loads(rows_report.read_text(encoding="utf-8"))
+    else:
+        with bench.timed("rows"), Pipeline(train_project) as pipeline:
+            report = grounded_rows(pipeline, questions, refusal_share=args.refusal_share,
+                                   seed=0)
+            write_rows(rows_path, report.rows, "sft")
+        results["rows"] = report.summary()
+        rows_report.write_text(json.dumps(results["rows"]), encoding="utf-8")
     print(json.dumps(results["rows"]), flush=True)
 
     settings = TrainSettings(
         output="lora-gguf", epochs=args.epochs, max_steps=args.steps,
         learning_rate=args.lr, batch_size=args.batch_size, lora_layers=args.lora_layers,
         max_length=args.max_length, warmup_steps=5, checkpoint_every=10, device="auto")
-    with bench.timed("train"):
-        outcome = train_model(eval_project, "sft", rows_path, args.name, settings=settings,
-                              eval_dataset=held,
-                              on_step=lambda s, n, loss: print(f"step {s}/{n} loss {loss:.4f}",
-                                                              flush=True))
-    lineage = outcome.lineage
+    if args.reuse:
+        from ragloop.models.registry import read_lineage
+
+        lineage = read_lineage(models_root(eval_project.data_dir) / args.name)
+    else:
+        with bench.timed("train"):
+            outcome = train_model(
+                eval_project, "sft", rows_path, args.name, settings=settings, eval_dataset=held,
+                on_step=lambda s, n, loss: print(f"step {s}/{n} loss {loss:.4f}", flush=True))
+        lineage = outcome.lineage
     results["training"] = {
         "rows": lineage.data.rows, "skipped_too_long": lineage.data.skipped_too_long,
         "settings": {k: lineage.config[k] for k in (

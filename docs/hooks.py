@@ -15,7 +15,6 @@ PENDING = {
     "guides/conversations.md": ("Conversations", "lead"),
     "guides/judges-and-calibration.md": ("Judges and calibration", "monitor"),
     "guides/monitoring.md": ("Monitoring", "monitor"),
-    "guides/post-training.md": ("Post-training", "train"),
     "guides/security.md": ("Security", "probe"),
     "guides/benchmarks.md": ("Benchmarks", "bench"),
     "results/index.md": ("Results", "bench"),
