@@ -18,6 +18,7 @@ from ragloop.errors import ConfigError, ModelNotFoundError, UnknownPartError
 def registered_names(settings: Settings) -> list[tuple[str, str, object]]:
     """(key, name, registry) for every setting that names a registered part."""
     from ragloop.answer.strategies import STRATEGIES
+    from ragloop.chat.condensers import CONDENSERS
     from ragloop.executors.base import EXECUTORS
     from ragloop.index.factory import BACKENDS
     from ragloop.ingest.chunkers import CHUNKERS
@@ -26,6 +27,7 @@ def registered_names(settings: Settings) -> list[tuple[str, str, object]]:
 
     named = [("answer.strategy", settings.answer.strategy, STRATEGIES),
              ("answer.slow_strategy", settings.answer.slow_strategy, STRATEGIES),
+             ("chat.condense", settings.chat.condense, CONDENSERS),
              ("index.backend", settings.index.backend, BACKENDS),
              ("ingest.chunker", settings.ingest.chunker, CHUNKERS),
              ("executor.backend", settings.executor.backend, EXECUTORS),

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from ragloop import __version__
 from ragloop.config import Settings
 from ragloop.errors import ConfigError
-from ragloop.serve import api, errors, openai_routes, pages
+from ragloop.serve import api, chat_routes, errors, monitor_routes, openai_routes, pages
 from ragloop.serve.guards import APIKeyGuard, BodyLimit, OriginGuard, RedactSecrets
 from ragloop.serve.mcp.http import MCP_PATH, mcp_endpoint
 from ragloop.serve.state import ServerState
@@ -48,6 +48,7 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
     async def lifespan(_app: FastAPI):
         for name in ACCESS_LOGGERS:
             logging.getLogger(name).addFilter(redact)
+        state.monitoring.start(state.pipeline, state.gate)
         try:
             async with mcp_sessions:
                 yield
@@ -70,7 +71,9 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
                 "queue_size": state.gate.capacity}
 
     app.include_router(api.router)
+    app.include_router(monitor_routes.router)
     app.include_router(openai_routes.router)
+    app.include_router(chat_routes.router)
     app.include_router(pages.router)
     app.router.routes.extend(mcp_routes)  # /mcp: the MCP server, streamable HTTP
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")

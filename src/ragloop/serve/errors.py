@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ragloop.errors import RagloopError
+from ragloop.feedback.conversations import UnknownConversationError
 from ragloop.feedback.store import UnknownTraceError
 from ragloop.serve.gate import QueueFullError
 
@@ -50,6 +51,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnknownTraceError)
     async def _unknown_trace(_: Request, err: UnknownTraceError):
         return error_response(404, str(err), "unknown_trace")
+
+    @app.exception_handler(UnknownConversationError)
+    async def _unknown_conversation(_: Request, err: UnknownConversationError):
+        return error_response(404, str(err), "unknown_conversation")
 
     @app.exception_handler(QueueFullError)
     async def _queue_full(_: Request, err: QueueFullError):

@@ -50,6 +50,12 @@ class AskRequest(Strict):
         return name
 
 
+class ChatRequest(AskRequest):
+    """A turn of a conversation: ``conversation_id`` None starts one (its id comes back)."""
+
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class AskResponse(BaseModel):
     trace_id: str
     question: str
@@ -66,6 +72,13 @@ class AskResponse(BaseModel):
     cached: bool = Field(description="Every model call came from the cache")
     model_calls: int = Field(description="Model calls the answer made (0: extract)")
     usage: dict[str, int]
+
+
+class ChatResponse(AskResponse):
+    conversation_id: str = Field(description="The conversation this turn belongs to: send it "
+                                             "with the next question")
+    search_query: str | None = Field(default=None, description="What retrieval searched "
+                                                               "for a follow-up")
 
 
 class FeedbackRequest(Strict):

@@ -18,10 +18,11 @@ from typing import Any
 from ragloop.config import Settings
 from ragloop.feedback.otel import emit_trace, otlp_tracer
 from ragloop.feedback.store import TraceStore
-from ragloop.feedback.tracing import build_trace
+from ragloop.feedback.tracing import build_trace, new_trace_id
 from ragloop.records import Answer, Feedback, Trace
 from ragloop.serve.answering import AskOptions, answer_events, ask
 from ragloop.serve.gate import ModelGate
+from ragloop.serve.monitoring import Monitoring
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +35,15 @@ class ServerState:
     store: TraceStore
     gate: ModelGate
     tracer: Any = None  # an OpenTelemetry tracer when OTLP export is configured
+    monitoring: Monitoring | None = None  # labels, online scores, the background monitor
 
     @classmethod
     def build(cls, pipeline, settings: Settings, data_dir: Path) -> ServerState:
         data_dir = Path(data_dir)
         return cls(pipeline=pipeline, settings=settings, data_dir=data_dir,
                    store=TraceStore.for_data_dir(data_dir),
-                   gate=ModelGate(settings.serve.queue_size), tracer=otlp_tracer())
+                   gate=ModelGate(settings.serve.queue_size), tracer=otlp_tracer(),
+                   monitoring=Monitoring(settings, data_dir))
 
     @property
     def runs_dir(self) -> Path:
@@ -61,6 +64,8 @@ class ServerState:
 
     def record(self, trace: Trace) -> None:
         self.store.add_trace(trace)
+        if self.monitoring is not None:
+            self.monitoring.wake()
         if self.tracer is not None:
             try:
                 emit_trace(trace, self.tracer)
@@ -75,17 +80,20 @@ class ServerState:
         after each piece (a caller's progress)."""
         started = datetime.now(UTC)
         t0 = time.perf_counter()
+        trace_id = new_trace_id()  # known before answering: a conversation's turn names it
         if on_text is None:
-            answer = await self.gate.run(lambda: ask(self.pipeline, question, options))
+            answer = await self.gate.run(lambda: ask(self.pipeline, question, options,
+                                                     trace_id))
         else:
-            answer = await self._streamed(question, options, on_text)
+            answer = await self._streamed(question, options, on_text, trace_id)
         trace = build_trace(answer, started=started, wall_s=time.perf_counter() - t0,
-                            endpoint=endpoint)
+                            trace_id=trace_id, endpoint=endpoint)
         await asyncio.to_thread(self.record, trace)
         return answer, trace
 
     async def _streamed(self, question: str, options: AskOptions,
-                        on_text: Callable[[str], Awaitable[None]]) -> Answer:
+                        on_text: Callable[[str], Awaitable[None]],
+                        trace_id: str | None = None) -> Answer:
         """The model thread writes the text so far into a queue that this task drains; when
         the caller goes away (this task is cancelled) the model stops at its next piece."""
         loop = asyncio.get_running_loop()
@@ -94,7 +102,8 @@ class ServerState:
 
         def pump() -> Answer | None:
             written = ""
-            with closing(answer_events(self.pipeline, question, options)) as events:
+            with closing(answer_events(self.pipeline, question, options,
+                                       trace_id)) as events:
                 try:
                     for event in events:
                         if stopped:
@@ -135,5 +144,7 @@ class ServerState:
         return record
 
     def close(self) -> None:
+        if self.monitoring is not None:
+            self.monitoring.close()  # before the gate: its pending model call is dropped
         self.gate.shutdown()
         self.store.close()
