@@ -12,21 +12,21 @@ summaries of its own answers are not reliable enough to put back in a prompt, an
 earlier questions are what a later follow-up refers back to (the topic words the
 condensers carry).
 
-Each write is one transaction (WAL, ``synchronous=FULL``), like the trace store's; this
-store has its own connection and table, so the two never block each other for long.
+Each write is one transaction on a ``feedback.db.Database`` (WAL, ``synchronous=FULL``), like
+the trace store's; this store has its own connection and table, so the two never block each
+other for long.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ragloop.errors import StoreError
+from ragloop.feedback.db import Database
 from ragloop.feedback.store import TRACES_FILENAME
 from ragloop.records import Conversation, Turn
 
@@ -93,36 +93,14 @@ class ConversationStore:
         self.path = Path(path)
         self.history_tokens = history_tokens
         self.count_tokens = count_tokens
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False,
-                                         isolation_level=None, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: cannot open conversation store: {err}") from None
-        self._lock = threading.Lock()
+        self._db = Database(self.path, _SCHEMA)
 
     @classmethod
     def for_data_dir(cls, data_dir: Path | str, **options) -> ConversationStore:
         return cls(Path(data_dir) / TRACES_FILENAME, **options)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: what is read inside it is what the write replaces."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._db.close()
 
     def create(self, conversation_id: str | None = None) -> Conversation:
         """A new, empty conversation (a fresh id unless one is given)."""
@@ -130,7 +108,7 @@ class ConversationStore:
         conversation = Conversation(id=conversation_id or uuid.uuid4().hex, created=now,
                                     updated=now)
         try:
-            with self._transaction() as conn:
+            with self._db.transaction() as conn:
                 conn.execute("INSERT INTO conversations VALUES (?, ?, ?, ?)",
                              (conversation.id, now.isoformat(), now.isoformat(),
                               conversation.model_dump_json()))
@@ -140,14 +118,12 @@ class ConversationStore:
         return conversation
 
     def exists(self, conversation_id: str) -> bool:
-        with self._lock:
-            return bool(self._conn.execute("SELECT 1 FROM conversations WHERE id = ?",
-                                           (conversation_id,)).fetchall())
+        return bool(self._db.read("SELECT 1 FROM conversations WHERE id = ?",
+                                  (conversation_id,)))
 
     def get(self, conversation_id: str) -> Conversation:
-        with self._lock:
-            rows = self._conn.execute("SELECT record FROM conversations WHERE id = ?",
-                                      (conversation_id,)).fetchall()
+        rows = self._db.read("SELECT record FROM conversations WHERE id = ?",
+                             (conversation_id,))
         if not rows:
             raise UnknownConversationError(conversation_id)
         return Conversation.model_validate_json(rows[0][0])
@@ -157,7 +133,7 @@ class ConversationStore:
         ``history_tokens``, store and return it."""
         now = datetime.now(UTC)
         turn = turn if turn.created else turn.model_copy(update={"created": now})
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             rows = conn.execute("SELECT record FROM conversations WHERE id = ?",
                                 (conversation_id,)).fetchall()
             if not rows:
@@ -171,21 +147,19 @@ class ConversationStore:
 
     def recent(self, limit: int = 20, offset: int = 0) -> list[Conversation]:
         """Conversations, the most recently updated first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT record FROM conversations ORDER BY updated DESC, id LIMIT ? OFFSET ?",
-                (limit, offset)).fetchall()
+        rows = self._db.read(
+            "SELECT record FROM conversations ORDER BY updated DESC, id LIMIT ? OFFSET ?",
+            (limit, offset))
         return [Conversation.model_validate_json(r[0]) for r in rows]
 
     def delete(self, conversation_id: str) -> None:
         """Remove the conversation (``UnknownConversationError`` if there is none). Its
         turns' traces and feedback stay: they are the record of what was answered."""
-        with self._transaction() as conn:
+        with self._db.transaction() as conn:
             gone = conn.execute("DELETE FROM conversations WHERE id = ?",
                                 (conversation_id,)).rowcount
         if not gone:
             raise UnknownConversationError(conversation_id)
 
     def count(self) -> int:
-        with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+        return self._db.read("SELECT COUNT(*) FROM conversations")[0][0]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ragloop.errors import StoreError
@@ -41,17 +43,24 @@ class Database:
         with self._lock:
             self._conn.executescript(schema)
 
-    def write(self, statements: list[tuple[str, tuple]]) -> None:
-        """Run ``statements`` in one transaction: all of them reach the disk, or none."""
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: what is read inside it is what the write replaces; all of
+        it reaches the disk, or none."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                for sql, params in statements:
-                    self._conn.execute(sql, params)
+                yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def write(self, statements: list[tuple[str, tuple]]) -> None:
+        """Run ``statements`` in one transaction."""
+        with self.transaction() as conn:
+            for sql, params in statements:
+                conn.execute(sql, params)
 
     def read(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
