@@ -91,7 +91,7 @@ def test_labels_without_a_split_are_held_out(tmp_path):
     assert [i.id for i in load_labels(path, split="test")] == ["1"]
     assert [i.id for i in load_labels(path, split="train")] == ["2"]
     path.write_text(json.dumps(lines[0]) + "\n")
-    with pytest.raises(DatasetError, match="no items in split 'train'"):
+    with pytest.raises(DatasetError, match="no labelled items in split 'train'"):
         load_labels(path, split="train")
     with pytest.raises(ValueError, match="split must be one of"):
         load_labels(path, split="dev")
