@@ -25,6 +25,10 @@ from ragloop.models.llm import LLMClient
 from ragloop.records import Chunk, Document, Question
 
 
+NO_CHUNKS = ("nothing to index: the chunker made no chunks of it (the document holds only "
+             "headings, no text under them)")
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build the embedder (and the enrichment LLM) in a worker: settings, not objects,
@@ -126,6 +130,8 @@ class DocumentStage:
         try:
             with _timed(seconds, "chunk"):
                 chunks = builder.chunks(document)
+            if not chunks:  # a store holds no document without chunks: its error, not the run's
+                raise IngestError(document.source, NO_CHUNKS)
             questions: list[Question] = []
             if enricher is not None:
                 with _timed(seconds, "enrich"):
