@@ -2,12 +2,12 @@
 no higher room and no sibling of the same rank. The ranks follow /work/shared/DESIGN.md:
 
     records, errors → config, registry → models, executors, project → index, feedback
-      → ingest, retrieve → answer → evals → pipeline, checks, train → demo → serve → cli
+      → ingest, retrieve → answer → evals → pipeline, checks → train, demo, api → serve → cli
 
-Imports inside functions (the CLI's lazy ``from ragloop.pipeline import Pipeline``) are not
-seen here; they are how a higher room is reached on purpose. A module whose optional
-third-party dependency is missing (psycopg, ray, sentence-transformers) is skipped, and the
-skip is reported in the child's output.
+A second test reads every module's source, imports inside functions included (the lazy
+imports that keep start-up cheap): those may only reach lower rooms too. A module whose
+optional third-party dependency is missing (psycopg, ray, sentence-transformers) is skipped
+by the first test, and the skip is reported in the child's output.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ RANKS = {
     "ingest": 4, "retrieve": 4,
     "answer": 5,
     "evals": 6,
-    "pipeline": 7, "checks": 7, "train": 7,
-    "demo": 8,
+    "pipeline": 7, "checks": 7,
+    "train": 8, "demo": 8, "api": 8,
     "serve": 9,
     "cli": 10,
 }
@@ -81,3 +81,34 @@ def test_a_room_imports_only_lower_rooms(imports, room):
     loaded = set(imports[room]["loaded"]) - {room}
     upward = sorted(r for r in loaded if RANKS[r] >= RANKS[room])
     assert not upward, f"ragloop.{room} imports {upward} (rank {RANKS[room]}: only lower)"
+
+
+def _imports_in(path: Path) -> set[str]:
+    """Every ragloop room a module imports, at its top or inside a function."""
+    import ast
+
+    rooms = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] if node.module != "ragloop" else \
+                [f"ragloop.{alias.name}" for alias in node.names]
+        rooms |= {n.split(".")[1] for n in names if n.startswith("ragloop.")}
+    return rooms & set(RANKS)
+
+
+# Reached on purpose from below, inside a function, with the reason: none so far.
+LAZY_UPWARD: dict[tuple[str, str], str] = {}
+
+
+@pytest.mark.parametrize("room", list(RANKS))
+def test_no_import_inside_a_function_reaches_up(room):
+    root = Path(ragloop.__file__).parent
+    files = [root / f"{room}.py"] if (root / f"{room}.py").is_file() \
+        else sorted((root / room).rglob("*.py"))
+    upward = sorted(f"{path.relative_to(root)} → {other}" for path in files
+                    for other in _imports_in(path) - {room}
+                    if RANKS[other] >= RANKS[room] and (room, other) not in LAZY_UPWARD)
+    assert not upward, f"upward or sideways imports: {upward}"

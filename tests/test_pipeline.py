@@ -79,11 +79,17 @@ opened_stores: list = []
 def open_fake_backend(settings, data_dir):
     """A second backend for the test: records the call, then opens the embedded store."""
     opened_stores.append((settings.backend, data_dir))
-    return factory.opener_for("embedded")(settings, data_dir)
+    return factory.BACKENDS.get("embedded")(settings, data_dir)
 
 
-def test_a_registered_backend_is_chosen_by_config(tmp_path, monkeypatch):
-    monkeypatch.setitem(factory.BACKENDS, "fake", f"{__name__}:open_fake_backend")
+@pytest.fixture
+def fake_backend():
+    factory.BACKENDS.register("fake")(open_fake_backend)
+    yield
+    factory.BACKENDS.unregister("fake")
+
+
+def test_a_registered_backend_is_chosen_by_config(tmp_path, fake_backend):
     opened_stores.clear()
     project = _project(tmp_path, index={"backend": "fake"})
     with Pipeline(project, embedder=FakeEmbedder()) as pipeline:

@@ -1,6 +1,6 @@
 """Checks of a project's settings that need more than the settings themselves: names that
-live in registries (answer strategies, index backends) and the model files the configured
-backends will open. ``ragloop config`` runs them, and ``ragloop serve`` refuses to start
+live in registries (strategies, backends, chunkers, retrievers ...) and the model files the
+configured backends will open. ``ragloop config`` runs them, and ``ragloop serve`` refuses to start
 when they fail, instead of answering every request with a 500.
 
 (``ragloop.config`` validates what the settings alone can tell: types, ranges, unknown keys,
@@ -12,17 +12,37 @@ from __future__ import annotations
 from pathlib import Path
 
 from ragloop.config import EmbedderSettings, LLMSettings, Settings
-from ragloop.errors import ConfigError, ModelNotFoundError
+from ragloop.errors import ConfigError, ModelNotFoundError, UnknownPartError
 
 
-def _strategies(settings: Settings) -> None:
+def registered_names(settings: Settings) -> list[tuple[str, str, object]]:
+    """(key, name, registry) for every setting that names a registered part."""
     from ragloop.answer.strategies import STRATEGIES
+    from ragloop.executors.base import EXECUTORS
+    from ragloop.index.factory import BACKENDS
+    from ragloop.ingest.chunkers import CHUNKERS
+    from ragloop.models.factory import EMBEDDERS, LLM_BACKENDS
+    from ragloop.retrieve.base import RERANKERS, SIGNALS
 
-    for key in ("strategy", "slow_strategy"):
-        name = getattr(settings.answer, key)
-        if name not in STRATEGIES:
-            raise ConfigError(f"unknown strategy '{name}' in [answer] {key}; choose from "
-                              f"{', '.join(sorted(STRATEGIES))}", key=f"answer.{key}")
+    named = [("answer.strategy", settings.answer.strategy, STRATEGIES),
+             ("answer.slow_strategy", settings.answer.slow_strategy, STRATEGIES),
+             ("index.backend", settings.index.backend, BACKENDS),
+             ("ingest.chunker", settings.ingest.chunker, CHUNKERS),
+             ("executor.backend", settings.executor.backend, EXECUTORS),
+             ("llm.backend", settings.llm.backend, LLM_BACKENDS),
+             ("embedder.backend", settings.embedder.backend, EMBEDDERS)]
+    if settings.judge is not None:
+        named.append(("judge.backend", settings.judge.backend, LLM_BACKENDS))
+    named += [("retrieve.retrievers", name, SIGNALS) for name in settings.retrieve.retrievers]
+    if settings.retrieve.rerank != "none":
+        named.append(("retrieve.rerank", settings.retrieve.rerank, RERANKERS))
+    return named
+
+
+def _registered(settings: Settings) -> None:
+    for key, name, registry in registered_names(settings):
+        if name not in registry:
+            raise UnknownPartError(registry.kind, name, registry.names(), key=key)
 
 
 def _file(path: str, key: str, what: str, *, folder: bool = False) -> None:
@@ -65,11 +85,8 @@ def _embedder(embedder: EmbedderSettings) -> None:
 def check_settings(settings: Settings, *, path: Path | None = None) -> None:
     """Raise ``ConfigError`` naming the key (and ``path``, the config file) when the
     settings cannot answer a question."""
-    from ragloop.index.factory import check_backend
-
     try:
-        check_backend(settings.index.backend)
-        _strategies(settings)
+        _registered(settings)
         _llm(settings.llm, "llm")
         if settings.judge is not None:
             _llm(settings.judge, "judge")

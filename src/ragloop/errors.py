@@ -108,7 +108,12 @@ class UnknownPartError(ConfigError):
         self.kind = kind
         self.name = name
         self.choices = tuple(sorted(choices))
-        message = f"unknown {kind} '{name}'; choose from {', '.join(self.choices) or '(none)'}"
+        where = ""
+        if key:
+            section, _, field = key.partition(".")
+            where = f" in [{section}] {field}" if field else f" in [{section}]"
+        message = (f"unknown {kind} '{name}'{where}; choose from "
+                   f"{', '.join(self.choices) or '(none)'}")
         if unavailable:
             message += " (not loaded: " + "; ".join(f"{m}: {why}" for m, why in
                                                     sorted(unavailable.items())) + ")"

@@ -16,13 +16,26 @@ from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
 
-from ragloop.index.factory import build_store, check_backend
+from ragloop.index.factory import BACKENDS, build_store
 from ragloop.index.store import Store
 from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
 from ragloop.models.llm import LLMClient
 from ragloop.project import Project
 from ragloop.records import Answer, AnswerEvent, AnswerRequest, Candidate
+
+
+class PipelineFactory:
+    """Builds a project's ``Pipeline`` where it is called: the project root, not the
+    pipeline, travels to an executor's workers (it pickles), and each worker builds its
+    pipeline once."""
+
+    def __init__(self, project_root: Path | str, use_cache: bool = True):
+        self.project_root = str(project_root)
+        self.use_cache = use_cache
+
+    def __call__(self) -> Pipeline:
+        return Pipeline(Project.load(self.project_root), use_cache=self.use_cache)
 
 
 class Pipeline:
@@ -32,7 +45,7 @@ class Pipeline:
         self.project = project
         self.settings = project.settings
         self.use_cache = use_cache
-        check_backend(self.settings.index.backend)  # a typo fails now, not at first search
+        BACKENDS.check(self.settings.index.backend)  # a typo fails now, not at first search
         self._owned = ExitStack()
         # parts given from outside take the place of the built ones (cached_property slots)
         for name, part in (("store", store), ("llm", llm), ("judge_llm", judge_llm),
@@ -172,6 +185,25 @@ class Pipeline:
         request = question if isinstance(question, AnswerRequest) else self.request(
             question, instruction=instruction, mode=mode, strategy=strategy, filters=filters)
         return self.answerer.stream(request)
+
+    def evaluate(self, dataset: Path | str | None = None, *, options=None, resume=None,
+                 progress=None, executor=None):
+        """Run (or resume) an evaluation of this pipeline on a golden dataset and write its
+        run folder (``ragloop.evals.runner.run_eval``): per-example records, aggregates
+        with intervals, the HTML report. ``options`` is an ``evals.runner.RunOptions``
+        (default: ``[eval] workers`` threads, no judge); ``executor`` runs the examples
+        on its workers, each building this project's pipeline. Returns the ``RunResult``
+        (``run_dir``, ``aggregates``, ``errors``, ``warnings`` about unknown gold ids)."""
+        from ragloop.evals.runner import RunOptions, run_eval
+
+        options = options or RunOptions(workers=self.settings.eval.workers)
+        return run_eval(self, dataset, options=options, resume=resume, progress=progress,
+                        executor=executor,
+                        worker_pipeline=self.factory() if executor is not None else None)
+
+    def factory(self) -> PipelineFactory:
+        """What builds this project's pipeline elsewhere (an executor's workers)."""
+        return PipelineFactory(self.project.root, self.use_cache)
 
     # ---- lifetime ----
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragloop.config import CONFIG_FILENAME, Settings, default_toml, load_settings
+from ragloop.config import (
+    CONFIG_FILENAME,
+    Settings,
+    default_toml,
+    load_settings,
+    parse_settings,
+)
 from ragloop.errors import ConfigError
 
 
@@ -30,6 +36,17 @@ class Project:
         project = cls.load(root)
         project.data_dir.mkdir(parents=True, exist_ok=True)
         return project
+
+    def overridden(self, overrides: dict[str, dict]) -> Project:
+        """This project with ``{table: {key: value}}`` laid over its settings, in memory
+        only; validated like ``ragloop.toml`` (an unknown key is a ``ConfigError``)."""
+        data = self.settings.model_dump(mode="json", exclude_unset=True)
+        for table, values in overrides.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"override '{table}' must be a table of keys, "
+                                  f"e.g. {table}={{...}}", key=table)
+            data[table] = {**data.get(table, {}), **values}
+        return Project(self.root, parse_settings(data, path=self.config_path))
 
     @property
     def config_path(self) -> Path:

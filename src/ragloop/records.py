@@ -382,3 +382,26 @@ class EvalRecord(Record):
     @property
     def ok(self) -> bool:
         return not self.error
+
+
+class RunManifest(Record):
+    """An eval run's manifest (``run.json``): what was run, on what, and how it ended.
+    ``judge_calibration`` holds each judge's agreement with human labels as known when the
+    run started (``evals.judge_agreement``); ``usage`` what the run's model calls cost."""
+
+    # manifests of other versions may carry keys this one does not know
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    created: str = ""
+    dataset: str = ""
+    dataset_hash: str = ""
+    config_hash: str = ""
+    options: dict[str, Any] = Field(default_factory=dict)
+    model: dict[str, Any] | str | None = None
+    judge_model: str | None = None
+    judge_prompt_version: str = "v1"
+    judge_calibration: dict[str, dict[str, Any]] | None = None
+    n_examples: int = 0
+    status: Literal["running", "complete"] = "running"
+    finished: str | None = None
+    usage: dict[str, float] = Field(default_factory=dict)

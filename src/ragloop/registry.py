@@ -30,21 +30,27 @@ class Registry(Generic[T]):
     that register parts; ``group`` names the entry points of outside parts."""
 
     def __init__(self, kind: str, *, key: str | None = None, package: str | None = None,
-                 group: str | None = None):
+                 group: str | None = None,
+                 names_of: Callable[[T], tuple[str, ...]] | None = None):
         self.kind = kind
         self.key = key
         self.package = package
         self.group = group
+        self._names_of = names_of or (lambda part: (part.name,))
         self._parts: dict[str, T] = {}
         self._unavailable: dict[str, str] = {}
         self._loaded = package is None and group is None
 
-    def register(self, *names: str) -> Callable[[T], T]:
-        """Decorator registering a part under ``names`` (default: its ``name`` attribute).
-        A second part under a taken name is an error: one name, one part."""
+    def register(self, *names):
+        """Decorator registering a part under ``names`` — ``@REGISTRY.register("name")``, or
+        bare ``@REGISTRY.register`` for the part's own names (its ``name`` attribute, or what
+        the registry's ``names_of`` reads). A second part under a taken name is an error:
+        one name, one part."""
+        if len(names) == 1 and not isinstance(names[0], str):
+            return self.register()(names[0])
 
         def add(part: T) -> T:
-            for name in names or (part.name,):
+            for name in names or self._names_of(part):
                 held = self._parts.get(name)
                 if held is not None and held is not part:
                     raise ValueError(f"{self.kind} '{name}' is registered twice "
@@ -61,6 +67,13 @@ class Registry(Generic[T]):
         except KeyError:
             raise UnknownPartError(self.kind, name, self._parts, key=self.key,
                                    unavailable=self._unavailable) from None
+
+    def __getitem__(self, name: str) -> T:
+        return self.get(name)
+
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (a test's toy part)."""
+        self._parts.pop(name, None)
 
     def check(self, name: str) -> None:
         """Raise ``UnknownPartError`` unless ``name`` is registered."""

@@ -77,7 +77,7 @@ def test_streamed_answers_use_the_llm_cache(tmp_path):
     llm = LLMClient(backend, DiskCache(tmp_path / "llm.sqlite", table="completions"))
 
     def streamed():
-        events = list(stream(Q, settings=AnswerSettings(), retriever=FakeRetriever(),
+        events = list(stream(Q, settings=AnswerSettings(mode="fast"), retriever=FakeRetriever(),
                              llm=llm))
         assert all(isinstance(e, AnswerEvent) for e in events)
         return "".join(e.text for e in events if e.kind == "delta"), events[-1].answer
@@ -89,7 +89,7 @@ def test_streamed_answers_use_the_llm_cache(tmp_path):
     assert [c.cached for c in first.calls] == [False]
     assert [c.cached for c in second.calls] == [True]
     # and the whole answer path shares that cache: ask gives the streamed answer back
-    asked = ask(Q, settings=AnswerSettings(), retriever=FakeRetriever(), llm=llm)
+    asked = ask(Q, settings=AnswerSettings(mode="fast"), retriever=FakeRetriever(), llm=llm)
     assert asked.text == first.text and asked.calls[0].cached and len(backend.reached) == 1
 
 
@@ -130,7 +130,7 @@ def test_a_failing_stream_raises_to_the_reader():
             yield "partial "
             raise RuntimeError("model crashed")
 
-    events = stream(Q, settings=AnswerSettings(citation_style="inline"),
+    events = stream(Q, settings=AnswerSettings(mode="fast", citation_style="inline"),
                     retriever=FakeRetriever(), llm=LLMClient(Broken("unused")))
     assert next(events).text == "partial "
     try:
@@ -144,7 +144,7 @@ def test_a_failing_stream_raises_to_the_reader():
 def test_a_cached_schema_failure_streams_the_same_text_again(tmp_path):
     backend = FakeLLMBackend('{"answer": "Port 8765 is the def')  # cut at max_tokens
     llm = LLMClient(backend, DiskCache(tmp_path / "llm.sqlite", table="completions"))
-    runs = [list(stream(Q, settings=AnswerSettings(), retriever=FakeRetriever(),
+    runs = [list(stream(Q, settings=AnswerSettings(mode="fast"), retriever=FakeRetriever(),
                         llm=llm)) for _ in range(2)]
     shown = ["".join(e.text for e in events if e.kind == "delta") for events in runs]
     finals = [events[-1].answer for events in runs]

@@ -24,7 +24,8 @@ def fake_pipeline(monkeypatch):
 
 
 def test_ask_prints_answer_then_sources(project, fake_pipeline):
-    result = CliRunner().invoke(app, ["-p", str(project.root), "ask", "Which port?"])
+    result = CliRunner().invoke(app, ["-p", str(project.root), "ask", "Which port?",
+                                      "--mode", "fast"])
     assert result.exit_code == 0, result.output
     # streamed answer, then the markers it cites, then the sources
     assert "port 8765. [1]" in result.output and "Sources" in result.output

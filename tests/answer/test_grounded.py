@@ -28,7 +28,7 @@ def test_direct_json_answer_maps_sources_and_reports_invalid():
     retriever = FakeRetriever()
     llm = fake_llm(json.dumps({"answer": "It listens on port 8765.", "sources": [1, 9]}))
     answer = ask("Which port does the server listen on?",
-                 settings=AnswerSettings(), retriever=retriever, llm=llm)
+                 settings=AnswerSettings(mode="fast"), retriever=retriever, llm=llm)
     assert answer.strategy == "direct" and not answer.refused
     assert [c.chunk_id for c in answer.citations] == ["c0"]
     assert answer.metadata["invalid_markers"] == [9]

@@ -50,7 +50,7 @@ def test_vote_counts_samples_and_stays_in_budget(real_llm):
 
 
 def test_stream_inline_on_the_real_model(real_llm):
-    settings = AnswerSettings(citation_style="inline", max_tokens=40)
+    settings = AnswerSettings(mode="fast", citation_style="inline", max_tokens=40)
     events = list(stream(Q, settings=settings, retriever=FakeRetriever(), llm=real_llm))
     deltas = "".join(e.text for e in events if e.kind == "delta")
     final = events[-1].answer

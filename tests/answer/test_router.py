@@ -71,7 +71,7 @@ def test_auto_stays_fast_when_the_budget_cannot_pay_for_slow():
 
 def test_stream_inline_yields_deltas_then_the_answer():
     llm = fake_llm("The server listens on port 8765 [1] [7].")
-    settings = AnswerSettings(citation_style="inline")
+    settings = AnswerSettings(mode="fast", citation_style="inline")
     events = list(stream("Which port?", settings=settings, retriever=FakeRetriever(),
                          llm=llm))
     deltas = [e.text for e in events if e.kind == "delta"]
@@ -83,7 +83,7 @@ def test_stream_inline_yields_deltas_then_the_answer():
 
 
 def test_stream_json_style_streams_the_answer_field_then_its_markers():
-    events = list(stream("Which port?", settings=AnswerSettings(),
+    events = list(stream("Which port?", settings=AnswerSettings(mode="fast"),
                          retriever=FakeRetriever(), llm=fake_llm(GROUNDED)))
     deltas = [e.text for e in events if e.kind == "delta"]
     assert len(deltas) > 2  # word by word, not one piece

@@ -10,6 +10,7 @@ import threading
 
 from fakes import fake_llm
 from ragloop.index.store import DocumentEntry
+from ragloop.pipeline import Pipeline
 from ragloop.records import Answer, Candidate, Chunk, Citation, LLMCall
 
 CHUNKS = {
@@ -41,6 +42,11 @@ class FakeStore:
 
 
 class FakePipeline:
+    # the real pipeline's eval entry points, over this fake's parts
+    evaluate = Pipeline.evaluate
+    factory = Pipeline.factory
+    use_cache = True
+
     def __init__(self, project, *, broken_ids=(), answer_prefix: str = "",
                  context_chunks: int = 2):
         self.project = project

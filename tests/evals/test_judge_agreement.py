@@ -93,7 +93,7 @@ def test_eval_run_report_and_compare_carry_the_judges_calibration(cli, project):
     assert "UNCALIBRATED: kappa 0.00 < 0.4 (n=10, shipped labels)" in run.text
     folder = run_folder(run.output)
     manifest = load_run(folder).manifest
-    assert manifest["judge_calibration"]["correctness"]["calibrated"] is False
+    assert manifest.judge_calibration["correctness"]["calibrated"] is False
     html = (load_run(folder).path / "report.html").read_text()
     assert '<span class="bad agreement">UNCALIBRATED: kappa 0.00 &lt; 0.4' in html
     assert "Uncalibrated here: correctness, faithfulness, relevancy." in html
@@ -121,5 +121,5 @@ def test_a_calibrated_judge_shows_its_kappa_and_gates_without_warning(cli, proje
 
 def test_a_run_without_judges_records_no_calibration(cli):  # noqa: F811
     run = cli("run", cli.dataset)
-    assert load_run(run_folder(run.output)).manifest["judge_calibration"] is None
+    assert load_run(run_folder(run.output)).manifest.judge_calibration is None
     assert "UNCALIBRATED" not in run.text

@@ -69,7 +69,7 @@ def test_eval_examples_run_on_worker_processes_with_the_same_records(project, tm
     assert os.getpid() not in pids  # every example ran in a worker process
     assert there.aggregates["n_examples"] == 4 and there.aggregates["n_errors"] == 0
     # the workers' LLM calls count in the run's usage (the caller's own client made none)
-    usage = runs.load_run(there.run_dir).manifest["usage"]
+    usage = runs.load_run(there.run_dir).manifest.usage
     assert usage["calls"] == 4 and usage["prompt_tokens"] > 0
 
 
@@ -90,4 +90,4 @@ def test_eval_examples_run_on_ray_actors(project, tmp_path):
     answered_by = {int(r.answer[len("[pid "):r.answer.index("]")])
                    for r in runs.read_records(there.run_dir)}
     assert answered_by <= pids and os.getpid() not in answered_by
-    assert runs.load_run(there.run_dir).manifest["usage"]["calls"] == 4
+    assert runs.load_run(there.run_dir).manifest.usage["calls"] == 4

@@ -189,7 +189,7 @@ def test_a_parser_crash_on_one_file_is_that_files_error(folder, monkeypatch):
         raise AttributeError("parser bug on a malformed file")
         yield
 
-    monkeypatch.setattr(LOADERS[".docx"], "load", explode)
+    monkeypatch.setattr(LOADERS[".docx"], "load", staticmethod(explode))
     report = ingest([folder["good_md"].parent], FakeStore(), settings=IngestSettings())
     docx_error = [e for e in report.errors if str(folder["good_docx"]) in e]
     assert docx_error == [f"{folder['good_docx']}: cannot parse: AttributeError: parser bug "
@@ -212,8 +212,8 @@ def test_a_new_loader_version_parses_files_whose_bytes_did_not_change(folder, tm
     markdown = LOADERS[".md"]
     parsed, load = [], markdown.load
     monkeypatch.setattr(markdown, "load",
-                        lambda path, data, limits: parsed.append(path) or load(path, data,
-                                                                               limits))
+                        lambda self, path, data, limits: parsed.append(path)
+                        or load(self, path, data, limits))
     again = ingest([root], store)
     assert parsed == [] and again.unchanged == 8  # same bytes, same loader: not even parsed
     monkeypatch.setattr(markdown, "version", markdown.version + 1)

@@ -15,8 +15,15 @@ runner = CliRunner()
 
 @pytest.mark.parametrize("toml, words", [
     ('[answer]\nstrategy = "bogus"\n',
-     ["unknown strategy 'bogus'", "[answer] strategy", "ragloop.toml"]),
-    ('[answer]\nslow_strategy = "bogus"\n', ["unknown strategy 'bogus'", "slow_strategy"]),
+     ["unknown answer strategy 'bogus' in [answer] strategy", "ragloop.toml"]),
+    ('[answer]\nslow_strategy = "bogus"\n',
+     ["unknown answer strategy 'bogus' in [answer] slow_strategy"]),
+    ('[ingest]\nchunker = "bogus"\n', ["unknown chunker 'bogus' in [ingest] chunker",
+                                         "structure"]),
+    ('[retrieve]\nretrievers = ["bm25", "bogus"]\n',
+     ["unknown retriever 'bogus' in [retrieve] retrievers", "questions_dense"]),
+    ('[executor]\nbackend = "bogus"\n', ["unknown executor 'bogus'", "ray"]),
+    ('[run]\nworkers = 2\n', ["[run] table is now [executor]"]),
     ('[index]\nbackend = "bogus"\n', ["unknown index backend 'bogus'"]),
     ("[retrieve]\nweights = {bm25s = 5.0}\n", ["bm25s", "retrieve.weights"]),
     ("[ingest]\nchunk_tokens = 100\noverlap_tokens = 150\n",

@@ -28,11 +28,11 @@ def _print_answer(answer) -> None:
         f"{answer.prompt_tokens}+{answer.completion_tokens} tokens"), expand=False))
 
 
-def _headline(aggregates: dict, manifest: dict | None = None) -> Table:
+def _headline(aggregates: dict, manifest=None) -> Table:
     from ragloop.cli.eval_cmds import agreement_text
     from ragloop.evals.judge_agreement import agreements_of_run
 
-    agreements = agreements_of_run(manifest or {})
+    agreements = agreements_of_run(manifest)
     table = Table("metric", "mean", "95% CI", "n", "judge agreement",
                   title="evaluation (demo golden set)")
     metrics = aggregates.get("metrics", aggregates)

@@ -93,15 +93,13 @@ def run_cmd(
 
     Gold ids that match no indexed document are named in a warning, and when none of them
     match the run stops (every retrieval metric would read 0)."""
-    from ragloop.evals.runner import RunOptions, run_eval
+    from ragloop.evals.runner import RunOptions
     from ragloop.executors.build import build_executor
 
     if dataset is None and resume is None:
         fail("give a DATASET or --resume RUN_DIR", EXIT_USAGE)
     try:
         pipeline = _pipeline(ctx)
-        if dataset is not None and resume is None:
-            _check_gold_ids(pipeline, dataset, limit)
         options = RunOptions(limit=limit, workers=workers or pipeline.settings.eval.workers,
                              judge=judge)
         pool = None
@@ -113,15 +111,17 @@ def run_cmd(
         try:
             with pipeline, _progress() as bar:
                 task = bar.add_task("evaluating", total=None)
-                result = run_eval(pipeline, dataset, options=options, resume=resume,
-                                  executor=pool,
-                                  progress=lambda done, total: bar.update(task, completed=done,
-                                                                          total=total))
+                result = pipeline.evaluate(
+                    dataset, options=options, resume=resume, executor=pool,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total))
         finally:
             if pool is not None:
                 pool.close()
     except (RagloopError, ValueError) as err:
         fail(err)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
     if as_json:
         console.print_json(json.dumps(result.aggregates))
     else:
@@ -136,31 +136,6 @@ def run_cmd(
         raise typer.Exit(EXIT_PARTIAL)
 
 
-def _check_gold_ids(pipeline, dataset: Path, limit: int | None) -> None:
-    """Warn about gold ids that match nothing in the index; stop when none match."""
-    from ragloop.evals.datasets import load_dataset, unknown_gold_ids
-
-    examples = load_dataset(dataset, limit=limit)
-    gold_docs = {d for e in examples for d in e.gold_doc_ids}
-    gold_chunks = [c for e in examples for c in e.gold_chunk_ids]
-    if not gold_docs and not gold_chunks:
-        return
-    doc_ids = {entry.doc_id for entry in pipeline.store.documents()}
-    chunk_ids = {c.id for c in pipeline.store.get_chunks(sorted(set(gold_chunks)))}
-    unknown = unknown_gold_ids(examples, doc_ids, chunk_ids)
-    if not unknown:
-        return
-    names = sorted({i for ids in unknown.values() for i in ids})
-    shown = ", ".join(names[:10]) + (f", … ({len(names)} in all)" if len(names) > 10 else "")
-    where = ", ".join(list(unknown)[:5]) + (", …" if len(unknown) > 5 else "")
-    message = (f"{dataset}: gold ids that match no indexed document or chunk: {shown} "
-               f"(examples {where}); `ragloop documents list` shows the indexed ids")
-    if len(names) == len(gold_docs | set(gold_chunks)):
-        fail(message + "; none of the gold ids match, so every retrieval metric would read 0")
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False,
-                      soft_wrap=True)
-
-
 def agreement_text(metric: str, agreements: dict) -> str:
     """Rich text beside a judge metric: its judge's kappa, red when uncalibrated."""
     from ragloop.evals.judge_agreement import agreement_for_metric
@@ -171,11 +146,11 @@ def agreement_text(metric: str, agreements: dict) -> str:
     return agreement.describe() if agreement.calibrated else f"[red]{agreement.describe()}[/]"
 
 
-def _print_aggregates(agg: dict, manifest: dict | None = None) -> None:
+def _print_aggregates(agg: dict, manifest=None) -> None:
     from ragloop.evals.judge_agreement import agreements_of_run
     from ragloop.evals.report.html import metric_key, step_of
 
-    agreements = agreements_of_run(manifest or {})
+    agreements = agreements_of_run(manifest)
     table = Table(title=f"{agg['n_examples']} examples, {agg['n_errors']} failed")
     for column in ("step", "metric", "mean", "95% CI", "n", "judge agreement"):
         table.add_column(column, justify="right" if column in ("mean", "n") else "left")
@@ -236,7 +211,7 @@ def compare_cmd(
             task = bar.add_task("re-judging", total=repeats or None, visible=bool(repeats))
             cmp.gate(a, b, comparison, gates, judge_llm, repeats=repeats,
                      min_pass_rate=min_pass_rate,
-                     version=b.manifest.get("judge_prompt_version", "v1"),
+                     version=b.manifest.judge_prompt_version,
                      on_repeat=lambda done: bar.update(task, completed=done))
         page = write_compare_report(comparison, a, b, html_out)
     except RagloopError as err:

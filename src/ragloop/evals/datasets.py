@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -123,3 +123,27 @@ def unknown_gold_ids(examples: Iterable[EvalExample], doc_ids: set[str],
         if missing:
             unknown[example.id] = missing
     return unknown
+
+
+def check_gold_ids(store, examples: Sequence[EvalExample], dataset: Path | str) -> str | None:
+    """Gold ids that match nothing in ``store``: None when all match (or there are none), a
+    warning naming them when some do not, and a ``DatasetError`` when none of them match —
+    every retrieval metric would read 0."""
+    gold_docs = {d for e in examples for d in e.gold_doc_ids}
+    gold_chunks = sorted({c for e in examples for c in e.gold_chunk_ids})
+    if not gold_docs and not gold_chunks:
+        return None
+    doc_ids = {entry.doc_id for entry in store.documents()}
+    chunk_ids = {c.id for c in store.get_chunks(gold_chunks)}
+    unknown = unknown_gold_ids(examples, doc_ids, chunk_ids)
+    if not unknown:
+        return None
+    names = sorted({i for ids in unknown.values() for i in ids})
+    shown = ", ".join(names[:10]) + (f", … ({len(names)} in all)" if len(names) > 10 else "")
+    where = ", ".join(list(unknown)[:5]) + (", …" if len(unknown) > 5 else "")
+    message = (f"gold ids that match no indexed document or chunk: {shown} "
+               f"(examples {where}); `ragloop documents list` shows the indexed ids")
+    if len(names) == len(gold_docs | set(gold_chunks)):
+        raise DatasetError(dataset, message + "; none of the gold ids match, so every "
+                                              "retrieval metric would read 0")
+    return f"{dataset}: {message}"

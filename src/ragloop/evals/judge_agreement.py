@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from ragloop.evals.likelihood import GAIN_METRIC, LIKELIHOOD_JUDGE, VERDICT_METRIC
+from ragloop.records import RunManifest
 
 MIN_KAPPA = 0.4  # below: fair agreement at best (Landis & Koch), flagged as uncalibrated
 JUDGE_PREFIX = "judge_"
@@ -135,11 +136,12 @@ def likelihood_threshold(data_dir: Path | None, model: str, version: str) -> flo
         LIKELIHOOD_JUDGE].threshold
 
 
-def agreements_of_run(manifest: dict) -> dict[str, Agreement]:
+def agreements_of_run(manifest: RunManifest | None) -> dict[str, Agreement]:
     """The agreements recorded in a run's manifest (empty for a run made without judges or
     before calibration was recorded)."""
     out = {}
-    for name, data in (manifest.get("judge_calibration") or {}).items():
+    calibration = manifest.judge_calibration if manifest is not None else None
+    for name, data in (calibration or {}).items():
         kappa = data.get("kappa")
         out[name] = Agreement(name, None if kappa is None and not data.get("source")
                               else float("nan") if kappa is None else float(kappa),

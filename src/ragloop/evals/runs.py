@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ragloop.errors import RagloopError
 from ragloop.evals.metrics.answer import label_scores
 from ragloop.evals.metrics.stats import bootstrap_ci
-from ragloop.records import EvalRecord
+from ragloop.records import EvalRecord, RunManifest
 
 MANIFEST = "run.json"
 CONFIG = "config.json"
@@ -28,6 +28,8 @@ class RunFolderError(RagloopError):
 
 
 def write_json(path: Path, data) -> None:
+    if isinstance(data, RunManifest):
+        data = data.model_dump(mode="json")
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str),
                    encoding="utf-8")
@@ -110,7 +112,7 @@ def _latency_summary(values: list[float]) -> dict:
 @dataclass
 class Run:
     path: Path
-    manifest: dict
+    manifest: RunManifest
     records: list[EvalRecord]
     aggregates: dict
 
@@ -124,7 +126,11 @@ def load_run(run_dir: Path | str) -> Run:
     manifest_path = run_dir / MANIFEST
     if not manifest_path.is_file():
         raise RunFolderError(f"{run_dir}: not a run folder (no {MANIFEST})")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    try:
+        manifest = RunManifest.model_validate_json(manifest_path.read_text(encoding="utf-8"))
+    except ValidationError as err:
+        raise RunFolderError(f"{manifest_path}: damaged manifest "
+                             f"({err.errors()[0]['msg']})") from None
     records = read_records(run_dir)
     agg_path = run_dir / AGGREGATES
     aggregates = (json.loads(agg_path.read_text(encoding="utf-8")) if agg_path.is_file()

@@ -19,11 +19,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
+from ragloop.registry import Registry
+
 T = TypeVar("T")
 R = TypeVar("R")
 H = TypeVar("H")
 
 RETRIES = 1  # attempts on a fresh worker after a worker died with the item
+
+# ``[executor] backend`` → ``build(settings: ExecutorSettings) -> Executor``, registered with
+# ``@EXECUTORS.register("name")`` in a module of this package (or a ``ragloop.executors``
+# entry point)
+EXECUTORS: Registry = Registry("executor", key="executor.backend", package="ragloop.executors",
+                               group="ragloop.executors")
 
 
 @dataclass

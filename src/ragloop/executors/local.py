@@ -10,7 +10,16 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ragloop.executors.base import RETRIES, Outcome, R, T, Window
+from ragloop.executors.base import (
+    EXECUTORS,
+    RETRIES,
+    Executor,
+    InlineExecutor,
+    Outcome,
+    R,
+    T,
+    Window,
+)
 
 _TASK: Any = None  # the task this worker process unpickled once and keeps
 
@@ -96,3 +105,10 @@ class LocalPoolExecutor:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+@EXECUTORS.register("local")
+def build_local(settings) -> Executor:
+    if settings.workers == 1:
+        return InlineExecutor()  # one worker: no process to start, no models to load twice
+    return LocalPoolExecutor(settings.workers)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ragloop.errors import ConfigError
-from ragloop.executors.base import RETRIES, Outcome, R, T, Window
+from ragloop.executors.base import EXECUTORS, RETRIES, Outcome, R, T, Window
 from ragloop.executors.local import _ONE_THREAD
 
 
@@ -131,3 +131,8 @@ class RayExecutor:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+@EXECUTORS.register("ray")
+def build_ray(settings) -> RayExecutor:
+    return RayExecutor(settings.workers, settings.ray_address)

@@ -29,9 +29,12 @@ import numpy as np
 from ragloop.errors import StoreError
 from ragloop.index import ann, bm25, catalog
 from ragloop.index.analyze import analyze
-from ragloop.index.embedded_writer import TARGETS, EmbeddedWriter
+from ragloop.index.embedded_writer import EmbeddedWriter
+from ragloop.index.factory import BACKENDS
+from ragloop.index.layout import IndexLayout
 from ragloop.index.segment import Segment
 from ragloop.index.store import (
+    TARGETS,
     DocumentEntry,
     Filters,
     RecordsById,
@@ -85,12 +88,11 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 class EmbeddedStore(RecordsById):
     def __init__(self, path: Path, ann_settings: ann.AnnSettings | None = None):
-        self.path = Path(path)
-        self.ann = ann_settings or ann.AnnSettings()
-        self.segments_dir = self.path / "segments"
-        self.segments_dir.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.path / "index.sqlite"
-        catalog.create(self.db_path)
+        self.layout = IndexLayout(Path(path), ann_settings or ann.AnnSettings()).create()
+        self.path = self.layout.path
+        self.ann = self.layout.ann
+        self.segments_dir = self.layout.segments_dir
+        self.db_path = self.layout.db_path
         self._local = threading.local()
         self._lock = threading.Lock()
         self._view: _View | None = None
@@ -391,7 +393,7 @@ class EmbeddedStore(RecordsById):
     # -- writing
 
     def writer(self) -> EmbeddedWriter:
-        return EmbeddedWriter(self)
+        return EmbeddedWriter(self.layout)
 
     def close(self) -> None:
         with self._lock:
@@ -422,6 +424,7 @@ def open_store(path: Path, ann_settings: ann.AnnSettings | None = None) -> Embed
     return EmbeddedStore(Path(path), ann_settings)
 
 
+@BACKENDS.register("embedded")
 def open_embedded(settings: IndexSettings, data_dir: Path) -> EmbeddedStore:
     """The ``embedded`` backend's opener (``ragloop.index.factory``): ``<data_dir>/index``."""
     return open_store(Path(data_dir) / "index", ann.AnnSettings(

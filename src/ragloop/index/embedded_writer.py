@@ -27,6 +27,7 @@ from ragloop.index.analyze import term_counts
 from ragloop.index.merge import merge, merge_if_due, segment_name
 from ragloop.index.segment import counts_to_matrix, write_segment
 from ragloop.index.store import (
+    TARGETS,
     CommitOnExit,
     DocumentEntry,
     checked_document_input,
@@ -35,9 +36,8 @@ from ragloop.index.store import (
 from ragloop.records import Bookkeeping, Chunk, Document, Question
 
 if TYPE_CHECKING:
-    from ragloop.index.embedded import EmbeddedStore
+    from ragloop.index.layout import IndexLayout
 
-TARGETS = ("chunks", "questions")
 FLUSH_ROWS = 20_000  # a writer's buffered rows per target before they go to a segment file
 LOCK_TIMEOUT_S = 600.0
 
@@ -59,8 +59,8 @@ class EmbeddedWriter(CommitOnExit):
     ``rollback()`` the same writer may stage the next batch.
     """
 
-    def __init__(self, store: EmbeddedStore):
-        self.store = store
+    def __init__(self, layout: IndexLayout):
+        self.layout = layout
         self._conn: sqlite3.Connection | None = None
         self._lock_fh = None
         self._gen = 0
@@ -71,7 +71,7 @@ class EmbeddedWriter(CommitOnExit):
     # -- transaction
 
     def _acquire(self) -> None:
-        self._lock_fh = open(self.store.path / "writer.lock", "a+")  # noqa: SIM115
+        self._lock_fh = open(self.layout.lock_path, "a+")  # noqa: SIM115
         deadline = time.monotonic() + LOCK_TIMEOUT_S
         while True:
             try:
@@ -81,7 +81,7 @@ class EmbeddedWriter(CommitOnExit):
                 if time.monotonic() > deadline:
                     self._lock_fh.close()
                     self._lock_fh = None
-                    raise StoreError(f"{self.store.path}: another writer holds the index "
+                    raise StoreError(f"{self.layout.path}: another writer holds the index "
                                      f"lock") from None
                 time.sleep(0.05)
 
@@ -96,7 +96,7 @@ class EmbeddedWriter(CommitOnExit):
             return self._conn
         self._acquire()
         try:
-            conn = catalog.connect(self.store.db_path)
+            conn = catalog.connect(self.layout.db_path)
             conn.execute("BEGIN IMMEDIATE")
             self._remove_orphans(conn)
         except BaseException:
@@ -114,7 +114,7 @@ class EmbeddedWriter(CommitOnExit):
         """Segment folders no committed generation lists: leftovers of crashed writers or of
         merges (removed only here, under the writer lock)."""
         listed = {name for (name,) in conn.execute("SELECT name FROM segments")}
-        for folder in self.store.segments_dir.iterdir():
+        for folder in self.layout.segments_dir.iterdir():
             if folder.name not in listed:
                 shutil.rmtree(folder, ignore_errors=True)
 
@@ -131,10 +131,10 @@ class EmbeddedWriter(CommitOnExit):
             return
         matrix, vocab = counts_to_matrix(buf.counts)
         vectors = np.stack(buf.vectors).astype(np.float32)
-        write_segment(self.store.segments_dir / buf.name, matrix, vocab,
+        write_segment(self.layout.segments_dir / buf.name, matrix, vocab,
                       [(vectors, np.arange(len(vectors)))], vectors.shape[1],
                       np.asarray(buf.has_vector), np.asarray(buf.doc_rowid),
-                      np.asarray(buf.ids, dtype=np.bytes_), self.store.ann)
+                      np.asarray(buf.ids, dtype=np.bytes_), self.layout.ann)
         self._written.append((buf.name, target, len(buf.counts)))
 
     # -- staging
@@ -224,7 +224,7 @@ class EmbeddedWriter(CommitOnExit):
             conn.execute("COMMIT")
             self._written = []
             for target in TARGETS:
-                merge_if_due(conn, self.store.segments_dir, target, self.store.ann)
+                merge_if_due(conn, self.layout.segments_dir, target, self.layout.ann)
         except BaseException:
             self.rollback()
             raise
@@ -237,11 +237,11 @@ class EmbeddedWriter(CommitOnExit):
         proportion to it; readers keep searching the old segments until each merge commits.
         Returns the number of segments merged per target."""
         if self._conn is not None:
-            raise StoreError(f"{self.store.path}: commit or roll back before optimize")
+            raise StoreError(f"{self.layout.path}: commit or roll back before optimize")
         self._acquire()
         merged: dict[str, int] = {}
         try:
-            conn = catalog.connect(self.store.db_path)
+            conn = catalog.connect(self.layout.db_path)
             try:
                 for target in TARGETS:
                     names = [name for (name,) in conn.execute(
@@ -250,7 +250,7 @@ class EmbeddedWriter(CommitOnExit):
                         "SELECT count(*) FROM tombstones t JOIN segments s ON t.seg = s.name "
                         "WHERE s.target=?", (target,)).fetchone()[0]
                     if len(names) > 1 or (names and dead):
-                        merge(conn, self.store.segments_dir, target, names, self.store.ann)
+                        merge(conn, self.layout.segments_dir, target, names, self.layout.ann)
                         merged[target] = len(names)
             finally:
                 conn.close()
@@ -264,7 +264,7 @@ class EmbeddedWriter(CommitOnExit):
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
         for name, _, _ in self._written:
-            shutil.rmtree(self.store.segments_dir / name, ignore_errors=True)
+            shutil.rmtree(self.layout.segments_dir / name, ignore_errors=True)
         self._finish()
 
     def _finish(self) -> None:

@@ -39,7 +39,9 @@ import numpy as np
 from ragloop.errors import ConfigError, StoreError
 from ragloop.index import bm25
 from ragloop.index.analyze import analyze, term_counts
+from ragloop.index.factory import BACKENDS
 from ragloop.index.store import (
+    TARGETS,
     CommitOnExit,
     DocumentEntry,
     Filters,
@@ -61,7 +63,6 @@ except ImportError as err:  # the [postgres] extra is not installed
 if TYPE_CHECKING:
     from ragloop.config import IndexSettings
 
-TARGETS: tuple[Target, ...] = ("chunks", "questions")
 FLUSH_ROWS = 5_000  # a writer's buffered rows before they are sent with COPY
 # a filtered vector search over at most this many rows is exact (a scan of the filtered rows
 # beats an HNSW walk that skips most of what it visits; pgvector issue #259)
@@ -622,6 +623,7 @@ class PostgresWriter(CommitOnExit):
         self._buffers = {}
 
 
+@BACKENDS.register("postgres")
 def open_postgres(settings: IndexSettings, data_dir: Path) -> PostgresStore:
     """The ``[index] backend = "postgres"`` opener: the server named by ``url`` or by the
     environment variable ``url_env``."""

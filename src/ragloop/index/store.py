@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from ragloop.records import Bookkeeping, Chunk, Document, Question
 LEGACY_BOOKKEEPING_KEYS = ("file_hash", "text_hash", "minhash", "ingest")
 
 Target = Literal["chunks", "questions"]
+TARGETS: tuple[Target, ...] = get_args(Target)  # what a store indexes, each searchable
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ragloop.index.store import Filters, Store
 from ragloop.models.embedder import Embedder
+from ragloop.retrieve.base import SIGNALS
 from ragloop.retrieve.hits import Hit, HitRetriever, ranked
 
 
@@ -37,3 +38,8 @@ class DenseRetriever(HitRetriever):
     def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         pairs = self.store.vector_search(self.encoder(query), k, filters, target="chunks")
         return ranked(self.name, pairs)
+
+
+@SIGNALS.register("dense")
+def build_dense(store: Store, encoder: QueryEncoder | None, name: str) -> DenseRetriever:
+    return DenseRetriever(store, encoder, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ragloop.index.store import Filters, Store
+from ragloop.retrieve.base import SIGNALS
 from ragloop.retrieve.hits import Hit, HitRetriever, ranked
 
 
@@ -13,3 +14,8 @@ class BM25Retriever(HitRetriever):
 
     def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
         return ranked(self.name, self.store.lexical_search(query, k, filters, target="chunks"))
+
+
+@SIGNALS.register("bm25")
+def build_bm25(store: Store, encoder, name: str) -> BM25Retriever:
+    return BM25Retriever(store, name)

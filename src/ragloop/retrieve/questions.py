@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ragloop.index.store import Filters, Store
+from ragloop.retrieve.base import SIGNALS
 from ragloop.retrieve.hits import Hit, HitRetriever
 
 # several questions may point to one chunk: search deeper so k distinct chunks remain
@@ -43,3 +44,13 @@ class QuestionRetriever(HitRetriever):
             if len(best) == k:
                 break
         return list(best.values())
+
+
+@SIGNALS.register("questions_bm25")
+def build_questions_bm25(store: Store, encoder, name: str) -> QuestionRetriever:
+    return QuestionRetriever(store, name)
+
+
+@SIGNALS.register("questions_dense")
+def build_questions_dense(store: Store, encoder, name: str) -> QuestionRetriever:
+    return QuestionRetriever(store, name, encoder=encoder)

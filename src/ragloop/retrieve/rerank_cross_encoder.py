@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ragloop.errors import ModelError, ModelNotFoundError
+from ragloop.retrieve.base import RERANKERS
 
 
 class CrossEncoderReranker:
@@ -31,3 +32,8 @@ class CrossEncoderReranker:
             return []
         scores = self.model.predict([(query, p) for p in passages], batch_size=self.batch_size)
         return [float(s) for s in scores]
+
+
+@RERANKERS.register("cross-encoder")
+def build_cross_encoder(settings, llm) -> CrossEncoderReranker:
+    return CrossEncoderReranker(settings.cross_encoder_path)

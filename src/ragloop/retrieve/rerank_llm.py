@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ragloop.errors import ModelError
+from ragloop.errors import ConfigError, ModelError
 from ragloop.models.llm import LLMClient
+from ragloop.retrieve.base import RERANKERS
 
 SCHEMA = {
     "type": "object",
@@ -46,3 +47,10 @@ class LLMReranker:
                 self.failures += 1
                 scores.append(None)
         return scores
+
+
+@RERANKERS.register("llm")
+def build_llm_reranker(settings, llm: LLMClient | None) -> LLMReranker:
+    if llm is None:
+        raise ConfigError("[retrieve] rerank = 'llm' needs an LLM", key="retrieve.rerank")
+    return LLMReranker(llm)

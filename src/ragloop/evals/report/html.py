@@ -76,16 +76,16 @@ def plot(svg: str, name: str) -> str:
 
 def run_page(run) -> str:
     m, agg = run.manifest, run.aggregates
-    model = m.get("model", {})
+    model = m.model or {}
     meta = table(["", ""], [
-        ["dataset", escape(str(m.get("dataset")))],
-        ["created", escape(str(m.get("created")))],
+        ["dataset", escape(str(m.dataset))],
+        ["created", escape(str(m.created))],
         ["examples", f"{agg.get('n_examples', 0)} ({agg.get('n_errors', 0)} failed)"],
         ["model", escape(f"{model.get('model')} sha256 {str(model.get('sha256', '–'))[:16]}")],
-        ["judge", escape(f"{m.get('judge_model') or 'off'} (prompts "
-                         f"{m.get('judge_prompt_version')}, {agg.get('judge_errors', 0)} "
+        ["judge", escape(f"{m.judge_model or 'off'} (prompts "
+                         f"{m.judge_prompt_version}, {agg.get('judge_errors', 0)} "
                          "unparseable)")],
-        ["config hash", escape(str(m.get("config_hash", ""))[:16])],
+        ["config hash", escape(m.config_hash[:16])],
         ["latency / example", escape(", ".join(f"{k} {v:.2f}s" for k, v in
                                                agg.get("latency_s", {}).items()))],
         ["tokens", escape(", ".join(f"{k} {v}" for k, v in agg.get("tokens", {}).items()))],

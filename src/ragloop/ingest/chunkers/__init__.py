@@ -7,8 +7,6 @@ into ``Chunk`` records (header, context, dense and lexical texts) is ``ingest.ch
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -16,6 +14,11 @@ from ragloop.config import IngestSettings
 from ragloop.ingest.chunkers.units import bounded_counter
 from ragloop.models.embedder import Embedder
 from ragloop.records import Document
+from ragloop.registry import Registry
+
+# ``@CHUNKERS.register`` on a ``TokenSizedChunker`` subclass registers it by its ``name``
+CHUNKERS: Registry = Registry("chunker", key="ingest.chunker", package=__name__,
+                              group="ragloop.chunkers")
 
 
 @dataclass(frozen=True)
@@ -46,19 +49,5 @@ class TokenSizedChunker:
         self.count = bounded_counter(embedder.count_tokens_batch, embedder.max_tokens)
 
 
-CHUNKERS: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    CHUNKERS[cls.name] = cls
-    return cls
-
-
 def build_chunker(settings: IngestSettings, embedder: Embedder) -> Chunker:
-    if settings.chunker not in CHUNKERS:
-        raise ValueError(f"unknown chunker '{settings.chunker}' (known: {sorted(CHUNKERS)})")
-    return CHUNKERS[settings.chunker](settings, embedder)
-
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+    return CHUNKERS.get(settings.chunker)(settings, embedder)

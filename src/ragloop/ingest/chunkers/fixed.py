@@ -3,12 +3,12 @@ word boundaries, ignoring sentences and headings."""
 
 from __future__ import annotations
 
-from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
+from ragloop.ingest.chunkers import CHUNKERS, Piece, TokenSizedChunker
 from ragloop.ingest.chunkers.units import WORDS, enforce_limit, pack, units_under
 from ragloop.records import Document
 
 
-@register
+@CHUNKERS.register
 class FixedTokenChunker(TokenSizedChunker):
     name = "fixed"
 

@@ -4,7 +4,7 @@ whole trailing units carried over. Headings are ordinary text here."""
 
 from __future__ import annotations
 
-from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
+from ragloop.ingest.chunkers import CHUNKERS, Piece, TokenSizedChunker
 from ragloop.ingest.chunkers.units import Span, enforce_limit, pack, units_under
 from ragloop.records import Document
 
@@ -15,7 +15,7 @@ def split_recursive(text: str, span: Span, target: int, overlap: int, limit: int
     return enforce_limit(text, pack(units, counts, target, overlap), limit, count)
 
 
-@register
+@CHUNKERS.register
 class RecursiveChunker(TokenSizedChunker):
     name = "recursive"
 

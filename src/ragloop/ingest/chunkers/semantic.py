@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from ragloop.config import IngestSettings
-from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
+from ragloop.ingest.chunkers import CHUNKERS, Piece, TokenSizedChunker
 from ragloop.ingest.chunkers.structure import regions
 from ragloop.ingest.chunkers.units import SENTENCES, enforce_limit, units_under
 from ragloop.models.embedder import Embedder
 from ragloop.records import Document
 
 
-@register
+@CHUNKERS.register
 class SemanticChunker(TokenSizedChunker):
     name = "semantic"
 

@@ -3,7 +3,7 @@ crosses one and each carries its section path; each region is then split recursi
 
 from __future__ import annotations
 
-from ragloop.ingest.chunkers import Piece, TokenSizedChunker, register
+from ragloop.ingest.chunkers import CHUNKERS, Piece, TokenSizedChunker
 from ragloop.ingest.chunkers.recursive import split_recursive
 from ragloop.records import Document
 
@@ -27,7 +27,7 @@ def regions(document: Document) -> list[Piece]:
     return out
 
 
-@register
+@CHUNKERS.register
 class StructureChunker(TokenSizedChunker):
     name = "structure"
 

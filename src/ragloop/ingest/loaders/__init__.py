@@ -1,15 +1,13 @@
 """Loaders: one module per file format, found by suffix in the ``LOADERS`` registry.
 
 ``load_path(path)`` reads one file into documents; ``walk(paths, include, exclude)`` lists
-the files a directory walk would ingest. Every module of this package is imported, so a new
-format is a new file with a ``@register``-ed loader class.
+the files a directory walk would ingest. A new format is a new module here with a loader
+class decorated ``@LOADERS.register`` (the registry finds the modules of this package).
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib
-import pkgutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -25,9 +23,6 @@ from ragloop.ingest.loaders.base import (
 )
 from ragloop.records import Document
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
-
 DEFAULT_MAX_FILE_MB = 20.0
 DEFAULT_MAX_UNPACKED_MB = 100.0
 DEFAULT_MAX_ARCHIVE_MEMBERS = 10_000
@@ -37,11 +32,11 @@ __all__ = ["LOADERS", "LoadLimits", "Loader", "LoadItem", "file_doc_id", "iter_p
 
 
 def loader_for(path: Path) -> Loader:
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
+    suffix = path.suffix.lower()
+    if suffix not in LOADERS:
         raise IngestError(path, f"no loader for '{path.suffix}' files "
-                                f"(known: {', '.join(sorted(LOADERS))})")
-    return loader
+                                f"(known: {', '.join(LOADERS.names())})")
+    return LOADERS.get(suffix)()
 
 
 def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> bytes:

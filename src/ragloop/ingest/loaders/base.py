@@ -2,7 +2,8 @@
 shares: building a ``Document`` from cleaned pieces, and decoding text bytes honestly.
 
 A new format is a new module in this package that defines a class implementing ``Loader``
-and decorates it with ``@register``; the package imports every module in it.
+and decorates it with ``@LOADERS.register``; the registry imports every module in this
+package.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from charset_normalizer.md import mess_ratio
 from ragloop.errors import IngestError
 from ragloop.ingest.clean import normalize_text
 from ragloop.records import Document, Section, content_hash
+from ragloop.registry import Registry
 
 LoadItem = Document | IngestError  # a loader yields documents, and errors for bad records
 MB = 1024 * 1024
@@ -57,14 +59,10 @@ class Loader(Protocol):
         ...
 
 
-LOADERS: dict[str, Loader] = {}
-
-
-def register(cls: type) -> type:
-    loader = cls()
-    for suffix in loader.suffixes:
-        LOADERS[suffix] = loader
-    return cls
+# file suffix → loader class; ``@LOADERS.register`` on a class registers its ``suffixes``
+LOADERS: Registry = Registry("file format", key="ingest.include",
+                             package="ragloop.ingest.loaders", group="ragloop.loaders",
+                             names_of=lambda cls: tuple(cls.suffixes))
 
 
 def check_zip(path: Path, data: bytes, limits: LoadLimits, kind: str) -> None:
@@ -170,7 +168,7 @@ def file_key(path: Path, data: bytes) -> str:
     Equal keys let ingestion skip the file without parsing it."""
     loader = LOADERS.get(path.suffix.lower())
     version = getattr(loader, "version", 1)
-    return f"{hashlib.sha256(data).hexdigest()}:{type(loader).__name__}@{version}"
+    return f"{hashlib.sha256(data).hexdigest()}:{loader.__name__}@{version}"
 
 
 def file_metadata(path: Path, data: bytes | None) -> dict:

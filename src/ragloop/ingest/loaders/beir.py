@@ -10,15 +10,15 @@ from pathlib import Path
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_metadata,
-    register,
 )
 
 
-@register
+@LOADERS.register
 class BeirLoader:
     suffixes = (".jsonl",)
     version = 1

@@ -15,13 +15,13 @@ from docx.text.paragraph import Paragraph
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     check_zip,
     file_doc_id,
     file_metadata,
-    register,
 )
 
 _HEADING = re.compile(r"^heading (\d)$", re.IGNORECASE)
@@ -36,7 +36,7 @@ def _blocks(document) -> Iterator[Paragraph | Table]:
             yield Table(child, document)
 
 
-@register
+@LOADERS.register
 class DocxLoader:
     suffixes = (".docx",)
     version = 1

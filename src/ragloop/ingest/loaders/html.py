@@ -21,13 +21,13 @@ from trafilatura.utils import load_html
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_doc_id,
     file_metadata,
     looks_binary,
-    register,
 )
 from ragloop.ingest.loaders.markdown import parse_markdown
 from ragloop.ingest.loaders.markdown_text import heading_text, paragraph_text
@@ -71,7 +71,7 @@ def repair_midline_fences(markdown: str) -> str:
     return _MIDLINE_FENCE.sub(span, markdown)
 
 
-@register
+@LOADERS.register
 class HtmlLoader:
     suffixes = (".html", ".htm", ".xhtml")
     version = 1

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_doc_id,
     read_text_file,
-    register,
 )
 
 # Linear on purpose: "(.*?)\s*#*\s*$" backtracked cubically (a 3 KB line of spaces took 31 s);
@@ -109,7 +109,7 @@ def parse_markdown(text: str, builder: DocumentBuilder, *,
     return first_h1
 
 
-@register
+@LOADERS.register
 class MarkdownLoader:
     suffixes = (".md", ".markdown")
     version = 1

@@ -14,12 +14,12 @@ from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
 
 from ragloop.errors import IngestError
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_doc_id,
     file_metadata,
-    register,
 )
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
@@ -48,7 +48,7 @@ def _outline(reader: PdfReader) -> dict[int, list[tuple[int, str]]]:
     return found
 
 
-@register
+@LOADERS.register
 class PdfLoader:
     suffixes = (".pdf",)
     version = 1

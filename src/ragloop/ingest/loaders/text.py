@@ -6,16 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ragloop.ingest.loaders.base import (
+    LOADERS,
     DocumentBuilder,
     LoadItem,
     LoadLimits,
     file_doc_id,
     read_text_file,
-    register,
 )
 
 
-@register
+@LOADERS.register
 class TextLoader:
     suffixes = (".txt", ".text")
     version = 1
