@@ -101,6 +101,10 @@ class IngestSettings(Section):
     # a record longer than this is a per-record error (a 10 MB one-line record would hold the
     # chunker for minutes); 4M characters is ~1,300 pages of a book
     max_record_chars: int = Field(default=4_000_000, ge=1000)
+    follow_symlinks: bool = Field(False, description=(
+        "Follow symbolic links that point out of an ingested folder. Off: such a link is "
+        "reported and skipped, so a link to /etc/passwd in a shared folder is never "
+        "indexed; links that stay inside the folder are always followed."))
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> IngestSettings:
@@ -343,6 +347,7 @@ questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
 dense_fields = ["header", "context", "text"]
 lexical_fields = ["header", "context", "text"]
 batch_docs = 64                  # documents per store commit (an interrupted run resumes there)
+follow_symlinks = false          # follow links out of an ingested folder (off: reported, skipped)
 
 [index]
 backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,14 @@ from ragloop.errors import IngestError
 from ragloop.index.store import DocumentEntry
 from ragloop.ingest.clean import DuplicateFilter
 from ragloop.ingest.enrich import PROMPT_VERSION
-from ragloop.ingest.loaders import file_doc_id, iter_path, loader_for, read_file, walk
+from ragloop.ingest.loaders import (
+    WalkProblem,
+    file_doc_id,
+    iter_path,
+    loader_for,
+    read_file,
+    walk,
+)
 from ragloop.ingest.loaders.base import file_key
 from ragloop.ingest.observe import IngestObserver
 from ragloop.ingest.report import FileResult
@@ -67,34 +73,30 @@ class Planned:
     duplicate_of: str | None = None
 
 
-def find_files(roots: Iterable[Path], settings: IngestSettings
-               ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(files to ingest, [(path, error)]) — a root that does not exist and every folder under
-    a root that cannot be listed is an error, never a silent skip."""
-    files: list[Path] = []
-    errors: list[tuple[Path, str]] = []
+class FoundFiles(NamedTuple):
+    files: list[Path]
+    errors: list[tuple[Path, str]]  # (path, error): folders that cannot be read, bad roots
+    notes: list[str]  # links not followed
+
+
+def find_files(roots: Iterable[Path], settings: IngestSettings) -> FoundFiles:
+    """The files to ingest under ``roots``. A root that does not exist and every folder under
+    a root that cannot be read or searched is an error, never a silent skip; a link out of
+    a folder that is not followed is a note."""
+    found = FoundFiles([], [], [])
     for root in roots:
+        problems: list[WalkProblem] = []
         try:
-            files += list(walk([root], settings.include, settings.exclude))
+            found.files.extend(walk([root], settings.include, settings.exclude,
+                                    follow_symlinks=settings.follow_symlinks,
+                                    problems=problems))
         except IngestError as err:
-            errors.append((Path(root), str(err)))
-            continue
-        if Path(root).is_dir():
-            errors += [(path, f"{path}: cannot read folder ({reason}); nothing under it "
-                              "was ingested or pruned")
-                       for path, reason in unreadable_folders(Path(root))]
-    return files, errors
-
-
-def unreadable_folders(root: Path) -> list[tuple[Path, str]]:
-    """Folders under ``root`` (itself included) that cannot be listed."""
-    found: list[tuple[Path, str]] = []
-
-    def record(err: OSError) -> None:
-        found.append((Path(err.filename), err.strerror or type(err).__name__))
-
-    for _ in os.walk(root, onerror=record):
-        pass
+            found.errors.append((Path(root), str(err)))
+        for problem in problems:
+            if problem.error:
+                found.errors.append((problem.path, problem.message))
+            else:
+                found.notes.append(problem.message)
     return found
 
 

@@ -24,7 +24,6 @@ from ragloop.models.embedder import Embedder
 from ragloop.models.llm import LLMClient
 from ragloop.records import Chunk, Document, Question
 
-
 NO_CHUNKS = ("nothing to index: the chunker made no chunks of it (the document holds only "
              "headings, no text under them)")
 
