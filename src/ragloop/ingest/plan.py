@@ -202,6 +202,12 @@ class Planner:
             return None
         self.seen_ids.add(document.id)
         entry = self.known.get(document.id)
+        if entry is not None and (owner := self._other_owner(entry, document)):
+            result.errors.append(f"{document.source}: document id '{document.id}' is held by "
+                                 f"a document of {owner}; a file's documents never replace "
+                                 "another file's, so this one is not indexed")
+            self.mark_troubled(Path(document.metadata.get("path", document.source)))
+            return None
         if self._is_current(entry, document):
             result.unchanged += 1
             new_key = document.metadata.get("file_hash")
@@ -219,7 +225,8 @@ class Planner:
                                  "; not indexed")
             self.mark_troubled(Path(document.metadata.get("path", document.source)))
             return None
-        result.warnings += document.metadata.get("warnings", [])
+        result.warnings += [w for w in document.metadata.get("warnings", ())
+                            if isinstance(w, str)]
         text_hash = content_hash(document.text)
         signature = self.dedup.signature(document.text)
         duplicate = self.dedup.check(document.id, text_hash, signature)
@@ -238,6 +245,16 @@ class Planner:
                                    f"document {duplicate.of} ("
                                    f"{'skipped' if self.settings.dedup == 'skip' else 'kept'})")
         return planned
+
+    @staticmethod
+    def _other_owner(entry: Known, document: Document) -> str | None:
+        """The file that holds ``document``'s id when it is another file that still exists
+        (a record whose ``_id`` is another corpus's, or a file's); None when the id is this
+        file's own, or its old file is gone (the file was moved)."""
+        path = document.metadata.get("path", document.source)
+        if entry.path == path or not Path(entry.path).exists():
+            return None
+        return entry.path
 
     def stale_documents(self, roots: Iterable[Path]) -> list[str]:
         """Stored documents from under ``roots`` that this run did not see, except those of
