@@ -1,7 +1,7 @@
 """Data moves one way: importing a room (every module in it, in a fresh interpreter) loads
 no higher room and no sibling of the same rank. The ranks follow /work/shared/DESIGN.md:
 
-    records, errors → config, registry → models, executors, project → index, feedback
+    records, errors, redact → config, registry → models, executors, project → index, feedback
       → ingest, retrieve → answer → evals → pipeline, checks → train, demo, api → serve → cli
 
 A second test reads every module's source, imports inside functions included (the lazy
@@ -22,7 +22,7 @@ import pytest
 import ragloop
 
 RANKS = {
-    "records": 0, "errors": 0,
+    "records": 0, "errors": 0, "redact": 0,
     "config": 1, "registry": 1,
     "models": 2, "executors": 2, "project": 2,
     "index": 3, "feedback": 3,
