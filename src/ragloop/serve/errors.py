@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ragloop.errors import RagloopError
-from ragloop.feedback.store import UnknownTraceError
+from ragloop.feedback.store import FeedbackLimitError, UnknownTraceError
 from ragloop.serve.gate import QueueFullError
 
 
@@ -50,6 +50,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnknownTraceError)
     async def _unknown_trace(_: Request, err: UnknownTraceError):
         return error_response(404, str(err), "unknown_trace")
+
+    @app.exception_handler(FeedbackLimitError)
+    async def _feedback_limit(_: Request, err: FeedbackLimitError):
+        return error_response(429, str(err), "feedback_limit")
 
     @app.exception_handler(QueueFullError)
     async def _queue_full(_: Request, err: QueueFullError):
