@@ -1,8 +1,6 @@
 """Data moves one way: importing a room (every module in it, in a fresh interpreter) loads
-no higher room and no sibling of the same rank. The ranks follow /work/shared/DESIGN.md:
-
-    records, errors, redact → config, registry → models, executors, project → index, feedback
-      → ingest, retrieve → answer → evals → pipeline, checks → train, demo, api → serve → cli
+no higher room and no sibling of the same rank. The ranks are ``ragloop._layers.RANKS``
+(the docs' architecture page draws its diagram from the same table).
 
 A second test reads every module's source, imports inside functions included (the lazy
 imports that keep start-up cheap): those may only reach lower rooms too. A module whose
@@ -20,20 +18,7 @@ from pathlib import Path
 import pytest
 
 import ragloop
-
-RANKS = {
-    "records": 0, "errors": 0, "redact": 0,
-    "config": 1, "registry": 1,
-    "models": 2, "executors": 2, "project": 2,
-    "index": 3, "feedback": 3,
-    "ingest": 4, "retrieve": 4,
-    "answer": 5,
-    "evals": 6,
-    "pipeline": 7, "checks": 7,
-    "train": 8, "demo": 8, "api": 8,
-    "serve": 9,
-    "cli": 10,
-}
+from ragloop._layers import RANKS
 
 CHILD = """
 import importlib, json, pkgutil, sys
@@ -54,7 +39,9 @@ print(json.dumps({"loaded": loaded, "skipped": skipped}))
 
 def _rooms_on_disk() -> set[str]:
     root = Path(ragloop.__file__).parent
-    return {p.stem for p in root.glob("*.py") if p.stem != "__init__"} | {
+    # _layers holds the table itself and imports nothing
+    return {p.stem for p in root.glob("*.py")
+            if not p.stem.startswith("__") and p.stem != "_layers"} | {
         p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
 
 

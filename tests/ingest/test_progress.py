@@ -65,3 +65,45 @@ def test_the_status_line_names_the_slow_file_and_gives_rate_and_eta(tmp_path):
     assert "files 2/3" in last or "files 3/3" in last
     assert f"documents 3/3 · chunks {report.chunks:,}" in last
     assert progress.eta_seconds == 0
+
+
+class EmbedRecorder(ProgressLog):
+    def __init__(self):
+        super().__init__(clock=FakeClock())
+        self.lines: list[str] = []
+
+    def embedded(self, n_chunks):
+        super().embedded(n_chunks)
+        self.lines.append(self.status())
+
+
+def test_a_long_embedding_batch_keeps_counting_with_a_falling_eta(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.md").write_text("# Long\n\n" + "Integers and strings are types. " * 8000)
+    progress = EmbedRecorder()
+    report = ingest_paths([docs], settings=IngestSettings(), store=FakeStore(),
+                          embedder=FakeEmbedder(), progress=False, observer=progress)
+    total = report.chunks
+    assert total > 128 and len(progress.lines) >= 3  # one line per slice of 64 chunks
+    assert f"embedding 64/{total:,} chunks of {docs / 'long.md'}" in progress.lines[0]
+    assert f"embedding 128/{total:,} chunks" in progress.lines[1]
+    assert all("chunks/s embedded" in line for line in progress.lines)
+    etas = [line.split("batch ETA ")[1] for line in progress.lines]
+    assert etas[-1] == "0s" and etas[0] != "0s"
+
+
+def test_the_status_line_wraps_instead_of_being_cut_at_80_columns():
+    from rich.console import Console
+
+    from ragloop.ingest.observe import _Status
+
+    log = ProgressLog(clock=FakeClock())
+    log.files_found(3)
+    log.embedding(2140, "/very/long/path/to/a/folder/of/manuals/chapter-17-networking.html")
+    log.embedded(64)
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(_Status(log))
+    shown = console.export_text()
+    assert "…" not in shown and "chapter-17-networking.html" in shown.replace("\n", "")
+    assert max(len(line) for line in shown.splitlines()) <= 80

@@ -28,6 +28,8 @@ def test_ask_returns_answer_with_citations_and_stores_a_trace(client, tmp_path):
     assert [c["marker"] for c in body["citations"]] == [1, 2]
     assert body["chunks"][0]["text"].startswith("Tides are caused")
     assert body["usage"] == {"prompt_tokens": 120, "completion_tokens": 18}
+    assert body["route"]["chosen"] == body["strategy"] and "reason" in body["route"]
+    assert body["cached"] is False and body["model_calls"] >= 1
     trace = TraceStore.for_data_dir(tmp_path / "data").get_trace(body["trace_id"])
     assert trace.question == "Why are there tides?"
     assert trace.retrieved_ids == ("c-tides", "c-sun")

@@ -63,7 +63,8 @@ def _app(kind: str, tmp_path: Path):
     if kind == "fake":
         settings = serve_settings(api_key_env="RAGLOOP_BROWSER_KEY")
         return create_app(FakePipeline(delay_s=0.5), settings, data_dir=tmp_path / "data")
-    project = make_project(tmp_path / "proj", max_tokens=16, answer=INLINE)
+    # fast mode: the direct pass streams token by token (auto shows its answer once decided)
+    project = make_project(tmp_path / "proj", max_tokens=16, answer=INLINE + '\nmode = "fast"')
     settings = project.settings.model_copy(update={"serve": serve_settings(
         api_key_env="RAGLOOP_BROWSER_KEY").serve})
     return create_app(Pipeline(project), settings, data_dir=project.data_dir)

@@ -37,7 +37,7 @@ def test_the_same_streamed_question_twice_is_answered_once_then_from_cache(tmp_p
         answers, traces = [], []
         for _ in range(2):
             response = client.post("/v1/ask", json={"question": "What pulls the oceans?",
-                                                    "stream": True})
+                                                    "stream": True, "mode": "fast"})
             assert response.status_code == 200
             final = json.loads(sse_events(response.text)[-1][1])
             answers.append(final["answer"])

@@ -76,12 +76,23 @@ def _print_sources(answer) -> None:
         console.print(escape(dropped_markers_note(meta["invalid_markers"],
                                                   len(answer.candidates))),
                       style="dim", highlight=False)
-    route = meta.get("router")
-    chosen = f" (auto: {route['reason']})" if route else ""
+    console.print(f"[dim]{escape(answer_footer(answer))}[/]", highlight=False)
+
+
+def answer_footer(answer) -> str:
+    """What answered and why, and what it cost: "extract (auto: the generated answer failed
+    the grounding check): 1 model call, 141 tokens, 2.1s"."""
+    route = answer.route
+    chosen = f" (auto: {route['reason']})" if route.get("mode") == "auto" else ""
+    n = len(answer.calls)
+    if not n:
+        cost = "no model call"
+    else:
+        cost = (f"{n} model call{'s' if n != 1 else ''}"
+                + (", from cache" if answer.cached else "")
+                + f", {answer.prompt_tokens + answer.completion_tokens} tokens")
     confidence = f", confidence {answer.confidence:.2f}" if answer.confidence is not None else ""
-    console.print(f"[dim]{answer.strategy}{chosen}: {len(answer.calls)} call(s), "
-                  f"{answer.prompt_tokens + answer.completion_tokens} tokens, "
-                  f"{answer.latency_s:.1f}s{confidence}[/]")
+    return f"{answer.strategy}{chosen}: {cost}, {answer.latency_s:.1f}s{confidence}"
 
 
 @route_app.command("calibrate")

@@ -394,9 +394,19 @@ class EmbeddedStore(RecordsById):
         counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                   for table in ("documents", "chunks", "questions", "segments")}
         dim = catalog.meta(conn, "dim")
-        size = sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
         return {**counts, "generation": catalog.generation(conn), "dim": int(dim) if dim else None,
-                "bytes": size, "path": str(self.path)}
+                "bytes": self._live_bytes(conn), "path": str(self.path)}
+
+    def _live_bytes(self, conn) -> int:
+        """What the index holds on disk: the catalog's pages as this connection sees them
+        (WAL frames included) and the segments it lists. Not the files a writer has yet to
+        checkpoint or delete, so the figure is the same whenever it is read."""
+        pages, page_size = (conn.execute(f"PRAGMA {p}").fetchone()[0]
+                            for p in ("page_count", "page_size"))
+        names = [row[0] for row in conn.execute("SELECT name FROM segments")]
+        segments = sum(f.stat().st_size for name in names
+                       for f in (self.segments_dir / name).rglob("*") if f.is_file())
+        return pages * page_size + segments
 
     # -- writing
 

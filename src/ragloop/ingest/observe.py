@@ -35,6 +35,9 @@ class IngestObserver:
     def embedding(self, n_chunks: int, source: str) -> None:
         """A batch of ``n_chunks`` chunks goes to the embedder; ``source`` has the most."""
 
+    def embedded(self, n_chunks: int) -> None:
+        """``n_chunks`` more chunks of the current batch have their vectors."""
+
     def committed(self, n_documents: int, n_chunks: int, n_characters: int) -> None: ...
 
     def stage_seconds(self, stage: str, seconds: float) -> None: ...
@@ -84,8 +87,14 @@ class ProgressLog(IngestObserver):
     current_file: str = ""
     slow: str = ""  # what the run is waiting on, e.g. "embedding 2,140 chunks of x.html"
     notes: list[str] = field(default_factory=list)
+    embed_batch: int = 0  # chunks of the batch being embedded now (0: none)
+    embed_batch_done: int = 0
+    embed_source: str = ""
+    chunks_embedded: int = 0  # every chunk embedded so far, across batches
+    embed_seconds: float = 0.0  # time spent embedding, batches finished
     _started: float | None = None
     _first_commit: float | None = None
+    _embed_started: float | None = None
 
     def _start(self) -> None:
         if self._started is None:
@@ -116,10 +125,23 @@ class ProgressLog(IngestObserver):
 
     def embedding(self, n_chunks: int, source: str) -> None:
         self.slow = f"embedding {n_chunks:,} chunks" + (f" of {source}" if source else "")
+        self.embed_batch, self.embed_batch_done, self.embed_source = n_chunks, 0, source
+        self._embed_started = self.clock()
+
+    def embedded(self, n_chunks: int) -> None:
+        self.embed_batch_done += n_chunks
+        self.chunks_embedded += n_chunks
+
+    def _end_embedding(self) -> None:
+        if self._embed_started is not None:
+            self.embed_seconds += self.clock() - self._embed_started
+        self._embed_started = None
+        self.embed_batch = self.embed_batch_done = 0
 
     def committed(self, n_documents: int, n_chunks: int, n_characters: int) -> None:
         if self._first_commit is None:
             self._first_commit = self.clock()
+        self._end_embedding()
         self.docs_done += n_documents
         self.chunks_done += n_chunks
         self.chars_done += n_characters
@@ -143,6 +165,23 @@ class ProgressLog(IngestObserver):
             return None
         return max(0, self.chars_planned - self.chars_done) * self.elapsed / self.chars_done
 
+    @property
+    def embed_rate(self) -> float | None:
+        """Chunks embedded per second of embedding, the batch in flight included."""
+        seconds = self.embed_seconds + (self.clock() - self._embed_started
+                                        if self._embed_started is not None else 0.0)
+        return self.chunks_embedded / seconds if self.chunks_embedded and seconds else None
+
+    def _embedding_now(self) -> str:
+        """The batch being embedded: how far, how fast, and its ETA (counting down)."""
+        line = (f"embedding {self.embed_batch_done:,}/{self.embed_batch:,} chunks"
+                + (f" of {self.embed_source}" if self.embed_source else ""))
+        rate = self.embed_rate
+        if rate:
+            left = (self.embed_batch - self.embed_batch_done) / rate
+            line += f" · {rate:.1f} chunks/s embedded · batch ETA {_duration(left)}"
+        return line
+
     def status(self) -> str:
         parts = [f"files {self.files_done}/{self.files_total}",
                  f"documents {self.docs_done:,}/{self.docs_planned:,}"
@@ -156,7 +195,9 @@ class ProgressLog(IngestObserver):
             more = self.files_total - self.files_done
             parts.append(f"ETA {_duration(eta)}" + (f" for the work planned ({more} more files "
                                                     "to read)" if more else ""))
-        if self.slow:
+        if self.embed_batch and self.embed_batch_done:
+            parts.append(self._embedding_now())
+        elif self.slow:
             parts.append(self.slow)
         return " · ".join(parts)
 
@@ -170,52 +211,50 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+class _Status:
+    """The status line, rendered anew at every refresh (so an ETA counts down between
+    events) as wrapping text: nothing is cut at 80 columns."""
+
+    def __init__(self, log: ProgressLog):
+        self.log = log
+
+    def __rich__(self):
+        from rich.text import Text
+
+        return Text(self.log.status(), overflow="fold")
+
+
 class RichProgress(ProgressLog):
-    """``ProgressLog`` on a terminal: a files bar with the status line beside it."""
+    """``ProgressLog`` on a terminal: a files bar, and the status line under it."""
 
     def __init__(self) -> None:
         super().__init__()
-        from rich.console import Console
+        from rich.console import Console, Group
+        from rich.live import Live
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        self.bar = Progress(TextColumn("[bold]files"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.description}"),
-                            console=Console(stderr=True), transient=True)
+        self.bar = Progress(TextColumn("[bold]files"), BarColumn(), MofNCompleteColumn())
+        self.live = Live(Group(self.bar, _Status(self)), console=Console(stderr=True),
+                         transient=True, refresh_per_second=4)
         self.task = None
 
     def __enter__(self) -> RichProgress:
-        self.bar.__enter__()
+        self.live.__enter__()
         self.task = self.bar.add_task("", total=None)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.bar.__exit__(*exc)
+        self.live.__exit__(*exc)
 
     def _refresh(self) -> None:
         if self.task is not None:
             self.bar.update(self.task, total=self.files_total or None,
-                            completed=self.files_done, description=self.status())
+                            completed=self.files_done)
 
     def files_found(self, n_files: int) -> None:
         super().files_found(n_files)
         self._refresh()
 
-    def file_started(self, path: str) -> None:
-        super().file_started(path)
-        self._refresh()
-
     def file_done(self, path: str) -> None:
         super().file_done(path)
-        self._refresh()
-
-    def processing(self, n_documents: int, source: str, n_characters: int) -> None:
-        super().processing(n_documents, source, n_characters)
-        self._refresh()
-
-    def embedding(self, n_chunks: int, source: str) -> None:
-        super().embedding(n_chunks, source)
-        self._refresh()
-
-    def committed(self, n_documents: int, n_chunks: int, n_characters: int) -> None:
-        super().committed(n_documents, n_chunks, n_characters)
         self._refresh()

@@ -146,11 +146,22 @@ class DocumentStage:
         return Processed(document.id, chunks, questions)
 
 
-def embed(embedder: Embedder, items: Sequence[Processed]) -> None:
-    """Vectors for the chunks and questions of ``items``, in one batched call each."""
+EMBED_SLICE = 64  # chunks per embedder call, so a long batch reports progress as it goes
+
+
+def embed(embedder: Embedder, items: Sequence[Processed],
+          on_embedded: Callable[[int], None] | None = None) -> None:
+    """Vectors for the chunks and questions of ``items``; chunks go to the embedder in
+    slices of ``EMBED_SLICE`` (the embedder batches inside each), and ``on_embedded`` hears
+    how many chunks each slice held."""
     done = [p for p in items if p.error is None]
     texts = [c.dense_text for p in done for c in p.chunks]
-    vectors = embedder.embed_passages(texts)
+    parts = []
+    for start in range(0, len(texts), EMBED_SLICE):
+        parts.append(embedder.embed_passages(texts[start:start + EMBED_SLICE]))
+        if on_embedded is not None:
+            on_embedded(len(parts[-1]))
+    vectors = np.concatenate(parts) if parts else embedder.embed_passages([])
     qtexts = [q.text for p in done for q in p.questions]
     qvectors = embedder.embed_queries(qtexts) if qtexts else None
     at = qat = 0
@@ -164,16 +175,18 @@ def embed(embedder: Embedder, items: Sequence[Processed]) -> None:
 
 class ProcessBatch:
     """What a worker does with one batch of planned documents: the per-document stage for
-    each, then one batched embedding. ``on_embedding`` (in-process only; not pickled) hears
-    what is being embedded, for progress."""
+    each, then one batched embedding. ``on_embedding`` and ``on_embedded`` (in-process only;
+    not pickled) hear what is being embedded and how far it got, for progress."""
 
     def __init__(self, stage: DocumentStage,
-                 on_embedding: Callable[[int, str], None] | None = None):
+                 on_embedding: Callable[[int, str], None] | None = None,
+                 on_embedded: Callable[[int], None] | None = None):
         self.stage = stage
         self.on_embedding = on_embedding
+        self.on_embedded = on_embedded
 
     def __getstate__(self) -> dict:
-        return {"stage": self.stage, "on_embedding": None}
+        return {"stage": self.stage, "on_embedding": None, "on_embedded": None}
 
     def __call__(self, documents: Sequence[Document]) -> BatchResult:
         seconds = {"chunk": 0.0, "enrich": 0.0, "embed": 0.0}
@@ -188,7 +201,7 @@ class ProcessBatch:
             self.on_embedding(sum(len(p.chunks) for p in items),
                               biggest[1].source if biggest else "")
         with _timed(seconds, "embed"):
-            embed(self.stage.embedder, items)
+            embed(self.stage.embedder, items, self.on_embedded)
         usage = {}
         if llm is not None:
             after = llm.usage.as_dict()

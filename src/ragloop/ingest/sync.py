@@ -110,7 +110,7 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
     stage = DocumentStage(settings, contextual=contextual, questions_per_chunk=n_questions,
                           embedder=embedder if models is None else None,
                           llm=llm if models is None else None, models=models)
-    task = ProcessBatch(stage, on_embedding=events.embedding)
+    task = ProcessBatch(stage, on_embedding=events.embedding, on_embedded=events.embedded)
     if llm is not None:
         report.llm = dict.fromkeys(llm.usage.as_dict(), 0)
     run_executor = executor or InlineExecutor()

@@ -51,6 +51,11 @@ class AskResponse(BaseModel):
     citations: list[Citation]
     chunks: list[dict[str, Any]]
     latency_s: float
+    route: dict[str, Any] = Field(description="What answered and why: mode, chosen, reason "
+                                              "(e.g. the router's fallback to extract), floor, "
+                                              "escalated")
+    cached: bool = Field(description="Every model call came from the cache")
+    model_calls: int = Field(description="Model calls the answer made (0: extract)")
     usage: dict[str, int]
 
 

@@ -112,6 +112,7 @@ def answer_payload(answer: Answer, trace: Trace) -> dict:
             "confidence": answer.confidence,
             "citations": [c.model_dump(mode="json") for c in answer.citations],
             "chunks": trace.metadata.get("chunks", []), "latency_s": answer.latency_s,
+            "route": answer.route, "cached": answer.cached, "model_calls": len(answer.calls),
             "usage": {"prompt_tokens": answer.prompt_tokens,
                       "completion_tokens": answer.completion_tokens}}
 

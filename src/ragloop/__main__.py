@@ -1,0 +1,5 @@
+"""`python -m ragloop`: the same as the `ragloop` command."""
+
+from ragloop.cli import main
+
+main()
