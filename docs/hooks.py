@@ -16,7 +16,6 @@ PENDING = {
     "guides/judges-and-calibration.md": ("Judges and calibration", "monitor"),
     "guides/monitoring.md": ("Monitoring", "monitor"),
     "guides/post-training.md": ("Post-training", "train"),
-    "guides/security.md": ("Security", "probe"),
     "guides/mcp.md": ("MCP", "mcp"),
     "guides/benchmarks.md": ("Benchmarks", "bench"),
     "results/index.md": ("Results", "bench"),
