@@ -4,6 +4,7 @@ feedback of a trace and the traces themselves grew without bound."""
 
 from __future__ import annotations
 
+import http.client
 import socket
 import sqlite3
 import threading
@@ -83,13 +84,18 @@ def test_a_connection_without_complete_headers_is_closed(served, sent):
 
 
 def test_a_keep_alive_connection_still_answers_several_requests(served):
-    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    with socket.create_connection(("127.0.0.1", served)) as sock:
-        sock.settimeout(5)
+    conn = http.client.HTTPConnection("127.0.0.1", served, timeout=5)
+    try:
+        sockets = []
         for _ in range(2):
-            sock.sendall(request)
-            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            conn.request("GET", "/healthz")
+            response = conn.getresponse()
+            assert response.status == 200 and response.read()
+            sockets.append(conn.sock)
             time.sleep(0.3)  # idle less than the deadline between requests
+        assert sockets[0] is sockets[1]  # one connection, kept open between the two
+    finally:
+        conn.close()
 
 
 def test_traces_and_feedback_per_trace_are_bounded(tmp_path):
