@@ -75,7 +75,7 @@ def test_control_characters_and_markup_in_file_names_are_shown_inert(tmp_path):
 
 
 @pytest.mark.parametrize("toml, words", [
-    ("[llm]\nn_ctx = 1e20\n", ["llm.n_ctx"]),
+    ("[llm]\nn_ctx = 100000000000\n", ["llm.n_ctx"]),  # 1e20 itself overflows int64
     ('[serve]\napi_key_env = "RAGLOOP_PROBE_UNSET_KEY"\n',
      ["RAGLOOP_PROBE_UNSET_KEY", "[serve] api_key_env"]),
     ('[llm]\nbackend = "openai"\nbase_url = "https://llm.example/v1"\n'

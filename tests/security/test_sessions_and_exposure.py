@@ -65,7 +65,14 @@ def test_binding_beyond_loopback_without_a_key_is_refused(tmp_path, monkeypatch,
     create_app(FakePipeline(), serve_settings(host="127.0.0.1"), data_dir=tmp_path / "c")
 
 
-def test_ragloop_serve_on_all_interfaces_without_a_key_exits_with_the_rule(tmp_path):
+def test_ragloop_serve_on_all_interfaces_without_a_key_exits_with_the_rule(tmp_path,
+                                                                         monkeypatch):
+    import uvicorn
+
+    def started(_self):  # a server that started is the failure: never block the suite on it
+        raise AssertionError("ragloop serve started on 0.0.0.0 without a key")
+
+    monkeypatch.setattr(uvicorn.Server, "run", started)
     (tmp_path / "ragloop.toml").write_text('[project]\nname = "exposed"\n')
     result = CliRunner().invoke(cli_app, ["--project", str(tmp_path), "serve",
                                           "--host", "0.0.0.0"])
