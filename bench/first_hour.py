@@ -17,9 +17,8 @@ from __future__ import annotations
 import statistics
 import subprocess
 import sys
-import time
 
-from bench.harness import Bench, summary
+from bench.harness import Bench, Timer, summary
 from ragloop.evals.datasets import load_dataset
 from ragloop.evals.metrics.stats import bootstrap_ci
 from ragloop.evals.scoring import ScoringOptions, step_scores
@@ -45,9 +44,8 @@ def main(argv=None) -> None:
     docs = demo_corpus_dir()
     golden = resolve_golden(demo_golden_path(), docs, bench.args.out / "golden.jsonl")
     examples = load_dataset(golden)[:4 if bench.args.quick else None]
-    project = Project.load(root)
     records = []
-    with Pipeline(project, use_cache=False) as pipeline:
+    with Pipeline(Project.load(root), use_cache=False) as pipeline:
         with bench.timed("ingest"):
             report = pipeline.ingest([docs])
         pipeline.ask("warm-up: load the models")  # load time is measured apart, below
@@ -55,9 +53,9 @@ def main(argv=None) -> None:
             for example in examples:
                 retrieved = pipeline.retrieve(example.question, k=10)
                 for policy, how in POLICIES.items():
-                    started = time.perf_counter()
-                    answer = pipeline.ask(example.question, **how)
-                    seconds = time.perf_counter() - started
+                    with Timer() as timer:
+                        answer = pipeline.ask(example.question, **how)
+                    seconds = timer.seconds
                     scores, _ = step_scores(example, retrieved, answer, ScoringOptions())
                     records.append({
                         "round": round_, "id": example.id, "policy": policy,

@@ -1,6 +1,6 @@
 """Ingestion speed on SciFact, and what LLM enrichment costs.
 
-    python bench/ingest.py [--corpus ../shared/datasets/scifact/corpus.jsonl] [--limit N]
+    python -m bench.ingest [--corpus ../shared/datasets/scifact/corpus.jsonl] [--limit N]
                            [--enrich-docs 100] [--batch-docs 64]
 
 1. The whole corpus (5,183 documents) without enrichment, into a fresh embedded index with
@@ -18,38 +18,31 @@
    costs the coordinator (pickling documents and chunks both ways, process start, model
    load); parse+clean+index seconds per document is the coordinator's own work.
 
-Prints tables and writes ``bench/results/ingest.json``. The CPU is shared with other jobs
-while this runs (the load average is recorded): absolute numbers are pessimistic; ratios
-measured side by side in one run are the fair comparison.
+Prints tables and writes ``bench/results/ingest.json`` (after every part, so an interrupted
+run keeps what it measured). The CPU is shared with other jobs while this runs (the load
+average at each part is recorded): absolute numbers are pessimistic; ratios measured side by
+side in one run are the fair comparison.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from ragloop.config import EmbedderSettings, IngestSettings, LLMSettings  # noqa: E402
-from ragloop.executors.local import LocalPoolExecutor  # noqa: E402
-from ragloop.index.embedded import open_store  # noqa: E402
-from ragloop.ingest.process import ModelSpec  # noqa: E402
-from ragloop.ingest.report import STAGES  # noqa: E402
-from ragloop.ingest.sync import ingest_paths  # noqa: E402
-from ragloop.models.factory import build_embedder, build_llm  # noqa: E402
+from bench.harness import Bench, Timer, dataset
+from ragloop.config import EmbedderSettings, IngestSettings, LLMSettings
+from ragloop.executors.local import LocalPoolExecutor
+from ragloop.index.embedded import open_store
+from ragloop.ingest.process import ModelSpec
+from ragloop.ingest.report import STAGES
+from ragloop.ingest.sync import ingest_paths
+from ragloop.models.factory import build_embedder, build_llm
 
 console = Console()
-DEFAULT_CORPUS = ROOT.parent / "shared" / "datasets" / "scifact" / "corpus.jsonl"
 
 
 def subset(corpus: Path, n: int | None, out: Path) -> Path:
@@ -96,15 +89,14 @@ def run_embed_micro(embedder, workdir: Path, n: int = 192) -> dict:
     for batch_size in (8, 32, 128):
         for sort in (True, False):
             inner.batch_size = batch_size
-            start = time.perf_counter()
-            if sort:
-                inner.embed_passages(texts)
-            else:  # arrival order: one model call per slice as it comes
-                for i in range(0, len(texts), batch_size):
-                    inner._embed_batch(texts[i:i + batch_size])
-            seconds = time.perf_counter() - start
+            with Timer() as timer:
+                if sort:
+                    inner.embed_passages(texts)
+                else:  # arrival order: one model call per slice as it comes
+                    for i in range(0, len(texts), batch_size):
+                        inner._embed_batch(texts[i:i + batch_size])
             results[f"batch{batch_size}-{'sorted' if sort else 'unsorted'}"] = round(
-                len(texts) / seconds, 1)
+                len(texts) / timer.seconds, 1)
     inner.batch_size = 32
     return {"texts": len(texts), "passages_per_s": results}
 
@@ -140,18 +132,19 @@ def run_workers(corpus: Path, n_docs: int, batch_docs: int, workdir: Path) -> di
     for name, workers in (("in-process, 1 thread", 0), ("1 worker process", 1),
                           ("2 worker processes", 2)):
         store = open_store(workdir / f"workers-{workers}")
-        start = time.perf_counter()
-        if workers == 0:
-            report = ingest_paths([part], settings=settings, store=store,
-                                  embedder=build_embedder(EmbedderSettings(cache=False), None,
-                                                          n_threads=1), progress=False)
-        else:
-            with LocalPoolExecutor(workers) as pool:
+        with Timer() as timer:  # includes worker start and model load
+            if workers == 0:
                 report = ingest_paths([part], settings=settings, store=store,
                                       embedder=build_embedder(EmbedderSettings(cache=False),
                                                               None, n_threads=1),
-                                      progress=False, executor=pool, models=spec)
-        seconds = time.perf_counter() - start  # includes worker start and model load
+                                      progress=False)
+            else:
+                with LocalPoolExecutor(workers) as pool:
+                    report = ingest_paths([part], settings=settings, store=store,
+                                          embedder=build_embedder(
+                                              EmbedderSettings(cache=False), None, n_threads=1),
+                                          progress=False, executor=pool, models=spec)
+        seconds = timer.seconds
         store.close()
         docs = report.added
         own = sum(report.seconds[s] for s in ("parse", "clean", "index"))
@@ -218,70 +211,81 @@ def print_tables(results: dict) -> None:
         console.print(table)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+def options(parser) -> None:
+    parser.add_argument("--corpus", type=Path, default=None,
+                        help="BEIR corpus.jsonl (default: ../shared/datasets/scifact)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N documents")
     parser.add_argument("--enrich-docs", type=int, default=100)
     parser.add_argument("--batch-docs", type=int, default=64)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "ingest.json")
     parser.add_argument("--only-enrich", action="store_true",
-                        help="run part 3 only and add it to the existing --out file")
+                        help="run part 3 only and add it to the existing result file")
     parser.add_argument("--workers-docs", type=int, default=600,
                         help="documents for the 1-vs-2-workers comparison (0: skip)")
     parser.add_argument("--only-workers", action="store_true",
-                        help="run part 4 only and add it to the existing --out file")
-    args = parser.parse_args()
+                        help="run part 4 only and add it to the existing result file")
+
+
+def main(argv=None) -> None:
+    bench = Bench("ingest", __doc__, argv, extra=options,
+                  quick_help="200 documents, 2 enriched, 40 on workers")
+    args = bench.args
+    if args.quick:
+        args.limit, args.enrich_docs, args.workers_docs = 200, 2, 40
+    corpus_path = args.corpus or dataset("scifact") / "corpus.jsonl"
+
+    def load(when: str) -> None:
+        results.setdefault("load_average", {})[when] = os.getloadavg()
+
     if args.only_workers:
-        results = json.loads(args.out.read_text()) if args.out.exists() else {"machine": {}}
-        results["machine"]["load_average_workers_start"] = os.getloadavg()
-        with tempfile.TemporaryDirectory() as tmp:
-            results["workers"] = run_workers(args.corpus, args.workers_docs, args.batch_docs,
+        results = bench.previous()
+        load("workers_start")
+        with tempfile.TemporaryDirectory(dir=args.out) as tmp, bench.timed("workers"):
+            results["workers"] = run_workers(corpus_path, args.workers_docs, args.batch_docs,
                                              Path(tmp))
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        bench.write(results)
         print_workers(results["workers"])
         return
     if args.only_enrich:
-        results = json.loads(args.out.read_text())
+        results = bench.previous()
         embedder = build_embedder(EmbedderSettings(cache=False), None)
-        with tempfile.TemporaryDirectory() as tmp:
-            results["enriched"] = run_enriched(args.corpus, args.enrich_docs, embedder,
+        with tempfile.TemporaryDirectory(dir=args.out) as tmp, bench.timed("enriched"):
+            results["enriched"] = run_enriched(corpus_path, args.enrich_docs, embedder,
                                                Path(tmp))
-        results["machine"]["load_average_enrich_end"] = os.getloadavg()
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        load("enrich_end")
+        bench.write(results)
         print_tables(results)
         return
-    results: dict = {"machine": {"python": platform.python_version(),
-                                 "cpus": os.cpu_count(),
-                                 "load_average_start": os.getloadavg()},
-                     "note": "CPU shared with other agents' jobs during the run; see the "
+    results: dict = {"note": "CPU shared with other agents' jobs during the run; see the "
                              "load averages. Embedder uncached; LLM cache fresh."}
+    load("start")
     if args.limit:
         results["note"] += f" Corpus limited to the first {args.limit} documents (--limit)."
 
     def save() -> None:  # after every part, so an interrupted run keeps what it measured
-        results["machine"]["load_average_end"] = os.getloadavg()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        load("end")
+        bench.write(results)
 
     embedder = build_embedder(EmbedderSettings(cache=False), None)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.out) as tmp:
         workdir = Path(tmp)
-        corpus = subset(args.corpus, args.limit, workdir / "corpus.jsonl")
-        results["plain"] = run_plain(corpus, embedder, args.batch_docs, workdir)
+        corpus = subset(corpus_path, args.limit, workdir / "corpus.jsonl")
+        with bench.timed("plain"):
+            results["plain"] = run_plain(corpus, embedder, args.batch_docs, workdir)
         save()
-        results["embed_micro"] = run_embed_micro(embedder, workdir)
+        with bench.timed("embed_micro"):
+            results["embed_micro"] = run_embed_micro(embedder, workdir)
         save()
         if args.enrich_docs:
-            results["enriched"] = run_enriched(args.corpus, args.enrich_docs, embedder,
-                                               workdir)
+            with bench.timed("enriched"):
+                results["enriched"] = run_enriched(corpus_path, args.enrich_docs, embedder,
+                                                   workdir)
             save()
         if args.workers_docs:
-            results["workers"] = run_workers(args.corpus, args.workers_docs, args.batch_docs,
-                                             workdir)
+            with bench.timed("workers"):
+                results["workers"] = run_workers(corpus_path, args.workers_docs,
+                                                 args.batch_docs, workdir)
             save()
     print_tables(results)
-    console.print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

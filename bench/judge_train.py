@@ -4,7 +4,7 @@ vs. claims it does not make), then base and tuned judges graded against the huma
 shipped with ragloop (``eval calibrate``) — none of which reaches training.
 
 The constructed rows come from PubMedQA's train-split questions over the pooled PubMedQA
-corpus (the project ``bench/posttrain.py`` ingests, reused with ``--workdir``). With
+corpus (the project ``bench.posttrain`` ingests, shared through the same ``--out``). With
 ``--labels-train`` the shipped human labels' *train* split joins them (in domain: ragloop's
 demo corpus): its verdicts (``--label-repeat`` times) and constructed rows over its passages
 (``--label-passes`` seeds). With ``--distill`` the model's own answers join them, over the
@@ -13,44 +13,27 @@ shipped threshold (``distilled_rows``; ``--no-constructed`` leaves the construct
 out). Base and tuned judges are scored on the *test* split only, whose
 passages no training row contains.
 
-Writes ``bench/results/judge-train.json`` (or ``--out``) and prints a table. Kappa on a few
-dozen items has a wide interval (bootstrap over items, printed). CPU-heavy: run it alone.
+Writes ``bench/results/judge-train.json`` (or ``--results``) and prints a table. Kappa on a
+few dozen items has a wide interval (bootstrap over items, printed). CPU-heavy: run it alone.
 
-    python bench/judge_train.py [--questions 200] [--epochs 1] [--labels-train]
+    python -m bench.judge_train [--questions 200] [--epochs 1] [--labels-train]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import sys
-import time
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "bench"))
-
-from posttrain import ingest, open_project  # noqa: E402
-from pubmedqa import DATA  # noqa: E402
-from ragloop.config import TrainSettings  # noqa: E402
-from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path  # noqa: E402
-from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples  # noqa: E402
-from ragloop.evals.judge_agreement import likelihood_threshold  # noqa: E402
-from ragloop.evals.metrics.stats import cohen_kappa  # noqa: E402
-from ragloop.pipeline import Pipeline  # noqa: E402
-from ragloop.train.data_judge import (  # noqa: E402
-    DistillTally,
-    build_cases,
-    label_cases,
-    training_rows,
-)
-from ragloop.train.gate import with_model  # noqa: E402
-from ragloop.train.rows import write_rows  # noqa: E402
-from ragloop.train.trainer import train_model  # noqa: E402
-
-OUT = REPO / "bench" / "results" / "judge-train.json"
+from bench.corpora import pubmedqa_data, pubmedqa_project
+from bench.harness import Bench
+from bench.posttrain import WORKDIR, project_settings
+from ragloop.config import TrainSettings
+from ragloop.evals.calibrate import calibrate, load_labels, shipped_labels_path
+from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples
+from ragloop.evals.judge_agreement import likelihood_threshold
+from ragloop.evals.metrics.stats import cohen_kappa
+from ragloop.pipeline import Pipeline
+from ragloop.train.data_judge import DistillTally, build_cases, label_cases, training_rows
+from ragloop.train.gate import with_model
+from ragloop.train.rows import write_rows
+from ragloop.train.trainer import train_model
 
 
 def kappa_interval(rows: list[dict], labels: tuple[str, str], samples: int = 2000
@@ -82,9 +65,7 @@ def judge_summary(report) -> dict:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ragloop-bench-posttrain"))
+def options(parser) -> None:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--context-chunks", type=int, default=1)
     parser.add_argument("--method", choices=("sft", "dpo"), default="sft")
@@ -100,49 +81,55 @@ def main() -> None:
     parser.add_argument("--distill-margin", type=float, default=0.5)
     parser.add_argument("--no-constructed", action="store_true")
     parser.add_argument("--name", default=None)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
-    name = args.name or f"judge-faithfulness-{args.method}"
-    results: dict = {"machine": f"{platform.machine()}, {platform.python_version()}",
-                     "args": {k: str(v) for k, v in vars(args).items()}}
-    project = open_project(args.workdir, chunks=2, workers=2)
-    pipeline = Pipeline(project)
-    results["ingest"] = ingest(pipeline, args.workdir)
-    train = list(iter_pubmedqa_examples(DATA, split="train"))[:args.questions]
-    start = time.perf_counter()
-    cases = build_cases(pipeline, train, context_chunks=args.context_chunks, seed=0)
-    human = (load_labels(shipped_labels_path(), split="train") if args.labels_train else [])
-    passages = label_cases(human)
-    version = args.prompt_version
-    tag = ("-labels" if args.labels_train else "") + ("" if version == "v1" else f"-{version}")
-    tag += ("-distill" if args.distill else "") + ("-nocons" if args.no_constructed else "")
-    tally = DistillTally()
-    threshold = None
-    if args.distill:
-        threshold = likelihood_threshold(None, pipeline.judge_llm.model_id, version)
-        if threshold is None:
-            raise SystemExit("no shipped likelihood threshold for this judge model")
-    rows_path = args.workdir / "data" / f"judge-{args.method}-{args.questions}{tag}.jsonl"
 
-    passes = [(cases, 0), *((passages, seed) for seed in
-                            range(args.label_passes if passages else 0))]
-    rows = training_rows(passes, fmt=args.method, version=version,
-                         constructed=not args.no_constructed,
-                         distill_llm=pipeline.judge_llm if args.distill else None,
-                         threshold=threshold, margin=args.distill_margin, human=human,
-                         label_repeat=args.label_repeat, tally=tally)
-    n_rows = write_rows(rows_path, rows, args.method)
+
+def main(argv=None) -> None:
+    bench = Bench("judge_train", __doc__, argv, extra=options, results="judge-train",
+                  out=WORKDIR, quick_help="10 questions, no human labels, a tenth of an epoch")
+    args = bench.args
+    if args.quick:
+        args.questions, args.labels_train, args.epochs = 10, False, 0.1
+    name = args.name or f"judge-faithfulness-{args.method}"
+    results: dict = {}
+    with bench.timed("ingest"):
+        pipeline, results["ingest"] = pubmedqa_project(
+            args.out, settings=project_settings(context_chunks=2, workers=2))
+    project = pipeline.project
+    train = list(iter_pubmedqa_examples(pubmedqa_data(), split="train"))[:args.questions]
+    with bench.timed("data") as data_timer:
+        cases = build_cases(pipeline, train, context_chunks=args.context_chunks, seed=0)
+        human = (load_labels(shipped_labels_path(), split="train") if args.labels_train else [])
+        passages = label_cases(human)
+        version = args.prompt_version
+        tag = ("-labels" if args.labels_train else "") + ("" if version == "v1" else f"-{version}")
+        tag += ("-distill" if args.distill else "") + ("-nocons" if args.no_constructed else "")
+        tally = DistillTally()
+        threshold = None
+        if args.distill:
+            threshold = likelihood_threshold(None, pipeline.judge_llm.model_id, version)
+            if threshold is None:
+                raise SystemExit("no shipped likelihood threshold for this judge model")
+        rows_path = args.out / "data" / f"judge-{args.method}-{args.questions}{tag}.jsonl"
+
+        passes = [(cases, 0), *((passages, seed) for seed in
+                                range(args.label_passes if passages else 0))]
+        rows = training_rows(passes, fmt=args.method, version=version,
+                             constructed=not args.no_constructed,
+                             distill_llm=pipeline.judge_llm if args.distill else None,
+                             threshold=threshold, margin=args.distill_margin, human=human,
+                             label_repeat=args.label_repeat, tally=tally)
+        n_rows = write_rows(rows_path, rows, args.method)
     results["data"] = {"questions": len(train), "cases": len(cases), "rows": n_rows,
                        "human_train_items": len(human), "human_passages": len(passages),
                        "distilled": tally.as_dict() if args.distill else None,
                        "distill_threshold": threshold,
-                       "seconds": time.perf_counter() - start}
+                       "seconds": data_timer.seconds}
     settings = TrainSettings(epochs=args.epochs, learning_rate=args.lr)
-    started = time.perf_counter()
-    outcome = train_model(project, args.method, rows_path, name, settings=settings,
-                          on_step=lambda s, n, loss: print(
-                              f"step {s}/{n} loss {loss:.4f} "
-                              f"{time.perf_counter() - started:.0f}s", flush=True))
+    with bench.timed("training") as timer:
+        outcome = train_model(project, args.method, rows_path, name, settings=settings,
+                              on_step=lambda s, n, loss: print(
+                                  f"step {s}/{n} loss {loss:.4f} {timer.elapsed():.0f}s",
+                                  flush=True))
     lin = outcome.lineage
     results["training"] = {k: lin["training"][k] for k in (
         "steps", "examples_seen", "seconds", "s_per_example", "peak_rss_mb")}
@@ -155,7 +142,7 @@ def main() -> None:
         with Pipeline(variant) as judged:
             reports[label] = calibrate(judged.judge_llm, items, version=version)
         results[label] = judge_summary(reports[label])
-        args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+        bench.write(results)
     print(f"\nJudges vs the {len(items)} held-out shipped human labels; judge tuned on "
           f"{n_rows} faithfulness rows ({len(cases)} PubMedQA train questions, "
           f"{len(human)} human train labels)\n")

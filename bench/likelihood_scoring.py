@@ -5,32 +5,21 @@ scored with its context and without (the judge's two calls). Also how far the tw
 per-token log-prob differences (batched matrix products round differently) and the judge's
 per-item gain and verdict at the shipped threshold.
 
-    python bench/likelihood_scoring.py [--repeat 1]
+    python -m bench.likelihood_scoring [--repeat 1]
 
 Writes ``bench/results/likelihood-scoring.json``. CPU-heavy: run it alone.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import sys
-import time
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from ragloop.answer.citations import strip_markers  # noqa: E402
-from ragloop.config import LLMSettings  # noqa: E402
-from ragloop.evals.calibrate import load_labels, shipped_labels_path  # noqa: E402
-from ragloop.evals.judge_agreement import likelihood_threshold  # noqa: E402
-from ragloop.evals.likelihood import _SYSTEM  # noqa: E402
-from ragloop.models.factory import build_llm_backend  # noqa: E402
-from ragloop.records import Message  # noqa: E402
-
-OUT = REPO / "bench" / "results" / "likelihood-scoring.json"
+from bench.harness import Bench
+from ragloop.answer.citations import strip_markers
+from ragloop.config import LLMSettings
+from ragloop.evals.calibrate import load_labels, shipped_labels_path
+from ragloop.evals.judge_agreement import likelihood_threshold
+from ragloop.evals.likelihood import _SYSTEM
+from ragloop.models.factory import build_llm_backend
+from ragloop.records import Message
 
 
 def one_token_a_step(backend, messages: list[Message], continuation: str) -> list[float]:
@@ -68,24 +57,24 @@ def calls(items) -> list[tuple[str, list[Message], str]]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+def main(argv=None) -> None:
+    bench = Bench("likelihood_scoring", __doc__, argv, results="likelihood-scoring", repeat=1,
+                  quick_help="the first 4 faithfulness items")
+    args = bench.args
     backend = build_llm_backend(LLMSettings())
     items = [i for i in load_labels(shipped_labels_path(), split="all")
-             if i.judge == "faithfulness"]
+             if i.judge == "faithfulness"][:4 if args.quick else None]
     todo = calls(items)
     backend.token_logprobs(todo[0][1], todo[0][2])  # load and warm up outside the clocks
     seconds = {"batched": 0.0, "one token a step": 0.0}
     scored: dict[str, list[list[float]]] = {name: [] for name in seconds}
     for round_ in range(args.repeat):  # alternate, so drift in machine speed hits both
         for name, score in (("one token a step", lambda m, c: one_token_a_step(backend, m, c)),
-                            ("batched", backend.token_logprobs)):
-            start = time.perf_counter()
-            values = [score(messages, answer) for _, messages, answer in todo]
-            seconds[name] += time.perf_counter() - start
+                            ("batched",
+                             lambda m, c: backend.token_logprobs(m, c).logprobs)):
+            with bench.timed(name) as timer:
+                values = [score(messages, answer) for _, messages, answer in todo]
+            seconds[name] += timer.seconds
             if round_ == 0:
                 scored[name] = values
     tokens = sum(len(v) for v in scored["batched"])
@@ -100,7 +89,6 @@ def main() -> None:
     new, old = gains(scored["batched"]), gains(scored["one token a step"])
     flips = sum((a >= threshold) != (b >= threshold) for a, b in zip(new, old, strict=True))
     results = {
-        "machine": f"{platform.machine()}, {platform.python_version()}",
         "items": len(items), "calls": len(todo), "tokens_scored": tokens,
         "repeat": args.repeat,
         "seconds": seconds,
@@ -110,8 +98,7 @@ def main() -> None:
         "gain_abs_diff_max": max(abs(a - b) for a, b in zip(new, old, strict=True)),
         "threshold": threshold, "verdict_flips": flips,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    bench.write(results)
     print(f"\n{len(todo)} scoring calls ({len(items)} faithfulness items × with/without "
           f"context), {tokens} answer tokens, ×{args.repeat}\n")
     print("| scorer | seconds | ms per call |")

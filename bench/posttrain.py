@@ -2,8 +2,9 @@
 outside the official test split, evaluate base and tuned through the RAG pipeline on the
 official test questions.
 
-1. The pooled PubMedQA corpus (1,000 abstracts) is ingested into a project (``--workdir``,
-   kept between runs).
+1. The pooled PubMedQA corpus (1,000 abstracts) is ingested into a project (``--out``,
+   kept between runs; ``bench.judge_train`` and ``bench.pubmedqa_probe`` share it). The
+   project answers in ``fast`` mode: the models themselves are compared, not the router.
 2. Training rows (``ragloop train data golden``): the train split, label-balanced to
    ``--per-label`` examples per label (rare labels repeated, common ones sampled; a
    label-skewed set collapsed the model to always "yes" in a first probe), prompts built by
@@ -17,78 +18,39 @@ official test questions.
 5. Cost: seconds per training example, total training time, peak RSS, disk of the extra and
    of the tuned model.
 
-Writes ``bench/results/posttrain.json`` (after every phase) and prints a Markdown table.
-CPU-heavy: run it under ``flock /tmp/cpu.lock`` on the shared machine.
+Writes ``bench/results/posttrain.json`` (after every phase; ``--results`` for another file)
+and prints a Markdown table. CPU-heavy: run it under the CPU lock on the shared machine.
 
-    python bench/posttrain.py [--per-label 100] [--test-limit 150] [--method sft]
+    python -m bench.posttrain [--per-label 100] [--test-limit 150] [--method sft]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
-import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "bench"))
+from bench.corpora import pubmedqa_data, pubmedqa_project, stratified_subset
+from bench.harness import Bench
+from ragloop.config import TrainSettings
+from ragloop.evals.datasets import write_dataset
+from ragloop.evals.import_pubmedqa import LABELS, iter_pubmedqa_examples
+from ragloop.evals.metrics.answer import label_scores
+from ragloop.evals.metrics.stats import bootstrap_ci
+from ragloop.train.data_golden import balance_examples, golden_rows
+from ragloop.train.gate import run_gate
+from ragloop.train.rows import write_rows
+from ragloop.train.trainer import train_model
 
-from pubmedqa import DATA, stratified_subset  # noqa: E402
-from ragloop.config import TrainSettings  # noqa: E402
-from ragloop.evals.datasets import write_dataset  # noqa: E402
-from ragloop.evals.import_pubmedqa import (  # noqa: E402
-    LABELS,
-    iter_pubmedqa_examples,
-    write_pubmedqa_corpus,
-)
-from ragloop.evals.metrics.answer import label_scores  # noqa: E402
-from ragloop.evals.metrics.stats import bootstrap_ci  # noqa: E402
-from ragloop.pipeline import Pipeline  # noqa: E402
-from ragloop.project import Project  # noqa: E402
-from ragloop.train.data_golden import balance_examples, golden_rows  # noqa: E402
-from ragloop.train.gate import run_gate  # noqa: E402
-from ragloop.train.rows import write_rows  # noqa: E402
-from ragloop.train.trainer import train_model  # noqa: E402
-
-OUT = REPO / "bench" / "results" / "posttrain.json"
 BIOBERT_ACCURACY = 0.681  # PubMedQA paper, reasoning-required setting
-CONFIG = """
-[project]
-name = "bench-posttrain"
-
-[answer]
-context_chunks = {chunks}
-max_tokens = 96
-
-[eval]
-workers = {workers}
-"""
+# the project the post-training benchmarks share (the corpus is ingested once)
+WORKDIR = Path("/tmp/ragloop-bench-posttrain")
 
 
-def save(results: dict, out: Path = OUT) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
-
-
-def open_project(workdir: Path, chunks: int, workers: int) -> Project:
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "ragloop.toml").write_text(CONFIG.format(chunks=chunks, workers=workers),
-                                          encoding="utf-8")
-    return Project.load(workdir)
-
-
-def ingest(pipeline: Pipeline, workdir: Path) -> dict:
-    from ragloop.ingest.sync import ingest_paths
-
-    corpus = workdir / "corpus" / "pubmedqa.jsonl"
-    write_pubmedqa_corpus(DATA, corpus)
-    start = time.perf_counter()
-    report = ingest_paths([corpus], settings=pipeline.settings.ingest, store=pipeline.store,
-                          embedder=pipeline.embedder, llm=pipeline.llm, progress=False)
-    return {"seconds": time.perf_counter() - start, "ok": report.ok}
+def project_settings(context_chunks: int, workers: int) -> dict[str, dict]:
+    """The shared project's settings: ``context_chunks`` retrieved chunks, 96 answer tokens,
+    ``fast`` mode (the model answers, not the router), ``workers`` eval threads."""
+    return {"answer": {"context_chunks": context_chunks, "max_tokens": 96, "mode": "fast"},
+            "eval": {"workers": workers}}
 
 
 def label_summary(records: list[dict], samples: int = 1000) -> dict:
@@ -135,9 +97,7 @@ def row(label: str, s: dict) -> str:
             f"{json.dumps(s['prediction_distribution'])} |")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ragloop-bench-posttrain"))
+def options(parser) -> None:
     parser.add_argument("--method", choices=("sft", "dpo", "kto"), default="sft")
     parser.add_argument("--per-label", type=int, default=100)
     parser.add_argument("--test-limit", type=int, default=150, help="0: all 500")
@@ -152,21 +112,27 @@ def main() -> None:
     parser.add_argument("--no-reason", dest="reason", action="store_false",
                         help="Target the label alone, not label + the reference's sentence.")
     parser.add_argument("--ingest-only", action="store_true", help="Ingest the corpus, stop.")
-    parser.add_argument("--out", type=Path, default=OUT, help="Results JSON.")
-    args = parser.parse_args()
+
+
+def main(argv=None) -> None:
+    bench = Bench("posttrain", __doc__, argv, extra=options, out=WORKDIR,
+                  quick_help="2 rows per label, 6 test questions")
+    args = bench.args
+    if args.quick:
+        args.per_label, args.test_limit = 2, 6
     name = args.name or f"pubmedqa-{args.method}"
-    results: dict = {"dataset": "PubMedQA PQA-L", "machine": f"{platform.machine()}, "
-                     f"{platform.python_version()}", "args": vars(args) | {"workdir": str(
-                         args.workdir)}}
-    project = open_project(args.workdir, args.context_chunks, args.workers)
-    pipeline = Pipeline(project)
-    results["ingest"] = ingest(pipeline, args.workdir)  # incremental: a re-run embeds nothing
+    results: dict = {"dataset": "PubMedQA PQA-L"}
+    with bench.timed("ingest"):  # incremental: a re-run embeds nothing
+        pipeline, results["ingest"] = pubmedqa_project(
+            args.out, settings=project_settings(args.context_chunks, args.workers))
+    project = pipeline.project
     if args.ingest_only:
-        print(json.dumps(results["ingest"]))
+        print(json.dumps(results["ingest"], default=str))
         return
-    train = list(iter_pubmedqa_examples(DATA, split="train"))
-    test = list(iter_pubmedqa_examples(DATA, split="test"))
-    data_dir = args.workdir / "data"
+    data = pubmedqa_data()
+    train = list(iter_pubmedqa_examples(data, split="train"))
+    test = list(iter_pubmedqa_examples(data, split="test"))
+    data_dir = args.out / "data"
     write_dataset(data_dir / "test.jsonl", test)
     subset = stratified_subset(test, args.test_limit) if args.test_limit else test
     eval_path = data_dir / f"test-eval-{len(subset)}.jsonl"
@@ -175,25 +141,25 @@ def main() -> None:
     fmt = args.method
     rows_path = data_dir / (f"train-{fmt}-{args.per_label}"
                             f"{'' if args.reason else '-label'}.jsonl")
-    start = time.perf_counter()
-    n_rows = write_rows(rows_path, golden_rows(pipeline, balanced, fmt=fmt,
-                                               reason=args.reason), fmt)
+    with bench.timed("data") as timer:
+        n_rows = write_rows(rows_path, golden_rows(pipeline, balanced, fmt=fmt,
+                                                   reason=args.reason), fmt)
     results["data"] = {"train_examples": len(train), "balanced_examples": len(balanced),
-                       "rows": n_rows, "seconds": time.perf_counter() - start,
+                       "rows": n_rows, "seconds": timer.seconds,
                        "labels": {lbl: sum(e.label == lbl for e in balanced) for lbl in LABELS},
                        "test_eval_n": len(subset),
                        "test_subset": "all 500" if not args.test_limit else
                        "seeded (0) label-stratified subset of the official 500"}
-    save(results, args.out)
+    bench.write(results)
     settings = TrainSettings(epochs=args.epochs, learning_rate=args.lr,
                              batch_size=args.batch_size, threads=args.threads,
                              output=args.output)
-    start = time.perf_counter()
-    outcome = train_model(project, fmt, rows_path, name, settings=settings,
-                          eval_dataset=data_dir / "test.jsonl",
-                          on_step=lambda s, n, loss: print(
-                              f"step {s}/{n} loss {loss:.4f} "
-                              f"{time.perf_counter() - start:.0f}s", flush=True))
+    with bench.timed("training") as timer:
+        outcome = train_model(project, fmt, rows_path, name, settings=settings,
+                              eval_dataset=data_dir / "test.jsonl",
+                              on_step=lambda s, n, loss: print(
+                                  f"step {s}/{n} loss {loss:.4f} "
+                                  f"{timer.elapsed():.0f}s", flush=True))
     lin = outcome.lineage
     results["training"] = {
         "method": fmt, "config": lin["config"], "steps": lin["training"]["steps"],
@@ -206,26 +172,26 @@ def main() -> None:
         "losses": lin["training"]["losses"], "skipped_too_long": lin["data"]["skipped_too_long"],
         "model_mb": lin["output"]["bytes"] / 1e6, "output": lin["output"]["kind"],
         "extra_disk_mb": extra_disk_mb()}
-    save(results, args.out)
-    start = time.perf_counter()
-    gate = run_gate(project, name, Path(lin["base"]["gguf"]), eval_path,
-                    metric="label_accuracy", workers=args.workers,
-                    progress=lambda label, done, total: print(f"eval {label} {done}/{total}",
-                                                              flush=True))
-    base = label_summary(gate.base_run.records)
-    tuned = label_summary(gate.tuned_run.records)
+    bench.write(results)
+    with bench.timed("eval") as timer:
+        gate = run_gate(project, name, Path(lin["base"]["gguf"]), eval_path,
+                        metric="label_accuracy", workers=args.workers,
+                        progress=lambda label, done, total: print(
+                            f"eval {label} {done}/{total}", flush=True))
+        base = label_summary(gate.base_run.records)
+        tuned = label_summary(gate.tuned_run.records)
     gold = [r.label for r in gate.base_run.records if r.ok]
     majority = label_scores(gold, ["yes"] * len(gold), LABELS)
     delta = gate.delta.__dict__ if gate.delta else None
     results["eval"] = {"base": base, "tuned": tuned, "delta_accuracy": delta,
-                       "gate_passed": gate.passed, "seconds": time.perf_counter() - start,
+                       "gate_passed": gate.passed, "seconds": timer.seconds,
                        "majority_baseline": {"accuracy": majority["accuracy"],
                                              "macro_f1": majority["macro_f1"]},
                        "biobert_accuracy": BIOBERT_ACCURACY,
                        "latency_s": {"base": gate.base_run.aggregates.get("latency_s"),
                                      "tuned": gate.tuned_run.aggregates.get("latency_s")},
                        "runs": [str(gate.base_run.path), str(gate.tuned_run.path)]}
-    save(results, args.out)
+    bench.write(results)
     print(f"\nPubMedQA, {len(subset)} test questions, trained ({fmt}) on {n_rows} rows\n")
     print("| model | accuracy [95% CI] | macro-F1 [95% CI] | predictions |")
     print("|---|---|---|---|")

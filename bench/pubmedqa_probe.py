@@ -15,39 +15,29 @@ as the pipeline builds it, retrieval included) and
 Scored on the 500 official test questions. If a linear read-out of the frozen model cannot
 beat the majority baseline, LoRA on 500 examples is not expected to either — that is the
 question this answers. Needs the ``[train]`` extra (torch, transformers) and the project
-``bench/posttrain.py`` ingests (``--workdir``). CPU-heavy: run it alone.
+``bench.posttrain`` ingests (the same ``--out``). CPU-heavy: run it alone.
 
-Features are kept in ``WORKDIR/probe-features.pt`` (keyed by model and prompts), so a re-run
+Features are kept in ``OUT/probe-features.pt`` (keyed by model and prompts), so a re-run
 fits read-outs without the forward passes.
 
-    python bench/pubmedqa_probe.py [--workdir /tmp/ragloop-bench-posttrain]
+    python -m bench.pubmedqa_probe [--out /tmp/ragloop-bench-posttrain]
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import platform
-import sys
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / "bench"))
+from bench.corpora import pubmedqa_data, pubmedqa_project
+from bench.harness import Bench
+from bench.posttrain import WORKDIR, project_settings
+from ragloop.answer.prompt import answer_messages
+from ragloop.evals.import_pubmedqa import LABELS, iter_pubmedqa_examples
+from ragloop.evals.metrics.answer import label_scores
+from ragloop.train.base import load_base, prepare_base
+from ragloop.train.prompts import answer_instruction, dataset_labels, grounded_prompt
+from ragloop.train.trainer import configured_base
 
-from posttrain import LABELS, ingest, open_project  # noqa: E402
-from pubmedqa import DATA  # noqa: E402
-from ragloop.answer.prompt import answer_messages  # noqa: E402
-from ragloop.evals.import_pubmedqa import iter_pubmedqa_examples  # noqa: E402
-from ragloop.evals.metrics.answer import label_scores  # noqa: E402
-from ragloop.pipeline import Pipeline  # noqa: E402
-from ragloop.train.base import load_base, prepare_base  # noqa: E402
-from ragloop.train.prompts import answer_instruction, dataset_labels, grounded_prompt  # noqa: E402
-from ragloop.train.trainer import configured_base  # noqa: E402
-
-OUT = REPO / "bench" / "results" / "pubmedqa-probe.json"
 ASSISTANT_PREFIX = '{"answer": "'
 
 
@@ -129,24 +119,26 @@ def scored(gold: list[str], pred: list[str]) -> dict:
             "prediction_distribution": s["prediction_distribution"]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/ragloop-bench-posttrain"))
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args()
+def main(argv=None) -> None:
+    bench = Bench("pubmedqa_probe", __doc__, argv, results="pubmedqa-probe", out=WORKDIR,
+                  quick_help="the first 25 questions of each split")
+    args = bench.args
 
     import torch
 
     torch.manual_seed(0)
-    project = open_project(args.workdir, chunks=2, workers=1)
-    pipeline = Pipeline(project)
-    ingest(pipeline, args.workdir)  # incremental: a re-run embeds nothing
-    splits = {s: list(iter_pubmedqa_examples(DATA, split=s)) for s in ("train", "test")}
+    with bench.timed("ingest"):  # incremental: a re-run embeds nothing
+        pipeline, _ = pubmedqa_project(args.out,
+                                       settings=project_settings(context_chunks=2, workers=1))
+    project = pipeline.project
+    splits = {s: list(iter_pubmedqa_examples(pubmedqa_data(), split=s))[:25 if args.quick
+                                                                         else None]
+              for s in ("train", "test")}
     labels = dataset_labels(splits["train"])
-    start = time.perf_counter()
-    prompts = {s: [grounded_prompt(pipeline, e.question, answer_instruction(e, labels))[0]
-                   for e in examples] for s, examples in splits.items()}
-    prompt_seconds = time.perf_counter() - start
+    with bench.timed("prompts") as timer:
+        prompts = {s: [grounded_prompt(pipeline, e.question, answer_instruction(e, labels))[0]
+                       for e in examples] for s, examples in splits.items()}
+    prompt_seconds = timer.seconds
 
     base = prepare_base(configured_base(project), project.data_dir / "train" / "base")
     model, tokenizer = load_base(base)
@@ -160,20 +152,20 @@ def main() -> None:
                 for e in examples] for s, examples in splits.items()}
     features_key = hashlib.sha256(json.dumps([str(base.gguf or base.hf_dir), prompts, bare],
                                              sort_keys=True).encode()).hexdigest()
-    cache = args.workdir / "probe-features.pt"
-    start = time.perf_counter()
-    stored = torch.load(cache) if cache.exists() else {}
-    if stored.get("key") == features_key:
-        feats = stored["features"]
-        print(f"features from {cache}")
-    else:
-        feats = {}
-        for s in splits:
-            with_docs, hidden = features(model, tokenizer, prompts[s], label_ids)
-            without_docs, _ = features(model, tokenizer, bare[s], label_ids)
-            feats[s] = {"label": with_docs, "bare": without_docs, "hidden": hidden}
-        torch.save({"key": features_key, "features": feats}, cache)
-    forward_seconds = time.perf_counter() - start
+    cache = args.out / "probe-features.pt"
+    with bench.timed("forward") as timer:
+        stored = torch.load(cache) if cache.exists() else {}
+        if stored.get("key") == features_key:
+            feats = stored["features"]
+            print(f"features from {cache}")
+        else:
+            feats = {}
+            for s in splits:
+                with_docs, hidden = features(model, tokenizer, prompts[s], label_ids)
+                without_docs, _ = features(model, tokenizer, bare[s], label_ids)
+                feats[s] = {"label": with_docs, "bare": without_docs, "hidden": hidden}
+            torch.save({"key": features_key, "features": feats}, cache)
+    forward_seconds = timer.seconds
 
     y = {s: torch.tensor([LABELS.index(e.label) for e in ex]) for s, ex in splits.items()}
     gold = [e.label for e in splits["test"]]
@@ -201,17 +193,16 @@ def main() -> None:
     report = {"dataset": "PubMedQA PQA-L: fit on the 500 train-split questions, scored on "
                          "the 500 official test questions",
               "model": str(base.gguf.name if base.gguf else base.hf_dir),
-              "machine": f"{platform.machine()}, {platform.python_version()}",
               "prompt_seconds": prompt_seconds, "forward_seconds": forward_seconds,
               "feature_dims": int(feats["test"]["hidden"].shape[1]), "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    bench.write(report)
     print(f"\n{'read-out':<22} {'accuracy':>9} {'macro-F1':>9}  predictions")
     for key, r in results.items():
         print(f"{key:<22} {r['accuracy']:>9.3f} {r['macro_f1']:>9.3f}  "
               f"{r['prediction_distribution']}")
-    print(f"\nforward passes: {forward_seconds:.0f} s for 1000 prompts with and without "
-          f"documents; wrote {args.out}")
+    n_prompts = sum(len(p) for p in prompts.values())
+    print(f"\nforward passes: {forward_seconds:.0f} s for {n_prompts} prompts with and "
+          "without documents")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 (library/ + tutorial/ + howto/, 354 pages), through the ``ragloop`` command.
 
     scripts/get-python-docs.sh            # installs python3-doc (test data, not a dependency)
-    python bench/python_docs.py [--docs /usr/share/doc/python3/html] [--limit N]
-                                [--project /tmp/ragloop-python-docs] [--skip-ingest]
+    python -m bench.python_docs [--docs /usr/share/doc/python3/html] [--limit N]
+                                [--out /tmp/ragloop-python-docs] [--skip-ingest]
 
 1. Section labels, no model needed: every page is loaded and its section titles compared with
    the headings a reader sees in the page body (``h1``-``h6`` text without the "¶"); pages
@@ -17,19 +17,17 @@
 4. Search: hit@1 and hit@3 (the expected page among the documents of the top 3 chunks) for
    the hand-written questions in ``QUESTIONS``, with the default retriever.
 
-Prints tables and writes ``bench/results/python_docs.json``. ``--limit N`` ingests only the
-first N pages of each folder (sorted), and says so in the results.
+Prints tables and writes ``bench/results/python_docs.json`` (``--labels-only``:
+``python_docs-labels.json``). ``--limit N`` ingests only the first N pages of each folder
+(sorted), and says so in the results. ``--out`` is the project folder.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -38,11 +36,10 @@ import lxml.html
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from ragloop.errors import IngestError  # noqa: E402
-from ragloop.ingest.loaders import file_doc_id, load_path  # noqa: E402
+from bench.harness import REPO, Bench, Timer
+from bench.harness import project as open_project
+from ragloop.errors import IngestError
+from ragloop.ingest.loaders import file_doc_id, load_path
 
 console = Console(width=120)
 DOCS = Path("/usr/share/doc/python3/html")
@@ -132,31 +129,31 @@ def named_subset(docs: Path, library_first: int) -> list[Path]:
 
 def check_sections(files: list[Path], docs: Path) -> dict:
     exact, headings, found, failed, worst = 0, 0, 0, [], []
-    started = time.perf_counter()
-    for path in files:
-        try:
-            (doc,) = load_path(path)
-        except IngestError as err:
-            failed.append(str(err))
-            continue
-        real = real_headings(path)
-        got = [s.title for s in doc.sections]
-        exact += got == real
-        headings += len(real)
-        hits = sum((Counter(real) & Counter(got)).values())
-        found += hits
-        if got != real:
-            worst.append({"page": str(path.relative_to(docs)), "headings": len(real),
-                          "found": hits, "missing": [h for h in real if h not in got][:3],
-                          "extra": [t for t in got if t not in real][:3]})
+    with Timer() as timer:
+        for path in files:
+            try:
+                (doc,) = load_path(path)
+            except IngestError as err:
+                failed.append(str(err))
+                continue
+            real = real_headings(path)
+            got = [s.title for s in doc.sections]
+            exact += got == real
+            headings += len(real)
+            hits = sum((Counter(real) & Counter(got)).values())
+            found += hits
+            if got != real:
+                worst.append({"page": str(path.relative_to(docs)), "headings": len(real),
+                              "found": hits, "missing": [h for h in real if h not in got][:3],
+                              "extra": [t for t in got if t not in real][:3]})
     worst.sort(key=lambda w: w["found"] - w["headings"])
     return {"pages": len(files), "pages_exact": exact, "headings": headings,
             "headings_found": found, "load_failures": failed, "worst": worst[:10],
-            "seconds": round(time.perf_counter() - started, 1)}
+            "seconds": round(timer.seconds, 1)}
 
 
 def ragloop(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     return subprocess.run([sys.executable, "-c", "from ragloop.cli import main; main()",
                            "--project", str(project),
                            *args], capture_output=True, text=True, env=env, check=False)
@@ -174,9 +171,9 @@ def subset_folders(files: list[Path], docs: Path, project: Path) -> list[Path]:
 
 
 def ingest(project: Path, folders: list[Path]) -> dict:
-    started = time.perf_counter()
-    run = ragloop(project, "ingest", "--json", "--quiet", *map(str, folders))
-    seconds = time.perf_counter() - started
+    with Timer() as timer:
+        run = ragloop(project, "ingest", "--json", "--quiet", *map(str, folders))
+    seconds = timer.seconds
     if run.returncode not in (0, 3):
         raise SystemExit(f"ragloop ingest failed ({run.returncode}):\n{run.stderr[-3000:]}")
     report = json.loads(run.stdout)
@@ -184,10 +181,7 @@ def ingest(project: Path, folders: list[Path]) -> dict:
 
 
 def check_labels(project: Path, docs: Path, folders: list[Path]) -> list[dict]:
-    from ragloop.pipeline import Pipeline
-    from ragloop.project import Project
-
-    store = Pipeline(Project.load(project)).store
+    store = open_project(project).store
     entries = {e.doc_id: e for e in store.documents()}
     out = []
     for page, needle, expected in LABELS:
@@ -229,10 +223,7 @@ def check_labels_unindexed(docs: Path) -> list[dict]:
 
 
 def search(project: Path, docs: Path) -> dict:
-    from ragloop.pipeline import Pipeline
-    from ragloop.project import Project
-
-    pipeline = Pipeline(Project.load(project))
+    pipeline = open_project(project)
     rows, hit1, hit3 = [], 0, 0
     for question, expected in QUESTIONS:
         found = pipeline.retrieve(question, 3)
@@ -282,30 +273,38 @@ def print_tables(results: dict) -> None:
         console.print(table)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def options(parser) -> None:
     parser.add_argument("--docs", type=Path, default=DOCS)
     parser.add_argument("--limit", type=int, default=None,
                         help="only the first N pages of each folder")
-    parser.add_argument("--project", type=Path, default=Path("/tmp/ragloop-python-docs"))
     parser.add_argument("--subset", type=int, default=None, metavar="N",
                         help="tutorial/ + howto/ + the first N library pages + the library "
                              "pages the questions name")
     parser.add_argument("--resume", action="store_true",
-                        help="ingest into the project already in --project (incremental)")
+                        help="ingest into the project already in --out (incremental)")
     parser.add_argument("--labels-only", action="store_true",
                         help="only the label check on chunks cut but not embedded (no index)")
     parser.add_argument("--skip-ingest", action="store_true",
-                        help="reuse the index already in --project")
-    parser.add_argument("--out", type=Path,
-                        default=ROOT / "bench" / "results" / "python_docs.json")
-    args = parser.parse_args()
+                        help="reuse the index already in --out")
+
+
+def main(argv=None) -> None:
+    bench = Bench("python_docs", __doc__, argv, extra=options,
+                  out=Path("/tmp/ragloop-python-docs"),
+                  quick_help="the first 3 pages of each folder, into a fresh project")
+    args = bench.args
+    if args.quick:
+        args.limit, args.out = 3, args.out / "quick"
+        if (args.out / "ragloop.toml").exists():
+            import shutil
+
+            shutil.rmtree(args.out)
+    project_dir = args.out
     if not (args.docs / "library").is_dir():
         raise SystemExit(f"{args.docs}/library not found: run scripts/get-python-docs.sh")
     files = named_subset(args.docs, args.subset) if args.subset is not None \
         else pages(args.docs, args.limit)
-    results: dict = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                 "load_average_start": os.getloadavg()},
+    results: dict = {"load_average": {"start": os.getloadavg()},
                      "docs": str(args.docs), "folders": list(FOLDERS), "pages": len(files),
                      "note": "Default settings (ONNX MiniLM embedder, no LLM enrichment). "
                              "The CPU is shared with other jobs: see the load averages."}
@@ -317,44 +316,43 @@ def main() -> None:
                             "the questions name.")
 
     def save() -> None:
-        results["machine"]["load_average_end"] = os.getloadavg()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        results["load_average"]["end"] = os.getloadavg()
+        bench.write(results)
 
     if args.labels_only:
         labels = check_labels_unindexed(args.docs)
-        out = args.out.with_name(args.out.stem + "-labels.json")
-        out.write_text(json.dumps({"labels": labels}, indent=2, ensure_ascii=False) + "\n")
+        bench.write({"labels": labels}, stem="python_docs-labels")
         print_tables({"labels": labels})
         return
     folders = [args.docs / f for f in FOLDERS]
     subset = bool(args.limit or args.subset is not None)
     if not args.skip_ingest:
-        if (args.project / "ragloop.toml").exists() and not args.resume:
-            raise SystemExit(f"{args.project} already holds a project: remove it or pass "
+        if (project_dir / "ragloop.toml").exists() and not args.resume:
+            raise SystemExit(f"{project_dir} already holds a project: remove it or pass "
                              "--resume or --skip-ingest")
-        args.project.mkdir(parents=True, exist_ok=True)
-        if not (args.project / "ragloop.toml").exists():
-            init = ragloop(args.project, "init", str(args.project))
+        project_dir.mkdir(parents=True, exist_ok=True)
+        if not (project_dir / "ragloop.toml").exists():
+            init = ragloop(project_dir, "init", str(project_dir))
             if init.returncode:
                 raise SystemExit(f"ragloop init failed:\n{init.stderr}")
         if subset:
-            folders = subset_folders(files, args.docs, args.project)
-        results["ingest"] = ingest(args.project, folders)
+            folders = subset_folders(files, args.docs, project_dir)
+        results["ingest"] = ingest(project_dir, folders)
         save()
-        results["reingest"] = ingest(args.project, folders)
+        results["reingest"] = ingest(project_dir, folders)
         results["reingest"]["report"] = {k: v for k, v in results["reingest"]["report"].items()
                                          if k != "files"}
         results["ingest"]["report"] = {k: v for k, v in results["ingest"]["report"].items()
                                        if k != "files"}
         save()
     elif subset:
-        folders = [args.project / "docs" / f for f in FOLDERS]
-    results["labels"] = check_labels(args.project, args.docs, folders)
-    results["search"] = search(args.project, args.docs)
+        folders = [project_dir / "docs" / f for f in FOLDERS]
+    results["labels"] = check_labels(project_dir, args.docs, folders)
+    results["search"] = search(project_dir, args.docs)
     save()
     # every page of the three folders, whatever was ingested: no model needed
-    results["sections"] = check_sections(pages(args.docs, None), args.docs)
+    results["sections"] = check_sections(files if args.quick else pages(args.docs, None),
+                                         args.docs)
     save()
     print_tables(results)
 

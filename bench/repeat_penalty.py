@@ -1,29 +1,20 @@
 """Does llama.cpp's repeat penalty help the small default model answer? Side by side, one run.
 
-    python bench/repeat_penalty.py [--values 1.0,1.1,1.2]
+    python -m bench.repeat_penalty [--values 1.0,1.1,1.2]
 
-For each value: a fresh demo project (the bundled docs), the demo golden set (12 questions)
-answered by the default pipeline, scored without judges (token F1, citation recall and
-precision, loops = answers with a 4-word sequence repeated 3+ times). Writes
-bench/results/repeat_penalty.json.
+For each value: a fresh demo project (the bundled docs) answering in ``fast`` mode (the model,
+not the router), the demo golden set (12 questions) answered by the default pipeline, scored
+without judges (token F1, citation recall and precision, loops = answers with a 4-word
+sequence repeated 3+ times). Writes bench/results/repeat_penalty.json.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from ragloop.demo import demo_golden_path, make_demo_project, resolve_golden  # noqa: E402
-from ragloop.evals.runner import RunOptions, run_eval  # noqa: E402
-from ragloop.pipeline import Pipeline  # noqa: E402
-from ragloop.project import Project  # noqa: E402
+from bench.harness import Bench, demo_project
+from ragloop.evals.runner import RunOptions, run_eval
 
 
 def loops(text: str) -> bool:
@@ -32,22 +23,23 @@ def loops(text: str) -> bool:
     return any(grams.count(g) >= 3 for g in set(grams))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--values", default="1.0,1.1,1.2")
-    args = parser.parse_args()
+def main(argv=None) -> None:
+    bench = Bench("repeat_penalty", __doc__, argv, quick_help="one value, 2 questions",
+                  extra=lambda p: p.add_argument("--values", default="1.0,1.1,1.2"))
+    args = bench.args
+    values = [float(v) for v in args.values.split(",")][:1 if args.quick else None]
     rows = []
-    for value in [float(v) for v in args.values.split(",")]:
-        root = Path(tempfile.mkdtemp(prefix="ragloop-rp-"))
-        project, docs = make_demo_project(root)
-        text = project.config_path.read_text().replace("repeat_penalty = 1.1",
-                                                        f"repeat_penalty = {value}")
-        project.config_path.write_text(text)
-        project = Project.load(root)
-        pipeline = Pipeline(project)
-        pipeline.ingest([docs])
-        golden = resolve_golden(demo_golden_path(), docs, root / "golden.jsonl")
-        run = run_eval(pipeline, golden, options=RunOptions(judge=False, report=False))
+    for value in values:
+        root = args.out / f"penalty-{value}"
+        if root.exists():  # a fresh project for every value
+            import shutil
+
+            shutil.rmtree(root)
+        with bench.timed(f"penalty {value}"):
+            pipeline, _, golden = demo_project(root, settings={
+                "llm": {"repeat_penalty": value}, "answer": {"mode": "fast"}})
+            run = run_eval(pipeline, golden, options=RunOptions(
+                judge=False, report=False, limit=2 if args.quick else None))
         records = [json.loads(line) for line in (run.run_dir / "examples.jsonl").open()]
         metrics = run.aggregates["metrics"]
         rows.append({
@@ -65,9 +57,7 @@ def main() -> None:
         print(f"{r['repeat_penalty']:>8} {r['token_f1']:>9} {r['citation_recall']:>12} "
               f"{r['citation_precision']:>11} {r['looping_answers']:>4}/{r['n']:<2}"
               f"{r['mean_latency_s']:>9}")
-    out = ROOT / "bench" / "results" / "repeat_penalty.json"
-    out.write_text(json.dumps({"demo_golden_examples": rows[0]["n"] if rows else 0,
-                               "rows": rows}, indent=2))
+    bench.write({"demo_golden_examples": rows[0]["n"] if rows else 0, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Serving load: throughput and p50/p95 latency at 1, 8 and 50 concurrent clients against a
 real `ragloop serve` process on 127.0.0.1 (real pipeline over the bundled demo corpus).
 
-    python bench/serve.py [--levels 1,8,50] [--requests 8,16,50] [--max-tokens 32]
+    python -m bench.serve [--levels 1,8,50] [--requests 8,16,50] [--max-tokens 32]
                           [--queue-size 16] [--modes model,cached] [--distinct 12]
                           [--context-chunks 5] [--n-threads 0]
 
@@ -13,20 +13,16 @@ Two modes, side by side:
 
 Clients honour 503 + Retry-After (with jitter) and retry, so with queue_size < 50 the 50-client
 level must still end with zero failed requests. Latency is per request as a client sees it,
-retry waits included. Prints a table, writes bench/results/serve.json.
+retry waits included. The project answers in ``fast`` mode (the model, not the router).
+Prints a table, writes bench/results/serve.json (after every level).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import platform
 import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,12 +33,10 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from bench.harness import Bench, Timer, percentile
+from ragloop.demo import demo_corpus_dir
+from ragloop.serve.client import Outcome, post_with_retry
 
-from ragloop.serve.client import Outcome, post_with_retry  # noqa: E402
-
-DEMO = ROOT / "src" / "ragloop" / "demo_corpus"
 TOPICS = ("ingestion", "chunking", "retrieval", "reranking", "answers with citations",
           "streaming", "traces", "feedback", "evaluation reports", "the API key",
           "the OpenAI-compatible endpoint", "incremental sync")
@@ -75,6 +69,7 @@ name = "bench-serve"
 n_threads = {n_threads}
 
 [answer]
+mode = "fast"
 max_tokens = {max_tokens}
 context_chunks = {context_chunks}
 citation_style = "inline"   # token-by-token streaming for the direct strategy
@@ -89,7 +84,7 @@ def make_project(folder: Path, **settings) -> Path:
     project.mkdir(parents=True)
     (project / "ragloop.toml").write_text(CONFIG.format(**settings))
     docs = folder / "docs"
-    shutil.copytree(DEMO, docs, ignore=shutil.ignore_patterns("*.jsonl"))
+    shutil.copytree(demo_corpus_dir(), docs, ignore=shutil.ignore_patterns("*.jsonl"))
     ragloop("-p", str(project), "ingest", "--quiet", str(docs), stdout=subprocess.DEVNULL)
     return project
 
@@ -127,37 +122,34 @@ async def run_level(base: str, clients: int, n_requests: int, qs: list[str],
 
     limits = httpx.Limits(max_connections=clients + 4)
     async with httpx.AsyncClient(base_url=base, timeout=1800, limits=limits) as client:
-        start = time.perf_counter()
-        await asyncio.gather(*[worker(client, random.Random(seed + i)) for i in range(clients)])
-        return outcomes, time.perf_counter() - start
+        with Timer() as timer:
+            await asyncio.gather(*[worker(client, random.Random(seed + i))
+                                   for i in range(clients)])
+        return outcomes, timer.seconds
 
 
 def summarise(mode: str, clients: int, outcomes: list[Outcome], wall: float) -> dict:
     ok = [o for o in outcomes if o.status == 200]
-    latencies = sorted(o.latency_s for o in ok)
-    q = statistics.quantiles(latencies, n=20, method="inclusive") if len(latencies) > 1 \
-        else latencies * 19
+    latencies = [o.latency_s for o in ok]
     return {"mode": mode, "clients": clients, "requests": len(outcomes), "ok": len(ok),
             "failed": len(outcomes) - len(ok), "retries_503": sum(o.retries for o in outcomes),
             "wall_s": round(wall, 2), "throughput_rps": round(len(ok) / wall, 3),
-            "p50_s": round(statistics.median(latencies), 3) if latencies else None,
-            "p95_s": round(q[18], 3) if latencies else None,
+            "p50_s": round(percentile(latencies, 50), 3) if latencies else None,
+            "p95_s": round(percentile(latencies, 95), 3) if latencies else None,
             "errors": sorted({o.error or str(o.status) for o in outcomes if o.status != 200})}
 
 
-def report(args, levels, sizes, rows, *, final: bool) -> None:
+def report(bench: Bench, levels, sizes, rows, *, final: bool) -> None:
     """Write the JSON (after every level, so an interrupted run keeps what it measured) and,
     at the end, print the table."""
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "benchmark": "serve", "complete": final,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "load_avg": os.getloadavg()},
+    args = bench.args
+    bench.write({
+        "complete": final,
         "settings": {"queue_size": args.queue_size, "max_tokens": args.max_tokens,
                      "context_chunks": args.context_chunks, "n_threads": args.n_threads,
                      "distinct_questions": args.distinct, "levels": levels, "requests": sizes,
                      "corpus": "src/ragloop/demo_corpus"},
-        "results": rows}, indent=2) + "\n")
+        "results": rows})
     if not final:
         return
     table = Table(title=f"serving: real pipeline, queue_size={args.queue_size}, "
@@ -170,11 +162,9 @@ def report(args, levels, sizes, rows, *, final: bool) -> None:
                       str(r["failed"]), str(r["retries_503"]), f"{r['throughput_rps']:.2f}",
                       f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}")
     console.print(table)
-    console.print(f"wrote {args.out}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def options(parser) -> None:
     parser.add_argument("--levels", default="1,8,50")
     parser.add_argument("--requests", default="8,16,50",
                         help="requests per level (at least the number of clients)")
@@ -188,15 +178,21 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=12,
                         help="distinct questions, cycled (the cached mode warms each once)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "serve.json")
-    args = parser.parse_args()
+
+
+def main(argv=None) -> None:
+    bench = Bench("serve", __doc__, argv, extra=options,
+                  quick_help="cached mode only, 1 and 2 clients, 2 distinct questions")
+    args = bench.args
+    if args.quick:
+        args.levels, args.requests, args.modes, args.distinct = "1,2", "2,2", "cached", 2
     levels = [int(x) for x in args.levels.split(",")]
     sizes = [max(int(x), c) for x, c in zip(args.requests.split(","), levels, strict=True)]
     qs = questions()
     random.Random(args.seed).shuffle(qs)
     qs = qs[:args.distinct]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="ragloop-bench-serve-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="serve-", dir=args.out) as tmp:
         console.print("building the project (demo corpus, real embedder)…")
         project = make_project(Path(tmp), max_tokens=args.max_tokens,
                                queue_size=args.queue_size, n_threads=args.n_threads,
@@ -214,14 +210,14 @@ def main() -> None:
                     outcomes, wall = asyncio.run(run_level(base, clients, n, qs, args.seed))
                     rows.append(summarise(mode, clients, outcomes, wall))
                     console.print(rows[-1])
-                    report(args, levels, sizes, rows, final=False)
+                    report(bench, levels, sizes, rows, final=False)
             finally:
                 server.terminate()
                 try:
                     server.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     server.kill()
-    report(args, levels, sizes, rows, final=True)
+    report(bench, levels, sizes, rows, final=True)
     if any(r["failed"] for r in rows):
         raise SystemExit(1)
 

@@ -5,52 +5,50 @@ base (SmolLM2-135M dequantised), batch 4 by gradient accumulation, one torch thr
 CPU-seconds (``time.process_time``) are reported besides wall time: the machine is shared,
 so wall time is contention. Writes ``bench/results/train_cost.json``.
 
-    python bench/train_cost.py ROWS.jsonl [--n 16]
+    python -m bench.train_cost ROWS.jsonl [--n 16]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-
-from ragloop.config import TrainSettings  # noqa: E402
-from ragloop.models.llamacpp import default_model_path  # noqa: E402
-from ragloop.train.base import load_base, prepare_base  # noqa: E402
-from ragloop.train.loop import train_lora  # noqa: E402
-from ragloop.train.rows import load_rows  # noqa: E402
-
-OUT = REPO / "bench" / "results" / "train_cost.json"
+from bench.harness import Bench, Timer
+from ragloop.config import TrainSettings
+from ragloop.models.llamacpp import default_model_path
+from ragloop.train.base import load_base, prepare_base
+from ragloop.train.loop import train_lora
+from ragloop.train.rows import load_rows
 
 
 def measure(fn) -> tuple[float, float]:
-    cpu, wall = time.process_time(), time.perf_counter()
-    fn()
-    return time.process_time() - cpu, time.perf_counter() - wall
+    """(CPU seconds, wall seconds) of ``fn()``."""
+    with Timer(cpu=True) as timer:
+        fn()
+    return timer.cpu_seconds, timer.seconds
 
 
-def main() -> None:
+def options(parser) -> None:
+    parser.add_argument("rows", type=Path, help="SFT rows (ragloop train data ...)")
+    parser.add_argument("--n", type=int, default=16)
+
+
+def main(argv=None) -> None:
+    bench = Bench("train_cost", __doc__, argv, extra=options, quick_help="4 rows (one step)")
+    args = bench.args
+    if args.quick:
+        args.n = 4
+
     import torch
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("rows", type=Path)
-    parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/ragloop-train-cost"))
-    args = parser.parse_args()
     torch.set_num_threads(1)
     rows = load_rows(args.rows, "sft")[:args.n]
     settings = TrainSettings(max_steps=len(rows) // 4, batch_size=4, threads=1)
-    base = prepare_base(default_model_path(), args.cache / "base")
+    base = prepare_base(default_model_path(), args.out / "base")
     model, tokenizer = load_base(base)
     lengths = [len(tokenizer.apply_chat_template(r.prompt + r.completion, tokenize=False))
                for r in rows]
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory(dir=args.out) as work:
         ours = measure(lambda: train_lora(model, tokenizer, rows, "sft", settings,
                                           work_dir=Path(work), fingerprint="cost",
                                           restart=True))
@@ -65,7 +63,7 @@ def main() -> None:
                       layers_to_transform=list(range(n_layers - settings.lora_layers,
                                                      n_layers)))
     data = Dataset.from_list([{"prompt": r.prompt, "completion": r.completion} for r in rows])
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory(dir=args.out) as work:
         config = SFTConfig(output_dir=work, per_device_train_batch_size=1,
                            gradient_accumulation_steps=4, max_steps=len(rows) // 4,
                            learning_rate=settings.learning_rate, use_cpu=True, report_to=[],
@@ -81,8 +79,7 @@ def main() -> None:
               "trl_sft_trainer": {"cpu_s_per_example": trl[0] / examples,
                                   "wall_s_per_example": trl[1] / examples},
               "torch_threads": 1}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    bench.write(result)
     print("| trainer | CPU-s / example | wall s / example |\n|---|---|---|")
     for name in ("ragloop_loop", "trl_sft_trainer"):
         print(f"| {name} | {result[name]['cpu_s_per_example']:.2f} | "

@@ -27,38 +27,29 @@ each policy as a standalone query. Calls go through the
 disk cache, so a call two policies share (the router's fast pass is the direct call; its vote
 samples are the vote policy's) is made once and counted, at its measured latency, in both.
 Records are appended to ``bench/results/ttc_records.jsonl`` as they finish (the run resumes;
-the file is also input for ``ragloop route calibrate``). Writes ``bench/results/ttc.json``,
-``bench/results/ttc.png`` and the ``### Test-time compute`` section of README.md.
+the file is also input for ``ragloop route calibrate``). Writes ``bench/results/ttc.json``
+and ``bench/results/ttc.png``; ``python -m bench.render`` puts the table in the docs.
 
-    python bench/ttc.py [--pubmedqa 5] [--arith 8] [--samples 3] [--max-tokens 32]
+    python -m bench.ttc [--pubmedqa 5] [--arith 8] [--samples 3] [--max-tokens 32] [--cold]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(Path(__file__).parent))
+from bench.arith_problems import generate
+from bench.corpora import pubmedqa_data
+from bench.harness import Bench, Timer, percentile
+from ragloop.answer.answerer import Answerer
+from ragloop.answer.normalize import final_number, label
+from ragloop.config import AnswerSettings, LLMSettings
+from ragloop.models.factory import build_llm
+from ragloop.records import AnswerRequest, Budget, Candidate, Chunk
 
-from arith_problems import generate  # noqa: E402
-from ragloop.answer.answerer import Answerer  # noqa: E402
-from ragloop.answer.normalize import final_number, label  # noqa: E402
-from ragloop.config import AnswerSettings, LLMSettings  # noqa: E402
-from ragloop.models.factory import build_llm  # noqa: E402
-from ragloop.records import AnswerRequest, Budget, Candidate, Chunk  # noqa: E402
-
-RESULTS = REPO / "bench" / "results"
-RECORDS = RESULTS / "ttc_records.jsonl"
-PUBMEDQA = REPO.parent / "shared" / "datasets" / "pubmedqa" / "data"
 STRATEGIES = ("direct", "direct-json", "cot", "vote", "best_of_n", "refine")
 BUDGETS = (500, 1200, 0)  # tokens per query for auto; 0 = no limit
 SLOW = ("cot", "vote", "best_of_n", "refine")
@@ -79,8 +70,9 @@ class GoldContext:
 def pubmedqa_examples(n: int) -> list[dict]:
     if n <= 0:
         return []
-    records = json.loads((PUBMEDQA / "ori_pqal.json").read_text())
-    gold = json.loads((PUBMEDQA / "test_ground_truth.json").read_text())
+    data = pubmedqa_data() / "data"
+    records = json.loads((data / "ori_pqal.json").read_text())
+    gold = json.loads((data / "test_ground_truth.json").read_text())
     out = []
     for pmid in sorted(gold)[:n]:
         rec = records[pmid]
@@ -109,18 +101,18 @@ def is_correct(example: dict, text: str) -> bool:
 
 def run_policy(policy: str, example: dict, settings: AnswerSettings, llm) -> dict:
     retriever = GoldContext(example["chunks"])
-    started = time.perf_counter()
-    if policy.startswith("auto@"):
-        budget = Budget(max_tokens=int(policy.split("@")[1]))
-        answer = Answerer(settings, retriever=retriever, llm=llm).answer(
-            AnswerRequest(question=example["question"], mode="auto", budget=budget))
-    elif policy == "direct-json":
-        as_json = settings.model_copy(update={"citation_style": "json"})
-        answer = Answerer(as_json, retriever=retriever, llm=llm).answer(
-            AnswerRequest(question=example["question"], strategy="direct"))
-    else:
-        answer = Answerer(settings, retriever=retriever, llm=llm).answer(
-            AnswerRequest(question=example["question"], strategy=policy))
+    with Timer() as timer:
+        if policy.startswith("auto@"):
+            budget = Budget(max_tokens=int(policy.split("@")[1]))
+            answer = Answerer(settings, retriever=retriever, llm=llm).answer(
+                AnswerRequest(question=example["question"], mode="auto", budget=budget))
+        elif policy == "direct-json":
+            as_json = settings.model_copy(update={"citation_style": "json"})
+            answer = Answerer(as_json, retriever=retriever, llm=llm).answer(
+                AnswerRequest(question=example["question"], strategy="direct"))
+        else:
+            answer = Answerer(settings, retriever=retriever, llm=llm).answer(
+                AnswerRequest(question=example["question"], strategy=policy))
     route = answer.metadata.get("router") or {}
     return {
         "dataset": example["dataset"], "id": example["id"], "policy": policy,
@@ -128,7 +120,7 @@ def run_policy(policy: str, example: dict, settings: AnswerSettings, llm) -> dic
         "question": example["question"], "gold": example["gold"], "answer": answer.text,
         "correct": float(is_correct(example, answer.text)),
         "latency_s": sum(c.latency_s for c in answer.calls),
-        "wall_s": time.perf_counter() - started,
+        "wall_s": timer.seconds,
         "tokens": answer.prompt_tokens + answer.completion_tokens,
         "calls": len(answer.calls), "cached_calls": sum(c.cached for c in answer.calls),
         "cited": bool(answer.citations), "refused": answer.refused,
@@ -169,7 +161,7 @@ def summarise(records: list[dict], policies: list[str]) -> dict:
             rows[policy] = {
                 "n": len(sel), "accuracy": float(np.mean(acc)), "ci95": [low, high],
                 "latency_mean_s": float(np.mean(lat)),
-                "latency_p95_s": float(np.percentile(lat, 95)),
+                "latency_p95_s": percentile(lat, 95),
                 "tokens_per_query": float(np.mean([r["tokens"] for r in sel])),
                 "calls_per_query": float(np.mean([r["calls"] for r in sel])),
                 "cite_rate": float(np.mean([r["cited"] for r in sel])),
@@ -245,52 +237,34 @@ def plot(summary: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def write_readme(section: str) -> None:
-    readme = REPO / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    heading = "### Test-time compute"
-    block = f"{heading}\n\n{section.strip()}\n"
-    if heading in text:
-        start = text.index(heading)
-        rest = text[start + len(heading):]
-        ends = [i for i in (rest.find("\n### "), rest.find("\n## ")) if i >= 0]
-        end = start + len(heading) + (min(ends) + 1 if ends else len(rest))
-        text = text[:start] + block + ("\n" + text[end:] if ends else "")
-    elif "## Results" in text:
-        start = text.index("## Results")
-        rest = text[start + len("## Results"):]
-        nxt = rest.find("\n## ")
-        end = start + len("## Results") + (nxt + 1 if nxt >= 0 else len(rest))
-        text = text[:end].rstrip("\n") + "\n\n" + block + ("\n" + text[end:] if nxt >= 0
-                                                           else "")
-    else:
-        text = text.rstrip("\n") + "\n\n## Results\n\n" + block
-    readme.write_text(text, encoding="utf-8")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def options(parser) -> None:
     parser.add_argument("--pubmedqa", type=int, default=5)
     parser.add_argument("--arith", type=int, default=8)
     parser.add_argument("--samples", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/ragloop-ttc-cache"))
     parser.add_argument("--fresh", action="store_true", help="Discard earlier records.")
     parser.add_argument("--cold", action="store_true",
                         help="Reset the model's KV prefix before every policy (llamacpp).")
     parser.add_argument("--report-only", action="store_true",
                         help="Summarise the records so far without running anything.")
-    args = parser.parse_args()
 
+
+def main(argv=None) -> None:
+    bench = Bench("ttc", __doc__, argv, extra=options,
+                  quick_help="one question of each set")
+    args = bench.args
+    if args.quick:
+        args.pubmedqa, args.arith = min(args.pubmedqa, 1), min(args.arith, 1)
     settings = AnswerSettings(samples=args.samples, max_tokens=args.max_tokens,
                               slow_strategy="vote", citation_style="inline")
     policies = [*STRATEGIES, *(f"auto@{b}" for b in BUDGETS)]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    if args.fresh and RECORDS.exists():
-        RECORDS.unlink()
+    records_path = bench.artifact("ttc_records.jsonl")
+    records_path.parent.mkdir(parents=True, exist_ok=True)
+    if args.fresh and records_path.exists():
+        records_path.unlink()
     done = set()
-    if RECORDS.exists():
-        for line in RECORDS.read_text().splitlines():
+    if records_path.exists():
+        for line in records_path.read_text().splitlines():
             r = json.loads(line)
             done.add((r["dataset"], r["id"], r["policy"]))
     pub, ari = pubmedqa_examples(args.pubmedqa), arith_examples(args.arith)
@@ -299,10 +273,10 @@ def main() -> None:
     if not args.report_only:
         from rich.progress import Progress
 
-        llm = build_llm(LLMSettings(), cache_dir=args.cache)
+        llm = build_llm(LLMSettings(), cache_dir=args.out / "llm-cache")
         todo = [(e, p) for e in examples for p in policies
                 if (e["dataset"], e["id"], p) not in done]
-        with Progress() as progress, RECORDS.open("a") as out:
+        with Progress() as progress, records_path.open("a") as out, bench.timed("policies"):
             task = progress.add_task("ttc", total=len(todo))
             for example, policy in todo:
                 if args.cold:
@@ -311,42 +285,18 @@ def main() -> None:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
                 out.flush()
                 progress.advance(task)
-    records = [json.loads(line) for line in RECORDS.read_text().splitlines()]
+    records = [json.loads(line) for line in records_path.read_text().splitlines()]
     summary = summarise(records, policies)
     checks = {d: target_check(rows) for d, rows in summary.items()}
-    md = table(summary, checks)
-    print(md)
-    result = {"summary": summary, "target": checks,
-              "settings": {"samples": args.samples, "max_tokens": args.max_tokens,
-                           "budgets_tokens": BUDGETS, "model": "SmolLM2-135M-Instruct Q4_1",
-                           "pubmedqa": f"first {args.pubmedqa} ids (sorted) of the official "
-                                       "test split, gold abstract as context",
-                           "arithmetic": f"{args.arith} generated problems, seed 0"},
-              "machine": {"python": platform.python_version(), "cpu": platform.processor(),
-                          "note": "shared 2-core CPU, other jobs running"}}
-    (RESULTS / "ttc.json").write_text(json.dumps(result, indent=2))
-    plot(summary, RESULTS / "ttc.png")
-    write_readme(readme_section(md, args))
-
-
-def readme_section(md: str, args) -> str:
-    return (
-        f"`python bench/ttc.py --pubmedqa {args.pubmedqa} --arith {args.arith} --samples "
-        f"{args.samples} --max-tokens {args.max_tokens}` on SmolLM2-135M-Instruct (CPU, "
-        "shared 2 cores). PubMedQA: first ids of the official test split in sorted order, "
-        "answered over the gold abstract (no retrieval). Arithmetic: seeded generated word "
-        "problems (`bench/arith_problems.py`). Strategies use inline `[n]` citations (faster "
-        "than grammar-constrained JSON on this CPU); `direct-json` is the default format. "
-        "Latency = sum of the model calls' measured "
-        "latencies; vote and best-of-N use k = "
-        f"{args.samples}; auto runs direct, then escalates to vote on its signals within the "
-        "token budget. "
-        + ("Each policy ran cold (KV prefix reset). " if args.cold else
-           "Policies after the first on a question reuse llama.cpp's cached prompt prefix, "
-           "which lowers their latency relative to direct (run first). ")
-        + "Only questions on which every policy finished are compared (column n). "
-        + "Plot: `bench/results/ttc.png`; numbers: `bench/results/ttc.json`; "
-        "per-example records: `bench/results/ttc_records.jsonl`.\n\n" + md)
+    print(table(summary, checks))
+    bench.write({"summary": summary, "target": checks,
+                 "settings": {"samples": args.samples, "max_tokens": args.max_tokens,
+                              "budgets_tokens": BUDGETS, "cold": args.cold,
+                              "model": "SmolLM2-135M-Instruct Q4_1",
+                              "pubmedqa": f"first {args.pubmedqa} ids (sorted) of the official "
+                                          "test split, gold abstract as context",
+                              "arithmetic": f"{args.arith} generated problems, seed 0"}})
+    plot(summary, bench.artifact("ttc.png"))
 
 
 if __name__ == "__main__":

@@ -11,14 +11,7 @@ from __future__ import annotations
 from mkdocs.structure.files import File, Files
 
 PENDING = {
-    "guides/documents-and-formats.md": ("Documents and formats", "ingest"),
-    "guides/conversations.md": ("Conversations", "lead"),
-    "guides/judges-and-calibration.md": ("Judges and calibration", "monitor"),
-    "guides/monitoring.md": ("Monitoring", "monitor"),
     "guides/post-training.md": ("Post-training", "train"),
-    "guides/mcp.md": ("MCP", "mcp"),
-    "guides/benchmarks.md": ("Benchmarks", "bench"),
-    "results/index.md": ("Results", "bench"),
 }
 
 

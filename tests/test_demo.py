@@ -53,6 +53,9 @@ def test_demo_ingests_answers_with_named_sources_evaluates_and_writes_a_report(t
     assert "report:" in result.output and report.is_file()
     html = report.read_text()
     assert "<table" in html and "<svg" in html and "hit@5" in html
+    # it says what ran and lists every example, to read one by one
+    assert '<p class="ran">' in html and 'id="ex-filter"' in html
+    assert html.count('<details class="example"') == 12
     aggregates = json.loads((runs[0] / "aggregates.json").read_text())
     assert aggregates["n_examples"] == 12 and aggregates["n_errors"] == 0
     # retrieval on the demo's own docs must find the gold file in the top 5

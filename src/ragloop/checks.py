@@ -21,6 +21,7 @@ from ragloop.redact import redact_text
 def registered_names(settings: Settings) -> list[tuple[str, str, object]]:
     """(key, name, registry) for every setting that names a registered part."""
     from ragloop.answer.strategies import STRATEGIES
+    from ragloop.chat.condensers import CONDENSERS
     from ragloop.executors.base import EXECUTORS
     from ragloop.index.factory import BACKENDS
     from ragloop.ingest.chunkers import CHUNKERS
@@ -29,6 +30,7 @@ def registered_names(settings: Settings) -> list[tuple[str, str, object]]:
 
     named = [("answer.strategy", settings.answer.strategy, STRATEGIES),
              ("answer.slow_strategy", settings.answer.slow_strategy, STRATEGIES),
+             ("chat.condense", settings.chat.condense, CONDENSERS),
              ("index.backend", settings.index.backend, BACKENDS),
              ("ingest.chunker", settings.ingest.chunker, CHUNKERS),
              ("executor.backend", settings.executor.backend, EXECUTORS),

@@ -104,15 +104,16 @@ ChunkPart = Literal["header", "context", "text"]
 
 class IngestSettings(Section):
     include: tuple[str, ...] = Field(
-        ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.jsonl"),
+        ("**/*.md", "**/*.txt", "**/*.html", "**/*.htm", "**/*.pdf", "**/*.docx", "**/*.pptx",
+         "**/*.xlsx", "**/*.csv", "**/*.tsv", "**/*.epub", "**/*.jsonl"),
         description="Glob patterns of the files a folder contributes.")
     exclude: tuple[str, ...] = Field(("**/.*/**", "**/node_modules/**"),
                                      description="Glob patterns of files to leave out.")
     max_file_mb: float = Field(default=20.0, gt=0,
                                description="Larger files are reported and skipped.")
     max_unpacked_mb: float = Field(
-        default=100.0, gt=0, description="What a zip-based file (.docx) may expand to, checked "
-        "from its zip directory before anything is decompressed.")
+        default=100.0, gt=0, description="What a zip-based file (.docx, .pptx, .xlsx, .epub) "
+        "may expand to, checked from its zip directory before anything is decompressed.")
     max_archive_members: int = Field(default=10_000, ge=1,
                                      description="Members a zip-based file may hold.")
     chunker: str = Field(
@@ -150,6 +151,23 @@ class IngestSettings(Section):
         "Follow symbolic links that point out of an ingested folder. Off: such a link is "
         "reported and skipped, so a link to /etc/passwd in a shared folder is never "
         "indexed; links that stay inside the folder are always followed."))
+    ocr: Literal["auto", "off"] = Field(
+        default="auto", description="OCR of scanned PDF pages (no text layer) and of pictures "
+        "in DOCX/PPTX files: \"auto\" reads them when the ocr extra (rapidocr-onnxruntime) is "
+        "installed and reports them as unreadable otherwise; \"off\" never runs OCR.")
+    ocr_dpi: int = Field(default=200, ge=72, le=600, description="Resolution at which a "
+                         "scanned page is rendered for OCR; higher reads small print better and "
+                         "costs time in proportion to the pixels.")
+    ocr_min_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="An OCR'd page whose mean recognition score is "
+        "below this is indexed and reported in the ingest warnings as low confidence.")
+    ocr_max_pages: int = Field(
+        default=200, ge=0, description="At most this many pages (and pictures) of one file are "
+        "OCR'd, the costliest reading there is: seconds per page, not pages per second "
+        "(bench/results/documents.json); later scanned pages are reported, not read.")
+    max_table_rows: int = Field(default=100_000, ge=1, description="Rows read from one CSV/TSV "
+                                "file or one spreadsheet sheet; the rest are reported and left "
+                                "out.")
 
     @model_validator(mode="after")
     def _overlap_below_chunk(self) -> IngestSettings:
@@ -265,6 +283,42 @@ class AnswerSettings(Section):
         "(the answer's words are in the context; no model call) or `llm`.")
 
 
+class ChatSettings(Section):
+    """Conversations (``ragloop.chat``): how a follow-up is searched and how much of the
+    conversation is kept and shown to the model."""
+
+    condense: str = Field(
+        default="auto",
+        description='How a follow-up becomes a standalone search: "carry" (no model call: '
+                    "the follow-up plus the salient terms of the previous turns at a lower "
+                    'weight), "llm" (the model rewrites it; a rewrite that drops the '
+                    "follow-up's words or adds words from nowhere falls back to carry), "
+                    '"auto" (llm when the model passes a small self-check, else carry) or '
+                    '"none" (the follow-up alone)')
+    history_tokens: int = Field(
+        default=1024, ge=64,
+        description="Tokens of turns (questions and answers) a stored conversation keeps; "
+                    "older turns are dropped, their questions kept in the conversation's "
+                    "summary")
+    prompt_tokens: int = Field(
+        default=256, ge=0,
+        description="Tokens of the newest turns the answer prompt carries (whole turns, "
+                    "citation markers removed); the documents get the rest of the window. "
+                    "0: no history in the prompt")
+    recent_turns: int = Field(
+        default=2, ge=1,
+        description="Previous turns a follow-up is made standalone from (carry's terms, "
+                    "llm's rewrite)")
+    carry_terms: int = Field(
+        default=8, ge=1, description="carry: how many terms are carried (the most salient: "
+                                     "rarest in the index, from the newest turns first)")
+    carry_weight: float = Field(
+        default=0.5, gt=0, le=1,
+        description="carry: the carried terms' weight against the follow-up's own (1)")
+    rewrite_tokens: int = Field(
+        default=64, ge=8, description="llm: the most tokens a rewritten question may take")
+
+
 class EvalSettings(Section):
     judge_prompt_version: str = Field(
         "v1", description="The LLM judges' prompt version: `v1`, or `v2` (the faithfulness "
@@ -371,6 +425,62 @@ class ServeSettings(Section):
         "Feedback records one trace may collect; more are refused with 429."))
 
 
+class MonitorSettings(Section):
+    """Online evaluation of live traffic (``ragloop serve``'s background scorer and
+    ``ragloop monitor run``), the review queue and the quality dashboard."""
+
+    enabled: bool = Field(
+        default=True, description="Score a sample of live traces in `ragloop serve`, in the "
+        "background: the model is used only while no request holds or waits for it.")
+    sample_rate: float = Field(
+        default=1.0, ge=0, le=1, description="Share of traces scored with the cheap checks "
+        "(grounding check, citations, the likelihood judge); chosen by a hash of the trace "
+        "id, so the server and `monitor run` pick the same traces.")
+    likelihood: bool = Field(
+        default=True, description="Score faithfulness with the likelihood judge where the "
+        "judge model can score text (llama.cpp): two short model passes per trace.")
+    judge_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of the sampled traces also given the LLM "
+        "verdict judges; 0 by default because the default model's verdict judges are "
+        "uncalibrated (ragloop/data/judge_calibration.json).")
+    judges: tuple[Literal["faithfulness", "relevancy"], ...] = Field(
+        default=("faithfulness", "relevancy"), description="The LLM judges run at "
+        "`judge_rate` (correctness needs a reference answer, which live traffic lacks).")
+    judge_daily_calls: int = Field(
+        default=200, ge=0, description="Budget: LLM judge calls per UTC day; once spent, "
+        "judges are recorded as skipped until the next day.")
+    idle_s: float = Field(
+        default=0.5, ge=0, description="How long the model must have been free of requests "
+        "before the monitor gives it one short job.")
+    review_window: int = Field(
+        default=2000, ge=1, description="How many recent traces the review queue ranks.")
+    low_score: float = Field(
+        default=0.5, ge=0, le=1, description="Review queue: a graded check (citation "
+        "precision, grounding support) below this counts as a low score.")
+    label_train_share: float = Field(
+        default=0.5, ge=0, le=1, description="Share of labelled traces put in the train split "
+        "(judges may be fitted on it); the rest are held out for kappa.")
+    drift_window_days: int = Field(
+        default=7, ge=1, description="Dashboard: a rate of the last N days outside the "
+        "previous N days' 95% interval is flagged as drift.")
+
+
+class ModelPrice(Section):
+    input: float = Field(default=0.0, ge=0, description="Price per million prompt tokens.")
+    output: float = Field(default=0.0, ge=0,
+                          description="Price per million completion tokens.")
+
+
+class ModelsSettings(Section):
+    """What model calls cost, for the dashboard's cost per answer."""
+
+    currency: str = Field(default="USD", description="The unit the prices are in.")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=dict, description="Price per million tokens by model id as traces "
+        "name it (`ragloop traces show ID`), e.g. {\"gpt-4o-mini\" = {input = 0.15, "
+        "output = 0.6}}; a model without a price makes a cost unknown, never zero.")
+
+
 class Settings(Section):
     """The whole ``ragloop.toml``: one field per table. A table's description is the
     ``description`` of its field here (``[judge]`` and ``[llm]`` share a model)."""
@@ -392,6 +502,8 @@ class Settings(Section):
                                        "retrievers, fusion and reranking.")
     answer: AnswerSettings = Field(AnswerSettings(), description="Answering: strategies, "
                                    "modes, the router, budgets and citations.")
+    chat: ChatSettings = Field(ChatSettings(), description="Conversations: how a follow-up "
+                               "is searched and how much history is kept and shown.")
     eval: EvalSettings = Field(EvalSettings(), description="`ragloop eval`: judges, workers "
                                "and confidence intervals.")
     train: TrainSettings = Field(TrainSettings(), description="`ragloop train sft|dpo|kto` "
@@ -400,6 +512,10 @@ class Settings(Section):
                                  "and web page, and what they accept.")
     executor: ExecutorSettings = Field(ExecutorSettings(), description="Where ingestion "
                                        "batches and eval examples run.")
+    monitor: MonitorSettings = Field(MonitorSettings(), description="Online scores of live "
+                                     "traces, the review queue and the quality dashboard.")
+    models: ModelsSettings = Field(ModelsSettings(), description="What model calls cost, for "
+                                   "the dashboard's cost per answer.")
 
 
 def section_models() -> dict[str, type[Section]]:

@@ -22,7 +22,7 @@ from ragloop.models.embedder import CachedEmbedder, Embedder
 from ragloop.models.factory import build_embedder, build_llm
 from ragloop.models.llm import LLMClient
 from ragloop.project import Project
-from ragloop.records import Answer, AnswerEvent, AnswerRequest, Candidate
+from ragloop.records import Answer, AnswerEvent, AnswerRequest, Candidate, ChatReply, SearchQuery
 
 
 class PipelineFactory:
@@ -154,8 +154,10 @@ class Pipeline:
         return Answerer(self.settings.answer, retriever=self.retriever, llm=self.llm,
                         embedder=self.embedder)
 
-    def retrieve(self, query: str, k: int | None = None, filters=None) -> list[Candidate]:
-        """Hybrid retrieval as ``[retrieve]`` configures it: candidates, best first."""
+    def retrieve(self, query: str | SearchQuery, k: int | None = None,
+                 filters=None) -> list[Candidate]:
+        """Hybrid retrieval as ``[retrieve]`` configures it: candidates, best first. A
+        ``SearchQuery`` weighs its parts (``ragloop.retrieve.query``)."""
         return self.retriever.search(query, k or self.settings.retrieve.k, filters)
 
     search = retrieve
@@ -166,7 +168,12 @@ class Pipeline:
         return AnswerRequest(question=question, **fields)
 
     def answer(self, request: AnswerRequest) -> Answer:
-        """Answer one ``AnswerRequest`` (what ``ask`` builds from its arguments)."""
+        """Answer one ``AnswerRequest`` (what ``ask`` builds from its arguments). A request
+        with a ``conversation`` is answered as its next turn: the follow-up searched in its
+        standalone form, the recent turns in the prompt (``ragloop.chat``); nothing is
+        stored (``chat`` keeps a conversation)."""
+        if request.conversation is not None:
+            return self.chat_engine.answer(request)
         return self.answerer.answer(request)
 
     def ask(self, question: str, *, instruction: str = "", mode: str | None = None,
@@ -184,7 +191,51 @@ class Pipeline:
         (``ragloop.answer.stream``). Takes a question or a whole ``AnswerRequest``."""
         request = question if isinstance(question, AnswerRequest) else self.request(
             question, instruction=instruction, mode=mode, strategy=strategy, filters=filters)
+        if request.conversation is not None:
+            return self.chat_engine.stream(request)
         return self.answerer.stream(request)
+
+    # ---- conversations
+
+    @cached_property
+    def conversations(self):
+        """The project's stored conversations (``feedback.conversations.ConversationStore``,
+        beside the traces): ``get``, ``recent``, ``delete`` by id; bounded to ``[chat]
+        history_tokens`` counted in the model's tokens."""
+        from ragloop.feedback.conversations import ConversationStore
+
+        store = ConversationStore.for_data_dir(
+            self.project.data_dir, history_tokens=self.settings.chat.history_tokens,
+            count_tokens=lambda text: self.llm.count_tokens(text))
+        self._owned.callback(store.close)
+        return store
+
+    @cached_property
+    def chat_engine(self):
+        """Follow-ups answered with their conversation (``ragloop.chat.engine.Chat``)."""
+        from ragloop.chat.engine import Chat
+
+        return Chat(self.settings.chat, answerer=self.answerer, llm=self.llm,
+                    store=self.store, conversations=lambda: self.conversations)
+
+    def chat(self, conversation_id: str | None, question: str, *, trace_id: str | None = None,
+             **request_fields) -> ChatReply:
+        """Answer ``question`` as the next turn of a stored conversation and store the turn:
+        ``conversation_id`` None starts one. Returns the ``ChatReply`` (``conversation_id``,
+        ``answer``; ``answer.metadata["chat"]`` says what was searched and how).
+        ``request_fields`` are ``AnswerRequest`` fields (``mode``, ``strategy``, ``filters``,
+        ``instruction`` ...); ``trace_id`` names the turn's trace when the caller keeps one.
+        An unknown id raises ``UnknownConversationError``."""
+        return self.chat_engine.reply(conversation_id, question, trace_id=trace_id,
+                                      **request_fields)
+
+    def chat_stream(self, conversation_id: str | None, question: str, *,
+                    trace_id: str | None = None, **request_fields):
+        """``chat``, streamed: a ``ChatStream`` with the ``conversation_id`` at once and the
+        ``AnswerEvent``s to iterate (text deltas, then the final answer); the turn is stored
+        when the final event is read."""
+        return self.chat_engine.reply_stream(conversation_id, question, trace_id=trace_id,
+                                             **request_fields)
 
     def evaluate(self, dataset: Path | str | None = None, *, options=None, resume=None,
                  progress=None, executor=None):
@@ -212,7 +263,7 @@ class Pipeline:
         passed in are left open. Safe to call twice; a later use builds the parts anew."""
         self._owned.close()
         for name in {"store", "llm", "judge_llm", "embedder", "retriever",
-                     "answerer"} - self._given:
+                     "answerer", "conversations", "chat_engine"} - self._given:
             self.__dict__.pop(name, None)
 
     def __enter__(self) -> Pipeline:

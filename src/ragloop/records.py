@@ -79,7 +79,8 @@ class Chunk(Record):
     start: int = 0  # character span in the document text
     end: int = 0
     section_path: tuple[str, ...] = ()
-    page: int | None = None
+    page: int | None = None  # the page the chunk starts on (paged formats)
+    page_end: int | None = None  # the page it ends on
     context: str = ""  # LLM-written situating sentence(s), empty when not enriched
     header: str = ""  # deterministic header: document title and section path
     dense_text: str = ""  # the text that is embedded (header/context/text per config)
@@ -156,6 +157,7 @@ class Citation(Record):
     source: str
     title: str = ""
     quote: str = ""
+    place: str = ""  # where in the source: "p. 12", "slide 3", "sheet Sales", a section path
 
 
 class Answer(Record):
@@ -220,6 +222,26 @@ class Budget(Record):
     max_tokens: int = 0
 
 
+class QueryPart(Record):
+    text: str
+    weight: float = 1.0
+
+
+class SearchQuery(Record):
+    """A query made of weighted texts: BM25 adds each part's scores times its weight (the
+    same as weighting the part's terms), dense search mixes the parts' query vectors by
+    weight. A follow-up made standalone by carrying terms of earlier turns is one: the
+    follow-up at weight 1, the carried terms lower (``ragloop.chat``)."""
+
+    parts: tuple[QueryPart, ...]
+
+    @property
+    def text(self) -> str:
+        """The parts as one text, for whatever reads a query as words (a reranker, the
+        trace, the extractive floor)."""
+        return " ".join(p.text.strip() for p in self.parts if p.text.strip())
+
+
 class Turn(Record):
     """One exchange of a conversation: the question as the user wrote it, the answer shown,
     its citations, the query that was searched for it, and its trace."""
@@ -260,20 +282,36 @@ class AnswerRequest(Record):
     instruction: str = ""
     filters: Any = None  # ragloop.index.store.Filters, honoured by every retriever
     conversation: Conversation | None = None
-    search_query: str = ""
+    search_query: str | SearchQuery = ""
     mode: str | None = None
     strategy: str | None = None
     budget: Budget | None = None
     on_text: Callable[[str], None] | None = Field(default=None, exclude=True, repr=False)
 
     @property
-    def query(self) -> str:
+    def query(self) -> str | SearchQuery:
         """What retrieval searches for."""
         return self.search_query or self.question
 
     @property
+    def query_text(self) -> str:
+        """What retrieval searches for, as words (the question when nothing else is
+        searched): what the extractive floor and the router measure relevance against."""
+        query = self.query
+        return query.text if isinstance(query, SearchQuery) else query
+
+    @property
     def history(self) -> tuple[Turn, ...]:
         return self.conversation.turns if self.conversation else ()
+
+
+class ChatReply(Record):
+    """A turn of a stored conversation as ``Pipeline.chat`` returns it: the conversation's
+    id (new when none was given) and the answer; ``answer.metadata["chat"]`` says what was
+    searched and which condenser made it."""
+
+    conversation_id: str
+    answer: Answer
 
 
 # ----------------------------------------------------------------------------- traces & feedback
@@ -306,6 +344,46 @@ class Feedback(Record):
     comment: str | None = None
 
 
+LabelMetric = Literal["faithfulness", "correctness", "relevance"]
+
+
+class Label(Record):
+    """A reviewer's verdict on one answer of live traffic: is it faithful to its sources,
+    correct, relevant (``label`` 1 yes, 0 no). What was judged is kept with it (question,
+    answer, the retrieved context) so a label outlives its trace. ``split`` is fixed per
+    trace when its first label is stored: "test" labels are what a judge's kappa is
+    measured on, "train" ones what a judge may be fitted on."""
+
+    id: str
+    trace_id: str
+    metric: LabelMetric
+    label: Literal[0, 1]
+    created: datetime
+    split: Literal["train", "test"]
+    reviewer: str = ""
+    note: str = ""
+    question: str = ""
+    answer: str = ""
+    context: str = ""
+
+
+OnlineStatus = Literal["ok", "error", "timeout", "skipped"]
+
+
+class OnlineScore(Record):
+    """One check of one live trace, as the monitor scored it. ``value`` is None unless
+    ``status`` is "ok"; ``detail`` says why a check failed, was skipped, or what it found."""
+
+    trace_id: str
+    metric: str  # the eval metric names where they coincide (citation_precision, ...)
+    value: float | None
+    status: OnlineStatus = "ok"
+    detail: str = ""
+    check: str = ""  # what produced it: grounding, citations, likelihood, judge
+    model: str = ""  # the judge model, for checks that call one
+    created: datetime
+
+
 # ----------------------------------------------------------------------------- evals
 
 
@@ -318,6 +396,8 @@ class EvalExample(Record):
     gold_chunk_ids: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # the turns before this question when it is a follow-up in a conversation
+    history: tuple[Turn, ...] = ()
 
 
 class RetrievedRef(Record):
@@ -328,6 +408,7 @@ class RetrievedRef(Record):
     score: float
     title: str = ""  # the chunk's header: document title > section path
     source: str = ""  # the document's file (or file#record); empty in older run folders
+    place: str = ""  # page(s), slide, sheet or section (answer.citations.place)
 
 
 class ContextRef(Record):
@@ -374,6 +455,8 @@ class EvalRecord(Record):
     id: str
     question: str
     instruction: str = ""  # the answer instruction (e.g. the label one); not retrieved on
+    history: tuple[Turn, ...] = ()  # the conversation before a follow-up
+    search_query: str = ""  # what a follow-up was searched as (empty: the question)
     asked: str = ""  # what the model was asked: the question, then the instruction
     tags: tuple[str, ...] = ()
     label: str | None = None

@@ -1,6 +1,6 @@
 """HTML from Sphinx: section paths follow the page's real headings (multi-line inline code
 must not swallow the headings after it), no permalink marks, readable tables, no Markdown
-escapes, and the page title is not repeated in chunk headers.
+escapes, tables as Markdown tables, and the page title is not repeated in chunk headers.
 
 The fixture pages in data/sphinx/ are written in Sphinx's HTML shape (headerlink anchors,
 ``span.pre`` inside inline code that wraps over a line, docutils tables, ``dl.py`` entries).
@@ -17,8 +17,6 @@ from fakes import FakeEmbedder
 from ragloop.config import IngestSettings
 from ragloop.ingest.chunk import ChunkBuilder
 from ragloop.ingest.loaders import load_path
-from ragloop.ingest.loaders.html import repair_midline_fences
-from ragloop.ingest.loaders.markdown_text import heading_text, paragraph_text
 
 SPHINX = Path(__file__).parent / "data" / "sphinx"
 PAGES = sorted(SPHINX.glob("*.html"))
@@ -59,15 +57,15 @@ def test_text_after_multiline_inline_code_stays_in_its_section():
     assert "Warm enough for green tea" not in [s.title for s in doc.sections]
 
 
-def test_tables_are_plain_rows_and_escapes_are_gone():
+def test_tables_are_markdown_tables_and_escapes_are_gone():
     (doc,) = load_path(SPHINX / "brewing.html")
-    assert "Tea | Water (°C) | Minutes\nGreen | 75 | 2\nBlack | 95 | 4" in doc.text
-    assert "---" not in doc.text and "| Green" not in doc.text
+    assert ("| Tea | Water (°C) | Minutes |\n| --- | --- | --- |\n| Green | 75 | 2 |\n"
+            "| Black | 95 | 4 |") in doc.text
     assert "`max_file_mb`-style" in doc.text and "\\" not in doc.text
     assert "the kettle_limit option [in litres] is 2*3 at most, and #hashtags" in doc.text
     assert "taste decides" in doc.text and "*taste*" not in doc.text
     (pot,) = load_path(SPHINX / "pot.html")
-    assert "`%T` | Tea name, such as Assam." in pot.text
+    assert "| `%T` | Tea name, such as Assam. |" in pot.text
     assert section_at(pot, "Water temperature in degrees") == [
         "pot — Teapot control", "Pot.label() Format Codes"]
 
@@ -80,15 +78,6 @@ def test_chunk_headers_do_not_repeat_the_page_title():
     assert "pot — Teapot control > Pot.label() Format Codes > Notes on label()" in headers
     assert all(h.count("Teapot control") == 1 and "¶" not in h and "`" not in h
                for h in headers)
-
-
-def test_markdown_repairs():
-    assert repair_midline_fences("Given ```\n'a'\n% b\n```\n, then") == "Given `'a' % b`, then"
-    assert repair_midline_fences("```\ncode\n```") == "```\ncode\n```"  # a real block stays
-    assert heading_text("## `timedelta` Objects¶".lstrip("# ")) == "timedelta Objects"
-    assert paragraph_text("| a | b |\n|---|---|\n| `x\\|y` | 2 |") == "a | b\n`x\\|y` | 2"
-    assert paragraph_text("yes\\_votes = 42\\_572 and **bold** \\*star") == \
-        "yes_votes = 42_572 and bold *star"
 
 
 def test_sphinx_pages_chunk_on_the_real_embedder(real_embedder):

@@ -224,3 +224,14 @@ def test_a_new_loader_version_parses_files_whose_bytes_did_not_change(folder, tm
     parsed.clear()
     steady = ingest([root], store)
     assert parsed == [] and steady.unchanged == 8 and steady.changed == 0
+
+
+def test_a_new_chunker_version_rechunks_what_it_cut(folder, monkeypatch):
+    from ragloop.ingest.chunkers import CHUNKERS
+
+    store, settings = FakeStore(), IngestSettings()
+    ingest([folder["good_md"]], store, settings=settings)
+    assert ingest([folder["good_md"]], store, settings=settings).unchanged == 1
+    structure = CHUNKERS.get("structure")
+    monkeypatch.setattr(structure, "version", structure.version + 1)
+    assert ingest([folder["good_md"]], store, settings=settings).changed == 1

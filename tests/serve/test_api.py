@@ -103,10 +103,11 @@ def test_chat_completions_without_user_message_is_400(client):
 
 def test_page_openapi_and_health(client):
     assert "<title>ragloop</title>" in client.get("/").text
-    assert "sseEvents" in client.get("/static/app.js").text
+    assert "loadTraces" in client.get("/static/app.js").text
+    assert "sseEvents" in client.get("/static/chat.js").text
     schema = client.get("/openapi.json").json()
     for path in ("/v1/ask", "/v1/feedback", "/v1/documents", "/v1/traces/{trace_id}",
-                 "/v1/chat/completions", "/healthz"):
+                 "/v1/chat/completions", "/v1/chat", "/v1/conversations", "/healthz"):
         assert path in schema["paths"], path
     assert client.get("/healthz").json()["status"] == "ok"
 

@@ -1,5 +1,8 @@
 """End to end in headless Chromium (Selenium + Debian's chromedriver): log in with the API
-key, ask, watch the answer stream in, open a citation, rate, correct, see the trace list.
+key, ask, watch the answer stream in, open a citation, rate, correct, see the trace list;
+then (fake pipeline) the threaded chat: a follow-up joins the conversation, code renders as
+code and never as HTML, a repeated question says "from cache", a new conversation starts
+empty and the past one reopens from the list.
 
 Runs on the fake pipeline (exact texts) and on the real one (SmolLM2 + MiniLM over a tiny
 corpus uploaded through ``/v1/documents``). Needs ``scripts/install-browser.sh``; missing
@@ -30,6 +33,7 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--window-size=1200,900")
 CORRECTION = "Ocean tides come from the Moon's gravity [1]."
+LAST = "#thread .turn:last-child"
 
 
 def _require_browser() -> None:
@@ -98,21 +102,21 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
         browser.execute_script("""
             window.__seen = [];
             new MutationObserver(() => window.__seen.push([
-                document.getElementById('answer').textContent,
+                document.getElementById('thread').textContent,
                 document.getElementById('status').textContent])).observe(
-                document.getElementById('answer'), {childList: true, characterData: true,
+                document.getElementById('thread'), {childList: true, characterData: true,
                                                     subtree: true});""")
         browser.find_element(By.ID, "question").send_keys("What causes ocean tides?")
         browser.find_element(By.ID, "ask-button").click()
         wait.until(ec.text_to_be_present_in_element((By.ID, "status"), "Answered"))
-        final = browser.find_element(By.ID, "answer").text
+        final = browser.find_element(By.CSS_SELECTOR, LAST + " .answer").text
         assert final.strip()
         seen = browser.execute_script("return window.__seen")
         # while the status still said "Thinking", the answer grew piece by piece: it streamed
         partial = [t.strip() for t, status in seen if t.strip() and "Answered" not in status]
         assert len(partial) >= 3 and len(partial[0]) < len(partial[-1]), seen
 
-        links = browser.find_elements(By.CSS_SELECTOR, "#citations a.cite")
+        links = browser.find_elements(By.CSS_SELECTOR, LAST + " .citations a.cite")
         if kind == "fake":
             assert final.startswith("Tides come from the Moon") and len(links) == 2
         if links:  # the small real model does not always cite
@@ -122,17 +126,19 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
             source = browser.find_element(By.ID, "chunk-source").text
             assert source.endswith(".md") if kind == "fake" else source.strip()
 
-        browser.find_element(By.ID, "thumb-up").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "feedback-status"), "rated up"))
+        turn = browser.find_element(By.CSS_SELECTOR, LAST)
+        turn.find_element(By.CLASS_NAME, "thumb-up").click()
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, LAST + " .feedback-status"),
+                                                    "rated up"))
 
-        browser.find_element(By.ID, "edit").click()
-        box = browser.find_element(By.ID, "correction")
+        turn.find_element(By.CLASS_NAME, "edit").click()
+        box = turn.find_element(By.CLASS_NAME, "correction")
         box.clear()
         box.send_keys(CORRECTION)
-        browser.find_element(By.ID, "save-correction").click()
-        wait.until(ec.text_to_be_present_in_element((By.ID, "feedback-status"),
+        turn.find_element(By.CLASS_NAME, "save-correction").click()
+        wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, LAST + " .feedback-status"),
                                                     "Correction saved"))
-        assert browser.find_element(By.ID, "answer").text == CORRECTION
+        assert turn.find_element(By.CLASS_NAME, "answer").text == CORRECTION
         shot = tmp_path / "ask.png"
         assert browser.save_screenshot(str(shot))
 
@@ -140,6 +146,10 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
         wait.until(ec.text_to_be_present_in_element((By.ID, "traces"), "corrected"))
         assert "▲ good" in browser.find_element(By.ID, "traces").text
         browser.save_screenshot(str(tmp_path / "traces.png"))
+
+        if kind == "fake":
+            _threaded_chat(browser, wait, app)
+            browser.save_screenshot(str(tmp_path / "chat.png"))
 
         if kind == "fake":  # the newest eval report, loaded in a frame with the key
             run = app.state.ragloop.runs_dir / "run-1"
@@ -169,10 +179,75 @@ def test_ask_stream_cite_rate_correct_in_chromium(browser, tmp_path, monkeypatch
 
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
-    item = TraceStore.for_data_dir(app.state.ragloop.data_dir).recent(1)[0]
+    rated = [i for i in TraceStore.for_data_dir(app.state.ragloop.data_dir).recent(20)
+             if i.feedback]
+    assert len(rated) == 1  # the first turn's; the chat's later turns are not rated
+    item = rated[0]
     assert item.latest_rating == "up" and item.latest_correction == CORRECTION
     keep = os.environ.get("RAGLOOP_KEEP_SCREENSHOTS")
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-        for name in ("ask.png", "traces.png"):
+        for name in ("ask.png", "traces.png", *(["chat.png"] if kind == "fake" else [])):
             shutil.copy(tmp_path / name, Path(keep) / f"{kind}-{name}")
+
+
+def _ask(browser, wait, question: str, turns: int) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    browser.find_element(By.ID, "question").send_keys(question)
+    browser.find_element(By.ID, "ask-button").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#thread .turn")) == turns
+               and b.find_element(By.CSS_SELECTOR, LAST + " .turn-meta").text)
+    wait.until(ec.element_to_be_clickable((By.ID, "ask-button")))
+
+
+def _threaded_chat(browser, wait, app) -> None:
+    """The page as a threaded chat, on the fake pipeline (exact texts)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select
+
+    browser.find_element(By.CSS_SELECTOR, "nav .tab[data-view='ask']").click()
+    strategies = [o.text for o in Select(browser.find_element(By.ID, "strategy")).options]
+    assert strategies[0] == "default" and {"direct", "extract", "cot"} <= set(strategies)
+    Select(browser.find_element(By.ID, "strategy")).select_by_visible_text("cot")
+    _ask(browser, wait, "Show me the code for tides", 2)  # a follow-up in the same thread
+    store = app.state.ragloop.pipeline.conversations
+    (conversation,) = store.recent()
+    assert [t.question for t in conversation.turns] == ["What causes ocean tides?",
+                                                        "Show me the code for tides"]
+    last = browser.find_element(By.CSS_SELECTOR, LAST)
+    assert last.find_element(By.CSS_SELECTOR, ".answer pre code").text == "print('<b>tides</b>')"
+    inline = last.find_elements(By.CSS_SELECTOR, ".answer > code")
+    assert [c.text for c in inline] == ["<img src=x onerror=alert(1)>"]
+    assert not last.find_elements(By.CSS_SELECTOR, ".answer img, .answer b")  # text, not HTML
+    assert len(last.find_elements(By.CSS_SELECTOR, ".answer a.cite")) == 2
+    meta = last.find_element(By.CLASS_NAME, "turn-meta").text
+    assert "cot" in meta and "1 model call" in meta and "from cache" not in meta
+
+    _ask(browser, wait, "Show me the code for tides", 3)  # the same again: a cache hit
+    assert "from cache" in browser.find_element(By.CSS_SELECTOR, LAST + " .turn-meta").text
+    first_rating = browser.find_elements(By.CSS_SELECTOR, "#thread .turn .thumb-up")[0]
+    assert "chosen" in first_rating.get_attribute("class")  # each turn keeps its feedback
+
+    wait.until(ec.text_to_be_present_in_element((By.ID, "conversations"), "(3)"))
+    browser.find_element(By.ID, "new-conversation").click()
+    assert not browser.find_elements(By.CSS_SELECTOR, "#thread .turn")
+    Select(browser.find_element(By.ID, "strategy")).select_by_visible_text("default")
+    _ask(browser, wait, "What causes ocean tides?", 1)
+    assert len(store.recent()) == 2
+
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#conversations li")) == 2)
+    old = [a for a in browser.find_elements(By.CSS_SELECTOR, "#conversations a")
+           if "(3)" in a.text][0]
+    old.click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#thread .turn")) == 3)
+    assert browser.find_element(By.CSS_SELECTOR, "#conversations li.current a").text == old.text
+    _ask(browser, wait, "And the Sun?", 4)  # continues the reopened conversation
+    assert len(store.get(conversation.id).turns) == 4
+
+    browser.find_element(By.CSS_SELECTOR, "#conversations li.current .delete-conversation").click()
+    wait.until(lambda b: len(b.find_elements(By.CSS_SELECTOR, "#conversations li")) == 1)
+    assert not store.exists(conversation.id)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#thread .turn")

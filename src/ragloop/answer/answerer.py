@@ -70,9 +70,13 @@ class Answerer:
         if request.budget is None:
             request = request.model_copy(update={"budget": budget_of(self.settings)})
         answer = self.chosen(request).run(request)
+        noted = {}
         if request.instruction:
-            answer = answer.model_copy(update={"metadata": {**answer.metadata,
-                                                            "instruction": request.instruction}})
+            noted["instruction"] = request.instruction
+        if request.search_query:  # what was searched, when it was not the question
+            noted["search_query"] = request.query_text
+        if noted:
+            answer = answer.model_copy(update={"metadata": {**answer.metadata, **noted}})
         return answer
 
     def stream(self, request: AnswerRequest) -> Iterator[AnswerEvent]:

@@ -49,6 +49,17 @@ def with_markers(answer: str, sources: Iterable[int]) -> str:
     return f"{answer} {extra}"
 
 
+def place(chunk) -> str:
+    """Where the chunk is in its source: the page(s), else the slide, sheet or section (set
+    at ingest, ``ingest.chunk.place_metadata``; derived here for chunks indexed before)."""
+    if chunk.metadata.get("place"):
+        return str(chunk.metadata["place"])
+    if chunk.page is not None:
+        end = chunk.page_end or chunk.page
+        return f"p. {chunk.page}" if end == chunk.page else f"pp. {chunk.page}-{end}"
+    return " > ".join(chunk.section_path)
+
+
 def extract_citations(text: str, candidates: Sequence[Candidate]
                       ) -> tuple[tuple[Citation, ...], list[int]]:
     """Citations for the valid markers, and the invalid ones (no such chunk), in order."""
@@ -61,7 +72,7 @@ def extract_citations(text: str, candidates: Sequence[Candidate]
                 marker=n, chunk_id=chunk.id, doc_id=chunk.doc_id,
                 source=str(chunk.metadata.get("source") or chunk.doc_id),
                 title=str(chunk.metadata.get("title") or chunk.header or ""),
-                quote=" ".join(chunk.text.split())[:200]))
+                quote=" ".join(chunk.text.split())[:200], place=place(chunk)))
         else:
             invalid.append(n)
     return tuple(citations), invalid

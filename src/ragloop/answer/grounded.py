@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ragloop.answer.citations import drop_markers, extract_citations, is_refusal, with_markers
+from ragloop.answer.history import format_history, prompt_extra
 from ragloop.answer.json_stream import FieldStreamer
 from ragloop.answer.prompt import (
     ANSWER_SCHEMA,
@@ -23,6 +24,7 @@ from ragloop.errors import SchemaValidationError
 from ragloop.models.llm import LLMClient, TextSink, recorded_calls
 from ragloop.records import Answer, AnswerRequest, Budget, Candidate, Completion, LLMCall
 from ragloop.retrieve.base import Retriever
+from ragloop.retrieve.query import Query, query_text
 
 
 @dataclass
@@ -69,12 +71,14 @@ class Tally:
         return not (self.budget.max_tokens and self.tokens + tokens > self.budget.max_tokens)
 
 
-def retrieve(question: str, retriever: Retriever, llm: LLMClient, settings: AnswerSettings,
+def retrieve(question: Query, retriever: Retriever, llm: LLMClient, settings: AnswerSettings,
              filters=None, *, max_tokens: int | None = None,
              extra_prompt: str = "") -> list[Candidate]:
-    """Candidates for ``question``, best first, packed to fit the model's window."""
+    """Candidates for ``question`` (a string or a weighted ``SearchQuery``), best first,
+    packed to fit the model's window beside ``extra_prompt``."""
     found = retriever.search(question, settings.context_chunks, filters)
-    return pack_context(found, llm, question=question, max_chunks=settings.context_chunks,
+    return pack_context(found, llm, question=query_text(question),
+                        max_chunks=settings.context_chunks,
                         max_tokens=max_tokens or settings.max_tokens, extra_prompt=extra_prompt)
 
 
@@ -108,13 +112,14 @@ class _Reader:
 def generate(question: str, candidates: Sequence[Candidate], llm: LLMClient, *,
              style: CitationStyle, purpose: str, max_tokens: int, temperature: float = 0.0,
              seed: int = 0, instruction: str = "", answer_instruction: str = "",
-             schema: dict | None = None, on_text: TextSink | None = None) -> Draft:
+             schema: dict | None = None, on_text: TextSink | None = None,
+             history: str = "") -> Draft:
     """One grounded call. ``schema`` (json style) replaces ``ANSWER_SCHEMA`` by one with the
     same ``answer``/``sources`` fields (and optionally ``reasoning`` first). With
     ``on_text`` the call streams: the reader's text goes there as the model writes it (in
     json style the answer field, then the cited markers once the JSON closes)."""
     messages = answer_messages(question, candidates, style=style, instruction=instruction,
-                               answer_instruction=answer_instruction)
+                               answer_instruction=answer_instruction, history=history)
     if style == "inline":
         completion = llm.complete(messages, temperature=temperature, max_tokens=max_tokens,
                                   seed=seed, stop=INLINE_STOP, purpose=purpose,
@@ -197,7 +202,7 @@ class GroundedStrategy:
     def run(self, request: AnswerRequest) -> Answer:
         with Tally.open(request.budget or Budget()) as tally:
             candidates = retrieve(request.query, self.retriever, self.llm, self.settings,
-                                  request.filters, extra_prompt=request.instruction)
+                                  request.filters, extra_prompt=prompt_extra(request))
             reason = weak_support(candidates, self.settings)
             if reason:
                 return refusal(request.question, candidates, reason, strategy=self.name,
@@ -216,7 +221,8 @@ class GroundedStrategy:
         """One grounded call on ``question`` (default: the request's) — the LLM client
         records it in ``tally``. ``answer_instruction`` False leaves the request's
         instruction out (a sub-question's answer); ``stream`` sends the text to the
-        request's ``on_text`` as it comes."""
+        request's ``on_text`` as it comes. The request's conversation comes first in the
+        prompt (``answer.history``)."""
         return generate(question or request.question, candidates, self.llm,
                         style=style or self.style, purpose=purpose,
                         max_tokens=max_tokens or self.settings.max_tokens,
@@ -224,4 +230,5 @@ class GroundedStrategy:
                                      else temperature),
                         seed=seed, instruction=instruction,
                         answer_instruction=request.instruction if answer_instruction else "",
-                        schema=schema, on_text=request.on_text if stream else None)
+                        schema=schema, on_text=request.on_text if stream else None,
+                        history=format_history(request.conversation))

@@ -106,14 +106,17 @@ def _truncate(candidate: Candidate, llm: LLMClient, tokens: int) -> Candidate:
 
 def answer_messages(question: str, candidates: Sequence[Candidate], *,
                     style: CitationStyle = "json", instruction: str = "",
-                    answer_instruction: str = "") -> list[Message]:
+                    answer_instruction: str = "", history: str = "") -> list[Message]:
     """Chat messages asking for a grounded answer in ``style``.
 
     ``answer_instruction`` is the caller's (e.g. the label instruction of an eval run); it
     follows the question on its line. ``instruction`` adds strategy-specific guidance
-    (think step by step, fix a failed check)."""
+    (think step by step, fix a failed check). ``history`` (``format_history``) comes
+    first, so the question it explains is read last, next to the documents."""
     asked = f"{question} {answer_instruction}" if answer_instruction else question
     parts = [f"Documents:\n{format_context(candidates)}", f"Question: {asked}"]
+    if history:
+        parts.insert(0, history)
     if instruction:
         parts.append(instruction)
     if style == "json":

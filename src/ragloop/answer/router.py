@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ragloop.answer.grounded import Tally, refusal, retrieve, weak_support
+from ragloop.answer.history import format_history, prompt_extra
 from ragloop.answer.prompt import answer_messages
 from ragloop.answer.signals import answer_signals, question_signals, retrieval_signals
 from ragloop.answer.strategies.extract import ExtractStrategy, relevance
@@ -98,7 +99,8 @@ class Router:
         if budget.max_tokens:
             messages = answer_messages(request.question, candidates,
                                        style=self.settings.citation_style,
-                                       instruction=request.instruction)
+                                       instruction=request.instruction,
+                                       history=format_history(request.conversation))
             # the answer's length: as measured on this client's calls so far, else the cap
             answer_tokens = (min(self.settings.max_tokens,
                                  round(usage.completion_tokens / usage.cache_misses))
@@ -133,7 +135,7 @@ class Router:
     def _run(self, request: AnswerRequest, tally: Tally) -> Answer:
         question = request.question
         candidates = retrieve(request.query, self.retriever, self.llm, self.settings,
-                              request.filters, extra_prompt=request.instruction)
+                              request.filters, extra_prompt=prompt_extra(request))
         why_refuse = weak_support(candidates, self.settings)
         if why_refuse:
             return refusal(question, candidates, why_refuse, strategy=self.settings.strategy,
@@ -193,7 +195,9 @@ class Router:
         question, floor = request.question, self.floor
         verdict = self.verifier.check(question, answer.text, candidates, self.llm)
         extracted = floor.answer(request, candidates, tally)
-        generated, extract = relevance(question, [answer.text, extracted.text], self.embedder)
+        # a follow-up is measured against what was searched for it (its standalone form)
+        generated, extract = relevance(request.query_text, [answer.text, extracted.text],
+                                       self.embedder)
         checks = {"refused": float(answer.refused), "grounding": round(verdict.score, 4),
                   "relevance": round(generated, 4), "extract_relevance": round(extract, 4)}
         route["floor_checks"] = checks

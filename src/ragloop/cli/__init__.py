@@ -14,14 +14,17 @@ COMMAND_MODULES = (
     "ragloop.cli.project_cmds",
     "ragloop.cli.models_cmds",
     "ragloop.cli.serve_cmds",
+    "ragloop.cli.mcp_cmds",
     "ragloop.cli.feedback_cmds",
     "ragloop.cli.ingest_cmds",
     "ragloop.cli.eval_cmds",
     "ragloop.cli.ask_cmds",
+    "ragloop.cli.chat_cmds",
     "ragloop.cli.search_cmds",
     "ragloop.cli.train_cmds",
     "ragloop.cli.documents_cmds",
     "ragloop.cli.index_cmds",
+    "ragloop.cli.monitor_cmds",
 )
 
 for _name in COMMAND_MODULES:

@@ -27,7 +27,11 @@ def ask(ctx: typer.Context,
         strategy: str | None = typer.Option(
             None, help="Force a strategy: direct, cot, vote, best_of_n, decompose, refine, "
                        "extract (retrieved sentences verbatim, no generation)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON.")):
+        as_json: bool = typer.Option(False, "--json", help="Print the Answer as JSON."),
+        conversation: str | None = typer.Option(
+            None, "--conversation", "-c",
+            help="Ask as the next turn of this stored conversation ('new' starts one; its id "
+                 "is printed); the turn is kept.")):
     """Answer QUESTION from the project's documents: the answer streams, then its sources."""
     from ragloop.pipeline import Pipeline
 
@@ -36,12 +40,19 @@ def ask(ctx: typer.Context,
         fail(f"--mode must be fast, slow or auto, not {mode!r}", EXIT_USAGE)
     try:
         with Pipeline(st.project, use_cache=st.use_cache) as pipeline:
-            answer = None
-            for event in pipeline.stream(question, mode=mode, strategy=strategy):
-                if event.kind == "delta" and not as_json:
-                    console.out(event.text, end="", highlight=False)
-                elif event.kind == "answer":
-                    answer = event.answer
+            if conversation is not None:
+                from ragloop.cli.chat_cmds import stream_turn
+
+                conversation, answer = stream_turn(
+                    pipeline, None if conversation == "new" else conversation, question,
+                    mode=mode, strategy=strategy, show_text=not as_json)
+            else:
+                answer = None
+                for event in pipeline.stream(question, mode=mode, strategy=strategy):
+                    if event.kind == "delta" and not as_json:
+                        console.out(event.text, end="", highlight=False)
+                    elif event.kind == "answer":
+                        answer = event.answer
     except RagloopError as err:
         fail(err)
     if as_json:
@@ -49,7 +60,9 @@ def ask(ctx: typer.Context,
                     highlight=False)
         return
     console.out("")
-    _print_sources(answer)
+    print_sources(answer)
+    if conversation is not None:
+        console.print(f"[dim]conversation {conversation}[/]", highlight=False)
 
 
 def dropped_markers_note(markers: list, n_sources: int) -> str:
@@ -61,7 +74,7 @@ def dropped_markers_note(markers: list, n_sources: int) -> str:
             f"(removed citation markers {cited}: the model was given no sources)")
 
 
-def _print_sources(answer) -> None:
+def print_sources(answer) -> None:
     meta = answer.metadata
     if answer.refused:
         console.print(f"[dim](refused: {meta.get('refusal_reason', 'model')})[/]")
@@ -69,7 +82,8 @@ def _print_sources(answer) -> None:
         console.print("\n[bold]Sources[/]")
         for c in answer.citations:
             title = f" — {c.title}" if c.title else ""
-            console.print(escape(f"  [{c.marker}] {c.source}{title}"), highlight=False)
+            place = f" ({c.place})" if c.place else ""
+            console.print(escape(f"  [{c.marker}] {c.source}{place}{title}"), highlight=False)
     elif not answer.refused:
         console.print("[dim](the answer cites no source)[/]")
     if meta.get("invalid_markers"):

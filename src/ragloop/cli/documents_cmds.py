@@ -3,16 +3,24 @@ matching a path or title), count (with the index totals), show one with its sect
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_USAGE, console, fail, shown, state
 from ragloop.errors import RagloopError
+from ragloop.index.documents import (
+    AmbiguousDocumentError,
+    UnknownDocumentError,
+    describe,
+    document_chunks,
+    find_document,
+    list_documents,
+    matches,
+    totals,
+)
 
 documents_app = typer.Typer(help="The indexed documents: list, count, find by path or title, "
                                  "show one.", no_args_is_help=True)
@@ -31,32 +39,8 @@ def _store(ctx: typer.Context):
         fail(err)
 
 
-def _matches(entry, pattern: str | None) -> bool:
-    """A glob (``*``, ``?``) against the whole path or title, else a case-insensitive
-    substring of either."""
-    if not pattern:
-        return True
-    fields = (entry.source, entry.title, entry.metadata.get("path", ""))
-    if any(ch in pattern for ch in "*?["):
-        return any(fnmatch.fnmatch(f.casefold(), pattern.casefold()) for f in fields)
-    return any(pattern.casefold() in f.casefold() for f in fields)
-
-
-def _as_dict(entry) -> dict:
-    return {"doc_id": entry.doc_id, "source": entry.source, "title": entry.title,
-            "chunks": entry.n_chunks, "questions": entry.n_questions, "mtime": entry.mtime,
-            "format": entry.metadata.get("format")}
-
-
 def _when(mtime: float | None) -> str:
     return datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%d %H:%M") if mtime else "-"
-
-
-def totals(store) -> dict:
-    """Documents, chunks and questions in the index, and its size on disk."""
-    stats = store.stats()
-    return {key: stats[key] for key in ("documents", "chunks", "questions", "bytes")
-            if key in stats}
 
 
 def describe_totals(counts: dict) -> str:
@@ -67,28 +51,14 @@ def describe_totals(counts: dict) -> str:
     return text
 
 
-def find_document(store, key: str):
-    """The entry whose id is ``key``, or whose source is the file ``key`` names (as given or
-    resolved), or the only one whose path or title contains ``key``."""
-    entries = list(store.documents())
-    for entry in entries:
-        if entry.doc_id == key:
-            return entry
-    resolved = str(Path(key).resolve())
-    exact = [e for e in entries if key in (e.source, e.metadata.get("path"))
-             or resolved in (e.source, e.metadata.get("path"))]
-    if len(exact) == 1:
-        return exact[0]
-    partial = [e for e in entries if _matches(e, key)]
-    if len(partial) == 1:
-        return partial[0]
-    if not partial:
-        fail(f"no indexed document has the id, path or title {key!r} "
-             "(`ragloop documents list` shows them)", EXIT_USAGE)
-    names = ", ".join(e.source for e in partial[:5])
-    fail(f"{len(partial)} documents match {key!r} ({names}{', …' if len(partial) > 5 else ''}); "
-         "give its id or full path", EXIT_USAGE)
-    raise AssertionError  # fail() exits
+def _find(store, key: str):
+    try:
+        return find_document(store, key)
+    except (UnknownDocumentError, AmbiguousDocumentError) as err:
+        hint = " (`ragloop documents list` shows them)" if isinstance(
+            err, UnknownDocumentError) else ""
+        fail(f"{err}{hint}", EXIT_USAGE)
+        raise AssertionError from err  # fail() exits
 
 
 @documents_app.command("list")
@@ -101,12 +71,11 @@ def list_cmd(ctx: typer.Context,
              as_json: bool = typer.Option(False, "--json", help="JSON lines on stdout.")):
     """List the indexed documents: id, path, title, chunks; sorted by path."""
     store = _store(ctx)
-    found = sorted((e for e in store.documents() if _matches(e, match)),
-                   key=lambda e: e.source)
+    found = list_documents(store, match)
     shown = found[:limit] if limit else found
     if as_json:
         for entry in shown:
-            print(json.dumps(_as_dict(entry), ensure_ascii=False))
+            print(json.dumps(describe(entry), ensure_ascii=False))
         return
     table = Table(title=f"{len(found)} document(s)" + (f" matching {match!r}" if match else ""))
     for column in ("id", "path", "title", "chunks", "modified"):
@@ -130,7 +99,7 @@ def count_cmd(ctx: typer.Context,
     store = _store(ctx)
     counts = totals(store)
     if match:
-        found = [e for e in store.documents() if _matches(e, match)]
+        found = [e for e in store.documents() if matches(e, match)]
         counts = {"match": match, "documents": len(found),
                   "chunks": sum(e.n_chunks for e in found),
                   "questions": sum(e.n_questions for e in found)}
@@ -149,10 +118,10 @@ def show_cmd(ctx: typer.Context,
              as_json: bool = typer.Option(False, "--json", help="JSON on stdout.")):
     """One document: id, path, title, format, chunks with their section paths."""
     store = _store(ctx)
-    entry = find_document(store, document)
-    pieces = store.get_chunks([f"{entry.doc_id}#{i}" for i in range(entry.n_chunks)])
+    entry = _find(store, document)
+    pieces = document_chunks(store, entry)
     if as_json:
-        print(json.dumps({**_as_dict(entry), "chunk_list": [
+        print(json.dumps({**describe(entry), "chunk_list": [
             {"chunk_id": c.id, "section": list(c.section_path), "page": c.page,
              "n_tokens": c.n_tokens, **({"text": c.text} if chunks else {})}
             for c in pieces]}, ensure_ascii=False))

@@ -23,7 +23,7 @@ from ragloop.cli.common import (
     fail,
     state,
 )
-from ragloop.errors import DatasetError, RagloopError
+from ragloop.errors import RagloopError
 
 eval_app = typer.Typer(help="Evaluate: golden sets, runs, comparisons, gates, judges, reports.",
                        no_args_is_help=True)
@@ -252,47 +252,45 @@ def _print_comparison(comparison, n_flips: int) -> None:
 @eval_app.command("calibrate")
 def calibrate_cmd(
     ctx: typer.Context,
-    labels: Path | None = typer.Argument(None, help="Human labels (JSONL); default: the set "
-                                         "shipped for the demo corpus.", show_default=False),
+    labels: Path | None = typer.Argument(None, help="Human labels (JSONL); default: the "
+                                         "project's labels (`ragloop labels list`), or the set "
+                                         "shipped for the demo corpus when it has none.",
+                                         show_default=False),
     split: str = typer.Option("test", "--split", help="Which labelled items: test (held out "
                               "from judge tuning), train, or all."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Agreement of each judge with human labels: accuracy, Cohen's kappa, confusion."""
-    from ragloop.evals.calibrate import SPLITS, calibrate, load_labels, shipped_labels_path
+    from ragloop.evals.calibrate import SPLITS, calibrate, calibration_labels, select_split
 
     if split not in SPLITS:
         fail(f"--split is one of {', '.join(SPLITS)}", EXIT_USAGE)
     try:
         pipeline = _pipeline(ctx)
         version = pipeline.settings.eval.judge_prompt_version
-        path = labels or shipped_labels_path()
-        items = load_labels(path, version=version, split=split)
-        fit = None
-        if split == "test":  # the train split, if any, fits the likelihood judge
-            try:
-                fit = load_labels(path, version=version, split="train")
-            except DatasetError:
-                fit = None
+        found = calibration_labels(labels, pipeline.project.data_dir, version=version)
+        items = select_split(found.items, split, found.where)
+        # the train split, if any, fits the likelihood judge scored on the test split
+        fit = [i for i in found.items if i.split == "train"] if split == "test" else []
         with pipeline, _progress() as bar:
             task = bar.add_task("judging", total=len(items))
             report = calibrate(pipeline.judge_llm, items, version=version,
-                               on_item=lambda: bar.advance(task), fit_items=fit)
+                               on_item=lambda: bar.advance(task), fit_items=fit or None)
     except RagloopError as err:
         fail(err)
-    from ragloop.evals.judge_agreement import MIN_KAPPA, SHIPPED_SOURCE, save_calibration
+    from ragloop.evals.judge_agreement import MIN_KAPPA, save_calibration
 
-    source = str(labels.resolve()) if labels else SHIPPED_SOURCE
-    saved = save_calibration(pipeline.project.data_dir, report, labels_source=source + (
+    saved = save_calibration(pipeline.project.data_dir, report, labels_source=found.source + (
         "" if split == "test" else f" ({split} split)"))
     if as_json:
-        console.print_json(json.dumps(report.as_dict()))
+        console.print_json(json.dumps({**report.as_dict(), "labels": found.source}))
         return
     console.print(f"judge model {report.model}, prompts {report.prompt_version}, "
-                  f"{len(items)} labelled items ({split} split)", highlight=False)
+                  f"{len(items)} labelled items ({split} split) from {found.source}"
+                  + (f": {found.note}" if found.note else ""), highlight=False)
     for j in report.judges:
         flag = "" if j.kappa >= MIN_KAPPA else f" [red]uncalibrated (kappa < {MIN_KAPPA})[/]"
-        console.print(f"\n[bold]{j.judge}[/]: n={j.n} accuracy={j.accuracy:.3f} "
+        console.print(f"\n[bold]{escape(j.judge)}[/]: n={j.n} accuracy={j.accuracy:.3f} "
                       f"kappa={j.kappa:.3f} unparseable={j.errors}{flag}", highlight=False)
         table = Table("human \\ judge", *j.labels)
         for label, row in zip(j.labels, j.confusion or [[0, 0], [0, 0]], strict=True):

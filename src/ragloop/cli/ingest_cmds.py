@@ -10,8 +10,9 @@ from rich import box
 from rich.table import Table
 
 from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, shown, state
-from ragloop.cli.documents_cmds import describe_totals, totals
+from ragloop.cli.documents_cmds import describe_totals
 from ragloop.errors import RagloopError
+from ragloop.index.documents import totals
 from ragloop.ingest.report import STAGES, IngestReport
 
 MAX_WARNINGS = 20  # errors are always all printed; warnings (duplicates…) can be many

@@ -7,14 +7,19 @@ A labels file is JSONL, one item per line::
 
 ``human`` must be one of the judge's two verdicts. ``split`` is "test" (the default: held out,
 what a reported kappa is measured on) or "train" (items a judge may be tuned on, e.g. with
-``ragloop train data judge --labels``). ragloop ships a set labelled by hand for its demo
-corpus (``ragloop/data/calibration.jsonl``), used when no file is given; its faithfulness
-items are split by context passage, so no test passage is seen in training.
+``ragloop train data judge --labels``).
+
+Where labels come from when no file is given: the project's own — what reviewers said about
+live answers (``feedback.labels``, the Review tab, ``POST /v1/labels``), so a judge's kappa
+is measured on this project's traffic — and only when it has none, the set ragloop ships,
+labelled by hand for its demo corpus (``ragloop/data/calibration.jsonl``; its faithfulness
+items are split by context passage, so no test passage is seen in training).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,12 +30,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ragloop.answer.verify import GroundingVerifier, word_support
 from ragloop.errors import DatasetError, ModelError
+from ragloop.evals.judge_agreement import SHIPPED_SOURCE
 from ragloop.evals.judges import JudgeResult, get_spec, run_judge
 from ragloop.evals.likelihood import LIKELIHOOD_JUDGE, can_score, context_gain, fit_threshold
 from ragloop.evals.metrics.stats import cohen_kappa, confusion_matrix
 from ragloop.models.llm import LLMClient
+from ragloop.records import Label
 
 GROUNDING_JUDGE = "faithfulness (grounding check)"
+PROJECT_SOURCE = "project labels"
+# a label's metric → the judge it calibrates
+LABEL_JUDGES = {"faithfulness": "faithfulness", "correctness": "correctness",
+                "relevance": "relevancy"}
 
 
 class LabelledItem(BaseModel):
@@ -56,9 +67,23 @@ def shipped_labels_path() -> Path:
 def load_labels(path: Path | str, *, version: str = "v1", split: str = "all"
                 ) -> list[LabelledItem]:
     """The labelled items of ``split`` ("train", "test" or "all")."""
+    path = Path(path)
+    return select_split(read_labels_file(path, version=version), split, str(path))
+
+
+def select_split(items: list[LabelledItem], split: str, where: str) -> list[LabelledItem]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    path = Path(path)
+    chosen = [i for i in items if split == "all" or i.split == split]
+    if not chosen:
+        held = Counter(i.split for i in items)
+        raise DatasetError(where, f"no labelled items in split {split!r} (it has "
+                                  + ", ".join(f"{n} {s}" for s, n in sorted(held.items()))
+                                  + "); label more, or choose --split all")
+    return chosen
+
+
+def read_labels_file(path: Path, *, version: str = "v1") -> list[LabelledItem]:
     if not path.is_file():
         raise DatasetError(path, "labels file not found")
     items: list[LabelledItem] = []
@@ -83,10 +108,101 @@ def load_labels(path: Path | str, *, version: str = "v1", split: str = "all"
         items.append(item)
     if not items:
         raise DatasetError(path, "labels file has no items")
-    chosen = [i for i in items if split == "all" or i.split == split]
-    if not chosen:
-        raise DatasetError(path, f"labels file has no items in split {split!r}")
-    return chosen
+    return items
+
+
+@dataclass
+class ProjectLabels:
+    items: list[LabelledItem]
+    labels: int  # labels stored (the last per trace and metric)
+    left_out: Counter  # why a label could not become an item → how many
+
+    def describe(self) -> str:
+        kept = Counter((i.judge, i.split) for i in self.items)
+        text = ", ".join(f"{j} {s} {n}" for (j, s), n in sorted(kept.items())) or "none"
+        out = f"{self.labels} labels → {len(self.items)} items ({text})"
+        if self.left_out:
+            out += "; left out: " + ", ".join(f"{n} {why}" for why, n in
+                                              self.left_out.most_common())
+        return out
+
+
+def items_from_labels(labels: list[Label], *, references: dict[str, str] | None = None,
+                      version: str = "v1") -> ProjectLabels:
+    """Reviewers' labels in the calibration format. A correctness label needs a reference
+    answer, which is the reviewer's correction of that answer (``references``: trace id →
+    corrected answer); a faithfulness label needs the retrieved context it was judged on."""
+    references = references or {}
+    items, left_out = [], Counter()
+    for label in labels:
+        judge = LABEL_JUDGES[label.metric]
+        reference = references.get(label.trace_id, "")
+        if judge == "correctness" and not reference.strip():
+            left_out["correctness labels without a correction to serve as reference"] += 1
+            continue
+        if judge == "faithfulness" and not label.context.strip():
+            left_out["faithfulness labels of answers with no retrieved context"] += 1
+            continue
+        passed, failed = get_spec(judge, version).verdicts
+        items.append(LabelledItem(id=f"label-{label.id}", judge=judge,
+                                  question=label.question, answer=label.answer,
+                                  reference=reference, context=label.context,
+                                  human=passed if label.label else failed, split=label.split))
+    return ProjectLabels(items, len(labels), left_out)
+
+
+def project_labels(data_dir: Path, *, version: str = "v1") -> ProjectLabels:
+    """The project's labels (``<data dir>/traces.sqlite``) as calibration items."""
+    from ragloop.feedback.db import Database
+    from ragloop.feedback.labels import LabelStore
+    from ragloop.feedback.store import TRACES_FILENAME, TraceStore
+
+    if not (Path(data_dir) / TRACES_FILENAME).is_file():
+        return ProjectLabels([], 0, Counter())
+    db = Database.for_data_dir(data_dir)
+    try:
+        labels = LabelStore(db).latest()
+    finally:
+        db.close()
+    references = {}
+    wanted = sorted({lb.trace_id for lb in labels if lb.metric == "correctness"})
+    if wanted:
+        traces = TraceStore.for_data_dir(data_dir)
+        try:
+            for trace_id in wanted:
+                corrected = [f.corrected_answer for f in traces.feedback_for(trace_id)
+                             if f.corrected_answer]
+                if corrected:
+                    references[trace_id] = corrected[-1]
+        finally:
+            traces.close()
+    return items_from_labels(labels, references=references, version=version)
+
+
+@dataclass
+class LabelSource:
+    items: list[LabelledItem]  # every split
+    source: str  # what the saved calibration names: a path, "project labels", "shipped ..."
+    where: str  # how errors name it
+    note: str = ""  # what became of the project's labels, when they were used
+
+
+def calibration_labels(path: Path | None, data_dir: Path | None, *,
+                       version: str = "v1") -> LabelSource:
+    """The labels ``eval calibrate`` measures judges on: the file given; else the
+    project's own labels; else — only when the project has none — the shipped set."""
+    if path is not None:
+        path = Path(path)
+        return LabelSource(read_labels_file(path, version=version), str(path.resolve()),
+                           str(path))
+    if data_dir is not None:
+        found = project_labels(data_dir, version=version)
+        if found.items:
+            return LabelSource(found.items, PROJECT_SOURCE, f"{PROJECT_SOURCE} in {data_dir}",
+                               found.describe())
+    shipped = shipped_labels_path()
+    return LabelSource(read_labels_file(shipped, version=version), SHIPPED_SOURCE,
+                       str(shipped))
 
 
 @dataclass

@@ -7,6 +7,17 @@ A line looks like::
 
 Only ``id`` and ``question`` are required. Reading validates every line and names the line
 of the first problem (``DatasetError(path, msg, line=n)``); ids must be unique.
+
+A conversation is one line with ``turns`` instead of a question::
+
+    {"id": "c1", "tags": ["chat"], "turns": [
+      {"question": "Which reranker uses the model?", "reference_answers": ["the llm one"]},
+      {"question": "And the other one?", "gold_doc_ids": ["doc-2"]}]}
+
+Each turn takes an example's fields (not ``id`` or ``history``) and becomes one example,
+``c1#1``, ``c1#2`` ...: its ``history`` is the turns before it, each answered by its first
+reference answer (empty without one), so every turn is scored on the same fixed history
+whatever the model answered before; ``metadata`` says the conversation and the turn.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ragloop.errors import DatasetError
-from ragloop.records import EvalExample
+from ragloop.records import EvalExample, Turn
 
 
 def _describe(err: ValidationError) -> str:
@@ -32,7 +43,8 @@ def _describe(err: ValidationError) -> str:
     return f"field '{key}': {first['msg']}"
 
 
-def parse_example(raw: str, *, path: Path, line: int) -> EvalExample:
+def parse_line(raw: str, *, path: Path, line: int) -> list[EvalExample]:
+    """The example of a line, or the examples of a conversation's turns (module doc)."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as err:
@@ -40,6 +52,39 @@ def parse_example(raw: str, *, path: Path, line: int) -> EvalExample:
                            line=line) from None
     if not isinstance(data, dict):
         raise DatasetError(path, f"expected a JSON object, got {type(data).__name__}", line=line)
+    if "turns" not in data:
+        return [_example(data, path=path, line=line)]
+    turns = data.pop("turns")
+    if not isinstance(turns, list) or not turns or not all(isinstance(t, dict) for t in turns):
+        raise DatasetError(path, "field 'turns' must be a non-empty list of objects", line=line)
+    if "question" in data:
+        raise DatasetError(path, "a conversation has 'turns', not 'question'", line=line)
+    conversation = str(data.get("id", ""))
+    examples, history = [], []
+    for n, turn in enumerate(turns, start=1):
+        for key in ("id", "history"):
+            if key in turn:
+                raise DatasetError(path, f"turns[{n - 1}]: field '{key}' is set by the "
+                                         f"conversation", line=line)
+        fields = {**data, **turn, "id": f"{conversation}#{n}", "history": list(history),
+                  "metadata": {**data.get("metadata", {}), **turn.get("metadata", {}),
+                               "conversation": conversation, "turn": n}}
+        example = _example(fields, path=path, line=line)
+        examples.append(example)
+        history.append(Turn(question=example.question,
+                            answer=(example.reference_answers or ("",))[0]))
+    return examples
+
+
+def parse_example(raw: str, *, path: Path, line: int) -> EvalExample:
+    """The one example of a single-question line."""
+    found = parse_line(raw, path=path, line=line)
+    if len(found) != 1:
+        raise DatasetError(path, "expected one question, got a conversation", line=line)
+    return found[0]
+
+
+def _example(data: dict, *, path: Path, line: int) -> EvalExample:
     if isinstance(data.get("reference_answers"), str):
         raise DatasetError(path, "field 'reference_answers' must be a list of strings",
                            line=line)
@@ -64,12 +109,12 @@ def iter_dataset(path: Path | str) -> Iterator[EvalExample]:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            example = parse_example(raw, path=path, line=number)
-            if example.id in seen:
-                raise DatasetError(path, f"duplicate id {example.id!r} (first on line "
-                                         f"{seen[example.id]})", line=number)
-            seen[example.id] = number
-            yield example
+            for example in parse_line(raw, path=path, line=number):
+                if example.id in seen:
+                    raise DatasetError(path, f"duplicate id {example.id!r} (first on line "
+                                             f"{seen[example.id]})", line=number)
+                seen[example.id] = number
+                yield example
 
 
 def load_dataset(path: Path | str, *, limit: int | None = None) -> list[EvalExample]:

@@ -11,10 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ragloop.evals.scoring import ScoringOptions, context_text, judge_scores, step_scores
+from ragloop.answer.citations import place
+from ragloop.evals.metrics.retrieval import retrieval_scores
+from ragloop.evals.scoring import (
+    ScoringOptions,
+    context_text,
+    gold_level,
+    ids_at,
+    judge_scores,
+    step_scores,
+)
 from ragloop.records import (
+    AnswerRequest,
     CitedRef,
     ContextRef,
+    Conversation,
     EvalExample,
     EvalLatency,
     EvalRecord,
@@ -42,18 +53,33 @@ def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
     base = dict(id=example.id, question=example.question, instruction=instruction, asked=asked,
                 tags=example.tags, label=example.label, labels=scoring.labels,
                 reference_answers=example.reference_answers,
-                gold_doc_ids=example.gold_doc_ids, gold_chunk_ids=example.gold_chunk_ids)
+                gold_doc_ids=example.gold_doc_ids, gold_chunk_ids=example.gold_chunk_ids,
+                history=example.history)
+    alone = None
     try:
         start = time.perf_counter()
-        retrieved = pipeline.retrieve(example.question, k=max(scoring.ks))
+        if example.history:
+            request, alone = _follow_up(pipeline, example, instruction, max(scoring.ks))
+            retrieved = pipeline.retrieve(request.search_query or example.question,
+                                          k=max(scoring.ks))
+        else:
+            retrieved = pipeline.retrieve(example.question, k=max(scoring.ks))
         retrieve_s = time.perf_counter() - start
         start = time.perf_counter()
-        answer = pipeline.ask(example.question, instruction=instruction)
+        if example.history:
+            answer = pipeline.answer(request)
+        else:
+            answer = pipeline.ask(example.question, instruction=instruction)
         answer_s = time.perf_counter() - start
     except Exception as err:  # one failed example is recorded; the batch goes on
         return EvalRecord(**base, error=f"{type(err).__name__}: {err}",
                           traceback=traceback.format_exc(limit=5))
     scores, predicted = step_scores(example, retrieved, answer, scoring)
+    level = gold_level(example)
+    if alone is not None and level:  # what the history bought: the follow-up searched alone
+        gold = example.gold_chunk_ids if level == "chunk" else example.gold_doc_ids
+        scores.update({f"alone_{name}": value for name, value in
+                       retrieval_scores(ids_at(level, alone), gold, scoring.ks).items()})
     judges: dict = {}
     judge_s = 0.0
     if scoring.judge:
@@ -67,7 +93,8 @@ def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
         **base,
         retrieved=[RetrievedRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, score=c.score,
                                 title=c.chunk.header or c.chunk.metadata.get("title", ""),
-                                source=c.chunk.metadata.get("source", ""))
+                                source=c.chunk.metadata.get("source", ""),
+                                place=place(c.chunk))
                    for c in retrieved],
         context=[ContextRef(chunk_id=c.chunk.id, doc_id=c.chunk.doc_id, text=c.chunk.text,
                             title=c.chunk.header or c.chunk.metadata.get("title", ""),
@@ -77,6 +104,7 @@ def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
         citations=[CitedRef(marker=c.marker, chunk_id=c.chunk_id, doc_id=c.doc_id)
                    for c in answer.citations],
         predicted_label=predicted, judges=judges, scores=scores,
+        search_query=str(answer.metadata.get("search_query", "")) if example.history else "",
         latency=EvalLatency(retrieve_s=retrieve_s, answer_s=answer_s, judge_s=judge_s,
                             total_s=retrieve_s + answer_s),
         tokens=EvalTokens(prompt=answer.prompt_tokens, completion=answer.completion_tokens,
@@ -84,6 +112,18 @@ def evaluate_example(pipeline, example: EvalExample, scoring: ScoringOptions,
                           cached_calls=sum(1 for c in answer.calls if c.cached)))
 
 
+
+
+def _follow_up(pipeline, example: EvalExample, instruction: str, k: int):
+    """A follow-up's request, its search made standalone by the pipeline's condenser
+    (``[chat] condense``), and what the follow-up alone retrieves."""
+    conversation = Conversation(id=str(example.metadata.get("conversation", example.id)),
+                                turns=example.history)
+    request = AnswerRequest(question=example.question, instruction=instruction,
+                            conversation=conversation)
+    prepared = pipeline.chat_engine.prepare(request).request
+    request = request.model_copy(update={"search_query": prepared.search_query})
+    return request, pipeline.retrieve(example.question, k=k)
 
 
 @dataclass

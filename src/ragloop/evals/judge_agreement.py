@@ -129,6 +129,24 @@ def find_agreements(data_dir: Path | None, model: str, version: str,
     return {name: found.get(name, Agreement(name, None)) for name in judges}
 
 
+def agreement_of_any_model(data_dir: Path | None, version: str, judge: str) -> Agreement:
+    """Agreement of a judge that calls no model (the grounding check scores the same for
+    every judge model): the project's newest calibration that measured it, else the
+    shipped one, for this prompt version."""
+    entries = []
+    if data_dir is not None and (Path(data_dir) / "calibration").is_dir():
+        own = sorted((Path(data_dir) / "calibration").glob("*.json"),
+                     key=lambda p: p.stat().st_mtime, reverse=True)
+        entries += [json.loads(p.read_text(encoding="utf-8")) for p in own]
+    shipped = shipped_calibration_path()
+    if shipped.is_file():
+        entries += json.loads(shipped.read_text(encoding="utf-8"))
+    for entry in entries:
+        if entry.get("prompt_version") == version and judge in (found := _from_entry(entry)):
+            return found[judge]
+    return Agreement(judge, None)
+
+
 def likelihood_threshold(data_dir: Path | None, model: str, version: str) -> float | None:
     """The likelihood judge's fitted threshold for this model: the project's calibration,
     else the shipped one, else None."""

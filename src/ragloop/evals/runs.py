@@ -115,6 +115,7 @@ class Run:
     manifest: RunManifest
     records: list[EvalRecord]
     aggregates: dict
+    config: dict | None = None  # the settings snapshot (config.json); None when missing
 
     @property
     def name(self) -> str:
@@ -135,4 +136,7 @@ def load_run(run_dir: Path | str) -> Run:
     agg_path = run_dir / AGGREGATES
     aggregates = (json.loads(agg_path.read_text(encoding="utf-8")) if agg_path.is_file()
                   else aggregate(records))
-    return Run(run_dir, manifest, records, aggregates)
+    config_path = run_dir / CONFIG
+    config = (json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file()
+              else None)
+    return Run(run_dir, manifest, records, aggregates, config)

@@ -78,7 +78,9 @@ def build_trace(answer: Answer, *, started: datetime, wall_s: float,
     spans = [Span(name="retrieve", start=cursor, end=cursor + timedelta(seconds=retrieve_s),
                   attributes={
                       "gen_ai.operation.name": "retrieval",
-                      "gen_ai.retrieval.query.text": answer.question,
+                      # what was searched: a follow-up's standalone form, else the question
+                      "gen_ai.retrieval.query.text": answer.metadata.get("search_query",
+                                                                         answer.question),
                       "ragloop.retrieved_ids": list(retrieved),
                       "ragloop.retrieved_count": len(retrieved),
                       # which signals scored the candidates (bm25, dense, rerank, ...)
@@ -104,6 +106,8 @@ def build_trace(answer: Answer, *, started: datetime, wall_s: float,
         "models": sorted({c.model for c in answer.calls}),
         "citations": [c.model_dump(mode="json") for c in answer.citations],
         "chunks": chunk_view(answer),
+        # a turn of a conversation: its id, what was searched and how (ragloop.chat)
+        **({"chat": answer.metadata["chat"]} if "chat" in answer.metadata else {}),
         **(extra or {}),
     }
     return Trace(id=trace_id or new_trace_id(), created=started, question=answer.question,

@@ -29,5 +29,12 @@ def analyze(text: str) -> list[str]:
     return [_stem(word) for word in _WORD.findall(text.lower()) if word not in _STOPWORDS]
 
 
+def analyze_words(text: str) -> list[tuple[str, str]]:
+    """(word, index term) for each word of ``text`` that ``analyze`` keeps, in order: the
+    term is what BM25 matches, the word what a person (or an embedder) reads."""
+    return [(word, _stem(word)) for word in _WORD.findall(text.lower())
+            if word not in _STOPWORDS]
+
+
 def term_counts(text: str) -> Counter[str]:
     return Counter(analyze(text))

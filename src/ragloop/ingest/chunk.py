@@ -21,6 +21,18 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP]; count_tokens leaves them out
 FIELD_MARGIN = 2  # a BPE tokenizer may spend a token on each field separator
 
 
+def place_metadata(document: Document, piece: Piece) -> dict:
+    """Where a chunk sits, for citations: "p. 3" or "pp. 3-4" in paged formats, else its
+    section path ("Slide 2: Results", "Sheet Sales", "Install > Linux")."""
+    first = page_of(document, piece.start)
+    last = page_of(document, max(piece.start, piece.end - 1))
+    if first is not None:
+        return {"place": f"p. {first}" if first == last else f"pp. {first}-{last}"}
+    if piece.section_path:
+        return {"place": " > ".join(piece.section_path)}
+    return {}
+
+
 def compose(fields: Sequence[str], header: str, context: str, text: str) -> str:
     parts = {"header": header, "context": context, "text": text}
     return "\n".join(parts[f] for f in fields if parts[f])
@@ -88,18 +100,22 @@ class ChunkBuilder:
 
     def _chunk(self, document: Document, ordinal: int, piece: Piece,
                headers: dict[tuple[str, ...], str]) -> Chunk:
-        text = document.text[piece.start:piece.end]
+        # a chunk is its slice of the document, after the repeated header row of a table cut
+        # between rows (only such parts have a prefix)
+        text = piece.prefix + document.text[piece.start:piece.end]
         header = headers.get(piece.section_path) or header_for(document.title,
                                                                piece.section_path)
         return Chunk(id=f"{document.id}#{ordinal}", doc_id=document.id, ordinal=ordinal,
                      text=text, start=piece.start, end=piece.end,
                      section_path=piece.section_path, page=page_of(document, piece.start),
+                     page_end=page_of(document, max(piece.start, piece.end - 1)),
                      header=header,
                      dense_text=compose(self.settings.dense_fields, header, "", text),
                      lexical_text=compose(self.settings.lexical_fields, header, "", text),
                      # source and title travel with the chunk so a citation can name them
                      metadata={**self.fields_meta, "source": document.source,
-                               "title": document.title})
+                               "title": document.title,
+                               **place_metadata(document, piece)})
 
     def with_context(self, chunk: Chunk, context: str) -> Chunk:
         """The chunk with its situating context, cut to the room left under the limit."""

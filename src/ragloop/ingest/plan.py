@@ -22,6 +22,7 @@ from typing import NamedTuple
 from ragloop.config import IngestSettings
 from ragloop.errors import IngestError
 from ragloop.index.store import DocumentEntry
+from ragloop.ingest.chunkers import CHUNKERS
 from ragloop.ingest.clean import DuplicateFilter
 from ragloop.ingest.enrich import PROMPT_VERSION
 from ragloop.ingest.loaders import (
@@ -41,7 +42,9 @@ from ragloop.records import Bookkeeping, Document, IngestRecipe, content_hash
 def ingest_fingerprint(settings: IngestSettings, embedder_id: str, max_tokens: int,
                        llm_id: str | None, *, contextual: bool, questions_per_chunk: int) -> str:
     """A hash of everything that decides what a document's chunks and vectors are."""
-    recipe = {"chunker": settings.chunker, "chunk_tokens": settings.chunk_tokens,
+    recipe = {"chunker": settings.chunker,
+              "chunker_version": getattr(CHUNKERS.get(settings.chunker), "version", 1),
+              "chunk_tokens": settings.chunk_tokens,
               "overlap_tokens": settings.overlap_tokens,
               "dense_fields": settings.dense_fields, "lexical_fields": settings.lexical_fields,
               "embedder": embedder_id, "max_tokens": max_tokens,
@@ -133,7 +136,12 @@ class Planner:
     def load_limits(self) -> dict:
         return {"max_file_mb": self.settings.max_file_mb,
                 "max_unpacked_mb": self.settings.max_unpacked_mb,
-                "max_archive_members": self.settings.max_archive_members}
+                "max_archive_members": self.settings.max_archive_members,
+                "max_text_chars": self.settings.max_record_chars,
+                "max_table_rows": self.settings.max_table_rows,
+                "ocr": self.settings.ocr, "ocr_dpi": self.settings.ocr_dpi,
+                "ocr_min_confidence": self.settings.ocr_min_confidence,
+                "ocr_max_pages": self.settings.ocr_max_pages}
 
     def mark_troubled(self, path: Path) -> None:
         self.troubled.add(str(Path(path).resolve()))
@@ -196,6 +204,12 @@ class Planner:
             self.mark_troubled(path)
 
     def _plan(self, document: Document, result: FileResult) -> Planned | None:
+        if document.metadata.get("contents_page"):
+            # a table of contents or an index names every section and would outrank them;
+            # not seen, so a copy indexed before is stale (pruned with --prune)
+            result.warnings.append(f"{document.source}: a contents or index page (mostly "
+                                   "links); left out of the index")
+            return None
         if document.id in self.seen_ids:
             result.errors.append(f"{document.source}: document id '{document.id}' was "
                                  "already seen in this run; this copy is skipped")

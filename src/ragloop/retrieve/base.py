@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from ragloop.index.store import Filters
-from ragloop.records import Candidate
+from ragloop.records import Candidate, SearchQuery
 from ragloop.registry import Registry
 
 SIGNALS: Registry = Registry("retriever", key="retrieve.retrievers", package="ragloop.retrieve",
@@ -24,7 +24,10 @@ RERANKERS: Registry = Registry("reranker", key="retrieve.rerank", package="raglo
 
 @runtime_checkable
 class Retriever(Protocol):
+    """``query`` is a string or a ``records.SearchQuery`` of weighted parts; a signal reads
+    it through ``ragloop.retrieve.query`` (``weighted_lexical``, ``mixed_vector``)."""
+
     name: str
 
-    def search(self, query: str, k: int = 10,
+    def search(self, query: str | SearchQuery, k: int = 10,
                filters: Filters | None = None) -> list[Candidate]: ...

@@ -11,6 +11,7 @@ from ragloop.index.store import Filters, Store
 from ragloop.models.embedder import Embedder
 from ragloop.retrieve.base import SIGNALS
 from ragloop.retrieve.hits import Hit, HitRetriever, ranked
+from ragloop.retrieve.query import Query, mixed_vector
 
 
 class QueryEncoder:
@@ -19,7 +20,10 @@ class QueryEncoder:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._size = size
 
-    def __call__(self, query: str) -> np.ndarray:
+    def __call__(self, query: Query) -> np.ndarray:
+        """The query's vector (a weighted query's parts mixed, ``retrieve.query``)."""
+        if not isinstance(query, str):
+            return mixed_vector(query, self)
         vector = self._recent.get(query)
         if vector is None:
             vector = np.asarray(self.embedder.embed_queries([query])[0], dtype=np.float32)
@@ -35,7 +39,7 @@ class DenseRetriever(HitRetriever):
         self.encoder = encoder
         self.name = name
 
-    def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def hits(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         pairs = self.store.vector_search(self.encoder(query), k, filters, target="chunks")
         return ranked(self.name, pairs)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ragloop.index.store import Filters
 from ragloop.retrieve.hits import Hit, HitRetriever
+from ragloop.retrieve.query import Query
 
 FUSED = "fused"
 
@@ -117,7 +118,7 @@ class FusionRetriever(HitRetriever):
         self.normalization = normalization
         self.name = name
 
-    def runs(self, query: str, filters: Filters | None = None) -> dict[str, list[Hit]]:
+    def runs(self, query: Query, filters: Filters | None = None) -> dict[str, list[Hit]]:
         return {r.name: r.hits(query, self.depth, filters) for r in self.retrievers}
 
     def fuse(self, runs: Mapping[str, Sequence[Hit]]) -> list[Hit]:
@@ -125,5 +126,5 @@ class FusionRetriever(HitRetriever):
             return rrf(runs, k=self.rrf_k, weights=self.weights)
         return convex(runs, normalization=self.normalization, weights=self.weights)
 
-    def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def hits(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         return self.fuse(self.runs(query, filters))[:k]

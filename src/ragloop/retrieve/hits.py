@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from ragloop.index.store import Filters, Store
 from ragloop.records import Candidate
+from ragloop.retrieve.query import Query
 
 
 @dataclass
@@ -28,10 +29,10 @@ class HitRetriever:
     name: str
     store: Store
 
-    def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def hits(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         raise NotImplementedError
 
-    def search(self, query: str, k: int = 10,
+    def search(self, query: Query, k: int = 10,
                filters: Filters | None = None) -> list[Candidate]:
         return to_candidates(self.store, self.hits(query, k, filters))
 

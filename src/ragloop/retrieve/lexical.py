@@ -5,6 +5,7 @@ from __future__ import annotations
 from ragloop.index.store import Filters, Store
 from ragloop.retrieve.base import SIGNALS
 from ragloop.retrieve.hits import Hit, HitRetriever, ranked
+from ragloop.retrieve.query import Query, weighted_lexical
 
 
 class BM25Retriever(HitRetriever):
@@ -12,8 +13,9 @@ class BM25Retriever(HitRetriever):
         self.store = store
         self.name = name
 
-    def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
-        return ranked(self.name, self.store.lexical_search(query, k, filters, target="chunks"))
+    def hits(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
+        return ranked(self.name, weighted_lexical(self.store, query, k, filters,
+                                                  target="chunks"))
 
 
 @SIGNALS.register("bm25")

@@ -11,6 +11,7 @@ import numpy as np
 from ragloop.index.store import Filters, Store
 from ragloop.retrieve.base import SIGNALS
 from ragloop.retrieve.hits import Hit, HitRetriever
+from ragloop.retrieve.query import Query, weighted_lexical
 
 # several questions may point to one chunk: search deeper so k distinct chunks remain
 OVERFETCH = 4
@@ -24,13 +25,13 @@ class QuestionRetriever(HitRetriever):
         self.name = name
         self.encoder = encoder
 
-    def _search(self, query: str, depth: int, filters: Filters | None):
+    def _search(self, query: Query, depth: int, filters: Filters | None):
         if self.encoder is None:
-            return self.store.lexical_search(query, depth, filters, target="questions")
+            return weighted_lexical(self.store, query, depth, filters, target="questions")
         return self.store.vector_search(self.encoder(query), depth, filters,
                                         target="questions")
 
-    def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def hits(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         pairs = self._search(query, k * OVERFETCH, filters)
         questions = {q.id: q for q in self.store.get_questions([qid for qid, _ in pairs])}
         best: dict[str, Hit] = {}

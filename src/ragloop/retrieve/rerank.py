@@ -16,6 +16,7 @@ import numpy as np
 from ragloop.index.store import Filters
 from ragloop.retrieve.fuse import normalize
 from ragloop.retrieve.hits import Hit, HitRetriever
+from ragloop.retrieve.query import Query, query_text
 
 RERANK = "rerank"
 
@@ -38,14 +39,14 @@ class RerankingRetriever(HitRetriever):
         self.weight = weight
         self.name = f"{inner.name}+{RERANK}"
 
-    def hits(self, query: str, k: int, filters: Filters | None = None) -> list[Hit]:
+    def hits(self, query: Query, k: int, filters: Filters | None = None) -> list[Hit]:
         first = self.inner.hits(query, max(k, self.depth), filters)
         head, tail = first[:self.depth], first[self.depth:]
         if not head:
             return []
         chunks = {c.id: c for c in self.store.get_chunks([h.chunk_id for h in head])}
         texts = [chunks[h.chunk_id].text if h.chunk_id in chunks else "" for h in head]
-        raw = self.reranker.score(query, texts)
+        raw = self.reranker.score(query_text(query), texts)
         prior = normalize(np.asarray([h.score for h in head], dtype=np.float64), "minmax")
         # a failed score is taken as the first stage's opinion, never as "irrelevant"
         given = np.asarray([np.nan if s is None else s for s in raw], dtype=np.float64)

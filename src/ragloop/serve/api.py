@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from ragloop.feedback.store import TraceWithFeedback, trace_summary
-from ragloop.index.store import Filters
 from ragloop.ingest.report import FileResult
-from ragloop.records import Feedback
 from ragloop.serve.answering import AskOptions
 from ragloop.serve.ingesting import indexed_as_is, ingest_uploads, rejected_only
 from ragloop.serve.schemas import (
@@ -45,20 +41,14 @@ def checked_question(request: Request, question: str) -> str:
     """``question``, or a 422 when it is longer than ``[serve] max_question_chars``: the
     model reads every character of it, one request at a time, so a long one holds up every
     client (an 8,000-character question took 46-113 s on the default model here)."""
-    limit = server(request).settings.serve.max_question_chars
-    if len(question) > limit:
-        raise HTTPException(422, f"the question is {len(question)} characters, over the limit "
-                                 f"of {limit} ([serve] max_question_chars)")
+    problem = server(request).question_too_long(question)
+    if problem:
+        raise HTTPException(422, problem)
     return question
 
 
 def _options(body: AskRequest) -> AskOptions:
-    filters = None
-    if body.filters is not None:
-        f = body.filters
-        filters = Filters(sources=tuple(f.sources), path_glob=f.path_glob,
-                          modified_after=f.modified_after, modified_before=f.modified_before,
-                          fields=dict(f.fields))
+    filters = body.filters.to_filters() if body.filters is not None else None
     return AskOptions(mode=body.mode, strategy=body.strategy, filters=filters)
 
 
@@ -81,11 +71,9 @@ async def ask(body: AskRequest, request: Request):
 @router.post("/feedback", response_model=FeedbackResponse, status_code=201)
 async def feedback(body: FeedbackRequest, request: Request):
     """Rate an answer up or down, correct it, or comment on it (by its trace id)."""
-    record = Feedback(id=uuid.uuid4().hex, trace_id=body.trace_id,
-                      created=datetime.now(UTC), rating=body.rating,
-                      corrected_answer=(body.corrected_answer or "").strip() or None,
-                      comment=(body.comment or "").strip() or None)
-    await asyncio.to_thread(server(request).store.add_feedback, record)
+    record = await asyncio.to_thread(server(request).feedback, body.trace_id,
+                                     rating=body.rating, corrected_answer=body.corrected_answer,
+                                     comment=body.comment)
     return FeedbackResponse(id=record.id, trace_id=record.trace_id,
                             created=record.created.isoformat())
 

@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from ragloop import __version__
 from ragloop.config import Settings
 from ragloop.errors import ConfigError
-from ragloop.serve import api, errors, openai_routes, pages
+from ragloop.serve import api, chat_routes, errors, monitor_routes, openai_routes, pages
 from ragloop.serve.guards import (
     LOOPBACK_HOSTS,
     APIKeyGuard,
@@ -27,6 +27,7 @@ from ragloop.serve.guards import (
     RedactSecrets,
     SecurityHeaders,
 )
+from ragloop.serve.mcp.http import MCP_PATH, mcp_endpoint
 from ragloop.serve.state import ServerState
 
 ACCESS_LOGGERS = ("uvicorn.access", "uvicorn.error")
@@ -66,13 +67,16 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
     check_exposure(settings, key)
     state = ServerState.build(pipeline, settings, Path(data_dir))
     redact = RedactSecrets([key] if key else [])
+    mcp_routes, mcp_sessions = mcp_endpoint(state)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         for name in ACCESS_LOGGERS:
             logging.getLogger(name).addFilter(redact)
+        state.monitoring.start(state.pipeline, state.gate)
         try:
-            yield
+            async with mcp_sessions:
+                yield
         finally:
             for name in ACCESS_LOGGERS:
                 logging.getLogger(name).removeFilter(redact)
@@ -92,8 +96,11 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
                 "queue_size": state.gate.capacity}
 
     app.include_router(api.router)
+    app.include_router(monitor_routes.router)
     app.include_router(openai_routes.router)
+    app.include_router(chat_routes.router)
     app.include_router(pages.router)
+    app.router.routes.extend(mcp_routes)  # /mcp: the MCP server, streamable HTTP
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR), name="static")
     serve = settings.serve
     app.add_middleware(BodyLimit, max_bytes=serve.max_json_kb * 1024,
@@ -101,6 +108,7 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
     app.add_middleware(APIKeyGuard, api_key=key, session_hours=serve.session_hours,
                        failures_per_minute=serve.login_failures_per_minute)
     app.add_middleware(OriginGuard, bind_host=serve.host, allowed_hosts=serve.allowed_hosts,
-                       allowed_origins=serve.allowed_origins)  # checked first
+                       allowed_origins=serve.allowed_origins,
+                       origin_checked_paths=(MCP_PATH,))  # checked first
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     return app

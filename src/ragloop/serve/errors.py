@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ragloop.errors import RagloopError, describe_os_error, is_disk_full
+from ragloop.feedback.conversations import UnknownConversationError
 from ragloop.feedback.store import FeedbackLimitError, UnknownTraceError
 from ragloop.serve.gate import QueueFullError
 
@@ -56,6 +57,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(FeedbackLimitError)
     async def _feedback_limit(_: Request, err: FeedbackLimitError):
         return error_response(429, str(err), "feedback_limit")
+
+    @app.exception_handler(UnknownConversationError)
+    async def _unknown_conversation(_: Request, err: UnknownConversationError):
+        return error_response(404, str(err), "unknown_conversation")
 
     @app.exception_handler(QueueFullError)
     async def _queue_full(_: Request, err: QueueFullError):

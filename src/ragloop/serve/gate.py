@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -35,6 +36,7 @@ class ModelGate:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragloop-model")
         # how long recent jobs ran on the model thread (not their wait in the queue)
         self._durations: deque[float] = deque(maxlen=RECENT_JOBS)
+        self.last_active = time.monotonic()  # when a request last took or left a place
 
     def retry_after(self) -> int:
         """Seconds until a place is likely free: a place frees when the running job ends,
@@ -48,9 +50,11 @@ class ModelGate:
         if self.pending >= self.capacity:
             raise QueueFullError(self.retry_after(), self.capacity)
         self.pending += 1
+        self.last_active = time.monotonic()
 
     def release(self) -> None:
         self.pending -= 1
+        self.last_active = time.monotonic()
 
     def record_duration(self, seconds: float) -> None:
         self._durations.append(seconds)
@@ -78,6 +82,20 @@ class ModelGate:
         """Run ``fn`` on the model thread, for an already admitted streaming job whose
         caller releases the place itself."""
         return asyncio.get_running_loop().run_in_executor(self._executor, self._timed(fn))
+
+    def run_when_idle(self, fn: Callable[[], T], *, idle_s: float, stop: threading.Event,
+                      poll_s: float = 0.05) -> T:
+        """Run ``fn`` on the model thread once no request has held or waited for a place
+        for ``idle_s``; block the calling thread (not the event loop) until it is done.
+        For background work (the monitor): it takes no place, so it neither fills the
+        queue nor moves ``retry_after``, and a request that arrives while ``fn`` runs waits
+        for that one job only. Raises ``CancelledError`` when ``stop`` is set first or the
+        gate shuts down."""
+        while not stop.is_set():
+            if self.pending == 0 and time.monotonic() - self.last_active >= idle_s:
+                return self._executor.submit(fn).result()
+            stop.wait(poll_s)
+        raise CancelledError("stopping")
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

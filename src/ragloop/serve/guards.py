@@ -5,7 +5,9 @@ Host and Origin (``OriginGuard``), with or without a key: a request whose ``Host
 not a name this server answers to is refused (a DNS-rebinding page reaches 127.0.0.1 under its
 own name; only ``/healthz`` answers any name), and a state-changing request (POST, PUT,
 PATCH, DELETE) sent by a page of another origin is refused (a cross-site form or no-cors
-``fetch``). Loopback names and ``[serve] host`` are allowed; ``[serve] allowed_hosts`` and
+``fetch``); on ``origin_checked_paths`` (``/mcp``: the MCP spec asks servers to check the
+``Origin`` of every connection) a foreign ``Origin`` is refused whatever the method. Loopback
+names and ``[serve] host`` are allowed; ``[serve] allowed_hosts`` and
 ``allowed_origins`` add the names of a real deployment. Clients that are not browsers send
 no ``Origin`` and are not affected.
 
@@ -98,12 +100,15 @@ def _host_pattern(pattern: str) -> re.Pattern:
 
 
 class OriginGuard:
-    """403 for an unknown ``Host`` (any method) and for a state-changing request from a
-    page of another origin (see the module docstring)."""
+    """403 for an unknown ``Host`` (any method) and for a state-changing request (any
+    request, on ``origin_checked_paths``) from a page of another origin (see the module
+    docstring)."""
 
     def __init__(self, app, *, bind_host: str = "127.0.0.1",
-                 allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()):
+                 allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = (),
+                 origin_checked_paths: Iterable[str] = ()):
         self.app = app
+        self.origin_checked_paths = frozenset(origin_checked_paths)
         names = [*LOOPBACK_HOSTS, *allowed_hosts]
         if bind_host not in WILDCARD_BINDS:
             names.append(bind_host)
@@ -132,7 +137,7 @@ class OriginGuard:
             return await _send_json_error(
                 send, 403, f"Host {host!r} is not one this server answers to; add it to "
                            f"[serve] allowed_hosts to serve under that name", "host_not_allowed")
-        if scope.get("method") in STATE_CHANGING:
+        if scope.get("method") in STATE_CHANGING or scope["path"] in self.origin_checked_paths:
             origin = headers.get("origin")
             if origin is not None and not self.origin_allowed(origin, host):
                 return await _send_json_error(

@@ -1,7 +1,9 @@
 """An OpenAI-compatible face (``/v1/chat/completions``, ``/v1/models``) so existing clients can
-use ragloop as a model. The last user message is the question; earlier turns and system
-messages are not used (answers are grounded in the index, not the chat history). Each answer
-also carries ``ragloop: {trace_id, citations}`` for clients that want them."""
+use ragloop as a model. The whole ``messages`` list is honoured: the last user message is
+the question, system messages are the answer's instruction, and the user/assistant turns
+before it are the conversation the follow-up is searched and answered with (as
+``/v1/chat`` does, but nothing is stored: the client keeps the history). Answers stay
+grounded in the index. Each answer also carries ``ragloop: {trace_id, citations}``."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import time
 
 from fastapi import APIRouter, HTTPException, Request
 
-from ragloop.records import Answer, Trace
+from ragloop.records import Answer, Conversation, Trace, Turn
 from ragloop.serve.answering import AskOptions
 from ragloop.serve.api import checked_question
 from ragloop.serve.schemas import ChatCompletionRequest
@@ -20,16 +22,44 @@ router = APIRouter(prefix="/v1")
 MODEL_ID = "ragloop"
 
 
-def _question(body: ChatCompletionRequest) -> str:
-    for message in reversed(body.messages):
-        if message.role != "user":
-            continue
-        content = message.content
-        if isinstance(content, list):  # content parts: keep the text ones
-            content = " ".join(p.text or "" for p in content if p.type == "text")
-        if content and content.strip():
-            return content.strip()
+def _text(message) -> str:
+    content = message.content
+    if isinstance(content, list):  # content parts: keep the text ones
+        content = " ".join(p.text or "" for p in content if p.type == "text")
+    return (content or "").strip()
+
+
+def _question_at(body: ChatCompletionRequest) -> int:
+    for at in range(len(body.messages) - 1, -1, -1):
+        if body.messages[at].role == "user" and _text(body.messages[at]):
+            return at
     raise HTTPException(400, "messages must include a user message with text content")
+
+
+def _history(messages) -> Conversation | None:
+    """User/assistant messages before the question as turns: each user message with the
+    assistant replies that follow it (a user message with no reply is a turn with an empty
+    answer); tool and other roles are left out."""
+    turns: list[list[str]] = []
+    for message in messages:
+        text = _text(message)
+        if message.role == "user" and text:
+            turns.append([text, ""])
+        elif message.role == "assistant" and text and turns:
+            turns[-1][1] = " ".join(filter(None, (turns[-1][1], text)))
+    if not turns:
+        return None
+    return Conversation(id="client", turns=tuple(Turn(question=q, answer=a) for q, a in turns))
+
+
+def options_of(body: ChatCompletionRequest) -> tuple[str, AskOptions]:
+    """The question (the last user message) and how to answer it: system and developer
+    messages joined as the instruction, earlier turns as the history."""
+    at = _question_at(body)
+    instruction = "\n".join(_text(m) for m in body.messages
+                            if m.role in ("system", "developer") and _text(m))
+    return _text(body.messages[at]), AskOptions(history=_history(body.messages[:at]),
+                                                instruction=instruction)
 
 
 def _usage(answer: Answer) -> dict:
@@ -68,12 +98,13 @@ class ChatChunkFormatter(Formatter):
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     """OpenAI Chat Completions (non-streaming, or streaming chunks with `"stream": true`)."""
     state: ServerState = request.app.state.ragloop
-    question = checked_question(request, _question(body))  # the last user message
+    question, options = options_of(body)
+    checked_question(request, question)
     model = body.model or MODEL_ID
     if body.stream:
-        return stream_answer_response(state, question, AskOptions(), ChatChunkFormatter(model),
+        return stream_answer_response(state, question, options, ChatChunkFormatter(model),
                                       endpoint="chat.completions")
-    answer, trace = await state.answer(question, AskOptions(), endpoint="chat.completions")
+    answer, trace = await state.answer(question, options, endpoint="chat.completions")
     return {"id": f"chatcmpl-{trace.id}", "object": "chat.completion",
             "created": int(trace.created.timestamp()), "model": model,
             "choices": [{"index": 0, "finish_reason": "stop",

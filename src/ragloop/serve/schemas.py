@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ragloop.answer.strategies import STRATEGIES
+from ragloop.index.store import Filters
 from ragloop.records import Citation
 
 MAX_CHAT_MESSAGES = 1000
@@ -18,11 +19,19 @@ class Strict(BaseModel):
 
 
 class FiltersIn(Strict):
-    sources: list[str] = Field(default_factory=list)
-    path_glob: str | None = None
-    modified_after: float | None = None
-    modified_before: float | None = None
-    fields: dict[str, Any] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list, description="Only these source paths.")
+    path_glob: str | None = Field(default=None, description="Only sources matching this glob.")
+    modified_after: float | None = Field(default=None, description="Only documents modified "
+                                                                   "after this Unix time.")
+    modified_before: float | None = Field(default=None, description="Only documents modified "
+                                                                    "before this Unix time.")
+    fields: dict[str, Any] = Field(default_factory=dict, description="Metadata fields that "
+                                                                     "must equal these values.")
+
+    def to_filters(self) -> Filters:
+        return Filters(sources=tuple(self.sources), path_glob=self.path_glob,
+                       modified_after=self.modified_after, modified_before=self.modified_before,
+                       fields=dict(self.fields))
 
 
 class AskRequest(Strict):
@@ -41,6 +50,12 @@ class AskRequest(Strict):
         return name
 
 
+class ChatRequest(AskRequest):
+    """A turn of a conversation: ``conversation_id`` None starts one (its id comes back)."""
+
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+
 class AskResponse(BaseModel):
     trace_id: str
     question: str
@@ -57,6 +72,13 @@ class AskResponse(BaseModel):
     cached: bool = Field(description="Every model call came from the cache")
     model_calls: int = Field(description="Model calls the answer made (0: extract)")
     usage: dict[str, int]
+
+
+class ChatResponse(AskResponse):
+    conversation_id: str = Field(description="The conversation this turn belongs to: send it "
+                                             "with the next question")
+    search_query: str | None = Field(default=None, description="What retrieval searched "
+                                                               "for a follow-up")
 
 
 class FeedbackRequest(Strict):

@@ -64,7 +64,7 @@ def stream_answer_response(state: ServerState, question: str, options: AskOption
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
     def pump() -> None:
-        events = answer_events(state.pipeline, question, options)
+        events = answer_events(state.pipeline, question, options, trace_id)
         try:
             for event in events:
                 if cancelled:
@@ -107,7 +107,11 @@ def stream_answer_response(state: ServerState, question: str, options: AskOption
 
 
 def answer_payload(answer: Answer, trace: Trace) -> dict:
-    return {"trace_id": trace.id, "question": answer.question, "answer": answer.text,
+    chat = answer.metadata.get("chat") or {}
+    turn = {"conversation_id": chat["conversation_id"]} if "conversation_id" in chat else {}
+    if "search_query" in answer.metadata:
+        turn["search_query"] = answer.metadata["search_query"]
+    return {**turn, "trace_id": trace.id, "question": answer.question, "answer": answer.text,
             "strategy": answer.strategy, "refused": answer.refused,
             "confidence": answer.confidence,
             "citations": [c.model_dump(mode="json") for c in answer.citations],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ragloop.answer.citations import strip_markers
 from ragloop.answer.grounded import GroundedStrategy, finish, retrieve
+from ragloop.answer.history import prompt_extra
 from ragloop.answer.prompt import pack_context
 from ragloop.answer.strategies import STRATEGIES
 from ragloop.errors import SchemaValidationError
@@ -39,7 +40,7 @@ class DecomposeStrategy(GroundedStrategy):
 
     def answer(self, request, candidates, tally):
         question = request.question
-        subs = self.split(question)
+        subs = self.split(request.query_text)  # a follow-up splits in its standalone form
         evidence = list(candidates)
         facts: list[dict] = []
         for sub in subs:
@@ -62,7 +63,7 @@ class DecomposeStrategy(GroundedStrategy):
         evidence = pack_context(evidence, self.llm, question=question,
                                 max_chunks=self.settings.context_chunks * 2,
                                 max_tokens=self.settings.max_tokens,
-                                extra_prompt=" ".join(filter(None, (request.instruction,
+                                extra_prompt=" ".join(filter(None, (prompt_extra(request),
                                                                     instruction))))
         draft = self.draft(request, evidence, tally, purpose="compose",
                            instruction=instruction)

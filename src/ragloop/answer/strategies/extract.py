@@ -233,10 +233,12 @@ class ExtractStrategy(GroundedStrategy):
         if not sentences:
             return refusal(question, candidates, "no sentences in the retrieved chunks",
                            strategy=self.name, tally=tally)
+        # a follow-up is scored in its standalone form: "and the other one?" has no terms
+        question = request.query_text
         scores, signals = score_sentences(question, sentences, self.embedder)
         cosine = signals.get("cosine")
         if not signals["terms"].any() and (cosine is None or float(cosine.max()) < MIN_DENSE):
-            return refusal(question, candidates, "no sentence matches the question",
+            return refusal(request.question, candidates, "no sentence matches the question",
                            strategy=self.name, tally=tally)
         chosen = select(question, sentences, scores)
         text = " ".join(with_markers(sentences[i].text, [sentences[i].marker]) for i in chosen)
@@ -247,7 +249,7 @@ class ExtractStrategy(GroundedStrategy):
                   for i in chosen]
         meta = {"sentences": picked, "scored": len(sentences),
                 "signals_used": sorted(k for k in WEIGHTS if k in signals)}
-        answer = finish(question, text, candidates, strategy=self.name, tally=tally,
+        answer = finish(request.question, text, candidates, strategy=self.name, tally=tally,
                         confidence=float(scores[chosen[0]]), metadata=meta)
         quotes: dict[int, list[str]] = {}
         for i in chosen:

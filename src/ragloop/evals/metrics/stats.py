@@ -57,3 +57,16 @@ def cohen_kappa(gold: Sequence[str], predicted: Sequence[str],
     if expected == 1.0:
         return 1.0 if observed == 1.0 else 0.0
     return float((observed - expected) / (1 - expected))
+
+
+def wilson_interval(successes: int, n: int, *, z: float = 1.96) -> tuple[float, float, float]:
+    """(rate, low, high): the Wilson score interval of a binomial rate (95% at z = 1.96),
+    which stays inside [0, 1] and is sensible for small n and rates near 0 or 1, where the
+    normal approximation is not. n = 0 → nan throughout."""
+    if n <= 0:
+        return float("nan"), float("nan"), float("nan")
+    rate = successes / n
+    denominator = 1 + z * z / n
+    centre = (rate + z * z / (2 * n)) / denominator
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denominator
+    return rate, float(max(0.0, centre - half)), float(min(1.0, centre + half))

@@ -1,13 +1,22 @@
-"""Self-contained HTML for a run and for a comparison: inline CSS and SVG, no scripts and no
-external URLs, so the file can be mailed, archived in CI or opened offline."""
+"""Self-contained HTML for a run and for a comparison: inline CSS, SVG and one inline script
+(the examples' filter and sort), no external URLs, so the file can be mailed, archived in
+CI or opened offline."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from html import escape
 
 from ragloop.evals.judge_agreement import MIN_KAPPA, agreement_for_metric, agreements_of_run
+from ragloop.evals.likelihood import GAIN_METRIC
 from ragloop.evals.report import legend, plots
+from ragloop.evals.report.examples import (  # noqa: F401 - example_details: the report API
+    compare_examples,
+    example_details,
+    run_examples,
+    summary_scores,
+)
 from ragloop.records import EvalRecord
 
 CSS = """
@@ -21,12 +30,16 @@ th{background:#f4f6f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 details{border:1px solid #e2e2e2;border-radius:4px;margin:.3rem 0;padding:.3rem .6rem}
 summary{cursor:pointer}pre{white-space:pre-wrap;background:#f7f7f7;padding:.4rem;margin:.2rem 0}
 .plot svg{max-width:100%;height:auto}.gold{background:#e8f5e9}
+.controls{display:flex;gap:1rem;align-items:center;flex-wrap:wrap;margin:.5rem 0}
+.controls input,.controls select{font:inherit;padding:.2rem .4rem}
+.sides{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.sides>div{min-width:0}
+.same{color:#777}.ran{background:#f4f6f8;padding:.4rem .6rem;border-radius:4px}
 """
 
 STEPS = (("Retrieval", ("hit@", "recall@", "mrr@", "ndcg@")),
          ("Context selection", ("context_",)),
          ("Generation", ("exact_match", "token_f1", "label_accuracy", "citation_", "refused")),
-         ("Judges", ("judge_",)))
+         ("Judges", ("judge_", GAIN_METRIC)))
 
 
 def metric_key(metric: str) -> tuple:
@@ -74,6 +87,29 @@ def plot(svg: str, name: str) -> str:
 # ----------------------------------------------------------------------------- run report
 
 
+def what_ran(run) -> str:
+    """The header line that says how the answers were made: the configured mode and
+    strategy, the strategies that answered, and whether answering called a model at all."""
+    answer = (run.config or {}).get("answer", {})
+    ok = [r for r in run.records if r.ok]
+    used = Counter(r.strategy for r in ok if r.strategy)
+    calls = sum(r.tokens.calls for r in ok)
+    cached = sum(r.tokens.cached_calls for r in ok)
+    mode = answer.get("mode", "?")
+    configured = (f"mode {mode}" + (f", strategy {answer.get('strategy')}" if mode != "auto"
+                                    else " (the router picks per question)"))
+    answered = ", ".join(f"{name} {n}" for name, n in used.most_common()) or "none"
+    if not ok:
+        calls_text = "no example was answered"
+    elif calls == 0:
+        calls_text = ("no model call was made: every answer came from the retrieved text "
+                      "alone")
+    else:
+        calls_text = f"{calls} model calls to answer ({cached} from the cache)"
+    return (f'<p class="ran">Answers: {escape(configured)}; answered by {escape(answered)}; '
+            f"{escape(calls_text)}.</p>")
+
+
 def run_page(run) -> str:
     m, agg = run.manifest, run.aggregates
     model = m.model or {}
@@ -91,16 +127,44 @@ def run_page(run) -> str:
         ["tokens", escape(", ".join(f"{k} {v}" for k, v in agg.get("tokens", {}).items()))],
     ], cls="meta")
     agreements = agreements_of_run(m)
-    parts = [meta, "<h2>Metrics (mean, 95% bootstrap interval)</h2>",
+    parts = [what_ran(run), meta, "<h2>Metrics (mean, 95% bootstrap interval)</h2>",
              metrics_table(agg, agreements)]
     if any(step_of(name) == "Judges" for name in agg.get("metrics", {})):
         parts.append(judge_note(agreements))
     if "labels" in agg:
         parts.append(labels_section(agg["labels"]))
+    parts.append(tags_section(run.records))
     parts.append("<h2>Plots</h2>" + run_plots(run))
-    parts.append(f"<h2>Examples ({len(run.records)})</h2>"
-                 + "".join(example_details(r) for r in run.records))
+    parts.append(run_examples(run.records))
     return page(f"ragloop eval run {run.name}", "".join(parts))
+
+
+def tags_section(records: list[EvalRecord]) -> str:
+    """Examples grouped by tag: per tag, how many and each metric's mean over them (an
+    example with several tags counts in each). Empty when no example has a tag."""
+    by_tag: dict[str, list[EvalRecord]] = {}
+    for record in records:
+        for tag in record.tags:
+            by_tag.setdefault(tag, []).append(record)
+    if not by_tag:
+        return ""
+    names = sorted({n for r in records if r.ok for n in r.scores}, key=lambda n: (
+        step_order(n), metric_key(n)))
+    rows = []
+    for tag, group in sorted(by_tag.items()):
+        ok = [r for r in group if r.ok]
+        means = []
+        for name in names:
+            values = [r.scores[name] for r in ok if name in r.scores]
+            means.append(sum(values) / len(values) if values else None)
+        rows.append([escape(tag), len(group), len(group) - len(ok), *means])
+    return ("<h2>By tag</h2><p>Each tag's examples (filter them below with tag:NAME); "
+            "means over the examples that have the metric.</p>"
+            + table(["tag", "examples", "failed", *names], rows, cls="tags"))
+
+
+def step_order(metric: str) -> int:
+    return [step for step, _ in (*STEPS, ("Other", ()))].index(step_of(metric))
 
 
 def agreement_cell(metric: str, agreements: dict) -> str:
@@ -125,23 +189,20 @@ def judge_note(agreements: dict) -> str:
 
 
 def metrics_table(agg: dict, agreements: dict | None = None) -> str:
-    """One row per metric, with what it measures; metrics with identical aggregates (hit@1,
-    recall@1, mrr@1, ndcg@1 when each question has one gold document) share a row. Beside
-    a judge metric: its judge's agreement with human labels."""
+    """One row per metric, with what it measures, its unit when it is not a rate, and —
+    beside a judge metric — that judge's own agreement with human labels. Metrics are never
+    merged: two judges can score the same mean and still differ in what they are worth."""
     rows = []
     metrics = agg.get("metrics", {})
     agreements = agreements or {}
     for step, _ in (*STEPS, ("Other", ())):
-        names = sorted((n for n in metrics if step_of(n) == step), key=metric_key)
-        for group in legend.merged_rows(metrics, names):
-            v = metrics[group[0]]
-            meanings = list(dict.fromkeys(legend.meaning(n) for n in group))
-            same = " (identical here)" if len(group) > 1 else ""
-            rows.append([escape(step), escape(" = ".join(group)), v["mean"],
+        for name in sorted((n for n in metrics if step_of(n) == step), key=metric_key):
+            v = metrics[name]
+            rows.append([escape(step), escape(name), v["mean"],
                          f"[{fmt(v['low'])}, {fmt(v['high'])}]", v["n"],
-                         escape("; ".join(m for m in meanings if m) + same),
-                         agreement_cell(group[0], agreements)])
-    return table(["step", "metric", "mean", "95% CI", "n", "what it measures",
+                         escape(legend.unit(name) or "rate"), escape(legend.meaning(name)),
+                         agreement_cell(name, agreements)])
+    return table(["step", "metric", "mean", "95% CI", "n", "unit", "what it measures",
                   "judge agreement (human labels)"], rows, cls="metrics")
 
 
@@ -158,67 +219,38 @@ def labels_section(labels: dict) -> str:
 
 
 def run_plots(run) -> str:
+    """Rates on a 0–1 axis; every metric that is not a rate on an axis of its own, in its
+    unit, so one unbounded score never squashes the rates."""
     metrics = run.aggregates.get("metrics", {})
     out = []
-    if metrics:
-        names = sorted(metrics, key=lambda n: (step_of(n), metric_key(n)))
-        out.append(plot(plots.metric_bars(names, [metrics[n]["mean"] for n in names],
-                                          [metrics[n]["low"] for n in names],
-                                          [metrics[n]["high"] for n in names],
-                                          "mean with 95% interval"), "metrics"))
-        ok = [r for r in run.records if r.ok]
-        series = {n: [r.scores[n] for r in ok if n in r.scores] for n in names}
-        # binary metrics are fully described by their mean; plot the graded ones
-        series = {n: v for n, v in series.items() if v and not set(v) <= {0.0, 1.0}}
-        series = dict(list(series.items())[:9])
-        if series:
-            out.append(plot(plots.distributions(series, "per-example score distributions"),
-                            "distributions"))
+    names = sorted(metrics, key=lambda n: (step_order(n), metric_key(n)))
+    rates = [n for n in names if legend.is_rate(n)]
+    if rates:
+        out.append(plot(plots.metric_bars(rates, [metrics[n]["mean"] for n in rates],
+                                          [metrics[n]["low"] for n in rates],
+                                          [metrics[n]["high"] for n in rates],
+                                          "rates: mean with 95% interval"), "metrics"))
+    for name in names:
+        if not legend.is_rate(name):
+            v = metrics[name]
+            out.append(plot(plots.metric_bars([name], [v["mean"]], [v["low"]], [v["high"]],
+                                              f"{name}: mean with 95% interval",
+                                              xlabel=legend.unit(name), bounded=False),
+                            f"metric-{name}"))
+    ok = [r for r in run.records if r.ok]
+    series = {n: [r.scores[n] for r in ok if n in r.scores] for n in names}
+    # binary metrics are fully described by their mean; plot the graded ones
+    series = {n: v for n, v in series.items() if v and not set(v) <= {0.0, 1.0}}
+    series = dict(list(series.items())[:9])
+    if series:
+        out.append(plot(plots.distributions(series, "per-example score distributions",
+                                            bounded={n: legend.is_rate(n) for n in series}),
+                        "distributions"))
     latencies = [r.latency.total_s for r in run.records if r.ok]
     if latencies:
         out.append(plot(plots.histogram(latencies, "latency per example", "seconds"),
                         "latency"))
     return "".join(out)
-
-
-def summary_scores(scores: dict) -> str:
-    """The scores on an example's collapsed line: good (>= 0.5) or bad at a glance."""
-    return " · ".join(f'<span class="{"good" if v >= 0.5 else "bad"}">{escape(name)} '
-                      f"{fmt(v, 2)}</span>" for name, v in legend.summary_scores(scores))
-
-
-def example_details(r: EvalRecord) -> str:
-    head = f"{escape(r.id)} — {escape(r.question[:120])}"
-    if r.error:
-        return (f'<details class="example"><summary class="bad">{head} — error</summary>'
-                f"<pre>{escape(r.error)}</pre></details>")
-    summary = summary_scores(r.scores)
-    scores = ", ".join(f"{escape(k)} {fmt(v, 2)}" for k, v in sorted(r.scores.items()))
-    gold = set(r.gold_chunk_ids) | set(r.gold_doc_ids)
-    retrieved = table(["#", "document — section", "chunk", "score"], [
-        [i, f'<span class="{"gold" if {c.chunk_id, c.doc_id} & gold else ""}">'
-            f"{escape(legend.document_name(c.title, c.source, c.doc_id))}</span>",
-         escape(c.chunk_id), c.score]
-        for i, c in enumerate(r.retrieved, 1)])
-    context = "".join(f"<pre>[{i}] {escape(legend.document_name(c.title, c.source, c.chunk_id))}"
-                      f":\n{escape(c.text[:1500])}</pre>" for i, c in enumerate(r.context, 1))
-    named = {c.doc_id: legend.document_name("", c.source, c.doc_id)
-             for c in (*r.retrieved, *r.context)}
-    gold_line = (f"<p>gold: {escape(', '.join(named.get(g, g) for g in gold))}</p>"
-                 if gold else "")
-    judges = table(["judge", "verdict", "reason / error", "prompt"], [
-        [escape(name), escape(str(j.get("verdict"))),
-         escape(j.get("error") or j.get("reason") or ""), escape(j.get("prompt_version", ""))]
-        for name, j in r.judges.items()]) if r.judges else ""
-    refs = "".join(f"<pre>{escape(x)}</pre>" for x in r.reference_answers)
-    label = (f"<p>label: gold {escape(str(r.label))}, predicted "
-             f"{escape(str(r.predicted_label))}</p>" if r.label else "")
-    return (f'<details class="example"><summary>{head}'
-            f"{' — ' + summary if summary else ''}</summary>"
-            f"<p>{scores}</p><h4>Answer</h4><pre>{escape(r.answer)}</pre>{label}"
-            f"{'<h4>Reference</h4>' + refs if refs else ''}"
-            f"<h4>Retrieved</h4>{gold_line}{retrieved}<h4>Context in the prompt</h4>{context}"
-            f"{'<h4>Judges</h4>' + judges if judges else ''}</details>")
 
 
 # ----------------------------------------------------------------------------- comparison
@@ -255,4 +287,7 @@ def compare_page(comparison, a, b) -> str:
         ["example", "metric", "A", "B", "question"],
         [[escape(f.id), escape(f.metric), f.a, f.b, escape(f.question[:140])]
          for f in comparison.flips], cls="flips"))
+    by_id = {r.id: r for r in a.records}
+    parts.append(compare_examples([(by_id[r.id], r) for r in b.records if r.id in by_id],
+                                  a.name, b.name))
     return page(f"ragloop eval compare {a.name} → {b.name}", "".join(parts))

@@ -1,5 +1,5 @@
-"""What the report's numbers mean, in words: a legend for every metric, metrics whose
-aggregates are identical shown as one row, and the one score that sums up an example."""
+"""What the report's numbers mean, in words: a legend for every metric, the unit of the
+metrics that are not rates, and the one score that sums up an example."""
 
 from __future__ import annotations
 
@@ -25,7 +25,18 @@ MEANINGS: dict[str, str] = {
     "judge_faithfulness": "LLM judge: every claim of the answer is supported by the context "
                           "(1/0)",
     "judge_relevancy": "LLM judge: the answer addresses the question (1/0)",
+    "faithfulness_gain": "likelihood judge: how much more likely the model finds the answer "
+                         "with its context than without (mean log-likelihood gain, nats per "
+                         "token; above the fitted threshold reads as faithful)",
+    "judge_faithfulness_likelihood": "likelihood judge's verdict: faithfulness_gain at or "
+                                     "above the threshold fitted on human labels (1/0)",
+    "grounded": "grounding check: the answer cites a chunk and most of its content words are "
+                "in the chunks it cites (1/0)",
+    "grounding_support": "share of the answer's content words found in the chunks it cites",
 }
+
+# metrics that are not rates in [0, 1]: plotted on an axis of their own, in their unit
+UNITS: dict[str, str] = {"faithfulness_gain": "nats/token"}
 
 # the score that stands for an example in its one-line summary, the first one it has
 HEADLINE = ("judge_correctness", "label_accuracy", "token_f1", "exact_match")
@@ -37,24 +48,13 @@ def meaning(metric: str) -> str:
     return text.replace("top k", f"top {k}") if k else text
 
 
-def merged_rows(metrics: Mapping[str, Mapping], names: list[str]) -> list[list[str]]:
-    """``names`` in order, those whose aggregates are identical (mean, interval and n)
-    grouped: with one gold document per question hit@1, recall@1, mrr@1 and ndcg@1 are the
-    same number, shown once."""
-    groups: dict[tuple, list[str]] = {}
-    for name in names:
-        v = metrics[name]
-        groups.setdefault((v["mean"], v["low"], v["high"], v["n"]), []).append(name)
-    seen: set[tuple] = set()
-    out = []
-    for name in names:
-        v = metrics[name]
-        key = (v["mean"], v["low"], v["high"], v["n"])
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(groups[key])
-    return out
+def unit(metric: str) -> str:
+    """"" for a rate (0 to 1), else the metric's unit."""
+    return UNITS.get(metric, "")
+
+
+def is_rate(metric: str) -> bool:
+    return metric not in UNITS
 
 
 def headline(scores: Mapping[str, float]) -> tuple[str, float] | None:

@@ -25,30 +25,41 @@ def to_svg(fig: Figure) -> str:
 
 
 def metric_bars(names: Sequence[str], means: Sequence[float], lows: Sequence[float],
-                highs: Sequence[float], title: str) -> str:
-    """Horizontal bars of means with 95% interval whiskers."""
+                highs: Sequence[float], title: str, *, xlabel: str = "",
+                bounded: bool = True) -> str:
+    """Horizontal bars of means with 95% interval whiskers; ``bounded``: a 0–1 axis (rates),
+    else an axis fitted to the values (a score in its own unit, zero marked)."""
     fig = Figure(figsize=(6.5, 0.3 * len(names) + 1.0))
     ax = fig.add_subplot()
     y = list(range(len(names)))[::-1]
-    err = [[m - lo for m, lo in zip(means, lows, strict=True)],
-           [hi - m for m, hi in zip(means, highs, strict=True)]]
+    err = [[max(0.0, m - lo) for m, lo in zip(means, lows, strict=True)],
+           [max(0.0, hi - m) for m, hi in zip(means, highs, strict=True)]]
     ax.barh(y, means, xerr=err, color=BLUE, ecolor="#222", capsize=3)
     ax.set_yticks(y, labels=list(names))
-    ax.set_xlim(0, max(1.0, max(highs, default=1.0)))
+    if bounded:
+        ax.set_xlim(0, max(1.0, max(highs, default=1.0)))
+    else:
+        ax.axvline(0, color="#444", linewidth=0.8)
+    if xlabel:
+        ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return to_svg(fig)
 
 
-def distributions(series: dict[str, Sequence[float]], title: str) -> str:
-    """Small multiples: a histogram of per-example scores for each metric."""
+def distributions(series: dict[str, Sequence[float]], title: str, *,
+                  bounded: dict[str, bool] | None = None) -> str:
+    """Small multiples: a histogram of per-example scores for each metric, on 0–1 unless
+    ``bounded`` says a metric is not a rate."""
     names = list(series)
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig = Figure(figsize=(3.0 * cols, 2.2 * rows))
     for i, name in enumerate(names):
         ax = fig.add_subplot(rows, cols, i + 1)
-        ax.hist(series[name], bins=10, range=(0, 1), color=BLUE, edgecolor="white")
+        rate = (bounded or {}).get(name, True)
+        ax.hist(series[name], bins=10, range=(0, 1) if rate else None, color=BLUE,
+                edgecolor="white")
         ax.set_title(name, fontsize=9)
         ax.tick_params(labelsize=7)
     fig.suptitle(title, fontsize=10)

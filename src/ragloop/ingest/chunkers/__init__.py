@@ -26,6 +26,8 @@ class Piece:
     start: int
     end: int
     section_path: tuple[str, ...] = ()
+    # text shown before the span: a table's header row, repeated in each part of a long table
+    prefix: str = ""
 
 
 @runtime_checkable
@@ -41,6 +43,8 @@ class TokenSizedChunker:
     """What every chunker starts from: its size targets, and the embedder's token counter."""
 
     name = ""
+    # part of the ingest fingerprint: bump when the same document is cut differently
+    version = 1
 
     def __init__(self, settings: IngestSettings, embedder: Embedder):
         self.target = settings.chunk_tokens

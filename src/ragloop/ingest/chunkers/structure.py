@@ -1,10 +1,12 @@
 """Structure-aware chunking: the document is first cut at every heading, so no chunk
-crosses one and each carries its section path; each region is then split recursively."""
+crosses one and each carries its section path; each region is then split recursively, and
+its tables are kept whole or cut between rows with the header repeated (``tables``)."""
 
 from __future__ import annotations
 
 from ragloop.ingest.chunkers import CHUNKERS, Piece, TokenSizedChunker
 from ragloop.ingest.chunkers.recursive import split_recursive
+from ragloop.ingest.chunkers.tables import split_with_tables
 from ragloop.records import Document
 
 
@@ -30,11 +32,17 @@ def regions(document: Document) -> list[Piece]:
 @CHUNKERS.register
 class StructureChunker(TokenSizedChunker):
     name = "structure"
+    version = 2  # 1: Markdown tables cut like prose, without their header row
 
     def split(self, document: Document, limit: int) -> list[Piece]:
         target = min(self.target, limit)
         overlap = min(self.overlap, target // 2)
-        return [Piece(s, e, region.section_path)
+        text = document.text
+
+        def split_text(span):
+            return split_recursive(text, span, target, overlap, limit, self.count)
+
+        return [Piece(s, e, region.section_path, prefix)
                 for region in regions(document)
-                for s, e in split_recursive(document.text, (region.start, region.end), target,
-                                            overlap, limit, self.count)]
+                for s, e, prefix in split_with_tables(text, (region.start, region.end), limit,
+                                                      self.count, split_text)]

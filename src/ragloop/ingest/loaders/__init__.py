@@ -58,16 +58,17 @@ def read_file(path: Path, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> bytes:
 def iter_path(path: Path | str, *, max_file_mb: float = DEFAULT_MAX_FILE_MB,
               max_unpacked_mb: float = DEFAULT_MAX_UNPACKED_MB,
               max_archive_members: int = DEFAULT_MAX_ARCHIVE_MEMBERS,
-              data: bytes | None = None) -> Iterator[LoadItem]:
+              data: bytes | None = None, **options) -> Iterator[LoadItem]:
     """Yield the documents of one file, and an ``IngestError`` for each bad record.
     Raise ``IngestError`` when the whole file is unusable (over a limit included). ``data``
     may carry the bytes of a single-document file when the caller has read them already
-    (with ``read_file``)."""
+    (with ``read_file``); ``options`` are further ``LoadLimits`` fields (OCR, text and row
+    limits)."""
     path = Path(path)
     loader = loader_for(path)
     limits = LoadLimits(max_file_bytes=int(max_file_mb * MB),
                         max_unpacked_bytes=int(max_unpacked_mb * MB),
-                        max_archive_members=max_archive_members)
+                        max_archive_members=max_archive_members, **options)
     if loader.multi_document:
         try:
             if path.stat().st_size == 0:

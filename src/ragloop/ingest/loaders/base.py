@@ -34,11 +34,19 @@ MB = 1024 * 1024
 class LoadLimits:
     """What one file may cost to read, from ``[ingest]``: the bytes on disk are checked before
     a loader runs; what a file expands to (a zip-based format's members, a record of a
-    multi-document file) is checked by the loader before it parses."""
+    multi-document file, the text and drawing objects of a PDF's pages) is checked by the
+    loader while it parses, so a small file that expands without end is refused early. OCR
+    is the costliest reading there is, so whether and how much of it runs is set here too."""
 
     max_file_bytes: int = 20 * MB  # a single-document file on disk; one record of the others
     max_unpacked_bytes: int = 100 * MB  # all members of a zip-based file, uncompressed
     max_archive_members: int = 10_000
+    max_text_chars: int = 4_000_000  # [ingest] max_record_chars: text one document may hold
+    max_table_rows: int = 100_000
+    ocr: str = "auto"  # "auto" or "off"
+    ocr_dpi: int = 200
+    ocr_min_confidence: float = 0.8
+    ocr_max_pages: int = 200
 
 
 @runtime_checkable
@@ -70,6 +78,9 @@ def check_zip(path: Path, data: bytes, limits: LoadLimits, kind: str) -> None:
     its members are not too many and do not unpack to too much (a zip bomb: a 1 MB file
     can hold a 1 GiB member). ``zipfile`` stops reading a member at its declared size, so
     the declared sizes bound what a parser reading the archive can be handed."""
+    if data.startswith(b"\xd0\xcf\x11\xe0"):  # an OLE compound file, not a zip
+        raise IngestError(path, f"encrypted (password-protected) or legacy Office file, not "
+                                f"a {kind} file that can be read")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
@@ -100,15 +111,18 @@ class DocumentBuilder:
         self._length = 0
         self._headings: list[tuple[int, str, int]] = []
         self._pages: list[int] = []
+        self._pending_pages = 0  # pages begun whose first text is not yet known
 
-    def _append(self, text: str) -> int | None:
+    def _append(self, text: str, separator: str = "\n\n") -> int | None:
         text = normalize_text(text)
         if not text:
             return None
         if self._parts:
-            self._parts.append("\n\n")
-            self._length += 2
+            self._parts.append(separator)
+            self._length += len(separator)
         start = self._length
+        self._pages += [start] * self._pending_pages
+        self._pending_pages = 0
         self._parts.append(text)
         self._length += len(text)
         return start
@@ -130,9 +144,14 @@ class DocumentBuilder:
     def paragraph(self, text: str) -> None:
         self._append(text)
 
+    def continuation(self, text: str) -> None:
+        """More lines of the last block, joined to it with a single line break: the rows of
+        a table that goes on over a page break stay one table."""
+        self._append(text, "\n")
+
     def page(self) -> None:
-        """Mark the start of a new page at the current end of the text."""
-        self._pages.append(self._length + (2 if self._parts else 0))
+        """A new page starts with the next text added."""
+        self._pending_pages += 1
 
     @property
     def text(self) -> str:
@@ -157,7 +176,8 @@ class DocumentBuilder:
         text = self.text
         if not text.strip():
             raise IngestError(source, "no text found in the file")
-        pages = tuple(min(p, len(text)) for p in self._pages)
+        pages = tuple(min(p, len(text))
+                      for p in self._pages + [len(text)] * self._pending_pages)
         return Document(id=doc_id, source=source, title=normalize_text(title) or source,
                         text=text, content_hash=content_hash(f"{title}\n{text}"), mtime=mtime,
                         sections=self.sections(), pages=pages, metadata=metadata)

@@ -1,5 +1,6 @@
 """Word ``.docx`` with ``python-docx``: paragraphs styled "Title"/"Heading N" become
-headings; tables become text rows (cells separated by " | ")."""
+headings; tables become Markdown tables (the first row as the header); pictures in the text
+are read by OCR where they hold text (``pictures``)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,22 @@ from ragloop.ingest.loaders.base import (
     file_doc_id,
     file_metadata,
 )
+from ragloop.ingest.loaders.pictures import PictureReader
+from ragloop.ingest.loaders.tables import markdown_table
 
 _HEADING = re.compile(r"^heading (\d)$", re.IGNORECASE)
+_BLIP = "{http://schemas.openxmlformats.org/drawingml/2006/main}blip"
+_EMBED = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}embed"
+
+
+def _pictures(paragraph: Paragraph, document) -> list[bytes]:
+    """The image bytes of the pictures drawn in a paragraph."""
+    blobs = []
+    for blip in paragraph._element.iter(_BLIP):
+        part = document.part.related_parts.get(blip.get(_EMBED))
+        if part is not None and getattr(part, "blob", None):
+            blobs.append(part.blob)
+    return blobs
 
 
 def _blocks(document) -> Iterator[Paragraph | Table]:
@@ -39,7 +54,7 @@ def _blocks(document) -> Iterator[Paragraph | Table]:
 @LOADERS.register
 class DocxLoader:
     suffixes = (".docx",)
-    version = 1
+    version = 2  # 1: tables as "cell | cell" lines, pictures unread
     multi_document = False
 
     def load(self, path: Path, data: bytes | None, limits: LoadLimits) -> Iterator[LoadItem]:
@@ -49,13 +64,18 @@ class DocxLoader:
         except (zipfile.BadZipFile, KeyError, ValueError) as err:
             raise IngestError(path, f"corrupt or not a .docx file: {err}") from None
         builder = DocumentBuilder()
+        pictures = PictureReader(path, limits)
         style_title = None
         for block in _blocks(document):
             if isinstance(block, Table):
-                rows = [" | ".join(cell.text.strip() for cell in row.cells)
-                        for row in block.rows]
-                builder.paragraph("\n".join(rows))
+                rows = [[cell.text.strip() for cell in row.cells] for row in block.rows]
+                if rows:
+                    builder.paragraph(markdown_table(rows[0], rows[1:]))
                 continue
+            for blob in _pictures(block, document):
+                text = pictures.text(blob)
+                if text:
+                    builder.paragraph(text)
             style = block.style.name if block.style is not None else ""
             heading = _HEADING.match(style or "")
             if style == "Title":
@@ -66,5 +86,7 @@ class DocxLoader:
             else:
                 builder.paragraph(block.text)
         title = document.core_properties.title or style_title or path.stem
+        meta = file_metadata(path, data)
+        pictures.record(meta)
         yield builder.build(doc_id=file_doc_id(path), source=str(path), title=title,
-                            mtime=path.stat().st_mtime, metadata=file_metadata(path, data))
+                            mtime=path.stat().st_mtime, metadata=meta)

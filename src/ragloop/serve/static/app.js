@@ -1,10 +1,9 @@
 "use strict";
-// ragloop's page: ask (streamed), open a citation's chunk, rate or correct the answer,
+// ragloop's page: the chat (chat.js: threaded, streamed, cited, rated per turn),
 // browse recent traces with their feedback, and view the latest eval report. No libraries.
 
 const $ = (id) => document.getElementById(id);
 const KEY = "ragloop.apiKey";
-let current = null; // the last answer payload (trace_id, answer, citations, chunks)
 
 // The key is never kept by the page: logging in (the 401 page's form, or Settings) posts it
 // to /login once, and the server answers with an HttpOnly session cookie that every request
@@ -39,164 +38,7 @@ document.querySelectorAll("nav .tab").forEach((tab) => tab.addEventListener("cli
   if (tab.dataset.view === "report") loadReport();
 }));
 
-// ---- asking, streamed over server-sent events
-async function* sseEvents(response) {
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let cut;
-    while ((cut = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, cut);
-      buffer = buffer.slice(cut + 2);
-      let event = "message";
-      const data = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event: ")) event = line.slice(7);
-        else if (line.startsWith("data: ")) data.push(line.slice(6));
-      }
-      yield { event, data: JSON.parse(data.join("\n")) };
-    }
-  }
-}
-
-$("ask-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const question = $("question").value.trim();
-  if (!question) return;
-  $("ask-button").disabled = true;
-  $("answer-box").hidden = false;
-  $("answer").textContent = "";
-  $("citations").innerHTML = "";
-  $("chunk").hidden = true;
-  $("correct-form").hidden = true;
-  setStatus("feedback-status", "");
-  setRateEnabled(false);
-  setStatus("status", "Thinking…");
-  const body = { question, stream: true };
-  if ($("mode").value) body.mode = $("mode").value;
-  try {
-    const response = await fetch("/v1/ask", {
-      method: "POST", body: JSON.stringify(body),
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-    });
-    if (!response.ok) throw new Error(await errorText(response));
-    for await (const { event, data } of sseEvents(response)) {
-      if (event === "delta") $("answer").textContent += data.text;
-      else if (event === "answer") showAnswer(data);
-      else if (event === "error") throw new Error(data.error.message);
-    }
-  } catch (err) {
-    setStatus("status", "Failed: " + err.message, true);
-  } finally {
-    $("ask-button").disabled = false;
-  }
-});
-
-function showAnswer(payload) {
-  current = payload;
-  renderAnswerText(payload.answer);
-  const list = $("citations");
-  list.innerHTML = "";
-  for (const c of payload.citations) {
-    const item = document.createElement("li");
-    item.value = c.marker;
-    const link = citeLink(c.marker);
-    link.textContent = c.title || c.source || c.doc_id;
-    item.appendChild(link);
-    list.appendChild(item);
-  }
-  setRateEnabled(true);
-  const secs = payload.latency_s ? ` in ${payload.latency_s.toFixed(1)} s` : "";
-  setStatus("status", `Answered${secs} · ${payload.strategy} · trace ${payload.trace_id.slice(0, 8)}`);
-}
-
-function citeLink(marker) {
-  const link = document.createElement("a");
-  link.className = "cite";
-  link.dataset.marker = marker;
-  link.addEventListener("click", () => showChunk(marker));
-  return link;
-}
-
-function renderAnswerText(text) {
-  // "[n]" markers become links to the cited chunk; everything else stays plain text
-  const box = $("answer");
-  box.textContent = "";
-  const known = new Set((current ? current.citations : []).map((c) => c.marker));
-  let last = 0;
-  for (const m of text.matchAll(/\[(\d+)\]/g)) {
-    const marker = Number(m[1]);
-    if (!known.has(marker)) continue;
-    box.appendChild(document.createTextNode(text.slice(last, m.index)));
-    const link = citeLink(marker);
-    link.textContent = m[0];
-    box.appendChild(link);
-    last = m.index + m[0].length;
-  }
-  box.appendChild(document.createTextNode(text.slice(last)));
-}
-
-function showChunk(marker) {
-  const citation = current.citations.find((c) => c.marker === marker);
-  const chunk = current.chunks.find((c) => c.chunk_id === citation.chunk_id) || {};
-  $("chunk-title").textContent = `[${marker}] ${citation.title || chunk.title || ""}`;
-  $("chunk-source").textContent = citation.source || chunk.source || citation.doc_id;
-  $("chunk-text").textContent = chunk.text || citation.quote || "(chunk text not recorded)";
-  $("chunk").hidden = false;
-}
-$("chunk-close").addEventListener("click", () => { $("chunk").hidden = true; });
-
-// ---- feedback
-function setRateEnabled(on) {
-  for (const id of ["thumb-up", "thumb-down", "edit"]) {
-    $(id).disabled = !on;
-    $(id).classList.remove("chosen");
-  }
-}
-
-async function sendFeedback(payload, doneText) {
-  try {
-    await api("/v1/feedback", {
-      method: "POST", body: JSON.stringify({ trace_id: current.trace_id, ...payload }),
-      headers: { "Content-Type": "application/json" },
-    });
-    setStatus("feedback-status", doneText);
-    return true;
-  } catch (err) {
-    setStatus("feedback-status", "Not saved: " + err.message, true);
-    return false;
-  }
-}
-
-for (const [id, rating] of [["thumb-up", "up"], ["thumb-down", "down"]]) {
-  $(id).addEventListener("click", async () => {
-    if (await sendFeedback({ rating }, `Thanks: rated ${rating}.`)) {
-      $("thumb-up").classList.toggle("chosen", rating === "up");
-      $("thumb-down").classList.toggle("chosen", rating === "down");
-    }
-  });
-}
-
-$("edit").addEventListener("click", () => {
-  $("correction").value = current.answer;
-  $("correct-form").hidden = false;
-  $("correction").focus();
-});
-$("cancel-correction").addEventListener("click", () => { $("correct-form").hidden = true; });
-$("correct-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const corrected = $("correction").value.trim();
-  if (!corrected) return;
-  if (await sendFeedback({ corrected_answer: corrected }, "Correction saved.")) {
-    current.answer = corrected;
-    renderAnswerText(corrected);
-    $("correct-form").hidden = true;
-  }
-});
+// ---- asking: the threaded chat is chat.js
 
 // ---- traces
 function cell(text) {
