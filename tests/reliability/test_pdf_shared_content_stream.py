@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -34,9 +33,6 @@ def shared_stream_pdf(path: Path, *, pages: int, shows: int) -> Path:
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="fixed on the ingest branch (pdfium counts the "
-                   "characters of every page against max_record_chars before laying one "
-                   "out, 6b7cdb8/083bf84): remove this mark when it is merged")
 def test_pages_sharing_one_content_stream_are_refused_before_they_are_read(tmp_path):
     # 200 pages x 13,500 characters: 2.7M characters from a 30 KB file
     pdf = shared_stream_pdf(tmp_path / "shared.pdf", pages=200, shows=500)
