@@ -97,13 +97,8 @@ def _loopback(url: str) -> bool:
 
 
 def _keys(settings: Settings) -> None:
-    """Environment variables named for keys: ``[serve] api_key_env`` must hold the key (the
-    server refuses to start without it); a model server beyond loopback named with an
-    ``api_key_env`` gets its key from it (``api_key_env = ""`` for one that needs none)."""
-    name = settings.serve.api_key_env
-    if name and not _env_set(name):
-        raise ConfigError(f"[serve] api_key_env names {name!r}, but that environment "
-                          "variable is empty or unset", key="serve.api_key_env")
+    """A model server beyond loopback named with an ``api_key_env`` gets its key from it
+    (``api_key_env = ""`` for one that needs none)."""
     remote = [("llm", settings.llm), ("judge", settings.judge), ("embedder", settings.embedder)]
     for section, part in remote:
         if part is None or part.backend != "openai" or _loopback(part.base_url):
@@ -114,6 +109,15 @@ def _keys(settings: Settings) -> None:
                 f"unset, for the server at {redact_text(part.base_url)}; set it, or set "
                 f"[{section}] api_key_env = \"\" for a server that needs no key",
                 key=f"{section}.api_key_env")
+
+
+def check_serve_key(settings: Settings) -> None:
+    """``[serve] api_key_env`` must hold the key (``ragloop serve`` refuses to start without
+    it); checked by ``ragloop config``, not by commands that never serve (``ragloop mcp``)."""
+    name = settings.serve.api_key_env
+    if name and not _env_set(name):
+        raise ConfigError(f"[serve] api_key_env names {name!r}, but that environment "
+                          "variable is empty or unset", key="serve.api_key_env")
 
 
 def check_settings(settings: Settings, *, path: Path | None = None) -> None:

@@ -30,11 +30,12 @@ def register(app: typer.Typer) -> None:
     def show_config(ctx: typer.Context):
         """Validate ragloop.toml (keys, values, strategy names, model files) and print the
         effective settings, defaults included."""
-        from ragloop.checks import check_settings
+        from ragloop.checks import check_serve_key, check_settings
 
         try:
             project = state(ctx).project
             check_settings(project.settings, path=project.config_path)
+            check_serve_key(project.settings)
         except RagloopError as err:
             fail(err)
         # passwords of URLs ([index] url, base_url) masked: this output gets pasted around
