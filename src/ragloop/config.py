@@ -331,7 +331,8 @@ class EvalSettings(Section):
 
 
 class TrainSettings(Section):
-    """``ragloop train``: LoRA on CPU by default (see docs/guides/post-training.md)."""
+    """``ragloop train``: LoRA on any causal LM, on the CPU or a GPU
+    (docs/guides/post-training.md)."""
 
     lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
     lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling.")
@@ -341,14 +342,16 @@ class TrainSettings(Section):
         "the backward pass stops at the lowest adapted layer, so fewer layers train much "
         "faster on a CPU.")
     target_modules: tuple[str, ...] = Field(
-        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-        description="The projections that get LoRA adapters.")
+        default=("all-linear",),
+        description="The modules LoRA adapts: names (\"q_proj\", \"v_proj\" ...) or "
+                    "\"all-linear\" (every linear layer but the output head, whatever the "
+                    "architecture calls them; for Llama-family models the seven projections).")
     learning_rate: float = Field(default=2e-4, gt=0, description="Peak learning rate.")
     epochs: float = Field(default=1.0, gt=0, description="Passes over the training rows.")
     max_steps: int = Field(default=0, ge=0,
                            description="Optimizer steps; 0: as many as `epochs` make.")
     batch_size: int = Field(default=4, ge=1, description="Examples per optimizer step "
-                            "(accumulated one at a time, so memory holds one).")
+                            "(accumulated one at a time, or packed: see `packing`).")
     warmup_steps: int = Field(default=5, ge=0, description="Steps of linear warm-up.")
     max_length: int = Field(default=2048, ge=16,
                             description="Longer rows (in tokens) are skipped and counted.")
@@ -358,13 +361,45 @@ class TrainSettings(Section):
     threads: int = Field(default=0, ge=0, description="torch threads; 0: torch's default.")
     checkpoint_every: int = Field(default=25, ge=1, description="Optimizer steps between "
                                   "checkpoints; re-running the command resumes from the last.")
-    output: Literal["merged", "adapter"] = Field(
-        "merged", description="`merged`: one self-contained GGUF; `adapter`: a LoRA adapter "
-        "GGUF loaded over the base model.")
+    output: Literal["merged-gguf", "lora-gguf", "peft-adapter", "merged-safetensors"] = Field(
+        default="merged-gguf",
+        description="What training writes and registers: a merged GGUF (the llama.cpp "
+                    "backend), a LoRA GGUF (a llama.cpp server applies it to the base GGUF), "
+                    "a PEFT adapter folder (transformers, vLLM's LoRA serving) or merged "
+                    "safetensors (a Hugging Face folder any HF-format server loads). The old "
+                    "names \"merged\" and \"adapter\" mean merged-gguf and lora-gguf.")
     quant: Literal["q8_0", "f16"] = Field("q8_0",
                                           description="Weights of the merged GGUF.")
     gate_metric: str = Field("label_accuracy", description="The metric `--gate` compares, "
                              "base against tuned.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        default="auto",
+        description="Where training runs: auto picks a CUDA GPU, then Apple's MPS, then the "
+                    "CPU. bfloat16 on a CUDA GPU that supports it, float32 elsewhere.")
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Recompute activations in the backward pass instead of keeping them: "
+                    "less memory, about a third more compute. auto: on for a GPU (memory "
+                    "bounds batches there), off on the CPU (one sequence at a time fits).")
+    packing: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="Train several rows per forward pass, packed into one sequence of up to "
+                    "max_length tokens (each row attends only to itself). auto: on for a "
+                    "GPU, off on the CPU, where it does not pay.")
+    load_in_4bit: bool = Field(
+        default=False,
+        description="Load the base in 4 bits (QLoRA; needs a CUDA GPU and bitsandbytes). "
+                    "Merged outputs are merged into the full-precision base.")
+    teacher: LLMSettings | None = Field(
+        default=None,
+        description="`ragloop train data grounded --teacher model`: the stronger model whose "
+                    "answers become targets (same keys as [llm]).",
+        examples=[{"backend": "openai", "model": "qwen2.5-7b-instruct"}])
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _old_output_names(cls, value):
+        return {"merged": "merged-gguf", "adapter": "lora-gguf"}.get(value, value)
 
 
 class ExecutorSettings(Section):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Record(BaseModel):
@@ -504,3 +504,123 @@ class RunManifest(Record):
     status: Literal["running", "complete"] = "running"
     finished: str | None = None
     usage: dict[str, float] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- trained models
+
+
+# What ``[train] output`` writes; the names registered models written before these kinds
+# existed carry are read as the kinds they were
+OutputKind = Literal["merged-gguf", "lora-gguf", "peft-adapter", "merged-safetensors"]
+OLD_OUTPUT_KINDS = {"merged": "merged-gguf", "adapter": "lora-gguf"}
+
+
+class LineageRecord(Record):
+    # lineage files of an older version may carry a key this one dropped: load, ignore
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class TrainedBase(LineageRecord):
+    """The model training started from."""
+
+    path: str  # as given (a GGUF file or a Hugging Face folder)
+    hf_dir: str  # the Hugging Face folder torch trained (a GGUF is dequantised into one)
+    gguf: str | None = None  # the base's GGUF, for GGUF outputs and llama.cpp
+    sha256: str = ""
+
+
+class TrainedData(LineageRecord):
+    path: str
+    sha256: str
+    rows: int
+    skipped_too_long: int = 0
+    eval_checked: str | None = None  # the eval set its rows were checked against
+
+
+class TrainedOutput(LineageRecord):
+    """What was written: a file (GGUF) or a folder (adapter, safetensors) in the model's
+    registry folder, and its hash (of the file, or of the folder's files)."""
+
+    kind: OutputKind
+    file: str
+    sha256: str = ""
+    bytes: int = 0
+    quant: str | None = None  # merged-gguf
+    base_gguf: str | None = None  # lora-gguf: the GGUF llama.cpp applies it to
+
+    @model_validator(mode="after")
+    def _lora_names_its_base(self) -> TrainedOutput:
+        if self.kind == "lora-gguf" and not self.base_gguf:
+            raise ValueError("a lora-gguf output names the base GGUF it applies to")
+        return self
+
+
+class TrainingCost(LineageRecord):
+    steps: int
+    examples_seen: int
+    seconds: float
+    s_per_example: float
+    peak_rss_mb: float = 0.0
+    resumed_from: int = 0
+    losses: tuple[float, ...] = ()
+    stats: dict[str, float] = Field(default_factory=dict)
+    device: str = "cpu"
+    dtype: str = "float32"
+    peak_gpu_mb: float | None = None
+
+
+class LossChange(LineageRecord):
+    before: float | None = None
+    after: float | None = None
+
+
+class GateResultRecord(LineageRecord):
+    """The last gate of a trained model: base and tuned on one eval set."""
+
+    dataset: str
+    metric: str
+    before: dict[str, Any]  # the base run's aggregates
+    after: dict[str, Any]  # the tuned run's aggregates
+    delta: dict[str, Any] | None = None
+    runs: tuple[str, ...] = ()
+    gate_passed: bool = False
+    backend: str = "llamacpp"
+    base_model: str = ""  # what answered as the base: a GGUF path or a served model name
+    tuned_model: str = ""
+
+
+class LineageMetrics(LineageRecord):
+    train_loss: LossChange = LossChange()
+    eval: GateResultRecord | None = None
+
+
+class ModelLineage(LineageRecord):
+    """``lineage.json`` of a model registered by ``ragloop train``: what it was made from,
+    how, what was written, and how it scored."""
+
+    name: str
+    created: str
+    method: str
+    seed: int = 0
+    base: TrainedBase
+    data: TrainedData
+    config: dict[str, Any] = Field(default_factory=dict)  # the [train] settings used
+    output: TrainedOutput
+    training: TrainingCost
+    metrics: LineageMetrics = LineageMetrics()
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelLineage:
+        """A lineage from its JSON, including files written before the output kinds were
+        renamed (``merged``, ``adapter``)."""
+        import json
+
+        data = json.loads(text)
+        output = data.get("output")
+        if isinstance(output, dict) and output.get("kind") in OLD_OUTPUT_KINDS:
+            data["output"] = {**output, "kind": OLD_OUTPUT_KINDS[output["kind"]]}
+        return cls.model_validate(data)
+
+    @property
+    def output_sha256(self) -> str:
+        return self.output.sha256

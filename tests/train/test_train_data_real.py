@@ -209,3 +209,34 @@ def test_the_extract_teacher_answers_where_no_sample_passes(project):
         assert answer["sources"] and answer["answer"].split(". ")[0] in documents
     assert [json.loads(r["rejected"][0]["content"])["answer"] for r in taught.dpo] == \
         ["The documents do not say."] * 2
+
+
+def test_grounded_rows_cite_the_supporting_sentence_or_refuse_without_it(project, tmp_path):
+    """RAFT rows on the real pipeline: each prompt is the pipeline's grounded prompt over its
+    retrieval (the other document kept as a distractor); the target is the supporting
+    sentence, verbatim, citing the chunk it is in; the refusal row's context lacks the gold
+    document."""
+    from ragloop.answer.prompt import REFUSAL
+
+    out = tmp_path / "grounded.jsonl"
+    # two one-paragraph documents: every answer quotes its chunk's opening sentence
+    result = invoke(project, "grounded", project.root / "train.jsonl", out,
+                    "--refusal-share", "0.5", "--opening-share", "1")
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "grounded.report.json").read_text())
+    assert (report["answer_rows"], report["refusal_rows"]) == (1, 1), report
+    docs = {"tr-1": "tides are caused mainly by the gravity of the Moon",
+            "tr-2": "magma from inside the Earth rises"}
+    for row in load_rows(out, "sft"):
+        documents = row.prompt[-1]["content"]
+        target = json.loads(row.completion[0]["content"])
+        if target["answer"] == REFUSAL:
+            assert target["sources"] == [] and docs[row.id] not in documents
+            continue
+        assert docs[row.id] in target["answer"] and len(target["sources"]) == 1
+        cited = documents.split(f"[{target['sources'][0]}]", 1)[1].split("\n[", 1)[0]
+        assert target["answer"] in " ".join(cited.split())  # verbatim, from the cited chunk
+        assert len(documents.split("\n[")) >= 2  # the distractor stays in the prompt
+    leak = invoke(project, "grounded", project.root / "train.jsonl", out, "--eval",
+                  project.root / "train.jsonl")
+    assert leak.exit_code == 2 and "are in the eval set" in leak.text

@@ -204,3 +204,50 @@ def test_judge_training_rows_come_in_one_order_constructed_distilled_human():
     assert list(training_rows([(cases, 0)], constructed=False)) == []
     with pytest.raises(ValueError, match="threshold"):
         list(training_rows([(cases, 0)], distill_llm=llm))
+
+
+def test_grounded_targets_are_checked_as_the_pipeline_shows_them():
+    from ragloop.answer.verify import GroundingVerifier
+    from ragloop.records import Candidate, Chunk
+    from ragloop.train.data_grounded import answer_rejection, rewrite
+
+    chunks = [Candidate(chunk=Chunk(id=f"c{i}", doc_id=f"d{i}", ordinal=0, text=text),
+                        score=1.0) for i, text in enumerate((
+                            "The Moon's gravity causes the tides. The Sun adds a little.",
+                            "Lava is magma that reached the surface."), start=1)]
+    example = EvalExample(id="q", question="What causes tides?", gold_doc_ids=("d1",))
+    two = "The Moon's gravity causes the tides [1]. Lava is magma that reached the surface [2]."
+    assert rewrite(two, "json") == "The Moon's gravity causes the tides [1]."
+    assert rewrite(two, "inline") == two
+    verifier = GroundingVerifier()
+    assert answer_rejection(rewrite(two, "json"), chunks, example, verifier, "json") is None
+    # in json style both markers land on the last sentence: the first is unsupported there
+    assert answer_rejection(two, chunks, example, verifier, "json") == "unsupported sentence"
+    assert answer_rejection(two, chunks, example, verifier, "inline") is None
+    assert answer_rejection("Lava is magma that reached the surface [2].", chunks, example,
+                            verifier) == "cites no gold document"
+    assert answer_rejection("The Moon's gravity causes the tides [3].", chunks, example,
+                            verifier) == "citations"
+    assert answer_rejection("Volcanoes sleep under the oceans [1].", chunks, example,
+                            verifier) == "grounding"
+    assert answer_rejection("The documents do not say.", chunks, example,
+                            verifier) == "refusal"
+
+
+def test_training_examples_refuse_the_eval_set_by_id_and_by_question(tmp_path):
+    from ragloop.errors import DataLeakError
+    from ragloop.evals.datasets import write_dataset
+    from ragloop.train.rows import training_examples
+
+    train = [EvalExample(id="a", question="What causes the tides?"),
+             EvalExample(id="b", question="What is lava made of?")]
+    write_dataset(tmp_path / "train.jsonl", train)
+    write_dataset(tmp_path / "ok.jsonl", [EvalExample(id="z", question="Who wrote it?")])
+    write_dataset(tmp_path / "by-id.jsonl", [EvalExample(id="b", question="Another one?")])
+    write_dataset(tmp_path / "by-text.jsonl", [EvalExample(id="y",
+                                                           question="what causes  the TIDES?")])
+    assert [e.id for e in training_examples(tmp_path / "train.jsonl",
+                                            eval_set=tmp_path / "ok.jsonl", limit=1)] == ["a"]
+    for held_out, leaked in (("by-id.jsonl", "b"), ("by-text.jsonl", "a")):
+        with pytest.raises(DataLeakError, match=f"e.g. {leaked}"):
+            training_examples(tmp_path / "train.jsonl", eval_set=tmp_path / held_out)

@@ -1,4 +1,5 @@
-"""``ragloop train sft|dpo|kto DATA --out NAME`` and ``ragloop train data golden|selfgen|judge``.
+"""``ragloop train sft|dpo|kto DATA --out NAME``, ``ragloop train gate NAME --eval SET`` and
+``ragloop train data golden|grounded|selfgen|judge``.
 
 Training needs the ``[train]`` extra; without it the commands fail with exit 1 and say so.
 ``--gate`` exits with 4 (``EXIT_GATE``) unless the tuned model beats the base on the metric
@@ -24,8 +25,8 @@ from rich.table import Table
 from ragloop.cli.common import EXIT_GATE, EXIT_USAGE, console, fail, state
 from ragloop.errors import RagloopError
 
-train_app = typer.Typer(help="Post-train the model (LoRA SFT/DPO/KTO → GGUF), gated by an eval.",
-                        no_args_is_help=True)
+train_app = typer.Typer(help="Post-train the model (LoRA SFT/DPO/KTO → GGUF, PEFT adapter or "
+                             "safetensors), gated by an eval.", no_args_is_help=True)
 data_app = typer.Typer(help="Write training data (TRL JSONL). Feedback: `ragloop feedback "
                             "export`.", no_args_is_help=True)
 SPARK = "▁▂▃▄▅▆▇█"
@@ -64,8 +65,12 @@ def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | N
              "on)", EXIT_USAGE)
     st = state(ctx)
     project = st.project
-    settings = project.settings.train.model_copy(
-        update={k: v for k, v in overrides.items() if v is not None})
+    try:
+        settings = project.settings.train.model_validate({
+            **project.settings.train.model_dump(),
+            **{k: v for k, v in overrides.items() if v is not None}})
+    except ValueError as err:
+        fail(f"[train]: {err}", EXIT_USAGE)
     metric = metric or settings.gate_metric
     try:
         with _bar() as bar:
@@ -82,20 +87,21 @@ def _train(ctx: typer.Context, method: str, data: Path, out: str, base: Path | N
     _print_training(outcome)
     if eval_set is None:
         return
-    _gate(ctx, outcome.folder, eval_set, metric=metric, limit=limit, gate=gate)
+    _gate(ctx, out, eval_set, metric=metric, limit=limit, gate=gate)
 
 
-def _gate(ctx: typer.Context, folder: Path, eval_set: Path, *, metric: str,
-          limit: int | None, gate: bool) -> None:
+def _gate(ctx: typer.Context, name: str, eval_set: Path, *, metric: str,
+          limit: int | None, gate: bool, base_model: str = "", tuned_model: str = "") -> None:
     """Evaluate base and tuned on ``eval_set``, print both and the paired comparison, record
     the result in the model's lineage; with ``gate``, exit 4 unless tuned is better."""
     from ragloop.cli.eval_cmds import _print_comparison
+    from ragloop.models.registry import models_root, resolve_model
     from ragloop.train.gate import run_gate
-    from ragloop.train.trainer import update_lineage
+    from ragloop.train.trainer import record_gate
 
     st = state(ctx)
-    lineage = json.loads((folder / "lineage.json").read_text(encoding="utf-8"))
     try:
+        model = resolve_model(models_root(st.project.data_dir), name)
         with Progress("[progress.description]{task.description}", BarColumn(),
                       MofNCompleteColumn(), TimeRemainingColumn(), console=console,
                       transient=True) as bar:
@@ -106,19 +112,16 @@ def _gate(ctx: typer.Context, folder: Path, eval_set: Path, *, metric: str,
                     tasks[label] = bar.add_task(f"eval {label}", total=total)
                 bar.update(tasks[label], completed=done, total=total)
 
-            result = run_gate(st.project, lineage["name"], Path(lineage["base"]["gguf"]),
-                              eval_set, metric=metric, limit=limit, use_cache=st.use_cache,
-                              progress=progress)
+            result = run_gate(st.project, model, eval_set, metric=metric, limit=limit,
+                              use_cache=st.use_cache, base_model=base_model,
+                              tuned_model=tuned_model, progress=progress)
+        record_gate(model, result.record(eval_set))
     except RagloopError as err:
         fail(err)
+    console.print(f"{result.backend}: base {result.base_model}, tuned {result.tuned_model}",
+                  highlight=False)
     _print_side_by_side(result)
     _print_comparison(result.comparison, 10)
-    update_lineage(folder, metrics={
-        "eval": {"dataset": str(eval_set), "metric": metric,
-                 "before": result.base_run.aggregates, "after": result.tuned_run.aggregates,
-                 "delta": result.delta.__dict__ if result.delta else None,
-                 "runs": [str(result.base_run.path), str(result.tuned_run.path)],
-                 "gate_passed": result.passed}})
     mark = "[green]pass[/]" if result.passed else "[red]FAIL[/]"
     console.print(f"gate {metric}: {mark} — {result.message}", highlight=False)
     if gate and not result.passed:
@@ -134,39 +137,43 @@ def gate_cmd(
     gate: bool = typer.Option(True, "--gate/--no-gate", help="Exit 4 unless tuned beats base."),
     metric: str | None = typer.Option(None, "--metric", show_default=False),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+    base_model: str = typer.Option("", "--base-model", help="Served backends: the model name "
+                                   "the server serves the base as (default: [llm] model).",
+                                   show_default=False),
+    tuned_model: str = typer.Option("", "--tuned-model", help="Served backends: the name it "
+                                    "serves the tuned model as (default: NAME).",
+                                    show_default=False),
 ) -> None:
     """Compare a registered model with its base on an eval set; exit 4 unless it is better.
 
-    Better means the paired bootstrap 95% interval of (tuned − base) on the metric lies above
-    zero."""
-    from ragloop.models.registry import LINEAGE, check_name, models_root
-
+    Both answer through the project's backend: in process with llama.cpp (the base GGUF, and
+    the merged GGUF or the base with the LoRA GGUF), or from an OpenAI-compatible server that
+    serves both ([llm] backend = "openai"). Better means the paired bootstrap 95% interval of
+    (tuned − base) on the metric lies above zero."""
     st = state(ctx)
-    try:
-        folder = models_root(st.project.data_dir) / check_name(name)
-    except RagloopError as err:
-        fail(err, EXIT_USAGE)
-    if not (folder / LINEAGE).is_file():
-        fail(f"no model registered as {name!r} in {folder.parent}", EXIT_USAGE)
-    _gate(ctx, folder, eval_set, metric=metric or st.project.settings.train.gate_metric,
-          limit=limit, gate=gate)
+    _gate(ctx, name, eval_set, metric=metric or st.project.settings.train.gate_metric,
+          limit=limit, gate=gate, base_model=base_model, tuned_model=tuned_model)
 
 
 def _print_training(outcome) -> None:
     lin = outcome.lineage
-    tr, out = lin["training"], lin["output"]
-    loss = lin["metrics"]["train_loss"]
+    tr, out = lin.training, lin.output
+    loss = lin.metrics.train_loss
     console.print(f"[bold]{outcome.name}[/] registered in {outcome.folder}", highlight=False)
-    console.print(f"{lin['method']} on {lin['data']['rows']} rows "
-                  f"({lin['data']['skipped_too_long']} too long), {tr['steps']} steps, "
-                  f"{tr['seconds']:.1f}s ({tr['s_per_example']:.2f} s/example), "
-                  f"peak RSS {tr['peak_rss_mb']:.0f} MB", highlight=False)
-    console.print(f"loss {loss['before']:.4f} → {loss['after']:.4f}  "
-                  f"{sparkline(tr['losses'])}  ({outcome.folder / 'loss.svg'})",
+    console.print(f"{lin.method} on {lin.data.rows} rows "
+                  f"({lin.data.skipped_too_long} too long), {tr.steps} steps on {tr.device} "
+                  f"({tr.dtype}), {tr.seconds:.1f}s ({tr.s_per_example:.2f} s/example), "
+                  f"peak RSS {tr.peak_rss_mb:.0f} MB"
+                  + (f", peak GPU {tr.peak_gpu_mb:.0f} MB" if tr.peak_gpu_mb else ""),
                   highlight=False)
-    console.print(f"output: {out['kind']} {out['file']} ({out['bytes'] / 1e6:.1f} MB); "
-                  f"use it with --model {outcome.name} or [llm] model = \"{outcome.name}\"",
+    console.print(f"loss {loss.before:.4f} → {loss.after:.4f}  "
+                  f"{sparkline(list(tr.losses))}  ({outcome.folder / 'loss.svg'})",
                   highlight=False)
+    use = (f"use it with --model {outcome.name} or [llm] model = \"{outcome.name}\""
+           if out.kind in ("merged-gguf", "lora-gguf") else
+           "serve it with an OpenAI-compatible server (docs/guides/post-training.md)")
+    console.print(f"output: {out.kind} {outcome.folder / out.file} ({out.bytes / 1e6:.1f} MB); "
+                  + use, highlight=False)
 
 
 def _print_side_by_side(result) -> None:
@@ -190,9 +197,9 @@ def _method_command(method: str, doc: str):
         ctx: typer.Context,
         data: Path = typer.Argument(..., help="TRL-format JSONL (see `ragloop train data`)."),
         out: str = typer.Option(..., "--out", help="Register the tuned model under NAME."),
-        base: Path | None = typer.Option(None, "--base", help="GGUF file or HF folder "
-                                         "(default: the configured model).",
-                                         show_default=False),
+        base: Path | None = typer.Option(None, "--base", help="A GGUF file or a Hugging "
+                                         "Face causal-LM folder (default: the configured "
+                                         "model).", show_default=False),
         eval_set: Path | None = typer.Option(None, "--eval", help="Golden set to compare base "
                                              "and tuned on; rows from it are refused.",
                                              show_default=False),
@@ -206,7 +213,10 @@ def _method_command(method: str, doc: str):
         epochs: float | None = typer.Option(None, "--epochs", show_default=False),
         lr: float | None = typer.Option(None, "--lr", show_default=False),
         batch_size: int | None = typer.Option(None, "--batch-size", min=1, show_default=False),
-        output: str | None = typer.Option(None, "--output", help="merged or adapter.",
+        output: str | None = typer.Option(None, "--output", help="merged-gguf, lora-gguf, "
+                                          "peft-adapter or merged-safetensors.",
+                                          show_default=False),
+        device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda or mps.",
                                           show_default=False),
         quant: str | None = typer.Option(None, "--quant", help="q8_0 or f16 (merged).",
                                          show_default=False),
@@ -214,11 +224,10 @@ def _method_command(method: str, doc: str):
         restart: bool = typer.Option(False, "--restart", help="Discard a checkpoint of an "
                                      "earlier run of NAME instead of resuming it."),
     ) -> None:
-        if output not in (None, "merged", "adapter") or quant not in (None, "q8_0", "f16"):
-            fail("--output is merged or adapter; --quant is q8_0 or f16", EXIT_USAGE)
         _train(ctx, method, data, out, base, eval_set, gate, metric, limit, restart,
                {"max_steps": steps, "epochs": epochs, "learning_rate": lr,
-                "batch_size": batch_size, "output": output, "quant": quant, "seed": seed})
+                "batch_size": batch_size, "output": output, "quant": quant, "seed": seed,
+                "device": device})
 
     command.__doc__ = doc
     return command
@@ -239,16 +248,13 @@ def _pipeline(ctx: typer.Context):
 
 
 def _examples(dataset: Path, eval_set: Path | None, limit: int | None):
-    from ragloop.evals.datasets import load_dataset
+    from ragloop.errors import DataLeakError
+    from ragloop.train.rows import training_examples
 
-    examples = load_dataset(dataset)
-    if eval_set is not None:
-        eval_ids = {e.id for e in load_dataset(eval_set)}
-        overlap = sorted({e.id for e in examples} & eval_ids)
-        if overlap:
-            fail(f"{dataset}: {len(overlap)} examples are in the eval set {eval_set} "
-                 f"(e.g. {', '.join(overlap[:5])}); use its train split", EXIT_USAGE)
-    return examples[:limit] if limit else examples
+    try:
+        return training_examples(dataset, eval_set=eval_set, limit=limit)
+    except DataLeakError as err:
+        fail(err, EXIT_USAGE)
 
 
 def _count_bar(label: str, total: int):
@@ -301,6 +307,63 @@ def data_golden(
         labels[str(e.label)] = labels.get(str(e.label), 0) + 1
     console.print(f"wrote {count} {fmt} rows from {len(examples)} examples to {out}; "
                   f"labels {labels}", highlight=False)
+
+
+@data_app.command("grounded")
+def data_grounded(
+    ctx: typer.Context,
+    dataset: Path = typer.Argument(..., help="Training questions (a golden set's JSONL: "
+                                   "question, optionally gold documents and references)."),
+    out: Path = typer.Argument(..., help="SFT JSONL to write (OUT.report.json beside it)."),
+    teacher: str = typer.Option("extract", "--teacher", help="extract: the supporting "
+                                "sentences of the retrieved chunks (no model call); model: "
+                                "the [train.teacher] model's answer."),
+    refusal_share: float = typer.Option(0.2, "--refusal-share", min=0.0, max=0.9,
+                                        help="Share of questions given a context without "
+                                        "their answer and the refusal as target."),
+    shuffle: bool = typer.Option(True, "--shuffle/--no-shuffle", help="Chunks in a seeded "
+                                 "random order (not always the supporting one first)."),
+    opening_share: float = typer.Option(0.5, "--opening-share", min=0.0, max=1.0,
+                                        help="At most this share of the answer rows quote "
+                                        "the opening sentence of their chunk (1: no cap)."),
+    eval_set: Path | None = typer.Option(None, "--eval", help="Refuse examples whose ids or "
+                                         "questions are in this eval set.",
+                                         show_default=False),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Grounded-answer distillation (RAFT): the prompt the pipeline builds for each question,
+    distractors kept, and a cited answer from its supporting sentences as the target.
+
+    A target is kept only when the grounding check and the citation checks pass; a share of
+    the questions gets a context without the answer and the refusal as target. Train with
+    `ragloop train sft OUT --out NAME`."""
+    from ragloop.train.data_grounded import TEACHERS, build_teacher, grounded_rows
+    from ragloop.train.rows import write_rows
+
+    if teacher not in TEACHERS:
+        fail(f"--teacher is one of {', '.join(TEACHERS)}", EXIT_USAGE)
+    try:
+        examples = _examples(dataset, eval_set, limit)
+        pipeline = _pipeline(ctx)
+        teacher_llm = build_teacher(pipeline) if teacher == "model" else None
+        bar, task = _count_bar("building grounded rows", len(examples))
+        with bar:
+            report = grounded_rows(pipeline, examples, teacher=teacher,
+                                   teacher_llm=teacher_llm, refusal_share=refusal_share,
+                                   shuffle=shuffle, opening_share=opening_share,
+                                   seed=seed,
+                                   on_example=lambda: bar.advance(task))
+        count = write_rows(out, report.rows, "sft")
+        summary = report.summary()
+        out.with_name(out.stem + ".report.json").write_text(json.dumps(summary, indent=1),
+                                                            encoding="utf-8")
+    except RagloopError as err:
+        fail(err)
+    console.print(f"wrote {count} SFT rows to {out} from {summary['questions']} questions: "
+                  f"{summary['answer_rows']} cited answers, {summary['refusal_rows']} "
+                  f"refusals; rejected {summary['rejected_because']}; "
+                  f"{summary['seconds']:.1f}s", highlight=False)
 
 
 @data_app.command("judge")

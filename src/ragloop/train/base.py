@@ -1,6 +1,6 @@
-"""The model training starts from: a GGUF (the embedded default, or any llama.cpp file)
-dequantised once through transformers' GGUF loader and cached in the project, or a
-Hugging Face folder used as is.
+"""The model training starts from: a GGUF (the embedded default, or any llama.cpp file
+transformers can dequantise) converted once through transformers' GGUF loader and cached
+in the project, or a Hugging Face folder of any causal-LM architecture, used as is.
 
 transformers marks a model loaded from GGUF as "quantized with gguf" and refuses to save it,
 so the dequantised weights are loaded into a fresh model built from the same config.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ragloop.errors import TrainError
 from ragloop.evals.fingerprint import file_sha256
+from ragloop.train.device import Placement
 
 SOURCE = "ragloop-source.json"
 
@@ -82,12 +83,34 @@ def prepare_base(base: Path, cache_root: Path, *, gguf_template: Path | None = N
     return BaseModel(folder, base, sha)
 
 
-def load_base(base: BaseModel):
-    """(model, tokenizer) in float32 on CPU."""
+def model_type(base: BaseModel) -> str:
+    """The architecture of ``base`` (``config.json``'s ``model_type``: "llama", "qwen2" ...)."""
+    config = json.loads((base.hf_dir / "config.json").read_text(encoding="utf-8"))
+    return str(config.get("model_type", ""))
+
+
+def load_base(base: BaseModel, where: Placement | None = None):
+    """(model, tokenizer) on ``where``'s device in its dtype (default: float32 on the CPU);
+    with ``load_in_4bit``, the weights quantised to 4 bits on the GPU (QLoRA)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(base.hf_dir, dtype=torch.float32)
+    options: dict = {"dtype": where.torch_dtype if where else torch.float32}
+    if where is not None and where.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+
+        options["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=where.torch_dtype)
+        options["device_map"] = {"": 0}
+    model = AutoModelForCausalLM.from_pretrained(base.hf_dir, **options)
+    if where is not None and where.load_in_4bit:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=where.gradient_checkpointing)
+    elif where is not None and where.device != "cpu":
+        model = model.to(where.device)
     tokenizer = AutoTokenizer.from_pretrained(base.hf_dir)
     if not tokenizer.chat_template:
         raise TrainError(f"{base.hf_dir}: the tokenizer has no chat template")

@@ -1,4 +1,4 @@
-"""The training loop: LoRA (PEFT) on a causal LM, one example at a time, on CPU.
+"""The training loop: LoRA (PEFT) on a causal LM, on the CPU or a GPU (``train.device``).
 
 A lean loop rather than TRL's trainers: on this 2-core CPU TRL's SFTTrainer cost ~4x the
 CPU-seconds per example of this loop (README, Post-training), mostly because the loss here
@@ -7,6 +7,11 @@ projects only the completion's positions onto the vocabulary. Properties kept:
 - seeded: torch's seed and a per-epoch seeded shuffle fix the example order;
 - bounded memory: one sequence in memory at a time, gradients accumulated over
   ``batch_size`` examples; rows longer than ``max_length`` are skipped and counted;
+- packing (SFT, on by default on a GPU): a batch's examples go through the model several
+  to a sequence of up to ``max_length`` tokens, each attending only to itself, so the loss
+  is the one-at-a-time loss at fewer, wider forward passes;
+- gradient checkpointing (on by default on a GPU): activations are recomputed in the
+  backward pass instead of kept;
 - resumable: every ``checkpoint_every`` optimizer steps the adapter, optimizer, scheduler,
   step and loss curve are written atomically to ``work_dir/checkpoint``; a new run with the
   same fingerprint (base, data, method, settings) continues from there.
@@ -25,6 +30,7 @@ from pathlib import Path
 
 from ragloop.config import TrainSettings
 from ragloop.errors import TrainError
+from ragloop.train.device import Placement
 from ragloop.train.rows import TrainRow
 
 StepHook = Callable[[int, int, float], None]  # (step, total steps, recent loss)
@@ -97,6 +103,33 @@ def total_steps(n_examples: int, settings: TrainSettings) -> int:
     return max(1, math.ceil(settings.epochs * n_examples / settings.batch_size))
 
 
+def packs(examples: list[Encoded], max_length: int) -> list[list[Encoded]]:
+    """``examples`` in order, grouped into packs of at most ``max_length`` tokens."""
+    groups: list[list[Encoded]] = []
+    size = 0
+    for example in examples:
+        if groups and size + example.length <= max_length:
+            groups[-1].append(example)
+            size += example.length
+        else:
+            groups.append([example])
+            size = example.length
+    return groups
+
+
+def target_modules(model, settings: TrainSettings) -> list[str]:
+    """The module names LoRA adapts: ``[train] target_modules``, with "all-linear" resolved
+    to the names of the model's linear layers but its output head (PEFT takes "all-linear"
+    itself only without ``layers_to_transform``, which ``lora_layers`` sets)."""
+    import torch
+
+    if list(settings.target_modules) != ["all-linear"]:
+        return list(settings.target_modules)
+    head = model.get_output_embeddings()
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and module is not head})
+
+
 def add_lora(model, settings: TrainSettings):
     from peft import LoraConfig, get_peft_model
 
@@ -106,7 +139,7 @@ def add_lora(model, settings: TrainSettings):
         layers = list(range(n_layers - settings.lora_layers, n_layers))
     config = LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
                         lora_dropout=settings.lora_dropout,
-                        target_modules=list(settings.target_modules),
+                        target_modules=target_modules(model, settings),
                         layers_to_transform=layers, task_type="CAUSAL_LM")
     return get_peft_model(model, config)
 
@@ -157,11 +190,12 @@ class Checkpoint:
 
 def train_lora(model, tokenizer, rows: list[TrainRow], method: str, settings: TrainSettings,
                *, work_dir: Path, fingerprint: str, on_step: StepHook | None = None,
-               restart: bool = False):
-    """Train a LoRA adapter on ``model`` in place; returns (peft model, ``LoopResult``)."""
+               restart: bool = False, where: Placement | None = None):
+    """Train a LoRA adapter on ``model`` in place; returns (peft model, ``LoopResult``).
+    ``where``: the device's options (packing, gradient checkpointing); default: none."""
     import torch
 
-    from ragloop.train.objectives import build_objective
+    from ragloop.train.objectives import build_objective, packed_sft_losses
 
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -172,8 +206,16 @@ def train_lora(model, tokenizer, rows: list[TrainRow], method: str, settings: Tr
     if not usable:
         raise TrainError(f"all {len(encoded)} rows are longer than max_length "
                          f"{settings.max_length} tokens")
+    if where is not None and where.gradient_checkpointing and not where.load_in_4bit:
+        model.config.use_cache = False
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # its newer transformers 5 name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     model = add_lora(model, settings)
     model.train()
+    pack = where is not None and where.packing and method == "sft"
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
     steps = total_steps(len(usable), settings)
@@ -199,7 +241,14 @@ def train_lora(model, tokenizer, rows: list[TrainRow], method: str, settings: Tr
     for step in range(start_step, steps):
         batch = order[step * settings.batch_size:(step + 1) * settings.batch_size]
         step_loss = 0.0
-        for index in batch:
+        if pack:
+            for group in packs([usable[i] for i in batch], settings.max_length):
+                losses_in = packed_sft_losses(model, group)
+                (sum(losses_in) / len(batch)).backward()
+                for loss in losses_in:
+                    step_loss += float(loss.detach()) / len(batch)
+                    totals["loss"] = totals.get("loss", 0.0) + float(loss.detach())
+        for index in [] if pack else batch:
             loss, stats = objective(model, usable[index])
             (loss / len(batch)).backward()
             step_loss += float(loss.detach()) / len(batch)

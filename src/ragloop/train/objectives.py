@@ -10,6 +10,7 @@
   mismatched-pair KL estimate: one extra forward pass per example saved, same role.
 
 Each objective returns (loss, stats) for one example; the loop averages over a batch.
+SFT examples can also be packed several to a forward pass (``packed_sft_losses``).
 """
 
 from __future__ import annotations
@@ -20,16 +21,44 @@ import torch
 import torch.nn.functional as F
 
 
-def completion_logps(model, prompt_ids: list[int], completion_ids: list[int]) -> torch.Tensor:
-    """Log-probability of each completion token given everything before it.
+def packed_logps(model, pairs: list[tuple[list[int], list[int]]]) -> list[torch.Tensor]:
+    """Log-probability of each completion token given its own prompt, for several
+    (prompt, completion) pairs packed into one sequence.
 
-    Only the last ``len(completion)+1`` positions are projected onto the vocabulary
-    (``logits_to_keep``): the prompt's logits would cost a 49k-wide matmul per token for
-    nothing."""
-    ids = torch.tensor([prompt_ids + completion_ids])
-    logits = model(input_ids=ids, logits_to_keep=len(completion_ids) + 1).logits[0, :-1]
-    target = torch.tensor(completion_ids)
-    return torch.log_softmax(logits.float(), dim=-1).gather(1, target[:, None]).squeeze(1)
+    Positions restart at 0 for every pair, which transformers reads as packed sequences when
+    no attention mask and no KV cache are given (``use_cache=False``; with a cache it would
+    let each pair attend to the ones before it): a pair attends only to itself, so the result
+    equals one forward pass per pair (a test checks it). Only the
+    positions that predict a completion token are projected onto the vocabulary
+    (``logits_to_keep``): the prompt's logits would cost a vocabulary-wide matmul per token
+    for nothing."""
+    ids: list[int] = []
+    positions: list[int] = []
+    keep: list[int] = []
+    for prompt_ids, completion_ids in pairs:
+        start = len(ids) + len(prompt_ids)
+        keep += range(start - 1, start - 1 + len(completion_ids))
+        ids += prompt_ids + completion_ids
+        positions += range(len(prompt_ids) + len(completion_ids))
+    device = model.device
+    logits = model(input_ids=torch.tensor([ids], device=device),
+                   position_ids=torch.tensor([positions], device=device),
+                   logits_to_keep=torch.tensor(keep, device=device),
+                   use_cache=False).logits[0]
+    target = torch.tensor([ids[i + 1] for i in keep], device=device)
+    logps = torch.log_softmax(logits.float(), dim=-1).gather(1, target[:, None]).squeeze(1)
+    return list(torch.split(logps, [len(c) for _, c in pairs]))
+
+
+def completion_logps(model, prompt_ids: list[int], completion_ids: list[int]) -> torch.Tensor:
+    """Log-probability of each completion token given everything before it."""
+    return packed_logps(model, [(prompt_ids, completion_ids)])[0]
+
+
+def packed_sft_losses(model, examples) -> list[torch.Tensor]:
+    """SFT losses (mean NLL of each completion) of several examples in one forward pass."""
+    return [-logp.mean() for logp in packed_logps(
+        model, [(e.prompt_ids, e.completion_ids) for e in examples])]
 
 
 def reference_logp(model, prompt_ids: list[int], completion_ids: list[int]) -> torch.Tensor:

@@ -119,6 +119,27 @@ def check_disjoint(rows: Iterable[TrainRow], eval_examples: Iterable[EvalExample
             f"{', '.join(found[:5])}); train on a split the eval does not use")
 
 
+def training_examples(dataset: Path | str, *, eval_set: Path | str | None = None,
+                      limit: int | None = None) -> list[EvalExample]:
+    """The examples of ``dataset`` to build training rows from (the first ``limit``).
+    Raises ``DataLeakError`` when any of them is in ``eval_set``, by id or by its question
+    (the eval set the trained model will be gated on must stay unseen)."""
+    from ragloop.evals.datasets import load_dataset
+
+    examples = load_dataset(dataset)
+    if eval_set is not None:
+        held_out = load_dataset(eval_set)
+        ids = {e.id for e in held_out}
+        questions = {_norm(e.question) for e in held_out}
+        overlap = sorted({e.id for e in examples
+                          if e.id in ids or _norm(e.question) in questions})
+        if overlap:
+            raise DataLeakError(
+                f"{dataset}: {len(overlap)} examples are in the eval set {eval_set} (e.g. "
+                f"{', '.join(overlap[:5])}); build training rows from its train split")
+    return examples[:limit] if limit else examples
+
+
 def write_rows(path: Path | str, rows: Iterable[dict], method: str) -> int:
     """Write TRL rows as JSONL, each validated first; atomic (temp file renamed)."""
     path = Path(path)

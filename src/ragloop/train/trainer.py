@@ -1,8 +1,11 @@
-"""``ragloop train sft|dpo|kto``: rows → LoRA → GGUF → a model registered with its lineage.
+"""``ragloop train sft|dpo|kto``: rows → LoRA → an output → a model registered with its
+lineage (``records.ModelLineage``).
 
 The base is the configured model unless given: ``[llm] model_path`` or the shipped default
-GGUF (a registered merged model can be trained further; an adapter cannot, train from its
-base). The working state (checkpoints) lives in ``<data_dir>/train/runs/<NAME>``.
+GGUF (a registered merged GGUF can be trained further; an adapter cannot, train from its
+base), or any Hugging Face causal-LM folder or GGUF passed as ``base``. Training runs where
+``[train] device`` says (``train.device``). The working state (checkpoints) lives in
+``<data_dir>/train/runs/<NAME>``.
 """
 
 from __future__ import annotations
@@ -19,13 +22,23 @@ from ragloop.config import TrainSettings
 from ragloop.errors import TrainError
 from ragloop.evals.fingerprint import file_sha256
 from ragloop.models.registry import (
-    LINEAGE,
+    RegisteredModel,
     check_name,
     models_root,
+    read_lineage,
     register_model,
     resolve_model,
+    write_lineage,
 )
 from ragloop.project import Project
+from ragloop.records import (
+    LineageMetrics,
+    LossChange,
+    ModelLineage,
+    TrainedBase,
+    TrainedData,
+    TrainingCost,
+)
 from ragloop.train.rows import check_disjoint, load_rows
 
 Phase = Callable[[str], None]
@@ -35,7 +48,7 @@ Phase = Callable[[str], None]
 class TrainOutcome:
     name: str
     folder: Path  # the registered model's folder
-    lineage: dict
+    lineage: ModelLineage
 
 
 def configured_base(project: Project) -> Path:
@@ -50,9 +63,9 @@ def configured_base(project: Project) -> Path:
         return Path(llm.model_path).expanduser()
     if llm.model:
         registered = resolve_model(models_root(project.data_dir), llm.model)
-        if registered.lora_path is not None:
-            raise TrainError(f"{llm.model!r} is a LoRA adapter; train from its base "
-                             f"(--base {registered.path})")
+        if registered.kind != "merged-gguf":
+            raise TrainError(f"{llm.model!r} is a {registered.kind}; train from its base "
+                             f"(--base {registered.lineage.base.path})")
         return registered.path
     return default_model_path()
 
@@ -67,88 +80,76 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def peak_gpu_mb(device: str) -> float | None:
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**20
+    return None
+
+
 def train_model(project: Project, method: str, data: Path, name: str, *,
                 settings: TrainSettings | None = None, base: Path | None = None,
                 eval_dataset: Path | None = None, restart: bool = False,
                 on_step=None, on_phase: Phase | None = None) -> TrainOutcome:
-    """Train, write the GGUF, register it under ``name``. ``eval_dataset``: the eval set the
-    model will be gated on; training refuses rows that come from it."""
+    """Train, write ``[train] output``, register it under ``name``. ``eval_dataset``: the
+    eval set the model will be gated on; training refuses rows that come from it."""
     from ragloop.train.extra import require
 
     require()
     from ragloop.evals.datasets import load_dataset
-    from ragloop.train.base import load_base, prepare_base
+    from ragloop.train.base import load_base, model_type, prepare_base
+    from ragloop.train.device import placement
     from ragloop.train.loop import train_lora
+    from ragloop.train.outputs import check_output, write_output
 
     phase = on_phase or (lambda _: None)
     settings = settings or project.settings.train
     check_name(name)
+    where = placement(settings)
     rows = load_rows(data, method)
     if eval_dataset is not None:
         check_disjoint(rows, load_dataset(eval_dataset), data_path=data, eval_path=eval_dataset)
     base_path = Path(base) if base is not None else configured_base(project)
     phase(f"preparing base {base_path.name}")
     prepared = prepare_base(base_path, project.data_dir / "train" / "base")
-    if prepared.gguf is None:
-        raise TrainError(f"{prepared.hf_dir}: a Hugging Face base needs the GGUF it matches "
-                         "(its tokenizer and metadata) to write a model llama.cpp loads")
-    model, tokenizer = load_base(prepared)
+    check_output(settings.output, prepared, model_type(prepared))
+    model, tokenizer = load_base(prepared, where)
     data_sha = file_sha256(data)
     work_dir = project.data_dir / "train" / "runs" / name
     work_dir.mkdir(parents=True, exist_ok=True)
-    phase(f"training {method} on {len(rows)} rows")
+    phase(f"training {method} on {len(rows)} rows ({where.device}, {where.dtype})")
     tuned, result = train_lora(model, tokenizer, rows, method, settings, work_dir=work_dir,
                                fingerprint=fingerprint(method, data_sha, prepared.sha256,
                                                        settings),
-                               on_step=on_step, restart=restart)
-    phase(f"writing {settings.output} GGUF")
-    output = _write_output(tuned, model.config, prepared.gguf, work_dir, settings)
-    produced = work_dir / output["file"]
-    output["sha256"] = file_sha256(produced)
-    output["bytes"] = produced.stat().st_size
+                               on_step=on_step, restart=restart, where=where)
+    phase(f"writing {settings.output}")
+    produced, output = write_output(tuned, tokenizer, prepared, work_dir, settings, where)
     n_curve = max(1, len(result.losses) // 10)
-    lineage = {
-        "name": name, "created": datetime.now(UTC).isoformat(), "method": method,
-        "seed": settings.seed,
-        "base": {"path": str(base_path), "gguf": str(prepared.gguf), "sha256": prepared.sha256,
-                 "hf_dir": str(prepared.hf_dir)},
-        "data": {"path": str(Path(data).resolve()), "sha256": data_sha, "rows": len(rows),
-                 "skipped_too_long": result.skipped_too_long,
-                 "eval_checked": str(eval_dataset) if eval_dataset else None},
-        "config": settings.model_dump(mode="json"),
-        "output": output, "output_sha256": output["sha256"],
-        "training": {"steps": result.steps, "examples_seen": result.examples_seen,
-                     "resumed_from": result.resumed_from, "seconds": result.seconds,
-                     "s_per_example": result.seconds / max(1, result.examples_seen),
-                     "peak_rss_mb": peak_rss_mb(), "losses": result.losses,
-                     "stats": result.stats},
-        "metrics": {"train_loss": {"before": _mean(result.losses[:n_curve]),
-                                   "after": _mean(result.losses[-n_curve:])}},
-    }
-    folder = register_model(models_root(project.data_dir), name,
-                            {output["file"]: produced}, lineage)
+    lineage = ModelLineage(
+        name=name, created=datetime.now(UTC).isoformat(), method=method, seed=settings.seed,
+        base=TrainedBase(path=str(base_path), hf_dir=str(prepared.hf_dir),
+                         gguf=str(prepared.gguf) if prepared.gguf else None,
+                         sha256=prepared.sha256),
+        data=TrainedData(path=str(Path(data).resolve()), sha256=data_sha, rows=len(rows),
+                         skipped_too_long=result.skipped_too_long,
+                         eval_checked=str(eval_dataset) if eval_dataset else None),
+        config=settings.model_dump(mode="json"), output=output,
+        training=TrainingCost(
+            steps=result.steps, examples_seen=result.examples_seen,
+            resumed_from=result.resumed_from, seconds=result.seconds,
+            s_per_example=result.seconds / max(1, result.examples_seen),
+            peak_rss_mb=peak_rss_mb(), losses=tuple(result.losses), stats=result.stats,
+            device=where.device, dtype=where.dtype, peak_gpu_mb=peak_gpu_mb(where.device)),
+        metrics=LineageMetrics(train_loss=LossChange(before=_mean(result.losses[:n_curve]),
+                                                     after=_mean(result.losses[-n_curve:]))))
+    folder = register_model(models_root(project.data_dir), name, produced, lineage)
     write_loss_curve(folder / "loss.svg", result.losses, title=f"{name} ({method})")
     return TrainOutcome(name, folder, lineage)
 
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
-
-
-def _write_output(tuned, config, base_gguf: Path, work_dir: Path,
-                  settings: TrainSettings) -> dict:
-    from ragloop.train.gguf_out import write_lora_gguf, write_merged_gguf
-
-    if settings.output == "adapter":
-        from peft import get_peft_model_state_dict
-
-        write_lora_gguf(get_peft_model_state_dict(tuned), config, work_dir / "adapter.gguf",
-                        alpha=settings.lora_alpha)
-        return {"kind": "adapter", "file": "adapter.gguf", "base_gguf": str(base_gguf)}
-    merged = tuned.merge_and_unload()
-    write_merged_gguf(merged.state_dict(), config, base_gguf, work_dir / "model.gguf",
-                      quant=settings.quant)
-    return {"kind": "merged", "file": "model.gguf", "quant": settings.quant}
 
 
 def write_loss_curve(path: Path, losses: list[float], *, title: str) -> Path:
@@ -168,15 +169,10 @@ def write_loss_curve(path: Path, losses: list[float], *, title: str) -> Path:
     return path
 
 
-def update_lineage(folder: Path, **sections) -> dict:
-    path = folder / LINEAGE
-    lineage = json.loads(path.read_text(encoding="utf-8"))
-    for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(lineage.get(key), dict):
-            lineage[key] = {**lineage[key], **value}
-        else:
-            lineage[key] = value
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(lineage, indent=1, default=str), encoding="utf-8")
-    tmp.replace(path)
-    return lineage
+def record_gate(model: RegisteredModel, gate) -> ModelLineage:
+    """Store ``gate`` (a ``records.GateResultRecord``) as the model's last eval."""
+    lineage = read_lineage(model.folder)
+    updated = lineage.model_copy(update={
+        "metrics": lineage.metrics.model_copy(update={"eval": gate})})
+    write_lineage(model.folder, updated)
+    return updated
