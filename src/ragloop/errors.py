@@ -118,3 +118,45 @@ class UnknownPartError(ConfigError):
             message += " (not loaded: " + "; ".join(f"{m}: {why}" for m, why in
                                                     sorted(unavailable.items())) + ")"
         super().__init__(message, key=key)
+
+
+# ----------------------------------------------------------------------------- the disk
+
+_FULL_ERRNOS = frozenset({28, 27, 122})  # ENOSPC, EFBIG (a file size limit), EDQUOT
+_FULL_SQLITE = ("database or disk is full", "disk i/o error")
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` is the disk (or a quota, or a file size limit) refusing a write:
+    an ``OSError`` with its errno, or SQLite's own words for it."""
+    if isinstance(err, OSError):
+        return err.errno in _FULL_ERRNOS
+    message = str(err).lower()
+    return type(err).__module__.startswith("sqlite3") and any(m in message
+                                                               for m in _FULL_SQLITE)
+
+
+def describe_os_error(err: BaseException) -> str:
+    """One line for an error of the disk or a database: what, where, and for a full disk
+    what to do."""
+    if isinstance(err, OSError):
+        what = f"{err.strerror or err}" + (f": {err.filename}" if err.filename else "")
+    else:
+        what = f"{type(err).__name__}: {err}"
+    if is_disk_full(err):
+        return (f"the disk is full ({what}); what was stored before is kept: free some "
+                "space and run it again")
+    return what
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal: control characters (ESC, which starts terminal
+    escape sequences, included) as visible ``\\x1b`` escapes; newlines and tabs kept."""
+    return "".join(ch if ch in "\n\t" or not _is_control(ch) else ascii(ch)[1:-1]
+                   for ch in text)
+
+
+def _is_control(ch: str) -> bool:
+    code = ord(ch)
+    return code < 32 or 127 <= code < 160 or code in (0x2028, 0x2029) \
+        or 0x202A <= code <= 0x202E or 0x2066 <= code <= 0x2069  # bidi overrides

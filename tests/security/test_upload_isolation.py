@@ -64,7 +64,7 @@ def test_names_keep_their_letters_and_never_collide(served):
     # names that had to change get a tag of the original name: still two files
     spaced = _upload(base, ("a b.md", b"# S\n\nSpace.\n"), ("a_b.md", b"# T\n\nUnderscore.\n"))
     names = spaced.json()["saved"]
-    assert names[1] == "a_b.md" and names[0].startswith("a_b-") and names[0] != names[1]
+    assert names[1] == "a_b.md" and names[0].startswith("a_b~") and names[0] != names[1]
 
 
 def test_rejected_upload_leaves_nothing_behind(served):

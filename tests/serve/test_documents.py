@@ -35,7 +35,7 @@ def test_upload_ingests_into_the_index(upload_client):
     assert response.status_code == 201, response.text
     body = response.json()
     notes, evil = body["saved"]  # no path tricks in names; a changed name gets a tag
-    assert notes == "notes.md" and re.fullmatch(r"evil_name-[0-9a-f]{8}\.txt", evil)
+    assert notes == "notes.md" and re.fullmatch(r"evil_name~[0-9a-f]{8}\.txt", evil)
     assert body["counts"]["added"] == 2 and body["ok"]
     assert pipeline.store.stats()["documents"] == 2
 

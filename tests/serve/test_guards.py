@@ -22,7 +22,9 @@ KEY = "s3cret-key"
 @pytest.fixture
 def keyed_client(tmp_path, monkeypatch):
     monkeypatch.setenv("RAGLOOP_TEST_KEY", KEY)
-    app = create_app(FakePipeline(), serve_settings(api_key_env="RAGLOOP_TEST_KEY"),
+    # a wrong key is tried on every route: more than the default limit of failures allows
+    app = create_app(FakePipeline(), serve_settings(api_key_env="RAGLOOP_TEST_KEY",
+                                                    login_failures_per_minute=1000),
                      data_dir=tmp_path / "data")
     with TestClient(app, base_url=LOCAL) as test_client:
         yield test_client

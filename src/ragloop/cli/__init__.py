@@ -46,4 +46,19 @@ for _group in app.registered_groups:
 
 
 def main() -> None:
-    app()
+    """The ``ragloop`` command. A full disk is one line saying so, not a traceback: what was
+    stored before is kept (every store commits in transactions)."""
+    import sqlite3
+    import sys
+
+    from ragloop.cli.common import EXIT_FATAL, err_console, shown
+    from ragloop.errors import describe_os_error, is_disk_full
+
+    try:
+        app()
+    except (OSError, sqlite3.Error) as err:
+        if not is_disk_full(err):
+            raise
+        err_console.print(f"[bold red]error:[/] {shown(describe_os_error(err))}",
+                          highlight=False)
+        sys.exit(EXIT_FATAL)

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ragloop import __version__
-from ragloop.errors import RagloopError
+from ragloop.errors import RagloopError, printable
 from ragloop.project import Project
 
 console = Console()
@@ -75,7 +75,13 @@ def state(ctx: typer.Context) -> State:
     return ctx.find_root().obj
 
 
+def shown(text: object) -> str:
+    """``text`` for rich to print as it is: markup escaped (messages name sections like
+    "[serve]"; a file may be named "[red]x.md") and control characters, ESC first, made
+    visible, so a file name cannot drive the terminal."""
+    return escape(printable(str(text)))
+
+
 def fail(error: RagloopError | str, code: int = EXIT_FATAL) -> None:
-    # escaped: messages name sections like "[serve]", which rich would take for markup
-    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {shown(error)}", highlight=False)
     raise typer.Exit(code)

@@ -7,10 +7,9 @@ import json
 from datetime import UTC, datetime
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from ragloop.cli.common import EXIT_USAGE, console, fail, state
+from ragloop.cli.common import EXIT_USAGE, console, fail, shown, state
 from ragloop.errors import RagloopError
 from ragloop.index.documents import (
     AmbiguousDocumentError,
@@ -83,7 +82,7 @@ def list_cmd(ctx: typer.Context,
         table.add_column(column, overflow="fold",
                          justify="right" if column == "chunks" else "left")
     for entry in shown:
-        table.add_row(entry.doc_id, escape(entry.source), escape(entry.title),
+        table.add_row(entry.doc_id, shown(entry.source), shown(entry.title),
                       str(entry.n_chunks), _when(entry.mtime))
     console.print(table)
     if len(shown) < len(found):
@@ -127,8 +126,8 @@ def show_cmd(ctx: typer.Context,
              "n_tokens": c.n_tokens, **({"text": c.text} if chunks else {})}
             for c in pieces]}, ensure_ascii=False))
         return
-    console.print(f"[bold]{escape(entry.title)}[/]\n"
-                  f"id: {entry.doc_id}\npath: {escape(entry.source)}\n"
+    console.print(f"[bold]{shown(entry.title)}[/]\n"
+                  f"id: {entry.doc_id}\npath: {shown(entry.source)}\n"
                   f"format: {entry.metadata.get('format', '-')}   modified: "
                   f"{_when(entry.mtime)}   chunks: {entry.n_chunks}   questions: "
                   f"{entry.n_questions}", highlight=False, soft_wrap=True)
@@ -136,7 +135,7 @@ def show_cmd(ctx: typer.Context,
     for column in ("#", "section", "page", "tokens", *(["text"] if chunks else [])):
         table.add_column(column, overflow="fold")
     for c in pieces:
-        table.add_row(str(c.ordinal), escape(" > ".join(c.section_path)) or "-",
+        table.add_row(str(c.ordinal), shown(" > ".join(c.section_path)) or "-",
                       str(c.page or "-"), str(c.n_tokens or "-"),
-                      *([escape(c.text)] if chunks else []))
+                      *([shown(c.text)] if chunks else []))
     console.print(table)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, state
+from ragloop.cli.common import EXIT_PARTIAL, console, err_console, fail, shown, state
 from ragloop.cli.documents_cmds import describe_totals
 from ragloop.errors import RagloopError
 from ragloop.index.documents import totals
@@ -32,10 +31,10 @@ def _summary(title: str, names, values: list[str]) -> Table:
 
 def print_report(report: IngestReport) -> None:
     for error in report.errors:
-        err_console.print(f"[red]failed:[/] {escape(error)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]failed:[/] {shown(error)}", highlight=False, soft_wrap=True)
     warnings = report.warnings + [w for result in report.files for w in result.warnings]
     for warning in warnings[:MAX_WARNINGS]:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False,
+        err_console.print(f"[yellow]warning:[/] {shown(warning)}", highlight=False,
                           soft_wrap=True)
     if len(warnings) > MAX_WARNINGS:
         err_console.print(f"[yellow]warning:[/] … and {len(warnings) - MAX_WARNINGS} more "
@@ -99,7 +98,7 @@ def register(app: typer.Typer) -> None:
             fail(err)
         if as_json:
             for error in report.errors:
-                err_console.print(f"failed: {error}", highlight=False, soft_wrap=True)
+                err_console.print(f"failed: {shown(error)}", highlight=False, soft_wrap=True)
             print(json.dumps({**report.as_dict(), "index": index}))
         else:
             print_report(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from ragloop.cli.common import console, fail, state
 from ragloop.errors import RagloopError
 from ragloop.project import Project
+from ragloop.redact import redact_data
 
 
 def register(app: typer.Typer) -> None:
@@ -28,11 +30,13 @@ def register(app: typer.Typer) -> None:
     def show_config(ctx: typer.Context):
         """Validate ragloop.toml (keys, values, strategy names, model files) and print the
         effective settings, defaults included."""
-        from ragloop.checks import check_settings
+        from ragloop.checks import check_serve_key, check_settings
 
         try:
             project = state(ctx).project
             check_settings(project.settings, path=project.config_path)
+            check_serve_key(project.settings)
         except RagloopError as err:
             fail(err)
-        console.print_json(project.settings.model_dump_json())
+        # passwords of URLs ([index] url, base_url) masked: this output gets pasted around
+        console.print_json(json.dumps(redact_data(project.settings.model_dump(mode="json"))))

@@ -13,6 +13,9 @@ def register(app: typer.Typer) -> None:
     def serve(ctx: typer.Context,
               host: str = typer.Option(None, help="Address to bind ([serve] host)."),
               port: int = typer.Option(None, help="Port ([serve] port)."),
+              allow_no_key: bool = typer.Option(
+                  False, "--allow-no-key",
+                  help="Serve beyond loopback without an API key ([serve] allow_no_key)."),
               log_level: str = typer.Option("info", help="uvicorn log level.")):
         """Serve the API (/v1/ask, /v1/chat/completions, ...) and the web page at /."""
         import uvicorn
@@ -20,6 +23,7 @@ def register(app: typer.Typer) -> None:
         from ragloop.checks import check_settings
         from ragloop.pipeline import Pipeline
         from ragloop.serve.app import create_app
+        from ragloop.serve.server import uvicorn_config
 
         st = state(ctx)
         try:
@@ -28,7 +32,8 @@ def register(app: typer.Typer) -> None:
             check_settings(project.settings, path=project.config_path)
             serve_settings = project.settings.serve.model_copy(update={
                 "host": host or project.settings.serve.host,
-                "port": port or project.settings.serve.port})
+                "port": port or project.settings.serve.port,
+                "allow_no_key": allow_no_key or project.settings.serve.allow_no_key})
             settings = project.settings.model_copy(update={"serve": serve_settings})
             pipeline = Pipeline(project, use_cache=st.use_cache)
             app_ = create_app(pipeline, settings, data_dir=project.data_dir)
@@ -40,4 +45,4 @@ def register(app: typer.Typer) -> None:
             console.print("only requests to localhost/127.0.0.1 are answered; add the names "
                           "clients use to \\[serve] allowed_hosts", highlight=False)
         with pipeline:
-            uvicorn.run(app_, host=host, port=port, log_level=log_level)
+            uvicorn.Server(uvicorn_config(app_, serve_settings, log_level=log_level)).run()

@@ -29,6 +29,7 @@ from ragloop.evals.report import write_run_report
 from ragloop.evals.scoring import ScoringOptions
 from ragloop.executors.threads import ThreadExecutor
 from ragloop.records import EvalExample, EvalRecord, RunManifest
+from ragloop.redact import redact_data
 
 ProgressHook = Callable[[int, int], None]  # (done, total)
 
@@ -144,7 +145,8 @@ def run_eval(pipeline, dataset: Path | str | None = None, *, options: RunOptions
     data_hash = dataset_hash(dataset)
     if resume is None:
         run_dir = new_run_dir(pipeline.project.data_dir / "runs", config_hash, data_hash, options)
-        runs.write_json(run_dir / runs.CONFIG, config_dump)
+        # the snapshot is shown (report, server): passwords in URLs are masked
+        runs.write_json(run_dir / runs.CONFIG, redact_data(config_dump))
         manifest = RunManifest(
             created=datetime.now(UTC).isoformat(), dataset=str(dataset),
             dataset_hash=data_hash, config_hash=config_hash, options=options.as_dict(),

@@ -4,6 +4,11 @@ Each write is its own transaction in WAL mode with ``synchronous=FULL``, so a fe
 that returned has reached the disk: killing the server afterwards loses nothing.
 One connection is shared by the server's threads behind a lock; SQLite serialises writers
 anyway and every statement here is short.
+
+Both tables are bounded when the store is opened with bounds (the server does, from
+``[serve]``): past ``max_traces`` the oldest traces *without* feedback are removed as new
+ones arrive (traces with feedback are the training data: never removed here), and a trace
+takes at most ``max_feedback_per_trace`` feedback records (``FeedbackLimitError`` after).
 """
 
 from __future__ import annotations
@@ -47,6 +52,16 @@ class UnknownTraceError(StoreError):
         super().__init__(f"no trace with id {trace_id!r}")
 
 
+class FeedbackLimitError(StoreError):
+    """A trace already holds as many feedback records as it may."""
+
+    def __init__(self, trace_id: str, limit: int):
+        self.trace_id = trace_id
+        self.limit = limit
+        super().__init__(f"trace {trace_id!r} already has {limit} feedback records, the "
+                         "limit ([serve] max_feedback_per_trace)")
+
+
 @dataclass(frozen=True)
 class TraceWithFeedback:
     trace: Trace
@@ -64,8 +79,11 @@ class TraceWithFeedback:
 
 
 class TraceStore:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, *, max_traces: int | None = None,
+                 max_feedback_per_trace: int | None = None):
         self.path = Path(path)
+        self.max_traces = max_traces
+        self.max_feedback_per_trace = max_feedback_per_trace
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False,
@@ -77,19 +95,27 @@ class TraceStore:
         except sqlite3.DatabaseError as err:
             raise StoreError(f"{self.path}: cannot open trace store: {err}") from None
         self._lock = threading.Lock()
+        # traces added since the count was last taken: the count is taken again (and the
+        # oldest unrated traces removed) only when it may have passed max_traces
+        self._traces_known = self.count_traces() if max_traces is not None else 0
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path | str) -> TraceStore:
-        return cls(Path(data_dir) / TRACES_FILENAME)
+    def for_data_dir(cls, data_dir: Path | str, **bounds) -> TraceStore:
+        """The store of a project's data folder; ``bounds``: ``max_traces``,
+        ``max_feedback_per_trace``."""
+        return cls(Path(data_dir) / TRACES_FILENAME, **bounds)
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
 
-    def _write(self, sql: str, params: tuple) -> None:
+    def _write(self, sql: str, params: tuple, check=None) -> None:
+        """One transaction: ``check(conn)`` first (it may raise to write nothing)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                if check is not None:
+                    check(self._conn)
                 self._conn.execute(sql, params)
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -106,6 +132,29 @@ class TraceStore:
         self._write("INSERT OR REPLACE INTO traces VALUES (?, ?, ?, ?, ?)",
                     (trace.id, trace.created.isoformat(), trace.question, trace.strategy,
                      trace.model_dump_json()))
+        if self.max_traces is not None:
+            self._traces_known += 1
+            if self._traces_known > self.max_traces:
+                self._prune_traces()
+
+    def _prune_traces(self) -> None:
+        """Remove the oldest traces without feedback past ``max_traces``."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                extra = self._conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0] \
+                    - self.max_traces
+                if extra > 0:
+                    self._conn.execute(
+                        "DELETE FROM traces WHERE id IN (SELECT t.id FROM traces t WHERE NOT "
+                        "EXISTS (SELECT 1 FROM feedback f WHERE f.trace_id = t.id) "
+                        "ORDER BY t.created, t.id LIMIT ?)", (extra,))
+                left = self._conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0]
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        self._traces_known = left
 
     def get_trace(self, trace_id: str) -> Trace:
         rows = self._read("SELECT record FROM traces WHERE id = ?", (trace_id,))
@@ -134,11 +183,20 @@ class TraceStore:
     # ---- feedback
 
     def add_feedback(self, feedback: Feedback) -> None:
-        if not self.has_trace(feedback.trace_id):
-            raise UnknownTraceError(feedback.trace_id)
+        limit = self.max_feedback_per_trace
+
+        def check(conn: sqlite3.Connection) -> None:
+            if not conn.execute("SELECT 1 FROM traces WHERE id = ?",
+                                (feedback.trace_id,)).fetchone():
+                raise UnknownTraceError(feedback.trace_id)
+            if limit is not None and conn.execute(
+                    "SELECT COUNT(*) FROM feedback WHERE trace_id = ?",
+                    (feedback.trace_id,)).fetchone()[0] >= limit:
+                raise FeedbackLimitError(feedback.trace_id, limit)
+
         self._write("INSERT INTO feedback VALUES (?, ?, ?, ?)",
                     (feedback.id, feedback.trace_id, feedback.created.isoformat(),
-                     feedback.model_dump_json()))
+                     feedback.model_dump_json()), check)
 
     def feedback_for(self, trace_id: str) -> tuple[Feedback, ...]:
         rows = self._read("SELECT record FROM feedback WHERE trace_id = ? ORDER BY created, id",

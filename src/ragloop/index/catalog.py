@@ -51,8 +51,31 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _checkpointed(path: Path) -> bool:
+    """Whether every commit is in the database file itself (no WAL, or an empty one)."""
+    wal = Path(f"{path}-wal")
+    return path.is_file() and (not wal.exists() or wal.stat().st_size == 0)
+
+
+def snapshot(path: Path) -> sqlite3.Connection | None:
+    """A read-only connection to a catalog whose WAL files cannot be made (a full disk: a
+    reader of a WAL database must create them), when every commit is in the database file;
+    else None. It takes no locks, so it is only used until a normal connection opens."""
+    if not _checkpointed(path):
+        return None
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?immutable=1", uri=True,
+                           isolation_level=None, check_same_thread=False)
+    conn.execute("SELECT 1 FROM meta LIMIT 1")
+    return conn
+
+
 def create(path: Path) -> None:
-    conn = connect(path)
+    try:
+        conn = connect(path)
+    except sqlite3.OperationalError:
+        if snapshot(path) is not None:  # a made catalog on a full disk: readable as it is
+            return
+        raise
     try:
         # read-only check first: a writer may hold the write lock for a long ingest
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='segments'").fetchone():

@@ -108,7 +108,15 @@ class EmbeddedStore(RecordsById):
             raise StoreError(f"{self.path}: store is closed")
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = catalog.connect(self.db_path)
+            try:
+                conn = catalog.connect(self.db_path)
+            except sqlite3.OperationalError:
+                # a full disk: searching writes nothing, so read the catalog as it is (not
+                # kept: the next call tries a normal connection again)
+                found = catalog.snapshot(self.db_path)
+                if found is None:
+                    raise
+                return found
             self._local.conn = conn
             with self._lock:
                 self._all_conns = [*getattr(self, "_all_conns", []), conn]

@@ -228,8 +228,12 @@ def checked_document_input(document: Document, chunks: Sequence[Chunk], chunk_ve
                            questions: Sequence[Question] = (), question_vectors=None
                            ) -> tuple[np.ndarray, np.ndarray | None]:
     """The input of ``StoreWriter.replace_document`` as float32 matrices, refused before any
-    write when a chunk or question does not belong to the document: every backend checks
-    it the same way."""
+    write when the document has no chunks or a chunk or question does not belong to it:
+    every backend checks it the same way. (Ingestion never sends a document without chunks:
+    it is that document's error, ``ingest.process.DocumentStage``.)"""
+    if not chunks:
+        raise StoreError(f"document {document.id} has no chunks ({document.source}); a "
+                         "document is stored with at least one")
     chunk_vectors = np.asarray(chunk_vectors, dtype=np.float32).reshape(len(chunks), -1)
     if question_vectors is not None:
         question_vectors = np.asarray(question_vectors,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +25,14 @@ from ragloop.index.store import DocumentEntry
 from ragloop.ingest.chunkers import CHUNKERS
 from ragloop.ingest.clean import DuplicateFilter
 from ragloop.ingest.enrich import PROMPT_VERSION
-from ragloop.ingest.loaders import file_doc_id, iter_path, loader_for, read_file, walk
+from ragloop.ingest.loaders import (
+    WalkProblem,
+    file_doc_id,
+    iter_path,
+    loader_for,
+    read_file,
+    walk,
+)
 from ragloop.ingest.loaders.base import file_key
 from ragloop.ingest.observe import IngestObserver
 from ragloop.ingest.report import FileResult
@@ -70,34 +76,30 @@ class Planned:
     duplicate_of: str | None = None
 
 
-def find_files(roots: Iterable[Path], settings: IngestSettings
-               ) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """(files to ingest, [(path, error)]) — a root that does not exist and every folder under
-    a root that cannot be listed is an error, never a silent skip."""
-    files: list[Path] = []
-    errors: list[tuple[Path, str]] = []
+class FoundFiles(NamedTuple):
+    files: list[Path]
+    errors: list[tuple[Path, str]]  # (path, error): folders that cannot be read, bad roots
+    notes: list[str]  # links not followed
+
+
+def find_files(roots: Iterable[Path], settings: IngestSettings) -> FoundFiles:
+    """The files to ingest under ``roots``. A root that does not exist and every folder under
+    a root that cannot be read or searched is an error, never a silent skip; a link out of
+    a folder that is not followed is a note."""
+    found = FoundFiles([], [], [])
     for root in roots:
+        problems: list[WalkProblem] = []
         try:
-            files += list(walk([root], settings.include, settings.exclude))
+            found.files.extend(walk([root], settings.include, settings.exclude,
+                                    follow_symlinks=settings.follow_symlinks,
+                                    problems=problems))
         except IngestError as err:
-            errors.append((Path(root), str(err)))
-            continue
-        if Path(root).is_dir():
-            errors += [(path, f"{path}: cannot read folder ({reason}); nothing under it "
-                              "was ingested or pruned")
-                       for path, reason in unreadable_folders(Path(root))]
-    return files, errors
-
-
-def unreadable_folders(root: Path) -> list[tuple[Path, str]]:
-    """Folders under ``root`` (itself included) that cannot be listed."""
-    found: list[tuple[Path, str]] = []
-
-    def record(err: OSError) -> None:
-        found.append((Path(err.filename), err.strerror or type(err).__name__))
-
-    for _ in os.walk(root, onerror=record):
-        pass
+            found.errors.append((Path(root), str(err)))
+        for problem in problems:
+            if problem.error:
+                found.errors.append((problem.path, problem.message))
+            else:
+                found.notes.append(problem.message)
     return found
 
 
@@ -214,6 +216,12 @@ class Planner:
             return None
         self.seen_ids.add(document.id)
         entry = self.known.get(document.id)
+        if entry is not None and (owner := self._other_owner(entry, document)):
+            result.errors.append(f"{document.source}: document id '{document.id}' is held by "
+                                 f"a document of {owner}; a file's documents never replace "
+                                 "another file's, so this one is not indexed")
+            self.mark_troubled(Path(document.metadata.get("path", document.source)))
+            return None
         if self._is_current(entry, document):
             result.unchanged += 1
             new_key = document.metadata.get("file_hash")
@@ -231,7 +239,8 @@ class Planner:
                                  "; not indexed")
             self.mark_troubled(Path(document.metadata.get("path", document.source)))
             return None
-        result.warnings += document.metadata.get("warnings", [])
+        result.warnings += [w for w in document.metadata.get("warnings", ())
+                            if isinstance(w, str)]
         text_hash = content_hash(document.text)
         signature = self.dedup.signature(document.text)
         duplicate = self.dedup.check(document.id, text_hash, signature)
@@ -250,6 +259,16 @@ class Planner:
                                    f"document {duplicate.of} ("
                                    f"{'skipped' if self.settings.dedup == 'skip' else 'kept'})")
         return planned
+
+    @staticmethod
+    def _other_owner(entry: Known, document: Document) -> str | None:
+        """The file that holds ``document``'s id when it is another file that still exists
+        (a record whose ``_id`` is another corpus's, or a file's); None when the id is this
+        file's own, or its old file is gone (the file was moved)."""
+        path = document.metadata.get("path", document.source)
+        if entry.path == path or not Path(entry.path).exists():
+            return None
+        return entry.path
 
     def stale_documents(self, roots: Iterable[Path]) -> list[str]:
         """Stored documents from under ``roots`` that this run did not see, except those of

@@ -24,6 +24,9 @@ from ragloop.models.embedder import Embedder
 from ragloop.models.llm import LLMClient
 from ragloop.records import Chunk, Document, Question
 
+NO_CHUNKS = ("nothing to index: the chunker made no chunks of it (the document holds only "
+             "headings, no text under them)")
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -126,6 +129,8 @@ class DocumentStage:
         try:
             with _timed(seconds, "chunk"):
                 chunks = builder.chunks(document)
+            if not chunks:  # a store holds no document without chunks: its error, not the run's
+                raise IngestError(document.source, NO_CHUNKS)
             questions: list[Question] = []
             if enricher is not None:
                 with _timed(seconds, "enrich"):

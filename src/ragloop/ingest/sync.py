@@ -136,7 +136,8 @@ def ingest_paths(paths: Iterable[Path | str], *, settings: IngestSettings, store
         events.committed(committed.documents, committed.chunks, committed.characters)
 
     with bar or _nothing():
-        files, unreadable = find_files(paths, settings)
+        files, unreadable, notes = find_files(paths, settings)
+        report.warnings += notes
         for path, error in unreadable:
             report.files.append(FileResult(path=str(path), errors=[error]))
             planner.mark_troubled(path)

@@ -25,6 +25,7 @@ import httpx
 from ragloop.errors import ModelError, ModelTimeoutError, ModelUnreachableError
 from ragloop.models.llm import GenerationParams
 from ragloop.records import Completion, Message
+from ragloop.redact import redact_text
 
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 JSON_MODES = ("json_schema", "json_object")  # the order "auto" tries them in
@@ -62,6 +63,7 @@ class OpenAICompatBackend:
             raise ValueError(f"json_mode must be auto, json_schema or json_object, "
                              f"not {json_mode!r}")
         self.base_url = base_url.rstrip("/")
+        self.shown_url = redact_text(self.base_url)  # in messages: no password of the URL
         self.model = model or "default"
         self.max_retries = max_retries
         self.backoff_s = backoff_s
@@ -109,7 +111,7 @@ class OpenAICompatBackend:
         return body
 
     def _error(self, path: str, response: httpx.Response, body: dict) -> ModelError:
-        message = f"{self.base_url}{path}: HTTP {response.status_code}: {response.text[:300]}"
+        message = f"{self.shown_url}{path}: HTTP {response.status_code}: {response.text[:300]}"
         if "response_format" in body and _rejects_format(response):
             return _FormatRejected(message)
         return ModelError(message)
@@ -123,12 +125,12 @@ class OpenAICompatBackend:
                 response = self._http.post(path, json=body)
             except httpx.TimeoutException as err:
                 last_error = ModelTimeoutError(
-                    f"{self.base_url}{path}: no answer within the timeout "
+                    f"{self.shown_url}{path}: no answer within the timeout "
                     f"({attempt + 1} attempt(s))")
                 last_error.__cause__ = err
                 continue
             except httpx.TransportError as err:
-                last_error = ModelUnreachableError(f"{self.base_url}: cannot connect ({err})")
+                last_error = ModelUnreachableError(f"{self.shown_url}: cannot connect ({err})")
                 continue
             if response.status_code < 400:
                 return response
@@ -160,7 +162,7 @@ class OpenAICompatBackend:
             return result
         hint = ("" if self.json_mode == "auto" else
                 ' (set [llm] json_mode = "auto" to find the form the server takes)')
-        raise ModelError(f"{self.base_url}: the server rejects the JSON schema "
+        raise ModelError(f"{self.shown_url}: the server rejects the JSON schema "
                          f"response_format{hint}; " + " | ".join(rejections))
 
     def generate(self, messages: list[Message], params: GenerationParams,
@@ -173,7 +175,7 @@ class OpenAICompatBackend:
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
         except (KeyError, IndexError, TypeError):
-            raise ModelError(f"{self.base_url}: unexpected response: {str(data)[:300]}") from None
+            raise ModelError(f"{self.shown_url}: unexpected response: {str(data)[:300]}") from None
         usage = data.get("usage") or {}
         return Completion(text=text, prompt_tokens=usage.get("prompt_tokens", 0),
                           completion_tokens=usage.get("completion_tokens", 0),
@@ -186,9 +188,9 @@ class OpenAICompatBackend:
         try:
             response = self._http.send(request, stream=True)
         except httpx.TimeoutException as err:
-            raise ModelTimeoutError(f"{self.base_url}: stream timed out") from err
+            raise ModelTimeoutError(f"{self.shown_url}: stream timed out") from err
         except httpx.TransportError as err:
-            raise ModelUnreachableError(f"{self.base_url}: cannot connect ({err})") from err
+            raise ModelUnreachableError(f"{self.shown_url}: cannot connect ({err})") from err
         if response.status_code >= 400:
             try:
                 response.read()
@@ -212,8 +214,8 @@ class OpenAICompatBackend:
                 if delta.get("content"):
                     yield delta["content"]
         except httpx.TimeoutException as err:
-            raise ModelTimeoutError(f"{self.base_url}: stream timed out") from err
+            raise ModelTimeoutError(f"{self.shown_url}: stream timed out") from err
         except httpx.TransportError as err:
-            raise ModelUnreachableError(f"{self.base_url}: cannot connect ({err})") from err
+            raise ModelUnreachableError(f"{self.shown_url}: cannot connect ({err})") from err
         finally:
             response.close()

@@ -10,6 +10,7 @@ import numpy as np
 
 from ragloop.errors import ModelError, ModelTimeoutError, ModelUnreachableError
 from ragloop.models.embedder import normalize
+from ragloop.redact import redact_text
 
 
 class OpenAICompatEmbedder:
@@ -21,6 +22,7 @@ class OpenAICompatEmbedder:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self.base_url = base_url.rstrip("/")
+        self.shown_url = redact_text(self.base_url)  # in messages: no password of the URL
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s)
         self.model = model
         self.batch_size = batch_size
@@ -53,11 +55,11 @@ class OpenAICompatEmbedder:
         try:
             response = self._http.post("/embeddings", json={"model": self.model, "input": texts})
         except httpx.TimeoutException as err:
-            raise ModelTimeoutError(f"{self.base_url}/embeddings timed out") from err
+            raise ModelTimeoutError(f"{self.shown_url}/embeddings timed out") from err
         except httpx.TransportError as err:
-            raise ModelUnreachableError(f"{self.base_url}: cannot connect ({err})") from err
+            raise ModelUnreachableError(f"{self.shown_url}: cannot connect ({err})") from err
         if response.status_code >= 400:
-            raise ModelError(f"{self.base_url}/embeddings: HTTP {response.status_code}: "
+            raise ModelError(f"{self.shown_url}/embeddings: HTTP {response.status_code}: "
                              f"{response.text[:300]}")
         rows = sorted(response.json()["data"], key=lambda r: r["index"])
         return normalize(np.array([r["embedding"] for r in rows], dtype=np.float32))

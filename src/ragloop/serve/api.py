@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
@@ -10,7 +11,7 @@ from fastapi.responses import JSONResponse
 from ragloop.feedback.store import TraceWithFeedback, trace_summary
 from ragloop.ingest.report import FileResult
 from ragloop.serve.answering import AskOptions
-from ragloop.serve.ingesting import ingest_uploads, rejected_only
+from ragloop.serve.ingesting import indexed_as_is, ingest_uploads, rejected_only
 from ragloop.serve.schemas import (
     MAX_OFFSET,
     AskRequest,
@@ -20,9 +21,16 @@ from ragloop.serve.schemas import (
 )
 from ragloop.serve.state import ServerState
 from ragloop.serve.streaming import RagloopFormatter, answer_payload, stream_answer_response
-from ragloop.serve.uploads import SavedUpload, UploadRejected, save_upload
+from ragloop.serve.uploads import (
+    SavedUpload,
+    UploadRejected,
+    interrupted,
+    recover_interrupted,
+    save_upload,
+)
 
 router = APIRouter(prefix="/v1")
+log = logging.getLogger(__name__)
 
 
 def server(request: Request) -> ServerState:
@@ -99,6 +107,10 @@ async def upload_documents(request: Request, files: list[UploadFile] = File(...)
     # one request's files at a time on disk: two uploads of one name at once would set
     # aside each other's files and ingest the wrong bytes
     async with request.app.state.upload_lock:
+        if interrupted(state.uploads_dir):  # a re-upload was killed mid-way: settle it first
+            for note in await state.gate.run(lambda: recover_interrupted(
+                    state.uploads_dir, lambda path: indexed_as_is(state, path))):
+                log.warning("interrupted upload recovered: %s", note)
         taken: set[str] = set()
         saved: list[SavedUpload] = []
         rejected: list[FileResult] = []

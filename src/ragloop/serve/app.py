@@ -19,7 +19,14 @@ from ragloop import __version__
 from ragloop.config import Settings
 from ragloop.errors import ConfigError
 from ragloop.serve import api, chat_routes, errors, monitor_routes, openai_routes, pages
-from ragloop.serve.guards import APIKeyGuard, BodyLimit, OriginGuard, RedactSecrets
+from ragloop.serve.guards import (
+    LOOPBACK_HOSTS,
+    APIKeyGuard,
+    BodyLimit,
+    OriginGuard,
+    RedactSecrets,
+    SecurityHeaders,
+)
 from ragloop.serve.mcp.http import MCP_PATH, mcp_endpoint
 from ragloop.serve.state import ServerState
 
@@ -38,8 +45,26 @@ def api_key(settings: Settings) -> str | None:
     return key
 
 
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def check_exposure(settings: Settings, key: str | None) -> None:
+    """Refuse to serve beyond loopback without a key, unless ``[serve] allow_no_key``: the
+    Host check keeps browsers' pages out, but any other client sets Host freely."""
+    serve = settings.serve
+    if key is None and not serve.allow_no_key and not is_loopback(serve.host):
+        raise ConfigError(
+            f"[serve] host {serve.host!r} answers other machines, and no API key is set: "
+            "anyone who reaches it could ask, upload and read every trace. Set [serve] "
+            "api_key_env (see docs/guides/security.md), or allow it with "
+            "`ragloop serve --allow-no-key` / [serve] allow_no_key = true",
+            key="serve.host")
+
+
 def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI:
     key = api_key(settings)
+    check_exposure(settings, key)
     state = ServerState.build(pipeline, settings, Path(data_dir))
     redact = RedactSecrets([key] if key else [])
     mcp_routes, mcp_sessions = mcp_endpoint(state)
@@ -80,8 +105,10 @@ def create_app(pipeline, settings: Settings, *, data_dir: Path | str) -> FastAPI
     serve = settings.serve
     app.add_middleware(BodyLimit, max_bytes=serve.max_json_kb * 1024,
                        upload_bytes=int(serve.max_body_mb * 1024 * 1024))
-    app.add_middleware(APIKeyGuard, api_key=key)
+    app.add_middleware(APIKeyGuard, api_key=key, session_hours=serve.session_hours,
+                       failures_per_minute=serve.login_failures_per_minute)
     app.add_middleware(OriginGuard, bind_host=serve.host, allowed_hosts=serve.allowed_hosts,
                        allowed_origins=serve.allowed_origins,
-                       origin_checked_paths=(MCP_PATH,))  # outermost: checked first
+                       origin_checked_paths=(MCP_PATH,))  # checked first
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, refusals included
     return app

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ragloop.errors import RagloopError
+from ragloop.errors import RagloopError, describe_os_error, is_disk_full
 from ragloop.feedback.conversations import UnknownConversationError
-from ragloop.feedback.store import UnknownTraceError
+from ragloop.feedback.store import FeedbackLimitError, UnknownTraceError
 from ragloop.serve.gate import QueueFullError
 
 
@@ -52,6 +54,10 @@ def install(app: FastAPI) -> None:
     async def _unknown_trace(_: Request, err: UnknownTraceError):
         return error_response(404, str(err), "unknown_trace")
 
+    @app.exception_handler(FeedbackLimitError)
+    async def _feedback_limit(_: Request, err: FeedbackLimitError):
+        return error_response(429, str(err), "feedback_limit")
+
     @app.exception_handler(UnknownConversationError)
     async def _unknown_conversation(_: Request, err: UnknownConversationError):
         return error_response(404, str(err), "unknown_conversation")
@@ -64,3 +70,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RagloopError)
     async def _ragloop(_: Request, err: RagloopError):
         return error_response(500, f"{type(err).__name__}: {err}", "ragloop_error")
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def _disk(_: Request, err: Exception):
+        # a full disk is 507 (the client may retry later), any other I/O error a JSON 500
+        if is_disk_full(err):
+            return error_response(507, describe_os_error(err), "disk_full")
+        return error_response(500, describe_os_error(err), "io_error")

@@ -14,20 +14,30 @@ no ``Origin`` and are not affected.
 The key (``APIKeyGuard``) is read from the env var named by ``[serve] api_key_env``. API
 clients send it as ``Authorization: Bearer KEY`` or ``X-API-Key``. A browser logs in once by
 posting the key to ``/login`` (a form on the 401 page); the answer is an HttpOnly,
-SameSite=Strict session cookie derived from the key, so the key itself never travels in a URL
-and never lands in an access log. Only ``/healthz`` is open.
+SameSite=Strict cookie holding a random session token the server remembers (for ``[serve]
+session_hours``, until ``/logout``, or until the server restarts), so the key itself never
+travels in a URL and never lands in an access log. A client that keeps sending wrong keys is
+answered 429 for a while (``[serve] login_failures_per_minute``). Only ``/healthz`` is open.
+
+Every answer says it may not be framed by another site (``SecurityHeaders``): eval reports
+under ``/runs`` only by this server's own page, everything else by nobody.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
+import math
 import re
+import secrets
+import time
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
+
+from ragloop.redact import MASK, redact_text, secret_pattern
 
 OPEN_PATHS = frozenset({"/healthz"})
 COOKIE = "ragloop_session"
@@ -37,6 +47,8 @@ MAX_LOGIN_BYTES = 4096
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::"})
+MAX_SESSIONS = 1000  # remembered at once; the oldest goes first
+MAX_TRACKED_CLIENTS = 10_000  # clients whose recent failed logins are counted
 
 LOGIN_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>ragloop: API key
 </title></head><body style="font-family:sans-serif;max-width:30em;margin:4em auto">
@@ -143,16 +155,93 @@ class OriginGuard:
 # ------------------------------------------------------------------ the API key
 
 
-def session_token(api_key: str) -> str:
-    """The cookie value for a logged-in browser: derived from the key, not the key."""
-    return hmac.new(api_key.encode(), b"ragloop browser session v1", hashlib.sha256).hexdigest()
+class Sessions:
+    """Browser sessions: random tokens, each valid for ``lifetime_s`` or until ended."""
+
+    def __init__(self, lifetime_s: float, clock=time.monotonic):
+        self.lifetime_s = lifetime_s
+        self.clock = clock
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def start(self) -> str:
+        token = secrets.token_urlsafe(32)
+        self._expiry[token] = self.clock() + self.lifetime_s
+        while len(self._expiry) > MAX_SESSIONS:
+            self._expiry.popitem(last=False)
+        return token
+
+    def valid(self, token: str) -> bool:
+        expiry = self._expiry.get(token)
+        if expiry is None:
+            return False
+        if expiry <= self.clock():
+            del self._expiry[token]
+            return False
+        return True
+
+    def end(self, token: str) -> None:
+        self._expiry.pop(token, None)
+
+
+class FailureLimit:
+    """At most ``per_minute`` wrong keys from one client in any minute; past that its
+    requests that need the key are answered 429 until the oldest failure is a minute old.
+    While limited nothing is checked, so guessing gains nothing from the 429s."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, per_minute: int, clock=time.monotonic):
+        self.per_minute = per_minute
+        self.clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str) -> deque[float]:
+        failures = self._failures.get(client)
+        if failures is None:
+            return deque()
+        horizon = self.clock() - self.WINDOW_S
+        while failures and failures[0] <= horizon:
+            failures.popleft()
+        if not failures:
+            del self._failures[client]
+        return failures
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds to wait when ``client`` is limited, else None."""
+        failures = self._recent(client)
+        if len(failures) < self.per_minute:
+            return None
+        return max(1, math.ceil(failures[0] + self.WINDOW_S - self.clock()))
+
+    def failed(self, client: str) -> None:
+        failures = self._failures.setdefault(client, deque())
+        failures.append(self.clock())
+        self._failures.move_to_end(client)
+        while len(self._failures) > MAX_TRACKED_CLIENTS:
+            self._failures.popitem(last=False)
+
+
+def _client(scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else ""
+
+
+def _session_cookie(headers: dict[str, str]) -> str | None:
+    cookie = SimpleCookie()
+    try:
+        cookie.load(headers.get("cookie", ""))
+    except Exception:  # noqa: BLE001 - a malformed Cookie header is just no session
+        return None
+    return cookie[COOKIE].value if COOKIE in cookie else None
 
 
 class APIKeyGuard:
-    def __init__(self, app, api_key: str | None):
+    def __init__(self, app, api_key: str | None, *, session_hours: float = 12.0,
+                 failures_per_minute: int = 10):
         self.app = app
         self.api_key = api_key
-        self.session = session_token(api_key) if api_key else None
+        self.sessions = Sessions(session_hours * 3600)
+        self.limit = FailureLimit(failures_per_minute)
 
     def _authorised(self, headers: dict[str, str]) -> tuple[bool, str]:
         auth = headers.get("authorization", "")
@@ -160,13 +249,9 @@ class APIKeyGuard:
             return self._same(auth[7:].strip(), self.api_key), "wrong API key"
         if "x-api-key" in headers:
             return self._same(headers["x-api-key"], self.api_key), "wrong API key"
-        cookie = SimpleCookie()
-        try:
-            cookie.load(headers.get("cookie", ""))
-        except Exception:  # noqa: BLE001 - a malformed Cookie header is just no session
-            cookie = SimpleCookie()
-        if COOKIE in cookie:
-            return self._same(cookie[COOKIE].value, self.session), "expired or wrong session"
+        token = _session_cookie(headers)
+        if token is not None:
+            return self.sessions.valid(token), "expired or wrong session"
         return False, "missing API key"
 
     @staticmethod
@@ -177,16 +262,31 @@ class APIKeyGuard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, method = scope["path"], scope.get("method")
-        if path == LOGIN_PATH and method == "POST":
-            return await self._login(scope, receive, send)
         if path == LOGOUT_PATH and method == "POST":
+            token = _session_cookie(_headers(scope))
+            if token is not None:
+                self.sessions.end(token)  # the cookie is worthless from now on, kept or not
             return await _redirect(send, "/", f"{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; "
                                               f"Max-Age=0")
         if not self.api_key or path in OPEN_PATHS:
+            if path == LOGIN_PATH and method == "POST":
+                return await self._login(scope, receive, send)
             return await self.app(scope, receive, send)
-        ok, reason = self._authorised(_headers(scope))
+        client = _client(scope)
+        wait = self.limit.retry_after(client)
+        if wait is not None:
+            return await _send_json_error(
+                send, 429, f"too many wrong API keys from this client; retry after {wait} s "
+                           "([serve] login_failures_per_minute)", "too_many_failures",
+                [(b"retry-after", str(wait).encode())])
+        if path == LOGIN_PATH and method == "POST":
+            return await self._login(scope, receive, send)
+        headers = _headers(scope)
+        ok, reason = self._authorised(headers)
         if ok:
             return await self.app(scope, receive, send)
+        if reason == "wrong API key":  # a stale cookie (after a restart) is no guess
+            self.limit.failed(client)
         if path == "/" and method == "GET":
             return await _login_page(send, 401, "")
         await _send_json_error(
@@ -209,12 +309,14 @@ class APIKeyGuard:
             return await _redirect(send, "/")
         given = parse_qs(body.decode("utf-8", "replace")).get("api_key", [""])[0]
         if not self._same(given, self.api_key):
+            self.limit.failed(_client(scope))
             return await _login_page(send, 401, "<p style='color:#b00'>Wrong API key.</p>")
         # Secure when the page was reached over https (behind a proxy: X-Forwarded-Proto,
         # which uvicorn trusts from the proxy addresses in --forwarded-allow-ips)
         secure = "; Secure" if scope.get("scheme") == "https" else ""
-        await _redirect(send, "/", f"{COOKIE}={self.session}; Path=/; HttpOnly; "
-                                   f"SameSite=Strict{secure}")
+        max_age = int(self.sessions.lifetime_s)
+        await _redirect(send, "/", f"{COOKIE}={self.sessions.start()}; Path=/; HttpOnly; "
+                                   f"SameSite=Strict; Max-Age={max_age}{secure}")
 
 
 async def _redirect(send, location: str, cookie: str | None = None) -> None:
@@ -235,27 +337,58 @@ async def _login_page(send, status: int, message: str) -> None:
 
 
 class RedactSecrets(logging.Filter):
-    """Scrubs the API key (and any ``api_key=`` query value) from log records, so a client
-    that still puts the key in a URL does not leave it in the access log."""
-
-    QUERY_KEY = re.compile(r"(api_key=)[^&\s\"]+", re.IGNORECASE)
+    """Scrubs the API key, in any URL encoding of it (in a path or a query), and the value
+    of every secret-looking query parameter (``api_key=``, ``key=``, ``token=``,
+    ``api-key=`` ...) from log records, so a client that still puts a key in a URL does
+    not leave it in the access log."""
 
     def __init__(self, secrets: Iterable[str]):
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.patterns = [secret_pattern(s) for s in secrets if s]
 
     def _clean(self, value):
         if not isinstance(value, str):
             return value
-        for secret in self.secrets:
-            value = value.replace(secret, "[redacted]")
-        return self.QUERY_KEY.sub(r"\1[redacted]", value)
+        for pattern in self.patterns:
+            value = pattern.sub(MASK, value)
+        return redact_text(value)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(self._clean(a) for a in record.args)
         record.msg = self._clean(record.msg)
         return True
+
+
+# ------------------------------------------------------------------ framing
+
+
+class SecurityHeaders:
+    """Headers on every answer: no framing by other sites (clickjacking: a page that frames
+    the UI and clicks for the user), no MIME sniffing. An eval report under ``/runs`` may be
+    framed by this server's own page (its report tab), nothing else by anyone."""
+
+    FRAMED_BY_SELF = "/runs/"
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        own = scope["path"].startswith(self.FRAMED_BY_SELF)
+        added = [(b"x-frame-options", b"SAMEORIGIN" if own else b"DENY"),
+                 (b"content-security-policy",
+                  b"frame-ancestors 'self'" if own else b"frame-ancestors 'none'"),
+                 (b"x-content-type-options", b"nosniff"),
+                 (b"referrer-policy", b"same-origin")]
+
+        async def send_with_headers(event):
+            if event["type"] == "http.response.start":
+                event = {**event, "headers": [*event.get("headers", []), *added]}
+            await send(event)
+
+        return await self.app(scope, receive, send_with_headers)
 
 
 # ------------------------------------------------------------------ body size

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ragloop.ingest.loaders import load_path, loader_for
+from ragloop.ingest.loaders.base import file_key
+from ragloop.ingest.plan import scoped_doc_id
 from ragloop.ingest.report import FileResult, IngestReport
 
 UPLOAD_NAMESPACE = "upload"
@@ -29,3 +32,19 @@ def ingest_uploads(state, paths: list[Path], rejected: list[FileResult] = ()) ->
     report = state.pipeline.ingest(paths, namespace=UPLOAD_NAMESPACE)
     report.files[:0] = rejected
     return report_dict(report)
+
+
+def indexed_as_is(state, path: Path) -> bool:
+    """Whether the index holds the uploaded file at ``path`` as it is on disk now: its bytes
+    (a one-document file) or every record's text (a multi-document file)."""
+    multi = loader_for(path).multi_document
+    own_id = scoped_doc_id(UPLOAD_NAMESPACE, path, "", multi_document=multi)  # "#" ends it
+    stored = {e.doc_id: e for e in state.pipeline.store.documents()
+              if e.doc_id == own_id or (multi and e.doc_id.startswith(own_id))}
+    if not multi:
+        entry = stored.get(own_id)
+        return entry is not None and entry.bookkeeping.file_hash == file_key(
+            path, path.read_bytes())
+    records = {scoped_doc_id(UPLOAD_NAMESPACE, path, d.id, multi_document=True): d.content_hash
+               for d in load_path(path, errors=[])}
+    return records == {doc_id: e.content_hash for doc_id, e in stored.items()}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
+from ragloop.evals.runs import CONFIG
+from ragloop.redact import redact_data
 from ragloop.serve.state import ServerState
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -47,9 +50,25 @@ async def report(request: Request):
 
 @router.get("/runs/{run}/{path:path}", include_in_schema=False)
 async def run_file(run: str, path: str, request: Request):
-    """Files of one eval run (the report and anything it links to), never outside it."""
+    """Files of one eval run (the report and anything it links to), never outside it. A
+    run's ``config.json`` is served with its secrets masked (runs written before they were
+    masked on disk still hold them)."""
     runs = request.app.state.ragloop.runs_dir.resolve()
-    target = (runs / run / path).resolve()
-    if not target.is_relative_to(runs / run) or not target.is_file():
-        raise HTTPException(404, f"no file {path!r} in run {run!r}")
+    missing = HTTPException(404, f"no file {path!r} in run {run!r}")
+    if "\x00" in run or "\x00" in path:  # the OS refuses such names: nothing is there
+        raise missing
+    try:
+        folder = (runs / run).resolve()
+        target = (folder / path).resolve()
+        found = folder.parent == runs and target.is_relative_to(folder) and target.is_file()
+    except (OSError, ValueError, RuntimeError):  # a name too long, a loop of links
+        found = False
+    if not found:
+        raise missing
+    if target.name == CONFIG and target.parent == folder:
+        try:
+            data = json.loads(target.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise HTTPException(404, f"run {run!r} has no readable config.json") from None
+        return JSONResponse(redact_data(data))
     return FileResponse(target)

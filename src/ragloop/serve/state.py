@@ -41,7 +41,9 @@ class ServerState:
     def build(cls, pipeline, settings: Settings, data_dir: Path) -> ServerState:
         data_dir = Path(data_dir)
         return cls(pipeline=pipeline, settings=settings, data_dir=data_dir,
-                   store=TraceStore.for_data_dir(data_dir),
+                   store=TraceStore.for_data_dir(
+                       data_dir, max_traces=settings.serve.max_traces,
+                       max_feedback_per_trace=settings.serve.max_feedback_per_trace),
                    gate=ModelGate(settings.serve.queue_size), tracer=otlp_tracer(),
                    monitoring=Monitoring(settings, data_dir))
 

@@ -1,11 +1,15 @@
 """Where uploaded files are kept (``<data_dir>/uploads/``) and under which names.
 
 A name keeps its letters in any script (``über.md`` stays ``über.md``); characters that are
-unsafe in a file name are replaced, and then a short hash of the original name is added, so
-two different uploaded names never land on one file. A file in a format no loader reads is
-refused before anything is written. A re-upload of a name replaces the earlier file only if
-it ingests: otherwise the earlier file is put back (``restore``), and a first upload that
-fails is removed, so a rejected file leaves nothing behind.
+unsafe in a file name are replaced, and then a short hash of the original name is added
+after a ``~``, which the replacement never leaves in a name: so two different uploaded names
+never land on one file (``a b.md`` is ``a_b~<hash>.md``, and an upload literally named so is
+renamed in turn). A file in a format no loader reads is refused before anything is written.
+A re-upload of a name replaces the earlier file only if it ingests: otherwise the earlier
+file is put back (``restore``), and a first upload that fails is removed, so a rejected file
+leaves nothing behind. A re-upload killed before it finished leaves the earlier file set
+aside; ``recover_interrupted`` puts back whichever version the index holds before anything
+else is saved.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import re
 import shutil
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from ragloop.errors import IngestError
 from ragloop.ingest.loaders import loader_for
 
 UNSAFE = re.compile(r"[^\w.-]+")  # \w: letters and digits of every script, and _
+TAG = "~"  # before the hash of a changed name; UNSAFE replaces it, so no kept name holds one
 MAX_STEM_CHARS = 100
 REPLACED_DIR = ".replaced"  # hidden: skipped by a directory walk of uploads/
 
@@ -43,7 +49,7 @@ def upload_name(filename: str | None) -> str:
         raise UploadRejected(f"upload has no usable file name: {filename!r}")
     if safe != original:
         tag = hashlib.sha256(original.encode("utf-8")).hexdigest()[:8]
-        safe = f"{stem}-{tag}{dot}{suffix}"
+        safe = f"{stem}{TAG}{tag}{dot}{suffix}"
     return safe
 
 
@@ -82,6 +88,9 @@ def save_upload(upload: UploadFile, folder: Path, taken: set[str]) -> SavedUploa
         aside = folder / REPLACED_DIR
         aside.mkdir(exist_ok=True)
         previous = aside / name
+        if previous.exists():  # never over the one copy of what the index may hold
+            raise RuntimeError(f"{previous} is left from an interrupted upload; "
+                               "recover_interrupted must run first")
         target.replace(previous)
     try:
         with target.open("wb") as handle:
@@ -90,3 +99,26 @@ def save_upload(upload: UploadFile, folder: Path, taken: set[str]) -> SavedUploa
         SavedUpload(target, upload.filename or "", previous).restore()
         raise
     return SavedUpload(target, upload.filename or "", previous)
+
+
+def interrupted(folder: Path) -> list[Path]:
+    """Files an interrupted re-upload left set aside (none after a clean run)."""
+    aside = folder / REPLACED_DIR
+    return sorted(p for p in aside.iterdir() if p.is_file()) if aside.is_dir() else []
+
+
+def recover_interrupted(folder: Path, indexed: Callable[[Path], bool]) -> list[str]:
+    """Settle each file set aside by a re-upload killed mid-way: ``indexed(path)`` says
+    whether the index holds the file at ``path`` as it is now. When it holds the new file
+    (the kill came after its ingest), the set-aside copy goes; otherwise the set-aside copy
+    is what the index serves and is put back over the new bytes. Returns what was done."""
+    done = []
+    for previous in interrupted(folder):
+        target = folder / previous.name
+        if target.is_file() and indexed(target):
+            previous.unlink()
+            done.append(f"{target.name}: kept the new upload (it is indexed)")
+        else:
+            previous.replace(target)
+            done.append(f"{target.name}: put back the file the index holds")
+    return done

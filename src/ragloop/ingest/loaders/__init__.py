@@ -8,7 +8,9 @@ class decorated ``@LOADERS.register`` (the registry finds the modules of this pa
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ragloop.errors import IngestError
@@ -28,7 +30,7 @@ DEFAULT_MAX_UNPACKED_MB = 100.0
 DEFAULT_MAX_ARCHIVE_MEMBERS = 10_000
 
 __all__ = ["LOADERS", "LoadLimits", "Loader", "LoadItem", "file_doc_id", "iter_path", "load_path",
-           "loader_for", "page_of", "read_file", "walk"]
+           "loader_for", "page_of", "read_file", "walk", "WalkProblem"]
 
 
 def loader_for(path: Path) -> Loader:
@@ -102,21 +104,36 @@ def _matches(relative: str, patterns: Iterable[str]) -> bool:
                for p in patterns)
 
 
+@dataclass(frozen=True)
+class WalkProblem:
+    """What a directory walk could not take: a folder it cannot read (``error``: nothing
+    under it is ingested, and nothing under it may be pruned) or a link it does not follow
+    (a note)."""
+
+    path: Path
+    message: str
+    error: bool
+
+
 def walk(paths: Iterable[Path | str], include: Iterable[str] = ("**/*",),
-         exclude: Iterable[str] = ()) -> Iterator[Path]:
+         exclude: Iterable[str] = (), *, follow_symlinks: bool = False,
+         problems: list[WalkProblem] | None = None) -> Iterator[Path]:
     """Files under ``paths`` (sorted, each once) whose path relative to the walked folder
     matches an ``include`` glob and no ``exclude`` glob. A file named directly is always
-    taken; a path that does not exist raises ``IngestError``."""
+    taken; a path that does not exist raises ``IngestError``. A symbolic link found in a
+    folder is followed only when its target lies inside the walked folder, unless
+    ``follow_symlinks`` (a link to ``/etc`` must not index ``/etc``). Folders that cannot be
+    read or searched, and links not followed, are appended to ``problems`` when a list is
+    given."""
     include, exclude = tuple(include), tuple(exclude)
+    problems = problems if problems is not None else []
     seen: set[Path] = set()
     for root in paths:
         root = Path(root)
         if root.is_file():
             candidates: Iterable[Path] = [root]
         elif root.is_dir():
-            candidates = (p for p in sorted(root.rglob("*")) if p.is_file()
-                          and _matches(p.relative_to(root).as_posix(), include)
-                          and not _matches(p.relative_to(root).as_posix(), exclude))
+            candidates = _folder_files(root, include, exclude, follow_symlinks, problems)
         else:
             raise IngestError(root, "no such file or folder")
         for path in candidates:
@@ -124,3 +141,76 @@ def walk(paths: Iterable[Path | str], include: Iterable[str] = ("**/*",),
             if key not in seen:
                 seen.add(key)
                 yield path
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or type(err).__name__
+
+
+def _folder_files(root: Path, include: tuple[str, ...], exclude: tuple[str, ...],
+                  follow_symlinks: bool, problems: list[WalkProblem]) -> list[Path]:
+    real_root = root.resolve()
+    pruned = tuple(p for p in exclude if p.endswith("/**"))  # everything under a folder
+    visited: set[Path] = set()  # real folders, so a link back up is no loop
+    found: list[Path] = []
+
+    def unreadable(folder: Path, what: str, err: OSError) -> None:
+        problems.append(WalkProblem(folder, f"{folder}: {what} ({_reason(err)}); nothing "
+                                            "under it was ingested or pruned", error=True))
+
+    def visit(folder: Path) -> None:
+        real = folder.resolve()
+        if real in visited:
+            return
+        visited.add(real)
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as err:
+            return unreadable(folder, "cannot read folder", err)
+        if entries:
+            try:  # listing needs read permission, opening what it lists needs search (x)
+                os.lstat(entries[0].path)
+            except OSError as err:
+                return unreadable(folder, "cannot search folder: its names can be listed "
+                                          "but nothing in it opened", err)
+        for entry in entries:
+            path = Path(entry.path)
+            relative = path.relative_to(root).as_posix()
+            try:
+                if entry.is_symlink() and not _link_taken(path, real_root, follow_symlinks,
+                                                          problems):
+                    continue
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError as err:
+                unreadable(path, "cannot read", err)
+                continue
+            if is_dir:
+                if not _matches(relative + "/", pruned):
+                    visit(path)
+            elif is_file and _matches(relative, include) and not _matches(relative, exclude):
+                found.append(path)
+
+    visit(root)
+    return found
+
+
+def _link_taken(link: Path, real_root: Path, follow_symlinks: bool,
+                problems: list[WalkProblem]) -> bool:
+    try:
+        target = link.resolve()
+        broken = not target.exists()
+    except RuntimeError:  # a loop of links
+        target, broken = link, True
+    if broken:
+        problems.append(WalkProblem(link, f"{link}: broken symbolic link (to {target}); "
+                                          "skipped", error=False))
+        return False
+    if follow_symlinks or target.is_relative_to(real_root):
+        return True
+    problems.append(WalkProblem(link, f"{link}: symbolic link to {target}, outside "
+                                      f"{real_root}; not followed (set [ingest] "
+                                      "follow_symlinks = true to follow links out of the "
+                                      "folder)", error=False))
+    return False
