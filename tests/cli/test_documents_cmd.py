@@ -54,6 +54,13 @@ def test_list_count_and_search_by_path_or_title(indexed):
     assert "3 documents" in cli(project, "documents", "count")
 
 
+def test_list_as_a_table_with_a_limit(indexed):
+    project, _, _ = indexed
+    table = cli(project, "documents", "list", "--limit", "2")
+    assert "3 document(s)" in table and "1 more (--limit 0 shows all)" in table
+    assert "Field Notes" in table or "Brewing Tea" in table
+
+
 def test_show_one_by_path_title_or_id(indexed):
     project, docs, _ = indexed
     by_path = json.loads(cli(project, "documents", "show", str(docs / "brewing.html"),

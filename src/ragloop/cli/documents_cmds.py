@@ -72,21 +72,21 @@ def list_cmd(ctx: typer.Context,
     """List the indexed documents: id, path, title, chunks; sorted by path."""
     store = _store(ctx)
     found = list_documents(store, match)
-    shown = found[:limit] if limit else found
+    listed = found[:limit] if limit else found
     if as_json:
-        for entry in shown:
+        for entry in listed:
             print(json.dumps(describe(entry), ensure_ascii=False))
         return
     table = Table(title=f"{len(found)} document(s)" + (f" matching {match!r}" if match else ""))
     for column in ("id", "path", "title", "chunks", "modified"):
         table.add_column(column, overflow="fold",
                          justify="right" if column == "chunks" else "left")
-    for entry in shown:
+    for entry in listed:
         table.add_row(entry.doc_id, shown(entry.source), shown(entry.title),
                       str(entry.n_chunks), _when(entry.mtime))
     console.print(table)
-    if len(shown) < len(found):
-        console.print(f"… {len(found) - len(shown)} more (--limit 0 shows all)")
+    if len(listed) < len(found):
+        console.print(f"… {len(found) - len(listed)} more (--limit 0 shows all)")
 
 
 @documents_app.command("count")
