@@ -35,8 +35,9 @@ def test_no_page_may_be_framed_by_another_site(client, method, path, headers):
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
-def test_a_report_may_be_framed_by_the_servers_own_page_only(client):
-    response = client.get("/runs/run-1/report.html")
+@pytest.mark.parametrize("path", ["/runs/run-1/report.html", "/monitor/report"])
+def test_a_report_may_be_framed_by_the_servers_own_page_only(client, path):
+    response = client.get(path)
     assert response.status_code == 200
     assert response.headers["x-frame-options"] == "SAMEORIGIN"
     assert response.headers["content-security-policy"] == "frame-ancestors 'self'"

@@ -365,10 +365,11 @@ class RedactSecrets(logging.Filter):
 
 class SecurityHeaders:
     """Headers on every answer: no framing by other sites (clickjacking: a page that frames
-    the UI and clicks for the user), no MIME sniffing. An eval report under ``/runs`` may be
-    framed by this server's own page (its report tab), nothing else by anyone."""
+    the UI and clicks for the user), no MIME sniffing. An eval report under ``/runs`` and the
+    monitoring report may be framed by this server's own page (its report and dashboard
+    tabs), nothing else by anyone."""
 
-    FRAMED_BY_SELF = "/runs/"
+    FRAMED_BY_SELF = ("/runs/", "/monitor/report")
 
     def __init__(self, app):
         self.app = app
