@@ -6,6 +6,7 @@ loaded once per process per (file, n_ctx, n_threads) and shared by every client.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import importlib.metadata
 import os
@@ -56,6 +57,17 @@ def _load(path: Path, n_ctx: int, n_threads: int, lora_path: Path | None = None)
                 raise ModelError(f"{path}: cannot load GGUF model: {err}") from err
             _loaded[key] = (model, threading.Lock())
         return _loaded[key]
+
+
+@atexit.register
+def _close_loaded() -> None:
+    # Closed while the interpreter is whole: left to Llama.__del__ at teardown, the free call
+    # finds llama.cpp's bindings already gone and prints a TypeError per model. Each lock is
+    # taken and kept, so a daemon thread still answering waits instead of using a freed model.
+    with _loading:
+        for model, lock in _loaded.values():
+            lock.acquire()
+            model.close()
 
 
 class LlamaCppBackend:
