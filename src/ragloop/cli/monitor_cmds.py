@@ -51,8 +51,8 @@ def run_cmd(
 ) -> None:
     """Score stored traces as `ragloop serve` scores live ones: the same sample, the cheap
     checks first, the LLM judges at [monitor] judge_rate within judge_daily_calls."""
-    from ragloop.feedback.db import project_database
     from ragloop.feedback.scores import ScoreStore
+    from ragloop.feedback.store import project_database
     from ragloop.monitor.batch import score_stored
     from ragloop.monitor.scorer import project_scorer
     from ragloop.pipeline import Pipeline
@@ -99,8 +99,8 @@ def report_cmd(
 ) -> None:
     """Write the quality dashboard as one self-contained HTML page: rates with intervals
     by day, drift against the previous window, latency, tokens, cost, strategy mix."""
-    from ragloop.feedback.db import project_database
     from ragloop.feedback.scores import ScoreStore
+    from ragloop.feedback.store import project_database
     from ragloop.monitor.dashboard import build_dashboard
     from ragloop.monitor.report import dashboard_page
 

@@ -1,6 +1,6 @@
-"""One connection to the project's ``traces.sqlite`` for the tables beside the traces
-(human labels, online scores), opened as the trace store opens its own: WAL, every commit
-synced (``synchronous=FULL``), foreign keys on, one lock around a shared connection.
+"""One connection to the project's ``traces.sqlite``, for the trace store and the tables
+beside the traces (human labels, online scores, conversations): WAL, every commit synced
+(``synchronous=FULL``), foreign keys on, one lock around a shared connection.
 
 SQLite lets several connections share the file; writers take turns (``timeout``), and each
 statement here is short.
@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ragloop.errors import StoreError
-from ragloop.feedback.store import TRACES_FILENAME, TraceStore
+
+TRACES_FILENAME = "traces.sqlite"
 
 
 class Database:
@@ -70,9 +71,3 @@ class Database:
         with self._lock:
             self._conn.close()
 
-
-def project_database(data_dir: Path | str) -> Database:
-    """The project's ``traces.sqlite`` with the trace store's tables in place, for a reader
-    that may come before the first trace was stored (a fresh project)."""
-    TraceStore.for_data_dir(data_dir).close()
-    return Database.for_data_dir(data_dir)

@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ragloop.errors import StoreError
+from ragloop.feedback.db import TRACES_FILENAME, Database
 from ragloop.records import Feedback, Trace
-
-TRACES_FILENAME = "traces.sqlite"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS traces (
@@ -84,17 +82,7 @@ class TraceStore:
         self.path = Path(path)
         self.max_traces = max_traces
         self.max_feedback_per_trace = max_feedback_per_trace
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False,
-                                         isolation_level=None, timeout=30)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: cannot open trace store: {err}") from None
-        self._lock = threading.Lock()
+        self._db = Database(self.path, _SCHEMA)
         # traces added since the count was last taken: the count is taken again (and the
         # oldest unrated traces removed) only when it may have passed max_traces
         self._traces_known = self.count_traces() if max_traces is not None else 0
@@ -106,25 +94,17 @@ class TraceStore:
         return cls(Path(data_dir) / TRACES_FILENAME, **bounds)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     def _write(self, sql: str, params: tuple, check=None) -> None:
         """One transaction: ``check(conn)`` first (it may raise to write nothing)."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if check is not None:
-                    check(self._conn)
-                self._conn.execute(sql, params)
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._db.transaction() as conn:
+            if check is not None:
+                check(conn)
+            conn.execute(sql, params)
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+        return self._db.read(sql, params)
 
     # ---- traces
 
@@ -139,21 +119,14 @@ class TraceStore:
 
     def _prune_traces(self) -> None:
         """Remove the oldest traces without feedback past ``max_traces``."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                extra = self._conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0] \
-                    - self.max_traces
-                if extra > 0:
-                    self._conn.execute(
-                        "DELETE FROM traces WHERE id IN (SELECT t.id FROM traces t WHERE NOT "
-                        "EXISTS (SELECT 1 FROM feedback f WHERE f.trace_id = t.id) "
-                        "ORDER BY t.created, t.id LIMIT ?)", (extra,))
-                left = self._conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0]
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        with self._db.transaction() as conn:
+            extra = conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0] - self.max_traces
+            if extra > 0:
+                conn.execute(
+                    "DELETE FROM traces WHERE id IN (SELECT t.id FROM traces t WHERE NOT "
+                    "EXISTS (SELECT 1 FROM feedback f WHERE f.trace_id = t.id) "
+                    "ORDER BY t.created, t.id LIMIT ?)", (extra,))
+            left = conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0]
         self._traces_known = left
 
     def get_trace(self, trace_id: str) -> Trace:
@@ -217,6 +190,13 @@ class TraceStore:
                 yield TraceWithFeedback(Trace.model_validate_json(record),
                                         self.feedback_for(trace_id))
             last = (rows[-1][0], rows[-1][1])
+
+
+def project_database(data_dir: Path | str) -> Database:
+    """The project's ``traces.sqlite`` with the trace store's tables in place, for a reader
+    that may come before the first trace was stored (a fresh project)."""
+    TraceStore.for_data_dir(data_dir).close()
+    return Database.for_data_dir(data_dir)
 
 
 def trace_summary(item: TraceWithFeedback) -> dict:
