@@ -3,8 +3,9 @@ conversations (``bench/conversation_set.py``) over the bundled docs and Python's
 documentation (Debian python3-doc, ``scripts/get-python-docs.sh``), each follow-up is
 searched under three ``[chat] condense`` condensers — ``none`` (the follow-up alone),
 ``carry`` and ``llm`` (the default model, SmolLM2-135M, rewrites it) — side by side in one
-run, and the first ``--answers`` follow-ups of each corpus are also answered (``[answer]
-mode = "fast"``: one direct pass) under each condenser.
+run, and the first ``--answers`` follow-ups of each corpus are also answered under each
+condenser, in ``--mode`` (``auto``, the default a new project answers in: the router with the
+extract floor; ``fast``: one direct pass).
 
 Reported per condenser: follow-up hit@5 and hit@1 over every follow-up (the gold document
 among the sources of the top 5 retrieved chunks, or the first) and answer token F1 against
@@ -15,7 +16,8 @@ instead). The history is fixed, as in a golden conversation (``ragloop.evals.dat
 each earlier turn answered by its reference, so every condenser sees the same turns. Model
 calls are not cached, so each cost is paid.
 
-    python -m bench.conversations [--quick] [--answers 4] [--docs /usr/share/doc/python3/html]
+    python -m bench.conversations [--quick] [--answers 4] [--mode auto]
+                                  [--docs /usr/share/doc/python3/html]
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def _extra(parser) -> None:
                         help="the python3-doc HTML root")
     parser.add_argument("--answers", type=int, default=4,
                         help="follow-ups per corpus also answered (token F1)")
+    parser.add_argument("--mode", default="auto", choices=("auto", "fast", "slow"),
+                        help="[answer] mode of the answered follow-ups")
     parser.add_argument("--condensers", default=",".join(CONDENSERS),
                         help="which condensers, comma-separated (none first)")
 
@@ -192,16 +196,16 @@ def main(argv=None) -> None:
               f"{row['condense_s']:5.1f}s  {row['searched'][:70]!r}", flush=True)
 
     rows = []
-    fast = {"answer": {"mode": "fast"}}
+    mode = {"answer": {"mode": args.mode}}
     with bench.timed("ingest"):
-        demo, _, _ = demo_project(args.out / "demo", settings=fast)
-        python = _python_project(args.out / "python", pages, fast)
+        demo, _, _ = demo_project(args.out / "demo", settings=mode)
+        python = _python_project(args.out / "python", pages, mode)
     for domain, pipeline in (("bundled_docs", demo), ("python_docs", python)):
         with bench.timed(domain), _pipeline(pipeline) as fresh:
             rows += run_domain(fresh, sets[domain], domain, args.answers, names, log)
     results = {
         "what": "follow-up hit@5 and answer token F1 by [chat] condense, default model",
-        "answer_mode": "fast", "answered_per_corpus": args.answers,
+        "answer_mode": args.mode, "answered_per_corpus": args.answers,
         "history": "fixed: earlier turns answered by their references",
         "conversations": {d: len(s) for d, s in sets.items()},
         "python_pages": PYTHON_PAGES, "k": K,

@@ -45,6 +45,8 @@ RESULT = RESULTS / "posttrain-grounded.json"
 def options(parser) -> None:
     parser.add_argument("--train-questions", type=int, default=400)
     parser.add_argument("--refusal-share", type=float, default=0.2)
+    parser.add_argument("--opening-share", type=float, default=0.5,
+                        help="at most this share of answer rows quote a chunk's opening")
     parser.add_argument("--context-chunks", type=int, default=3)
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=4e-4)
@@ -249,7 +251,7 @@ def main(argv=None) -> None:
     else:
         with bench.timed("rows"), Pipeline(train_project) as pipeline:
             report = grounded_rows(pipeline, questions, refusal_share=args.refusal_share,
-                                   seed=0)
+                                   opening_share=args.opening_share, seed=0)
             write_rows(rows_path, report.rows, "sft")
         results["rows"] = report.summary()
         rows_report.write_text(json.dumps(results["rows"]), encoding="utf-8")
