@@ -1,15 +1,18 @@
 """Does the background monitor slow answers? p50/p95 of `POST /v1/ask` on the real pipeline
-(demo corpus, embedded model, no LLM cache) with `[monitor] enabled = false` and `true`,
-blocks interleaved in one run, the same questions in each.
+(demo corpus, embedded model, no LLM cache) with `[monitor] enabled = false`, and `true` at
+each `--idle-s`, blocks interleaved in one run, the same questions in each.
 
     python -m bench.monitor [--quick] [--repeat 2] [--questions 8] [--gap 1.0]
+                            [--idle-s 0.5,3.0]
 
-One client asks in turn and waits `--gap` seconds between answers (longer than `[monitor]
-idle_s`, so the monitor gets its quiet moments, as under real traffic with pauses); latency
-is the client's. With the monitor on, a request may arrive while a monitor job (the
-likelihood judge: two short model passes) holds the model: that wait is the cost measured.
-Also written: how many of the block's traces the monitor scored while it ran, and how long
-it took to catch up after the block. Writes bench/results/monitor.json.
+One client asks in turn and waits `--gap` seconds between answers; latency is the client's.
+With the monitor on, a request may arrive while a monitor job (one likelihood pass) holds
+the model: that wait is the cost measured. An `idle_s` shorter than the gap lets the monitor
+score between answers; a longer one keeps it off the model until the client pauses, and the
+monitor catches up then. Also written: how many of the block's traces the monitor scored
+while it ran, how long it took to catch up after the block, and per arm the ratio of each
+question's latency to its latency in the monitor-off block of the same round.
+Writes bench/results/monitor.json.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ def options(parser) -> None:
     parser.add_argument("--gap", type=float, default=1.0,
                         help="seconds the client waits between answers")
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--idle-s", default="0.5,3.0",
+                        help="[monitor] idle_s of the monitor-on arms, comma-separated")
 
 
 def block(pipeline, settings, data_dir, questions, gap: float) -> dict:
@@ -57,7 +62,7 @@ def block(pipeline, settings, data_dir, questions, gap: float) -> dict:
 
 
 def main(argv=None) -> None:
-    bench = Bench("monitor", __doc__, argv, extra=options)
+    bench = Bench("monitor", __doc__, argv, extra=options, repeat=2)
     args = bench.args
     if args.quick:
         args.questions, args.repeat = 3, 1
@@ -72,35 +77,46 @@ def main(argv=None) -> None:
                      for line in golden.read_text(encoding="utf-8").splitlines()
                      if line.strip()][:args.questions]
         pipeline.ask(questions[0])  # load the models before the first timed block
-    settings = {on: pipeline.settings.model_copy(update={"monitor": pipeline.settings.monitor
-                                                         .model_copy(update={"enabled": on})})
-                for on in (False, True)}
-    runs: dict[bool, list[dict]] = {False: [], True: []}
+    idles = [float(x) for x in args.idle_s.split(",")]
+    monitor = pipeline.settings.monitor
+    arms = {"off": monitor.model_copy(update={"enabled": False}),
+            **{f"on, idle_s={idle:g}": monitor.model_copy(update={"enabled": True, "idle_s": idle})
+               for idle in idles}}
+    runs: dict[str, list[dict]] = {arm: [] for arm in arms}
     for _ in range(args.repeat):
-        for on in (False, True):
-            with bench.timed("monitor on" if on else "monitor off"):
-                runs[on].append(block(pipeline, settings[on], pipeline.project.data_dir,
-                                      questions, args.gap))
+        for arm, arm_monitor in arms.items():
+            with bench.timed(arm):
+                runs[arm].append(block(pipeline,
+                                       pipeline.settings.model_copy(update={"monitor":
+                                                                            arm_monitor}),
+                                       pipeline.project.data_dir, questions, args.gap))
 
-    def side(on: bool) -> dict:
-        latencies = [s for run in runs[on] for s in run["latencies"]]
+    def side(arm: str) -> dict:
+        latencies = [s for run in runs[arm] for s in run["latencies"]]
         out = {"answers": len(latencies), "p50_s": round(percentile(latencies, 50), 3),
                "p95_s": round(percentile(latencies, 95), 3),
                "mean_s": round(sum(latencies) / len(latencies), 3)}
-        if on:
-            out |= {"scored_during_blocks": sum(r["scored_during"] for r in runs[on]),
-                    "failed": sum(r["failed"] for r in runs[on]),
-                    "caught_up_s": [r["caught_up_s"] for r in runs[on]]}
+        if arm != "off":
+            # the same question with the monitor off and on, round by round: each pair's
+            # ratio, so a long answer is never compared with a short one
+            pairs = [b / a for run_off, run_on in zip(runs["off"], runs[arm], strict=True)
+                     for a, b in zip(run_off["latencies"], run_on["latencies"], strict=True)]
+            out |= {"scored_during_blocks": sum(r["scored_during"] for r in runs[arm]),
+                    "failed": sum(r["failed"] for r in runs[arm]),
+                    "caught_up_s": [r["caught_up_s"] for r in runs[arm]],
+                    "p50_ratio_to_off": round(out["p50_s"] / off["p50_s"], 3),
+                    "p95_ratio_to_off": round(out["p95_s"] / off["p95_s"], 3),
+                    "paired_ratio_to_off": {"median": round(percentile(pairs, 50), 3),
+                                            "p95": round(percentile(pairs, 95), 3),
+                                            "pairs": len(pairs)}}
         return out
 
-    off, on = side(False), side(True)
+    off = side("off")
     results = {"settings": {"questions": args.questions, "gap_s": args.gap,
                             "max_tokens": args.max_tokens, "rounds": args.repeat,
-                            "monitor": pipeline.settings.monitor.model_dump(),
+                            "monitor": monitor.model_dump(),
                             "corpus": "ragloop's bundled docs (demo project)"},
-               "monitor_off": off, "monitor_on": on,
-               "p50_ratio_on_off": round(on["p50_s"] / off["p50_s"], 3),
-               "p95_ratio_on_off": round(on["p95_s"] / off["p95_s"], 3)}
+               "arms": {arm: off if arm == "off" else side(arm) for arm in arms}}
     print(json.dumps({k: v for k, v in results.items() if k != "settings"}, indent=1))
     bench.write(results)
 

@@ -485,8 +485,10 @@ class MonitorSettings(Section):
         default=200, ge=0, description="Budget: LLM judge calls per UTC day; once spent, "
         "judges are recorded as skipped until the next day.")
     idle_s: float = Field(
-        default=0.5, ge=0, description="How long the model must have been free of requests "
-        "before the monitor gives it one short job.")
+        default=3.0, ge=0, description="How long the model must have been free of requests "
+        "before the monitor gives it one short job. A request that arrives during a job "
+        "waits for it: keep this longer than the usual pause between requests, shorter "
+        "for fresher scores (docs/decisions/monitor-idle.md).")
     review_window: int = Field(
         default=2000, ge=1, description="How many recent traces the review queue ranks.")
     low_score: float = Field(
