@@ -70,6 +70,19 @@ def test_extract_answers_with_a_verbatim_sentence_exact_citation_and_no_model_ca
     assert GroundingVerifier().check(answer.question, answer.text, answer.candidates).score == 1
 
 
+def test_a_quoted_sentence_that_holds_marker_like_text_cites_only_its_own_chunk():
+    # documentation about citations says "[2]" in its own words; quoted, it is no citation
+    texts = ("Answers cite the chunks they use, as in: tides follow the Moon [2].",
+             "Chunks are stored in SQLite with an FTS5 table.")
+    answer = ask("How do answers cite the chunks they use?", settings=AnswerSettings(),
+                 retriever=FakeRetriever(make_chunks(texts)), llm=fake_llm("never called"),
+                 strategy="extract", embedder=FakeEmbedder())
+    assert [c.marker for c in answer.citations] == [1]
+    assert answer.text.endswith("tides follow the Moon [1].")
+    assert answer.citations[0].quote == texts[0]
+    assert GroundingVerifier().check(answer.question, answer.text, answer.candidates).score == 1
+
+
 def test_extract_adds_the_next_sentence_for_a_how_do_i_question():
     answer = ask("How do I use a model served by vLLM or Ollama?",
                  settings=AnswerSettings(), retriever=retriever(), llm=fake_llm(),

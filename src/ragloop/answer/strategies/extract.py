@@ -241,7 +241,10 @@ class ExtractStrategy(GroundedStrategy):
             return refusal(request.question, candidates, "no sentence matches the question",
                            strategy=self.name, tally=tally)
         chosen = select(question, sentences, scores)
-        text = " ".join(with_markers(sentences[i].text, [sentences[i].marker]) for i in chosen)
+        # a sentence may say "[2]" in its own words (docs about citations, code like a[2]):
+        # in the answer only its own marker may read as a citation
+        text = " ".join(with_markers(strip_markers(sentences[i].text), [sentences[i].marker])
+                        for i in chosen)
         picked = [{"marker": sentences[i].marker, "chunk_id": sentences[i].chunk_id,
                    "start": sentences[i].start, "end": sentences[i].end,
                    "score": round(float(scores[i]), 4),
