@@ -32,7 +32,7 @@ class FakeRetriever:
 
     def search(self, query, k=10, filters=None):
         self.queries.append(query)
-        words = set(query.lower().split())
+        words = set(getattr(query, "text", query).lower().split())  # a SearchQuery as words
         ranked = sorted(self.chunks, key=lambda c: -len(words & set(c.text.lower().split())))
         out = []
         for i, chunk in enumerate(ranked[:k]):

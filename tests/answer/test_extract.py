@@ -83,6 +83,27 @@ def test_a_quoted_sentence_that_holds_marker_like_text_cites_only_its_own_chunk(
     assert GroundingVerifier().check(answer.question, answer.text, answer.candidates).score == 1
 
 
+def test_a_follow_up_quotes_what_its_own_words_ask_not_what_the_carried_terms_match():
+    from ragloop.records import QueryPart, SearchQuery
+
+    texts = ("The bm25 retriever scores chunks with BM25, a lexical ranking function based on "
+             "term frequency and inverse document frequency. The dense retriever compares the "
+             "embedding of the query with the embeddings of the chunks.",)
+    # the follow-up at weight 1; the earlier turn's terms, as `carry` condenses them, lower
+    query = SearchQuery(parts=(QueryPart(text="What about the dense one?"),
+                               QueryPart(text="bm25 score frequency chunks ranking inverse "
+                                              "lexical", weight=0.4)))
+    answer = ask("What about the dense one?", settings=AnswerSettings(),
+                 retriever=FakeRetriever(make_chunks(texts)), llm=fake_llm("never called"),
+                 strategy="extract", embedder=FakeEmbedder(), search_query=query)
+    assert answer.text.startswith("The dense retriever compares"), answer.text
+    alone_terms = ask("What about the dense one? bm25 score frequency chunks ranking inverse "
+                      "lexical", settings=AnswerSettings(),
+                      retriever=FakeRetriever(make_chunks(texts)), llm=fake_llm(),
+                      strategy="extract", embedder=FakeEmbedder())
+    assert alone_terms.text.startswith("The bm25 retriever")  # the same words as one text
+
+
 def test_extract_adds_the_next_sentence_for_a_how_do_i_question():
     answer = ask("How do I use a model served by vLLM or Ollama?",
                  settings=AnswerSettings(), retriever=retriever(), llm=fake_llm(),

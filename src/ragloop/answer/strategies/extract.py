@@ -35,6 +35,7 @@ from ragloop.answer.grounded import GroundedStrategy, finish, refusal
 from ragloop.answer.strategies import STRATEGIES
 from ragloop.index.analyze import analyze
 from ragloop.index.bm25 import K1, idf
+from ragloop.records import SearchQuery
 
 # A sentence ends at . ! or ? (after optional closing quotes/brackets/backticks) followed by
 # white space and a capital, a digit or an opening quote/bracket/backtick. Decimals and file
@@ -182,6 +183,29 @@ def score_sentences(question: str, sentences: Sequence[Sentence], embedder=None
     return np.asarray(combined, dtype=float), signals
 
 
+def score_query(query: str | SearchQuery, sentences: Sequence[Sentence], embedder=None
+                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``score_sentences`` for a weighted query: each part scored on its own, then averaged
+    by weight, so the terms a follow-up carries from earlier turns only break ties between
+    sentences its own words match ("what about the dense one?" after a turn on bm25 quotes
+    the dense sentence, not the bm25 one the carried terms would favour as one text)."""
+    if isinstance(query, str):
+        return score_sentences(query, sentences, embedder)
+    parts = [p for p in query.parts if p.text.strip() and p.weight > 0]
+    if len(parts) == 1:
+        return score_sentences(parts[0].text, sentences, embedder)
+    total = sum(p.weight for p in parts)
+    combined = np.zeros(len(sentences))
+    signals: dict[str, np.ndarray] = {}
+    for part in parts:
+        part_scores, part_signals = score_sentences(part.text, sentences, embedder)
+        combined += part_scores * (part.weight / total)
+        for name, values in part_signals.items():
+            signals[name] = signals.get(name, np.zeros(len(sentences))) \
+                + values * (part.weight / total)
+    return combined, signals
+
+
 def select(question: str, sentences: Sequence[Sentence], scores: np.ndarray) -> list[int]:
     """Indices of the chosen sentences, in reading order: the best one, and a neighbour in
     the same chunk that scores within ``NEIGHBOUR_RATIO`` of it; for a "how do I" question
@@ -235,7 +259,7 @@ class ExtractStrategy(GroundedStrategy):
                            strategy=self.name, tally=tally)
         # a follow-up is scored in its standalone form: "and the other one?" has no terms
         question = request.query_text
-        scores, signals = score_sentences(question, sentences, self.embedder)
+        scores, signals = score_query(request.query, sentences, self.embedder)
         cosine = signals.get("cosine")
         if not signals["terms"].any() and (cosine is None or float(cosine.max()) < MIN_DENSE):
             return refusal(request.question, candidates, "no sentence matches the question",
