@@ -1,6 +1,6 @@
 """How fast the llama.cpp backend scores text (``token_logprobs``, the likelihood judge's
-only model call), batched as shipped vs. one token per decode (the scorer before batching), side by side
-in one process on the same prompts: the shipped labels' faithfulness items, each answer
+only model call), batched as shipped vs. one token per decode (the scorer before batching),
+side by side in one process on the same prompts: the shipped labels' faithfulness items, each answer
 scored with its context and without (the judge's two calls). Also how far the two agree:
 per-token log-prob differences (batched matrix products round differently) and the judge's
 per-item gain and verdict at the shipped threshold.
