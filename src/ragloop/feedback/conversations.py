@@ -26,8 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ragloop.errors import StoreError
-from ragloop.feedback.db import Database
-from ragloop.feedback.store import TRACES_FILENAME
+from ragloop.feedback.db import TRACES_FILENAME, Database
 from ragloop.records import Conversation, Turn
 
 TokenCounter = Callable[[str], int]

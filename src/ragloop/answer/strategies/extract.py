@@ -192,8 +192,8 @@ def score_query(query: str | SearchQuery, sentences: Sequence[Sentence], embedde
     if isinstance(query, str):
         return score_sentences(query, sentences, embedder)
     parts = [p for p in query.parts if p.text.strip() and p.weight > 0]
-    if len(parts) == 1:
-        return score_sentences(parts[0].text, sentences, embedder)
+    if not parts:
+        return score_sentences("", sentences, embedder)
     total = sum(p.weight for p in parts)
     combined = np.zeros(len(sentences))
     signals: dict[str, np.ndarray] = {}
@@ -201,8 +201,7 @@ def score_query(query: str | SearchQuery, sentences: Sequence[Sentence], embedde
         part_scores, part_signals = score_sentences(part.text, sentences, embedder)
         combined += part_scores * (part.weight / total)
         for name, values in part_signals.items():
-            signals[name] = signals.get(name, np.zeros(len(sentences))) \
-                + values * (part.weight / total)
+            signals[name] = signals.get(name, 0.0) + values * (part.weight / total)
     return combined, signals
 
 
